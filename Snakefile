@@ -1,0 +1,32 @@
+# Analysis of a cluster-randomised trial. This file is an index: it loads and validates the
+# config, includes one rule file per stage and names the final targets.
+#   snakemake --cores 2                                  # the bundled REFOCUS example
+#   snakemake --cores 2 --configfile config/other.yaml   # another trial
+from trial.config import validate_config
+
+
+# The bundled example unless another config is named with --configfile (configs are not merged:
+# keys of the example must never leak into another trial's analysis).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/refocus.yaml"
+
+
+
+CONFIG_PATH = (workflow.overwrite_configfiles or ["config/refocus.yaml"])[-1]
+validate_config(config, source=str(CONFIG_PATH))
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/impute.smk"
+include: "workflow/rules/analyse.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        f"{REPORTS}/report.html",
+        f"{REPORTS}/tables/outcomes.csv",
+        f"{REPORTS}/tables/outcomes.json",
+    default_target: True

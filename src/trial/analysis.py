@@ -1,0 +1,268 @@
+"""The outcome analysis: analysis table, imputation, per-imputation mixed models, pooling.
+
+Data flow (each step one workflow rule): raw tables -> :func:`build_analysis_table` (one row per
+individual, baseline and follow-up score of every outcome) -> :func:`impute_analysis_table` (one
+completed table per imputation) -> :func:`fit_outcomes` (one tidy table of arm effects per
+imputation) -> :func:`pool_outcomes` (Rubin's rules with Barnard-Rubin df).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trial.config import Config
+from trial.impute import ImputationResult
+from trial.mixed import fit_random_intercept_model
+from trial.pooling import pool_rubin
+from trial.scoring import score_scale
+from trial.seeding import derive_seed
+from trial.validation import read_table
+
+TREATMENT = "treatment"  # 0/1 indicator of the treatment arm in the analysis table
+
+
+def baseline_column(scale: str) -> str:
+    """Analysis-table column holding a scale's baseline score."""
+    return f"{scale}__baseline"
+
+
+def followup_column(scale: str) -> str:
+    """Analysis-table column holding a scale's follow-up score."""
+    return f"{scale}__followup"
+
+
+def outcome_scales(config: Config) -> list[str]:
+    """The outcome scales, primary first, in config order."""
+    outcomes = config["analysis"]["outcomes"]
+    return [o["scale"] for o in sorted(outcomes, key=lambda o: o["role"] != "primary")]
+
+
+def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> pd.DataFrame:
+    """One row per individual: cluster, arm, strata, covariates and every outcome's scores.
+
+    Every individual of the individual table is kept (intention to treat); scores that could not
+    be computed, or questionnaires not returned, are missing and left for imputation.
+    """
+    design = config["design"]
+    clusters = read_table(config, design["cluster_table"], raw_dir)
+    people = read_table(config, design["individual_table"], raw_dir)
+    keep = [design["cluster_id"], design["arm"], *design["strata"]]
+    table = people.merge(
+        clusters[keep], on=design["cluster_id"], how="left", validate="many_to_one"
+    )
+    table.insert(2, TREATMENT, (table[design["arm"]] == design["treatment_arm"]).astype(int))
+
+    by_table: dict[str, list[str]] = {}
+    for scale in outcome_scales(config):
+        by_table.setdefault(config["scales"][scale]["table"], []).append(scale)
+    for table_name, scales in by_table.items():
+        measures = read_table(config, table_name, raw_dir)
+        for time, column_of in (
+            (design["baseline"], baseline_column),
+            (design["followup"], followup_column),
+        ):
+            rows = measures[measures[design["timepoint"]] == time]
+            scores = pd.DataFrame({design["individual_id"]: rows[design["individual_id"]]})
+            for scale in scales:
+                scores[column_of(scale)] = score_scale(rows, config["scales"][scale]).to_numpy()
+            table = table.merge(
+                scores, on=design["individual_id"], how="left", validate="one_to_one"
+            )
+    columns = [
+        design["individual_id"],
+        design["cluster_id"],
+        TREATMENT,
+        design["arm"],
+        *design["strata"],
+        *config["tables"][design["individual_table"]]["columns"],
+    ]
+    columns += [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
+    return table[list(dict.fromkeys(columns))]
+
+
+def _individual_columns(config: Config) -> list[str]:
+    return list(dict.fromkeys([*config["covariates"], *config["imputation"].get("auxiliary", [])]))
+
+
+def _numeric_predictors(config: Config, table: pd.DataFrame) -> pd.DataFrame:
+    """Treatment, strata and individual covariates as numbers (categories dummy-coded)."""
+    design = config["design"]
+    parts = [table[[TREATMENT]].astype(float)]
+    for column in [*design["strata"], *_individual_columns(config)]:
+        parts.append(_code_column(config, column, table[column]))
+    return pd.concat(parts, axis=1)
+
+
+def _code_column(config: Config, column: str, values: pd.Series) -> pd.DataFrame:
+    spec = _column_spec(config, column)
+    if spec["type"] != "category":
+        return values.astype(float).to_frame(column)
+    levels = spec["values"]
+    return pd.DataFrame(
+        {
+            f"{column}[{level}]": np.where(values.isna(), np.nan, (values == level).astype(float))
+            for level in levels[1:]
+        },
+        index=values.index,
+    )
+
+
+def _column_spec(config: Config, column: str) -> Mapping[str, Any]:
+    design = config["design"]
+    for table in (design["individual_table"], design["cluster_table"]):
+        columns = config["tables"][table]["columns"]
+        if column in columns:
+            return columns[column]
+    raise KeyError(column)
+
+
+def impute_analysis_table(config: Config, table: pd.DataFrame, index: int) -> ImputationResult:
+    """Make completed dataset number ``index`` (1-based) with the configured engine.
+
+    The imputation model holds every analysis-model term: treatment arm, strata, covariates,
+    the cluster, and the baseline and follow-up scores of every outcome; auxiliary variables
+    help predict but are not analysed.
+    """
+    design = config["design"]
+    spec = config["imputation"]
+    scores = [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
+    predictors = _numeric_predictors(config, table)
+    data = pd.concat([table[[design["cluster_id"]]], predictors, table[scores]], axis=1)
+    common = {
+        "cluster": design["cluster_id"],
+        "impute": scores,
+        "predictors": list(predictors.columns),
+        "seed": derive_seed(config["seed"], "impute", spec["engine"], index),
+        "iterations": spec["iterations"],
+    }
+    if spec["engine"] == "forest":
+        from trial.impute.forest import impute_forest
+
+        mean_match = spec.get("mean_match_candidates", 5)
+        result = impute_forest(data, mean_match_candidates=mean_match, **common)
+    else:
+        from trial.impute.multilevel import impute_multilevel
+
+        result = impute_multilevel(data, **common)
+    completed = table.copy()
+    completed[scores] = result.completed[scores].to_numpy()
+    return ImputationResult(completed=completed, trace=result.trace, engine=result.engine)
+
+
+def arm_term(config: Config) -> str:
+    """Name of the arm-effect coefficient in model tables, e.g. ``arm[refocus]``."""
+    design = config["design"]
+    return f"{design['arm']}[{design['treatment_arm']}]"
+
+
+def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Fixed effects of the analysis model: intercept, arm, baseline score, strata, covariates."""
+    design = config["design"]
+    parts = [
+        pd.DataFrame(
+            {"(Intercept)": 1.0, arm_term(config): table[TREATMENT].astype(float)},
+            index=table.index,
+        ),
+        table[[baseline_column(scale)]].astype(float),
+    ]
+    for column in [*design["strata"], *config["covariates"]]:
+        parts.append(_code_column(config, column, table[column]))
+    return pd.concat(parts, axis=1)
+
+
+def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
+    """Fit the analysis model of every outcome on one (completed or complete-case) table.
+
+    Rows with a missing follow-up or baseline score are excluded from that outcome's fit and
+    counted in ``n_individuals``; on a completed table none are.
+    """
+    design = config["design"]
+    df_method = config["analysis"]["df_method"]
+    rows = []
+    for scale in outcome_scales(config):
+        X = design_matrix(config, table, scale)
+        y = table[followup_column(scale)].astype(float)
+        used = y.notna() & X.notna().all(axis=1)
+        fit = fit_random_intercept_model(
+            y[used].to_numpy(),
+            X[used],
+            table.loc[used, design["cluster_id"]].to_numpy(),
+            reml=True,
+            df_method=df_method,
+        )
+        term = arm_term(config)
+        components = fit.variance_components
+        rows.append(
+            {
+                "outcome": scale,
+                "term": term,
+                "estimate": float(fit.params[term]),
+                "variance": float(fit.cov.loc[term, term]),
+                "df": float(fit.df[term]),
+                "df_method": df_method,
+                "n_individuals": int(used.sum()),
+                "n_excluded": int((~used).sum()),
+                "n_clusters": int(table.loc[used, design["cluster_id"]].nunique()),
+                "var_cluster": float(components["cluster"]),
+                "var_residual": float(components["residual"]),
+                "icc": float(fit.icc),
+                "sd_baseline": float(table[baseline_column(scale)].std()),
+                "converged": bool(fit.converged),
+                "at_boundary": bool(fit.at_boundary),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Pool per-imputation arm effects by Rubin's rules, in each outcome's reported direction.
+
+    The complete-data df given to the Barnard-Rubin formula is the mean over imputations of the
+    per-imputation small-sample df (they differ only through the imputed values).
+    """
+    alpha = config["analysis"]["alpha"]
+    directions = {o["scale"]: o for o in config["analysis"]["outcomes"]}
+    stacked = pd.concat([f.assign(imputation=i + 1) for i, f in enumerate(fits)], ignore_index=True)
+    rows = []
+    for scale in outcome_scales(config):
+        part = stacked[stacked["outcome"] == scale]
+        sign = 1.0 if directions[scale]["direction"] == "treatment_minus_reference" else -1.0
+        pooled = pool_rubin(
+            sign * part["estimate"].to_numpy(),
+            part["variance"].to_numpy(),
+            df_complete=float(part["df"].mean()),
+            alpha=alpha,
+        )
+        rows.append(
+            {
+                "outcome": scale,
+                "label": config["scales"][scale]["label"],
+                "role": directions[scale]["role"],
+                "direction": directions[scale]["direction"],
+                "contrast": contrast_label(config, directions[scale]["direction"]),
+                **{k: v for k, v in pooled.as_dict().items() if k not in {"alpha"}},
+                "df_method": part["df_method"].iloc[0],
+                "n_clusters": int(part["n_clusters"].max()),
+                "n_individuals": int(part["n_individuals"].max()),
+                "icc_mean": float(part["icc"].mean()),
+                "sd_baseline": float(part["sd_baseline"].mean()),
+                "n_boundary_fits": int(part["at_boundary"].sum()),
+                "n_unconverged_fits": int((~part["converged"].astype(bool)).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def contrast_label(config: Config, direction: str) -> str:
+    """Human-readable direction of a contrast, e.g. ``REFOCUS minus Usual care``."""
+    design = config["design"]
+    labels = design["arm_labels"]
+    treatment, reference = labels[design["treatment_arm"]], labels[design["reference_arm"]]
+    if direction == "treatment_minus_reference":
+        return f"{treatment} minus {reference}"
+    return f"{reference} minus {treatment}"

@@ -1,0 +1,218 @@
+"""Loading and checking a trial configuration.
+
+The JSON Schema in ``workflow/schemas/config.schema.yaml`` checks the shape of the config; this
+module adds the checks a schema cannot express (a scale naming a table that exists, an outcome
+naming a scale, arms present in the arm column) and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+Config = dict[str, Any]
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem found."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid configuration {source}: {len(problems)} problem(s)\n{lines}")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a YAML config file and validate it; raise :class:`ConfigError` if invalid."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+    if not isinstance(config, dict):
+        raise ConfigError(str(path), ["the file must hold a mapping of keys to values"])
+    validate_config(config, source=str(path))
+    return config
+
+
+def validate_config(config: Mapping[str, Any], *, source: str = "config") -> None:
+    """Check ``config`` against the schema and its cross-references; list all problems."""
+    with SCHEMA_PATH.open(encoding="utf-8") as handle:
+        schema = yaml.safe_load(handle)
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = [_describe_schema_error(e) for e in validator.iter_errors(config)]
+    if problems:
+        raise ConfigError(source, sorted(problems))
+    problems = _cross_reference_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
+
+
+def _describe_schema_error(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message} (check the spelling against the documented keys)"
+    return f"{where}: {error.message}"
+
+
+def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    tables = config["tables"]
+    design = config["design"]
+
+    def need_table(name: str, where: str) -> bool:
+        if name not in tables:
+            problems.append(f"{where}: table {name!r} is not declared under tables")
+            return False
+        return True
+
+    def need_column(table: str, column: str, where: str) -> None:
+        if table in tables and column not in tables[table]["columns"]:
+            problems.append(f"{where}: column {column!r} is not declared in table {table!r}")
+
+    for name, spec in tables.items():
+        for column in spec["key"]:
+            need_column(name, column, f"tables/{name}/key")
+        for column, target in spec.get("references", {}).items():
+            need_column(name, column, f"tables/{name}/references")
+            if need_table(target, f"tables/{name}/references/{column}"):
+                target_key = tables[target]["key"]
+                if len(target_key) != 1:
+                    problems.append(
+                        f"tables/{name}/references/{column}: table {target!r} must have a "
+                        f"one-column key to be referenced"
+                    )
+        for column, col in spec["columns"].items():
+            if col["type"] == "category" and "values" not in col:
+                problems.append(f"tables/{name}/columns/{column}: a category needs `values`")
+            if "min" in col and "max" in col and col["min"] > col["max"]:
+                problems.append(f"tables/{name}/columns/{column}: min is greater than max")
+
+    cluster_table = design["cluster_table"]
+    individual_table = design["individual_table"]
+    if need_table(cluster_table, "design/cluster_table"):
+        need_column(cluster_table, design["cluster_id"], "design/cluster_id")
+        need_column(cluster_table, design["arm"], "design/arm")
+        for stratum in design["strata"]:
+            need_column(cluster_table, stratum, "design/strata")
+        arm_spec = tables[cluster_table]["columns"].get(design["arm"], {})
+        arm_values = arm_spec.get("values", [])
+        for key in ("reference_arm", "treatment_arm"):
+            if arm_spec and design[key] not in arm_values:
+                problems.append(
+                    f"design/{key}: {design[key]!r} is not one of the arm values {arm_values}"
+                )
+        for arm in arm_values:
+            if arm not in design["arm_labels"]:
+                problems.append(f"design/arm_labels: no label for arm {arm!r}")
+    if need_table(individual_table, "design/individual_table"):
+        need_column(individual_table, design["individual_id"], "design/individual_id")
+        need_column(individual_table, design["cluster_id"], "design/cluster_id")
+        need_column(individual_table, design["followup_status"], "design/followup_status")
+        for column in config["covariates"]:
+            need_column(individual_table, column, "covariates")
+        for column in config["imputation"].get("auxiliary", []):
+            need_column(individual_table, column, "imputation/auxiliary")
+    if design["reference_arm"] == design["treatment_arm"]:
+        problems.append("design: reference_arm and treatment_arm must differ")
+
+    # Optional sections name one table and some of its columns.
+    section_columns = {
+        "staff": ("table", ["id"]),
+        "participation": ("table", ["part", "value"]),
+        "costs": ("use_table", ["service", "quantity"]),
+        "audit": ("table", ["id", "time", "available"]),
+    }
+    for section, (table_key, column_keys) in section_columns.items():
+        if section not in config:
+            continue
+        spec = config[section]
+        if need_table(spec[table_key], f"{section}/{table_key}"):
+            for key in column_keys:
+                need_column(spec[table_key], spec[key], f"{section}/{key}")
+    if "costs" in config and need_table(
+        config["costs"]["unit_cost_table"], "costs/unit_cost_table"
+    ):
+        for key in ("service", "unit_cost", "category"):
+            need_column(config["costs"]["unit_cost_table"], config["costs"][key], f"costs/{key}")
+    if "audit" in config:
+        for item in config["audit"]["items"]:
+            need_column(config["audit"]["table"], item, "audit/items")
+
+    item_owner: dict[tuple[str, str], str] = {}
+    for name, scale in config["scales"].items():
+        where = f"scales/{name}"
+        if not need_table(scale["table"], f"{where}/table"):
+            continue
+        declared = tables[scale["table"]]["columns"]
+        lo, hi = scale["item_range"]
+        if lo >= hi:
+            problems.append(f"{where}/item_range: lowest {lo} must be below highest {hi}")
+        for item in [*scale["items"], *scale.get("gate", [])]:
+            if item in declared:
+                problems.append(
+                    f"{where}: item {item!r} is also declared as an ordinary column of "
+                    f"{scale['table']!r}; declare items only under scales"
+                )
+            item_owner.setdefault((scale["table"], item), name)
+        for item in scale.get("reverse", []):
+            if item not in scale["items"]:
+                problems.append(f"{where}/reverse: {item!r} is not one of the scale's items")
+        if scale["method"] == "gated_mean":
+            if len(scale.get("gate", [])) != len(scale["items"]):
+                problems.append(f"{where}/gate: gated_mean needs one gate item per item")
+        elif "gate" in scale:
+            problems.append(f"{where}/gate: only method gated_mean uses gate items")
+
+    outcomes = config["analysis"]["outcomes"]
+    primaries = [o["scale"] for o in outcomes if o["role"] == "primary"]
+    if len(primaries) != 1:
+        problems.append(
+            f"analysis/outcomes: exactly one primary outcome is needed, found {primaries}"
+        )
+    seen: set[str] = set()
+    for i, outcome in enumerate(outcomes):
+        scale_name = outcome["scale"]
+        if scale_name in seen:
+            problems.append(f"analysis/outcomes/{i}: scale {scale_name!r} listed twice")
+        seen.add(scale_name)
+        if scale_name not in config["scales"]:
+            problems.append(f"analysis/outcomes/{i}/scale: {scale_name!r} is not a declared scale")
+            continue
+        table = config["scales"][scale_name]["table"]
+        if table in tables:
+            columns = tables[table]["columns"]
+            for column in (design["individual_id"], design["timepoint"]):
+                if column not in columns:
+                    problems.append(
+                        f"analysis/outcomes/{i}: scale {scale_name!r} lives in table {table!r}, "
+                        f"which has no {column!r} column (outcomes are individual-level)"
+                    )
+
+    synthetic = config.get("synthetic")
+    if synthetic:
+        for name, instrument in synthetic["instruments"].items():
+            for scale_name in instrument["scales"]:
+                if scale_name not in config["scales"]:
+                    problems.append(
+                        f"synthetic/instruments/{name}/scales: {scale_name!r} "
+                        "is not a declared scale"
+                    )
+    return problems
+
+
+def scale_items(scale: Mapping[str, Any]) -> list[str]:
+    """All item columns a scale reads: its items and, for gated scales, its gate items."""
+    return [*scale["items"], *scale.get("gate", [])]
+
+
+def outcome_label(config: Mapping[str, Any], scale_name: str) -> str:
+    """The report label of a scale."""
+    return str(config["scales"][scale_name]["label"])

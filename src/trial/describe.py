@@ -1,0 +1,170 @@
+"""Descriptive tables computed from the data: trial flow and baseline characteristics by arm.
+
+Counts come from the raw tables, never from typed numbers, so the flow diagram and the analysis
+always agree. Reports carry aggregates only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trial.analysis import baseline_column, followup_column, outcome_scales
+from trial.config import Config
+
+
+def _arm_order(config: Config) -> list[str]:
+    design = config["design"]
+    return [design["treatment_arm"], design["reference_arm"]]
+
+
+def flow_counts(
+    config: Config, analysis_table: pd.DataFrame, clusters: pd.DataFrame
+) -> pd.DataFrame:
+    """Flow of clusters and individuals per arm, CONSORT-style, as a long table.
+
+    Columns: ``level`` (cluster or individual), ``stage``, ``arm``, ``n``; the loss stage is
+    broken down by recorded reason in rows whose stage starts with ``lost: ``.
+    """
+    design = config["design"]
+    rows = []
+    for arm in _arm_order(config):
+        arm_clusters = clusters[clusters[design["arm"]] == arm]
+        people = analysis_table[analysis_table[design["arm"]] == arm]
+        completed = people[design["followup_status"]] == design["followup_completed"]
+        primary = outcome_scales(config)[0]
+        clusters_with_people = people[design["cluster_id"]].nunique()
+        clusters_followed = people.loc[completed, design["cluster_id"]].nunique()
+        rows += [
+            ("cluster", "randomised", arm, len(arm_clusters)),
+            ("cluster", "with individuals assessed at baseline", arm, clusters_with_people),
+            ("cluster", "with individuals followed up", arm, clusters_followed),
+            ("cluster", "analysed", arm, clusters_with_people),
+            ("individual", "assessed at baseline", arm, len(people)),
+            ("individual", "followed up", arm, int(completed.sum())),
+            ("individual", "lost to follow-up", arm, int((~completed).sum())),
+        ]
+        reasons = people.loc[~completed, design["followup_status"]].value_counts().sort_index()
+        rows += [("individual", f"lost: {reason}", arm, int(n)) for reason, n in reasons.items()]
+        rows += [
+            (
+                "individual",
+                "primary outcome observed",
+                arm,
+                int(people[followup_column(primary)].notna().sum()),
+            ),
+            ("individual", "analysed (multiple imputation, intention to treat)", arm, len(people)),
+        ]
+    return pd.DataFrame(rows, columns=["level", "stage", "arm", "n"])
+
+
+def baseline_table(
+    config: Config, analysis_table: pd.DataFrame, clusters: pd.DataFrame
+) -> pd.DataFrame:
+    """Baseline characteristics by arm at cluster and individual level, with missing counts.
+
+    Continuous variables: mean (SD); categories: n (%). No p-values (CONSORT).
+    Columns: ``level``, ``characteristic``, ``statistic`` and one column per arm label.
+    """
+    design = config["design"]
+    labels = design["arm_labels"]
+    arms = _arm_order(config)
+    rows: list[dict[str, object]] = []
+
+    def add(level: str, name: str, statistic: str, values: dict[str, str]) -> None:
+        rows.append(
+            {
+                "level": level,
+                "characteristic": name,
+                "statistic": statistic,
+                **{labels[a]: values[a] for a in arms},
+            }
+        )
+
+    sizes = analysis_table.groupby(design["cluster_id"]).size()
+    cluster_frame = clusters.assign(_size=clusters[design["cluster_id"]].map(sizes).fillna(0))
+    by_arm = {a: cluster_frame[cluster_frame[design["arm"]] == a] for a in arms}
+    add("cluster", f"{design['cluster_label']}s", "n", {a: f"{len(f)}" for a, f in by_arm.items()})
+    add(
+        "cluster",
+        f"{design['individual_label']}s per {design['cluster_label']}",
+        "mean (SD); min-max",
+        {a: _size_summary(f["_size"]) for a, f in by_arm.items()},
+    )
+    for stratum in design["strata"]:
+        for level in sorted(clusters[stratum].dropna().unique()):
+            add(
+                "cluster",
+                f"{stratum}: {level}",
+                "n (%)",
+                {a: _n_pct((f[stratum] == level).sum(), len(f)) for a, f in by_arm.items()},
+            )
+
+    people = {a: analysis_table[analysis_table[design["arm"]] == a] for a in arms}
+    add(
+        "individual",
+        f"{design['individual_label']}s",
+        "n",
+        {a: f"{len(f)}" for a, f in people.items()},
+    )
+    individual_columns = config["tables"][design["individual_table"]]["columns"]
+    for column in dict.fromkeys(
+        [*config["covariates"], *config["imputation"].get("auxiliary", [])]
+    ):
+        _describe_column(add, column, individual_columns[column], people)
+    for column, spec in individual_columns.items():
+        if column in (design["individual_id"], design["cluster_id"], design["followup_status"]):
+            continue
+        if column in config["covariates"] or column in config["imputation"].get("auxiliary", []):
+            continue
+        if column in analysis_table:
+            _describe_column(add, column, spec, people)
+    for scale in outcome_scales(config):
+        column = baseline_column(scale)
+        add(
+            "individual",
+            f"{config['scales'][scale]['label']} at baseline",
+            "mean (SD); missing",
+            {a: _mean_sd(f[column]) for a, f in people.items()},
+        )
+    return pd.DataFrame(rows)
+
+
+def _describe_column(add, column, spec, people) -> None:  # noqa: ANN001 - local helper
+    if spec["type"] == "category":
+        for level in spec["values"]:
+            add(
+                "individual",
+                f"{column}: {level}",
+                "n (%)",
+                {
+                    a: _n_pct((f[column] == level).sum(), f[column].notna().sum())
+                    for a, f in people.items()
+                },
+            )
+        missing = {a: int(f[column].isna().sum()) for a, f in people.items()}
+        if any(missing.values()):
+            add("individual", f"{column}: missing", "n", {a: str(n) for a, n in missing.items()})
+    elif spec["type"] in ("integer", "number"):
+        add(
+            "individual",
+            column,
+            "mean (SD); missing",
+            {a: _mean_sd(f[column]) for a, f in people.items()},
+        )
+
+
+def _size_summary(sizes: pd.Series) -> str:
+    return f"{sizes.mean():.1f} ({sizes.std():.1f}); {sizes.min():.0f}-{sizes.max():.0f}"
+
+
+def _n_pct(n: int, total: int) -> str:
+    return f"{n} ({100 * n / total:.1f}%)" if total else "0 (-)"
+
+
+def _mean_sd(values: pd.Series) -> str:
+    x = values.astype(float)
+    missing = int(x.isna().sum())
+    if x.notna().sum() == 0:
+        return f"- ; {missing}"
+    return f"{np.nanmean(x):.1f} ({np.nanstd(x, ddof=1):.1f}); {missing}"

@@ -1,0 +1,679 @@
+"""Generating a synthetic cluster-randomised trial from the config's ``synthetic`` section.
+
+Everything the generator writes is named by the config (tables, columns, items, arms, strata), so
+the same code makes any trial shaped by its config. The generating model:
+
+* clusters are allocated to arms within strata as listed; individuals are spread over clusters
+  with sizes that vary (``cluster_size_dispersion``);
+* each questionnaire instrument has a standard-normal latent trait per person and assessment,
+  built from a cluster part (share ``icc``) and a person part, each mixing the person's common
+  factor (share ``common_weight``) with an instrument-specific factor; follow-up components
+  correlate ``rho`` with baseline ones;
+* at follow-up the trait of individuals in treatment clusters shifts by ``arm_effect`` (item
+  units) plus or minus ``participation_effect`` for high or low participation clusters;
+* items are ``round(item_mean + loading * trait + noise)``, clipped to the item range, with
+  reverse-keyed items written reversed and item gaps at random;
+* follow-up loss is missing at random given baseline covariates (logistic, rate solved exactly);
+* service use is Poisson with a person gamma frailty and a cluster effect;
+* audit items are logistic with cluster and person effects, a time trend and an arm effect after
+  the intervention starts.
+
+True effects are population mean differences of the *scored* outcomes, computed on a large
+counterfactual population in which every person is scored under both arms with the same draws
+(the clipping and rounding of items make a closed form impractical).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from trial.config import Config
+from trial.scoring import score_scale
+from trial.seeding import derive_rng
+
+_COMMON_RHO_DEFAULT = 0.5
+
+
+def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
+    """Generate every raw table of the synthetic trial, keyed by table name."""
+    syn = config["synthetic"]
+    seed = config["seed"]
+    design = config["design"]
+    tables: dict[str, pd.DataFrame] = {}
+
+    clusters = _make_clusters(config, derive_rng(seed, "clusters"))
+    participation_high = _participation(config, clusters, derive_rng(seed, "participation"), tables)
+    tables[design["cluster_table"]] = clusters
+
+    people = _make_people(
+        config,
+        clusters,
+        syn["individuals"],
+        syn["individual_id_format"],
+        syn["covariates"],
+        design["individual_id"],
+        derive_rng(seed, "individuals"),
+    )
+    population = {"individuals": people}
+    if "staff" in config:
+        population["staff"] = _make_people(
+            config,
+            clusters,
+            syn["staff"],
+            syn["staff_id_format"],
+            syn["staff_covariates"],
+            config["staff"]["id"],
+            derive_rng(seed, "staff"),
+        )
+
+    arm_of = clusters.set_index(design["cluster_id"])[design["arm"]]
+    latent = {
+        name: _draw_latent(config, frame, derive_rng(seed, "latent", name))
+        for name, frame in population.items()
+    }
+    followed = _dropout(
+        config, people, clusters, latent["individuals"], derive_rng(seed, "dropout")
+    )
+    people[design["followup_status"]] = followed
+    tables[design["individual_table"]] = people.drop(columns="_cluster_index")
+
+    for name, frame in population.items():
+        treat = (frame[design["cluster_id"]].map(arm_of) == design["treatment_arm"]).to_numpy()
+        high = frame[design["cluster_id"]].map(participation_high).fillna(0).to_numpy()
+        items = _instrument_items(config, name, latent[name], treat, high)
+        for table_name, table in _measure_tables(
+            config, name, frame, items, derive_rng(seed, "measures", name)
+        ).items():
+            tables[table_name] = table
+    if "staff" in config:
+        tables[config["staff"]["table"]] = population["staff"].drop(columns="_cluster_index")
+
+    if "costs" in config:
+        tables.update(_service_use(config, people, clusters, derive_rng(seed, "costs")))
+    if "audit" in config:
+        tables[config["audit"]["table"]] = _audit(config, clusters, derive_rng(seed, "audit"))
+    return {name: _order_columns(config, name, table) for name, table in tables.items()}
+
+
+def true_effects(config: Config) -> dict[str, Any]:
+    """True effects of the generating model, on the scored outcome scales.
+
+    Returns a mapping with ``outcomes`` (per scale: treatment minus reference, and high minus low
+    participation among treatment clusters), ``costs`` (mean cost difference, treatment minus
+    reference, at follow-up) and the size of the counterfactual population used.
+    """
+    syn = config["synthetic"]
+    design = config["design"]
+    rng = derive_rng(config["seed"], "truth")
+    n_people = int(syn["truth_population"])
+    mean_size = syn["individuals"] / sum(sum(a.values()) for a in syn["clusters"].values())
+    n_clusters = max(200, int(round(n_people / mean_size)))
+    frame = pd.DataFrame(
+        {
+            "_cluster_index": rng.integers(0, n_clusters, n_people),
+            design["individual_id"]: np.arange(n_people).astype(str),
+        }
+    )
+    for column, spec in syn["covariates"].items():
+        frame[column] = _draw_covariate(
+            config, design["individual_table"], column, spec, rng, n_people
+        )
+    latent = _draw_latent(config, frame, rng, n_clusters=n_clusters)
+    high = np.where(rng.random(n_clusters) < 0.5, 1.0, -1.0)[frame["_cluster_index"]]
+    ones, zeros = np.ones(n_people, bool), np.zeros(n_people, bool)
+    treated = _instrument_items(config, "individuals", latent, ones, high)
+    control = _instrument_items(config, "individuals", latent, zeros, high)
+    outcomes = {}
+    for outcome in config["analysis"]["outcomes"]:
+        scale = config["scales"][outcome["scale"]]
+        s1 = score_scale(_complete_items(scale, treated["followup"]), scale).to_numpy()
+        s0 = score_scale(_complete_items(scale, control["followup"]), scale).to_numpy()
+        outcomes[outcome["scale"]] = {
+            "treatment_minus_reference": float(np.nanmean(s1 - s0)),
+            "high_minus_low_participation": float(
+                np.nanmean(s1[high > 0]) - np.nanmean(s1[high < 0])
+            ),
+        }
+    truth: dict[str, Any] = {"population_size": n_people, "outcomes": outcomes}
+    if "costs" in config:
+        costs = syn["costs"]
+        baseline_mean = sum(s["mean"] * s["unit_cost"] for s in costs["services"].values())
+        truth["costs"] = {
+            "treatment_minus_reference": baseline_mean * (costs["arm_ratio_followup"] - 1.0),
+            "reference_mean_cost": baseline_mean,
+        }
+    if "audit" in config:
+        truth["audit"] = {"log_odds_ratio_after_start": syn["audit"]["arm_effect_after"]}
+    return truth
+
+
+def write_example(config: Config, config_path: str | Path, out_dir: str | Path) -> list[Path]:
+    """Generate the example, write each table as CSV plus ``truth.json`` and ``data_dictionary.md``.
+
+    Returns the paths written. Files are byte-identical for the same config.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, table in generate_trial(config).items():
+        path = out / config["tables"][name]["file"]
+        table.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
+        written.append(path)
+    config_hash = hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
+    truth = {"config_sha256": config_hash, "seed": config["seed"], **true_effects(config)}
+    truth_path = out / "truth.json"
+    truth_path.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    dictionary_path = out / "data_dictionary.md"
+    dictionary_path.write_text(data_dictionary(config), encoding="utf-8")
+    return [*written, truth_path, dictionary_path]
+
+
+def data_dictionary(config: Config) -> str:
+    """A Markdown data dictionary of every table and column, with the generator's assumptions."""
+    lines = [f"# Data dictionary: {config['trial']['name']}", ""]
+    if config["trial"]["synthetic"]:
+        lines += [
+            "**These data are synthetic.** They are generated from the `synthetic` section of the "
+            "config and calibrated to the published figures; they are not the trial's data.",
+            "",
+        ]
+    items_by_table: dict[str, dict[str, list[str]]] = {}
+    for scale_name, scale in config["scales"].items():
+        owned = items_by_table.setdefault(scale["table"], {})
+        for item in scale["items"]:
+            owned.setdefault(item, []).append(scale_name)
+        for item in scale.get("gate", []):
+            owned.setdefault(item, []).append(f"{scale_name} (gate)")
+    for name, spec in config["tables"].items():
+        lines += [f"## `{spec['file']}` ({name})", "", spec["description"], ""]
+        lines.append(f"Key: {', '.join(spec['key'])}.")
+        for column, target in spec.get("references", {}).items():
+            lines.append(f"Every `{column}` must exist in `{config['tables'][target]['file']}`.")
+        lines += ["", "| column | type | allowed values | meaning |", "|---|---|---|---|"]
+        for column, col in spec["columns"].items():
+            lines.append(f"| `{column}` | {col['type']} | {_allowed(col)} | {col['description']} |")
+        for item, scales in items_by_table.get(name, {}).items():
+            scale = config["scales"][scales[0].split(" ")[0]]
+            if "(gate)" in scales[0]:
+                allowed, kind = "0, 1", "gate: 1 = applies (rated), 0 = does not apply"
+            else:
+                lo, hi = scale["item_range"]
+                allowed = f"{lo:g} to {hi:g}"
+                kind = "item" + (", reverse-keyed" if item in scale.get("reverse", []) else "")
+            lines.append(
+                f"| `{item}` | integer | {allowed}, blank = missing "
+                f"| {kind} of {', '.join(scales)} |"
+            )
+        lines.append("")
+    lines += ["## Scoring rules", ""]
+    for name, scale in config["scales"].items():
+        rule = {"sum": "prorated sum", "mean": "mean", "gated_mean": "mean of items gated 1"}
+        extra = (
+            f", rescaled to {scale['rescale'][0]}-{scale['rescale'][1]}"
+            if "rescale" in scale
+            else ""
+        )
+        lines.append(
+            f"- **{name}** ({scale['label']}): {rule[scale['method']]} of {len(scale['items'])} "
+            f"items{extra}; scored when at least {scale['min_fraction']:.0%} are answered."
+        )
+    lines += ["", "## Assumptions where the published record is silent", ""]
+    lines += [f"- {a}" for a in config.get("synthetic", {}).get("assumptions", [])]
+    lines += [
+        "",
+        "The true generating values are in `truth.json` beside these files.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _allowed(col: Mapping[str, Any]) -> str:
+    if "values" in col:
+        text = ", ".join(str(v) for v in col["values"])
+    elif "min" in col or "max" in col:
+        text = f"{col.get('min', '')} to {col.get('max', '')}"
+    else:
+        text = "any"
+    if col.get("missing") == "allowed":
+        text += ", blank = missing"
+    return text
+
+
+def _make_clusters(config: Config, rng: np.random.Generator) -> pd.DataFrame:
+    design = config["design"]
+    syn = config["synthetic"]
+    stratum_column = design["strata"][0] if design["strata"] else None
+    rows = [
+        (stratum, arm)
+        for stratum, arms in syn["clusters"].items()
+        for arm, count in arms.items()
+        for _ in range(count)
+    ]
+    order = rng.permutation(len(rows))
+    frame = pd.DataFrame(
+        {
+            design["cluster_id"]: [
+                syn["cluster_id_format"].format(i + 1) for i in range(len(rows))
+            ],
+            design["arm"]: [rows[k][1] for k in order],
+        }
+    )
+    if stratum_column:
+        frame.insert(1, stratum_column, [rows[k][0] for k in order])
+    return frame
+
+
+def _participation(
+    config: Config,
+    clusters: pd.DataFrame,
+    rng: np.random.Generator,
+    tables: dict[str, pd.DataFrame],
+) -> pd.Series:
+    """Write the participation table; return +1/-1 (high/low) per treatment cluster."""
+    design = config["design"]
+    treated = clusters.loc[clusters[design["arm"]] == design["treatment_arm"], design["cluster_id"]]
+    if "participation" not in config:
+        return pd.Series(0.0, index=treated)
+    spec = config["participation"]
+    syn = config["synthetic"]["participation"]
+    k = syn["concentration"]
+    rows = []
+    team_level = rng.normal(0.0, 0.8, len(treated))
+    for cluster, shift in zip(treated, team_level, strict=True):
+        for part, mean in syn["mean_attendance"].items():
+            a = expit(np.log(mean / (1 - mean)) + shift)
+            rows.append((cluster, part, float(np.round(rng.beta(a * k, (1 - a) * k), 3))))
+    table = pd.DataFrame(rows, columns=[design["cluster_id"], spec["part"], spec["value"]])
+    tables[spec["table"]] = table
+    return participation_level(table, config)
+
+
+def participation_level(table: pd.DataFrame, config: Config) -> pd.Series:
+    """+1 for high and -1 for low participation per treatment cluster, by the config's rule."""
+    spec = config["participation"]
+    score = table.groupby(config["design"]["cluster_id"])[spec["value"]].mean()
+    median = score.median()
+    high = score >= median if spec["high_rule"] == "at_or_above_median" else score > median
+    return pd.Series(np.where(high, 1.0, -1.0), index=score.index)
+
+
+def _make_people(
+    config: Config,
+    clusters: pd.DataFrame,
+    n: int,
+    id_format: str,
+    covariates: Mapping[str, Any],
+    id_column: str,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    design = config["design"]
+    dispersion = config["synthetic"]["cluster_size_dispersion"]
+    n_clusters = len(clusters)
+    weights = (
+        rng.gamma(1 / dispersion**2, dispersion**2, n_clusters)
+        if dispersion > 0
+        else np.ones(n_clusters)
+    )
+    sizes = np.maximum(1, np.floor(weights / weights.sum() * n).astype(int))
+    while sizes.sum() < n:
+        sizes[rng.integers(n_clusters)] += 1
+    while sizes.sum() > n:
+        candidates = np.flatnonzero(sizes > 1)
+        sizes[rng.choice(candidates)] -= 1
+    cluster_index = np.repeat(np.arange(n_clusters), sizes)
+    frame = pd.DataFrame(
+        {
+            id_column: [id_format.format(i + 1) for i in range(n)],
+            design["cluster_id"]: clusters[design["cluster_id"]].to_numpy()[cluster_index],
+            "_cluster_index": cluster_index,
+        }
+    )
+    table = _table_of_column(config, id_column)
+    for column, spec in covariates.items():
+        frame[column] = _draw_covariate(config, table, column, spec, rng, n)
+    return frame
+
+
+def _table_of_column(config: Config, id_column: str) -> str:
+    for name, spec in config["tables"].items():
+        if spec["key"] == [id_column]:
+            return name
+    raise KeyError(f"no table is keyed by {id_column!r}")
+
+
+def _draw_covariate(
+    config: Config,
+    table: str,
+    column: str,
+    spec: Mapping[str, Any],
+    rng: np.random.Generator,
+    n: int,
+) -> np.ndarray:
+    if "mean" in spec:
+        col = config["tables"][table]["columns"][column]
+        values = rng.normal(spec["mean"], spec["sd"], n)
+        values = np.clip(values, col.get("min", -np.inf), col.get("max", np.inf))
+        return np.round(values).astype(int) if col["type"] == "integer" else values
+    levels = list(spec)
+    p = np.array([spec[v] for v in levels], dtype=float)
+    return np.array(levels, dtype=object)[rng.choice(len(levels), n, p=p / p.sum())]
+
+
+def _instruments_of(config: Config, population: str) -> dict[str, Any]:
+    return {
+        name: spec
+        for name, spec in config["synthetic"]["instruments"].items()
+        if spec["population"] == population
+    }
+
+
+def _draw_latent(
+    config: Config, frame: pd.DataFrame, rng: np.random.Generator, n_clusters: int | None = None
+) -> dict[str, dict[str, np.ndarray]]:
+    """Latent standard-normal traits per instrument at baseline and follow-up (no effects yet)."""
+    population = "staff" if "staff" in config and config["staff"]["id"] in frame else "individuals"
+    cluster = frame["_cluster_index"].to_numpy()
+    n = len(frame)
+    n_clusters = n_clusters or int(cluster.max()) + 1
+    instruments = _instruments_of(config, population)
+    rhos = [s["rho"] for s in instruments.values()]
+    common_rho = float(np.mean(rhos)) if rhos else _COMMON_RHO_DEFAULT
+
+    def pair(size: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
+        first = rng.standard_normal(size)
+        return first, rho * first + np.sqrt(1 - rho**2) * rng.standard_normal(size)
+
+    common_cluster = pair(n_clusters, common_rho)
+    common_person = pair(n, common_rho)
+    latent: dict[str, dict[str, np.ndarray]] = {}
+    for name, spec in instruments.items():
+        own_cluster = pair(n_clusters, spec["rho"])
+        own_person = pair(n, spec["rho"])
+        w, icc = spec["common_weight"], spec["icc"]
+        traits = []
+        for t in range(2):
+            c = np.sqrt(w) * common_cluster[t] + np.sqrt(1 - w) * own_cluster[t]
+            p = np.sqrt(w) * common_person[t] + np.sqrt(1 - w) * own_person[t]
+            traits.append(np.sqrt(icc) * c[cluster] + np.sqrt(1 - icc) * p)
+        latent[name] = {
+            "baseline": traits[0],
+            "followup": traits[1],
+            "noise_baseline": rng.standard_normal((n, _n_items(config, spec))),
+            "noise_followup": rng.standard_normal((n, _n_items(config, spec))),
+            "gate_baseline": rng.random((n, _n_items(config, spec))),
+            "gate_followup": rng.random((n, _n_items(config, spec))),
+        }
+    latent["_common"] = {"baseline": common_person[0]}
+    return latent
+
+
+def _instrument_item_names(config: Config, spec: Mapping[str, Any]) -> list[str]:
+    names: list[str] = []
+    for scale_name in spec["scales"]:
+        for item in config["scales"][scale_name]["items"]:
+            if item not in names:
+                names.append(item)
+    return names
+
+
+def _n_items(config: Config, spec: Mapping[str, Any]) -> int:
+    return len(_instrument_item_names(config, spec))
+
+
+def _instrument_items(
+    config: Config,
+    population: str,
+    latent: Mapping[str, Mapping[str, np.ndarray]],
+    treat: np.ndarray,
+    high: np.ndarray,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Item responses (before gaps) per assessment: {"baseline"|"followup": {item: values}}."""
+    out: dict[str, dict[str, np.ndarray]] = {"baseline": {}, "followup": {}}
+    for name, spec in _instruments_of(config, population).items():
+        names = _instrument_item_names(config, spec)
+        scale = config["scales"][spec["scales"][0]]
+        lo, hi = scale["item_range"]
+        reverse = {i for s in spec["scales"] for i in config["scales"][s].get("reverse", [])}
+        gated = scale["method"] == "gated_mean"
+        shift = treat * (spec["arm_effect"] + spec["participation_effect"] * high)
+        for time in ("baseline", "followup"):
+            trait = latent[name][time]
+            noise = latent[name][f"noise_{time}"]
+            level = spec["item_mean"] + spec["loading"] * trait
+            if time == "followup":
+                level = level + shift
+            values = np.clip(np.round(level[:, None] + spec["noise_sd"] * noise), lo, hi)
+            for j, item in enumerate(names):
+                column = lo + hi - values[:, j] if item in reverse else values[:, j]
+                out[time][item] = column
+            if gated:
+                important = latent[name][f"gate_{time}"] < spec.get("gate_probability", 1.0)
+                for j, gate_item in enumerate(scale["gate"]):
+                    out[time][gate_item] = important[:, j].astype(float)
+                    out[time][names[j]] = np.where(important[:, j], out[time][names[j]], np.nan)
+    return out
+
+
+def _complete_items(scale: Mapping[str, Any], items: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    return pd.DataFrame({c: items[c] for c in [*scale["items"], *scale.get("gate", [])]})
+
+
+def _dropout(
+    config: Config,
+    people: pd.DataFrame,
+    clusters: pd.DataFrame,
+    latent: Mapping[str, Mapping[str, np.ndarray]],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Follow-up status per individual: completed, or a reason for loss (MAR on baseline)."""
+    design = config["design"]
+    spec = config["synthetic"]["dropout"]
+    linear = np.zeros(len(people))
+    for name, slope in spec["log_odds_per_sd"].items():
+        values = (
+            latent["_common"]["baseline"]
+            if name == "baseline_trait"
+            else people[name].to_numpy(dtype=float)
+        )
+        linear += slope * (values - values.mean()) / values.std()
+    if design["strata"]:
+        stratum = people[design["cluster_id"]].map(
+            clusters.set_index(design["cluster_id"])[design["strata"][0]]
+        )
+        linear += stratum.map(spec["stratum_log_odds"]).fillna(0.0).to_numpy(dtype=float)
+    # Exactly round(rate x n) are lost, drawn without replacement with probability weights
+    # from the logistic model (Efraimidis-Spirakis keys), so the example's counts are as
+    # published while loss still depends on the baseline covariates.
+    intercept = brentq(lambda a: expit(a + linear).mean() - spec["rate"], -20, 20)
+    keys = np.log(rng.random(len(people))) / expit(intercept + linear)
+    n_lost = int(round(spec["rate"] * len(people)))
+    lost = np.zeros(len(people), bool)
+    lost[np.argsort(-keys, kind="stable")[:n_lost]] = True
+    reasons = list(spec["reasons"])
+    p = np.array([spec["reasons"][r] for r in reasons], dtype=float)
+    reason = np.array(reasons, dtype=object)[rng.choice(len(reasons), len(people), p=p / p.sum())]
+    return np.where(lost, reason, design["followup_completed"])
+
+
+def _measure_tables(
+    config: Config,
+    population: str,
+    frame: pd.DataFrame,
+    items: Mapping[str, Mapping[str, np.ndarray]],
+    rng: np.random.Generator,
+) -> dict[str, pd.DataFrame]:
+    """One table per measures table of this population: rows per person and assessment."""
+    design = config["design"]
+    syn = config["synthetic"]
+    id_column = config["staff"]["id"] if population == "staff" else design["individual_id"]
+    if population == "staff":
+        followed = rng.random(len(frame)) < syn["staff_followup_rate"]
+    else:
+        followed = (frame[design["followup_status"]] == design["followup_completed"]).to_numpy()
+    item_missing = {}
+    for spec in _instruments_of(config, population).values():
+        for item in _instrument_item_names(config, spec):
+            item_missing[item] = spec["item_missing"]
+    tables: dict[str, pd.DataFrame] = {}
+    table_names = sorted(
+        {
+            config["scales"][s]["table"]
+            for spec in _instruments_of(config, population).values()
+            for s in spec["scales"]
+        },
+        key=list(config["tables"]).index,
+    )
+    for table_name in table_names:
+        item_columns = [
+            c
+            for spec in _instruments_of(config, population).values()
+            if config["scales"][spec["scales"][0]]["table"] == table_name
+            for c in [
+                *config["scales"][spec["scales"][0]].get("gate", []),
+                *_instrument_item_names(config, spec),
+            ]
+        ]
+        missing_rate = syn["questionnaire_missing"].get(table_name, {})
+        parts = []
+        for time, code, present in (
+            ("baseline", design["baseline"], np.ones(len(frame), bool)),
+            ("followup", design["followup"], followed),
+        ):
+            present = present & (rng.random(len(frame)) >= missing_rate.get(code, 0.0))
+            part = pd.DataFrame({id_column: frame[id_column].to_numpy(), design["timepoint"]: code})
+            for item in item_columns:
+                values = np.array(items[time][item], dtype=float)
+                gap = rng.random(len(frame)) < item_missing.get(item, 0.0)
+                part[item] = np.where(gap, np.nan, values)
+            parts.append(part[present])
+        table = pd.concat(parts, ignore_index=True)
+        table[item_columns] = table[item_columns].astype("Int64")
+        tables[table_name] = table.sort_values(
+            [id_column, design["timepoint"]], kind="stable", key=_timepoint_order(config)
+        ).reset_index(drop=True)
+    return tables
+
+
+def _timepoint_order(config: Config):  # noqa: ANN202 - a pandas sort key
+    design = config["design"]
+    order = {design["baseline"]: 0, design["followup"]: 1}
+
+    def key(column: pd.Series) -> pd.Series:
+        return column.map(order) if column.name == design["timepoint"] else column
+
+    return key
+
+
+def _service_use(
+    config: Config, people: pd.DataFrame, clusters: pd.DataFrame, rng: np.random.Generator
+) -> dict[str, pd.DataFrame]:
+    design = config["design"]
+    spec = config["costs"]
+    syn = config["synthetic"]["costs"]
+    services = syn["services"]
+    unit_costs = pd.DataFrame(
+        {
+            spec["service"]: list(services),
+            spec["category"]: [s["category"] for s in services.values()],
+            "unit": [s["unit"] for s in services.values()],
+            spec["unit_cost"]: [float(s["unit_cost"]) for s in services.values()],
+            "price_year": syn["price_year"],
+            "source": syn["source"],
+        }
+    )
+    n = len(people)
+    shape = syn["frailty_shape"]
+    frailty = rng.gamma(shape, 1 / shape, n)
+    cluster_effect = np.exp(
+        syn["cluster_sd"] * rng.standard_normal(len(clusters)) - syn["cluster_sd"] ** 2 / 2
+    )
+    person_cluster = cluster_effect[people["_cluster_index"].to_numpy()]
+    treat = (
+        people[design["cluster_id"]].map(clusters.set_index(design["cluster_id"])[design["arm"]])
+        == design["treatment_arm"]
+    ).to_numpy()
+    followed = (people[design["followup_status"]] == design["followup_completed"]).to_numpy()
+    quantity_max = config["tables"][spec["use_table"]]["columns"][spec["quantity"]].get(
+        "max", np.inf
+    )
+    rows = []
+    for code, present, ratio in (
+        (design["baseline"], np.ones(n, bool), np.ones(n)),
+        (design["followup"], followed, np.where(treat, syn["arm_ratio_followup"], 1.0)),
+    ):
+        for service, s in services.items():
+            mean = s["mean"] * frailty * person_cluster * ratio
+            quantity = np.minimum(rng.poisson(mean), quantity_max).astype(int)
+            part = pd.DataFrame(
+                {
+                    design["individual_id"]: people[design["individual_id"]].to_numpy(),
+                    design["timepoint"]: code,
+                    spec["service"]: service,
+                    spec["quantity"]: quantity,
+                }
+            )
+            rows.append(part[present])
+    use = pd.concat(rows, ignore_index=True)
+    order = {design["baseline"]: 0, design["followup"]: 1}
+    use = use.assign(
+        _t=use[design["timepoint"]].map(order),
+        _s=use[spec["service"]].map({s: i for i, s in enumerate(services)}),
+    )
+    use = use.sort_values([design["individual_id"], "_t", "_s"]).drop(columns=["_t", "_s"])
+    return {spec["use_table"]: use.reset_index(drop=True), spec["unit_cost_table"]: unit_costs}
+
+
+def _audit(config: Config, clusters: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    design = config["design"]
+    spec = config["audit"]
+    syn = config["synthetic"]["audit"]
+    table_spec = config["tables"][spec["table"]]["columns"]
+    n_times = int(table_spec[spec["time"]].get("max", 7))
+    n = syn["individuals"]
+    cluster_index = rng.integers(0, len(clusters), n)
+    cluster_effect = syn["cluster_sd"] * rng.standard_normal(len(clusters))
+    person_effect = syn["individual_sd"] * rng.standard_normal(n)
+    treat = (clusters[design["arm"]] == design["treatment_arm"]).to_numpy()[cluster_index]
+    available_codes = table_spec[spec["available"]]["values"]
+    other_code = next(v for v in available_codes if v != spec["available_code"])
+    parts = []
+    for t in range(1, n_times + 1):
+        available = rng.random(n) < syn["record_available"]
+        part = pd.DataFrame(
+            {
+                spec["id"]: [syn["id_format"].format(i + 1) for i in range(n)],
+                design["cluster_id"]: clusters[design["cluster_id"]].to_numpy()[cluster_index],
+                spec["time"]: t,
+                spec["available"]: np.where(available, spec["available_code"], other_code),
+            }
+        )
+        after = t > spec["intervention_starts_after"]
+        for item in spec["items"]:
+            logit = (
+                syn["item_logit_intercept"][item]
+                + cluster_effect[cluster_index]
+                + person_effect
+                + syn["time_trend"] * (t - 1)
+                + syn["arm_effect_after"] * treat * after
+            )
+            value = (rng.random(n) < expit(logit)).astype(float)
+            part[item] = pd.array(np.where(available, value, np.nan), dtype="Float64").astype(
+                "Int64"
+            )
+        parts.append(part)
+    return pd.concat(parts).sort_values([spec["id"], spec["time"]]).reset_index(drop=True)
+
+
+def _order_columns(config: Config, name: str, table: pd.DataFrame) -> pd.DataFrame:
+    declared = [c for c in config["tables"][name]["columns"] if c in table]
+    rest = [c for c in table.columns if c not in declared and not c.startswith("_")]
+    return table[declared + rest]

@@ -1,0 +1,197 @@
+"""Compare trial.mixed with lme4 / lmerTest / pbkrtest on committed data.
+
+Fixtures are produced by ``tests/reference/r/mixed_models.R`` (versions recorded in the header
+of each fixture file); R is not needed to run these tests.
+
+Tolerances (stated once, used throughout):
+
+* fixed effects, standard errors (unadjusted and Kenward-Roger adjusted), variance components,
+  t statistics, F statistics: 1e-5 relative;
+* denominator df (Kenward-Roger, Satterthwaite, F tests): 1e-3 relative;
+* p-values: 1e-4 absolute;
+* log-likelihood: 1e-6 absolute (it is a sum over hundreds or thousands of observations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trial.mixed import MixedModelFit, fit_random_intercept_model
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data" / "mixed"
+FIXTURES = HERE / "fixtures" / "mixed"
+
+RTOL_EST = 1e-5
+RTOL_DF = 1e-3
+ATOL_P = 1e-4
+ATOL_LOGLIK = 1e-6
+# absolute floor for quantities whose reference value is exactly zero (boundary variance)
+ATOL_ZERO = 1e-10
+
+
+@dataclass(frozen=True)
+class Case:
+    y: pd.Series
+    X: pd.DataFrame
+    clusters: pd.Series
+    nested: pd.Series | None
+    ftests: dict[str, list[str]]
+
+
+def _case(name: str) -> Case:
+    if name == "refocus":
+        d = pd.read_csv(DATA / "refocus.csv")
+        X = pd.DataFrame(
+            {"(Intercept)": 1.0, "arm": d.arm, "baseline": d.baseline, "stratum": d.stratum}
+        )
+        ft = {"arm_stratum": ["arm", "stratum"], "all_slopes": ["arm", "baseline", "stratum"]}
+        return Case(d.y, X, d.cluster, None, ft)
+    if name == "boundary":
+        d = pd.read_csv(DATA / "boundary.csv")
+        X = pd.DataFrame({"(Intercept)": 1.0, "arm": d.arm, "x": d.x})
+        return Case(d.y, X, d.cluster, None, {"arm_x": ["arm", "x"]})
+    if name == "unbalanced":
+        d = pd.read_csv(DATA / "unbalanced.csv")
+        X = pd.DataFrame({"(Intercept)": 1.0, "x1": d.x1, "x2": d.x2, "z": d.z})
+        return Case(d.y, X, d.cluster, None, {"x1_x2": ["x1", "x2"]})
+    if name == "nlschools":
+        d = pd.read_csv(DATA / "nlschools.csv")
+        X = pd.DataFrame({"(Intercept)": 1.0, "IQ": d.IQ, "SES": d.SES, "COMB": d.COMB, "GS": d.GS})
+        return Case(d.lang, X, d["class"].astype(str), None, {"comb_gs": ["COMB", "GS"]})
+    if name == "nested":
+        d = pd.read_csv(DATA / "nested.csv")
+        cols: dict[str, object] = {"(Intercept)": 1.0, "arm": d.arm}
+        for t in range(1, 5):
+            cols[f"time{t}"] = (d.time == t).astype(float)
+        for t in range(1, 5):
+            cols[f"arm:time{t}"] = d.arm * (d.time == t)
+        X = pd.DataFrame(cols)
+        ft = {"arm_time": [f"arm:time{t}" for t in range(1, 5)]}
+        return Case(d.y, X, d.team, d.consumer, ft)
+    raise KeyError(name)
+
+
+DATASETS = ["refocus", "boundary", "unbalanced", "nlschools", "nested"]
+
+
+def _fixture(name: str) -> pd.DataFrame:
+    fx = pd.read_csv(FIXTURES / f"{name}.csv", comment="#", keep_default_na=False)
+    fx["value"] = fx["value"].astype(float)
+    return fx
+
+
+def _ref(fx: pd.DataFrame, fit: str, quantity: str) -> pd.Series:
+    sel = fx[(fx.fit == fit) & (fx.quantity == quantity)]
+    return pd.Series(sel.value.to_numpy(), index=sel.term.to_numpy())
+
+
+_FITS: dict[tuple[str, bool, str], MixedModelFit] = {}
+
+
+def _fit(name: str, reml: bool, method: str) -> MixedModelFit:
+    key = (name, reml, method)
+    if key not in _FITS:
+        c = _case(name)
+        _FITS[key] = fit_random_intercept_model(
+            c.y, c.X, c.clusters, nested=c.nested, reml=reml, df_method=method
+        )
+    return _FITS[key]
+
+
+def _assert_rel(actual: np.ndarray, desired: np.ndarray, rtol: float, what: str) -> None:
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=ATOL_ZERO, err_msg=what)
+
+
+def _vc_ref(fx: pd.DataFrame, fit: str) -> pd.Series:
+    v = _ref(fx, fit, "variance")
+    out = {"residual": v["Residual"]}
+    for k, val in v.items():
+        if k == "Residual":
+            continue
+        out["nested" if ":" in k else "cluster"] = val
+    return pd.Series(out)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("fit", ["REML", "ML"])
+def test_estimates_se_variance_loglik(name: str, fit: str) -> None:
+    fx = _fixture(name)
+    m = _fit(name, fit == "REML", "satterthwaite")
+    est = _ref(fx, fit, "estimate")
+    _assert_rel(m.params[est.index].to_numpy(), est.to_numpy(), RTOL_EST, "estimate")
+    se = _ref(fx, fit, "se")
+    _assert_rel(
+        np.sqrt(np.diag(m.cov_unadjusted.loc[se.index, se.index])), se.to_numpy(), RTOL_EST, "se"
+    )
+    vc = _vc_ref(fx, fit)
+    _assert_rel(m.variance_components[vc.index].to_numpy(), vc.to_numpy(), RTOL_EST, "variance")
+    ll = float(_ref(fx, fit, "loglik").iloc[0])
+    assert abs(m.loglik - ll) < ATOL_LOGLIK, (m.loglik, ll)
+    singular = bool(_ref(fx, fit, "singular").iloc[0])
+    assert m.at_boundary == singular
+    assert m.reml == (fit == "REML")
+
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize("fit", ["REML", "ML"])
+def test_satterthwaite(name: str, fit: str) -> None:
+    fx = _fixture(name)
+    m = _fit(name, fit == "REML", "satterthwaite")
+    tab = m.summary_table().set_index("term")
+    df = _ref(fx, fit, "df_satterthwaite")
+    _assert_rel(tab.loc[df.index, "df"].to_numpy(), df.to_numpy(), RTOL_DF, "df")
+    t = _ref(fx, fit, "t_satterthwaite")
+    _assert_rel(tab.loc[t.index, "t"].to_numpy(), t.to_numpy(), RTOL_EST, "t")
+    p = _ref(fx, fit, "p_satterthwaite")
+    np.testing.assert_allclose(tab.loc[p.index, "p"].to_numpy(), p.to_numpy(), rtol=0, atol=ATOL_P)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_kenward_roger(name: str) -> None:
+    fx = _fixture(name)
+    m = _fit(name, True, "kenward-roger")
+    tab = m.summary_table().set_index("term")
+    se_adj = _ref(fx, "REML", "se_vcovadj")
+    _assert_rel(tab.loc[se_adj.index, "se"].to_numpy(), se_adj.to_numpy(), RTOL_EST, "se KR")
+    se_kr = _ref(fx, "REML", "se_kenward_roger")
+    _assert_rel(tab.loc[se_kr.index, "se"].to_numpy(), se_kr.to_numpy(), RTOL_EST, "se KR")
+    df = _ref(fx, "REML", "df_kenward_roger")
+    _assert_rel(tab.loc[df.index, "df"].to_numpy(), df.to_numpy(), RTOL_DF, "df KR")
+    t = _ref(fx, "REML", "t_kenward_roger")
+    _assert_rel(tab.loc[t.index, "t"].to_numpy(), t.to_numpy(), RTOL_EST, "t KR")
+    p = _ref(fx, "REML", "p_kenward_roger")
+    np.testing.assert_allclose(tab.loc[p.index, "p"].to_numpy(), p.to_numpy(), rtol=0, atol=ATOL_P)
+
+
+def _L(m: MixedModelFit, terms: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        np.eye(len(m.params))[[list(m.params.index).index(t) for t in terms]],
+        columns=m.params.index,
+    )
+
+
+@pytest.mark.parametrize("name", DATASETS)
+@pytest.mark.parametrize(
+    ("fit", "method"),
+    [("REML", "kenward-roger"), ("REML", "satterthwaite"), ("ML", "satterthwaite")],
+)
+def test_f_tests(name: str, fit: str, method: str) -> None:
+    fx = _fixture(name)
+    m = _fit(name, fit == "REML", method)
+    tag = method.replace("-", "_")
+    for label, terms in _case(name).ftests.items():
+        ref = _ref(fx, fit, f"F_{label}_{tag}")
+        res = m.f_test(_L(m, terms))
+        assert res.num_df == ref["num_df"]
+        _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
+        _assert_rel(res.den_df, ref["den_df"], RTOL_DF, f"den df {label}")
+        assert abs(res.p - ref["p"]) < ATOL_P
+        if method == "kenward-roger":
+            _assert_rel(res.F_unscaled, ref["F_unscaled"], RTOL_EST, "F unscaled")
+            _assert_rel(res.scale, ref["F_scaling"], RTOL_EST, "F scaling")

@@ -1,0 +1,231 @@
+"""Unit tests of the random-intercept mixed-model engine (trial.mixed)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trial.mixed import (
+    MixedModelFitError,
+    MixedModelInputError,
+    fit_random_intercept_model,
+)
+
+METHODS = ["kenward-roger", "satterthwaite", "between-within"]
+
+
+def _simulate(
+    seed: int = 1,
+    n_clusters: int = 24,
+    sd_cluster: float = 1.0,
+    sizes: tuple[int, int] = (5, 15),
+) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    m = rng.integers(sizes[0], sizes[1], size=n_clusters)
+    cl = np.repeat(np.arange(n_clusters), m)
+    arm = np.repeat(np.arange(n_clusters) % 2, m).astype(float)
+    x = rng.normal(size=cl.size)
+    u = rng.normal(0, sd_cluster, size=n_clusters)[cl]
+    y = 1.0 + 0.5 * arm + 0.8 * x + u + rng.normal(0, 2.0, size=cl.size)
+    X = pd.DataFrame({"Intercept": 1.0, "arm": arm, "x": x})
+    return pd.Series(y), X, pd.Series([f"k{j}" for j in cl])
+
+
+def test_agrees_with_statsmodels_reml() -> None:
+    """Independent cross-check against statsmodels MixedLM (REML)."""
+    import statsmodels.api as sm
+
+    y, X, cl = _simulate(seed=7)
+    fit = fit_random_intercept_model(y, X, cl, df_method="satterthwaite")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sm.MixedLM(y.to_numpy(), X, groups=cl.to_numpy()).fit(reml=True)
+    assert ref.converged
+    np.testing.assert_allclose(fit.params.to_numpy(), ref.fe_params.to_numpy(), rtol=1e-4)
+    np.testing.assert_allclose(
+        np.sqrt(np.diag(fit.cov_unadjusted)), ref.bse_fe.to_numpy(), rtol=1e-3
+    )
+    np.testing.assert_allclose(fit.variance_components["residual"], ref.scale, rtol=1e-4)
+    np.testing.assert_allclose(
+        fit.variance_components["cluster"], float(ref.cov_re.iloc[0, 0]), rtol=1e-3
+    )
+    np.testing.assert_allclose(fit.loglik, ref.llf, rtol=1e-6)
+
+
+def test_ols_limit_at_boundary() -> None:
+    """With a zero cluster variance the REML fit is OLS, flagged as a boundary fit."""
+    rng = np.random.default_rng(3)
+    n_clusters, m = 20, 10
+    cl = np.repeat(np.arange(n_clusters), m)
+    x = rng.normal(size=cl.size)
+    e = rng.normal(size=cl.size)
+    e = e - 0.9 * pd.Series(e).groupby(cl).transform("mean").to_numpy()
+    y = 2.0 + x + e
+    X = pd.DataFrame({"Intercept": 1.0, "x": x})
+    fit = fit_random_intercept_model(y, X, cl, df_method="satterthwaite")
+    assert fit.at_boundary
+    assert fit.variance_components["cluster"] == 0.0
+    assert fit.icc == 0.0
+    Xv = X.to_numpy()
+    beta, rss, *_ = np.linalg.lstsq(Xv, y, rcond=None)
+    n, p = Xv.shape
+    s2 = float(rss[0]) / (n - p)
+    np.testing.assert_allclose(fit.params.to_numpy(), beta, rtol=1e-10)
+    np.testing.assert_allclose(fit.variance_components["residual"], s2, rtol=1e-10)
+    np.testing.assert_allclose(
+        fit.cov_unadjusted.to_numpy(), s2 * np.linalg.inv(Xv.T @ Xv), rtol=1e-10
+    )
+    # Satterthwaite at the boundary reduces to the residual df of OLS (as lmerTest)
+    np.testing.assert_allclose(fit.df.to_numpy(), n - p, rtol=1e-8)
+    kr = fit_random_intercept_model(y, X, cl)
+    assert kr.at_boundary and np.all(np.isfinite(kr.df)) and np.all(kr.df > 0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_contrast_f_test_consistency(method: str) -> None:
+    y, X, cl = _simulate(seed=11)
+    fit = fit_random_intercept_model(y, X, cl, df_method=method)
+    tab = fit.summary_table().set_index("term")
+    for k, name in enumerate(fit.params.index):
+        w = np.zeros(len(fit.params))
+        w[k] = 1.0
+        c = fit.contrast(w)
+        assert c.estimate == pytest.approx(tab.loc[name, "estimate"])
+        assert c.se == pytest.approx(tab.loc[name, "se"])
+        assert c.df == pytest.approx(tab.loc[name, "df"], rel=1e-10)
+        assert c.p == pytest.approx(tab.loc[name, "p"], rel=1e-8)
+        assert c.ci_low == pytest.approx(tab.loc[name, "ci_low"])
+        f = fit.f_test(w[None, :])
+        assert f.num_df == 1
+        assert f.F == pytest.approx(c.t**2, rel=1e-10)
+        assert f.den_df == pytest.approx(c.df, rel=1e-8)
+        assert f.p == pytest.approx(c.p, rel=1e-6, abs=1e-15)
+    by_name = fit.contrast(pd.Series({"arm": 1.0}))
+    assert by_name.estimate == pytest.approx(fit.params["arm"])
+    diff = fit.contrast(pd.Series({"arm": 2.0, "x": -1.0}))
+    assert diff.estimate == pytest.approx(2 * fit.params["arm"] - fit.params["x"])
+    two = fit.f_test(pd.DataFrame([[0, 1, 0], [0, 0, 1]], columns=fit.params.index))
+    assert two.num_df == 2 and two.den_df > 0 and 0 <= two.p <= 1
+
+
+def test_kenward_roger_covariance_is_adjusted() -> None:
+    y, X, cl = _simulate(seed=5, n_clusters=12)
+    fit = fit_random_intercept_model(y, X, cl)
+    assert fit.df_method == "kenward-roger"
+    adj = np.diag(fit.cov.to_numpy())
+    raw = np.diag(fit.cov_unadjusted.to_numpy())
+    assert np.all(adj >= raw)
+    assert not np.allclose(adj, raw)
+
+
+def test_between_within_rule() -> None:
+    y, X, cl = _simulate(seed=2, n_clusters=20)
+    fit = fit_random_intercept_model(y, X, cl, df_method="between-within")
+    n = len(y)
+    # cluster-level: intercept and arm -> 20 - 2; within: x -> n - 20 - 1
+    assert fit.df["Intercept"] == 18
+    assert fit.df["arm"] == 18
+    assert fit.df["x"] == n - 20 - 1
+    assert fit.contrast(pd.Series({"arm": 1.0, "x": 1.0})).df == 18
+
+
+def test_invariant_to_row_order_and_label_type() -> None:
+    y, X, cl = _simulate(seed=9)
+    fit = fit_random_intercept_model(y, X, cl)
+    perm = np.random.default_rng(0).permutation(len(y))
+    codes = pd.factorize(cl)[0] * 7 + 3
+    fit2 = fit_random_intercept_model(
+        y.iloc[perm].reset_index(drop=True),
+        X.iloc[perm].reset_index(drop=True),
+        codes[perm],
+    )
+    np.testing.assert_allclose(fit.params, fit2.params, rtol=1e-9)
+    np.testing.assert_allclose(fit.df, fit2.df, rtol=1e-7)
+    np.testing.assert_allclose(fit.loglik, fit2.loglik, rtol=1e-12)
+
+
+def test_nested_model_runs_and_reports_components() -> None:
+    rng = np.random.default_rng(4)
+    rows = []
+    for t in range(10):
+        ut = rng.normal(0, 0.7)
+        for c in range(6):
+            vc = rng.normal(0, 1.0)
+            for _ in range(rng.integers(1, 5)):
+                rows.append((t, c, t % 2, 5 + 0.4 * (t % 2) + ut + vc + rng.normal()))
+    d = pd.DataFrame(rows, columns=["team", "consumer", "arm", "y"])
+    X = pd.DataFrame({"Intercept": 1.0, "arm": d.arm.astype(float)})
+    fit = fit_random_intercept_model(d.y, X, d.team, nested=d.consumer, df_method="satterthwaite")
+    assert list(fit.variance_components.index) == ["cluster", "nested", "residual"]
+    assert fit.n_groups_nested == 60
+    assert fit.converged
+    total = fit.variance_components.sum()
+    assert fit.icc == pytest.approx(fit.variance_components["cluster"] / total)
+
+
+def test_kenward_roger_requires_reml() -> None:
+    y, X, cl = _simulate(seed=13)
+    ml = fit_random_intercept_model(y, X, cl, reml=False, df_method="satterthwaite")
+    assert not ml.reml
+    with pytest.raises(MixedModelInputError, match="REML"):
+        fit_random_intercept_model(y, X, cl, reml=False)
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+
+def test_error_mismatched_lengths() -> None:
+    y, X, cl = _simulate()
+    with pytest.raises(MixedModelInputError, match="rows"):
+        fit_random_intercept_model(y[:-1], X, cl[:-1])
+    with pytest.raises(MixedModelInputError, match="length"):
+        fit_random_intercept_model(y, X, cl[:-1])
+
+
+def test_error_nan_in_y_and_x() -> None:
+    y, X, cl = _simulate()
+    y2 = y.copy()
+    y2.iloc[3] = np.nan
+    with pytest.raises(MixedModelInputError, match="y contains"):
+        fit_random_intercept_model(y2, X, cl)
+    X2 = X.copy()
+    X2.loc[5, "x"] = np.nan
+    with pytest.raises(MixedModelInputError, match=r"\['x'\]"):
+        fit_random_intercept_model(y, X2, cl)
+    cl2 = cl.copy()
+    cl2.iloc[0] = None
+    with pytest.raises(MixedModelInputError, match="missing labels"):
+        fit_random_intercept_model(y, X, cl2)
+
+
+def test_error_rank_deficient_x() -> None:
+    y, X, cl = _simulate()
+    X2 = X.assign(x2=2.0 * X["x"])
+    with pytest.raises(MixedModelInputError, match="rank deficient"):
+        fit_random_intercept_model(y, X2, cl)
+
+
+def test_error_one_cluster() -> None:
+    y, X, cl = _simulate()
+    with pytest.raises(MixedModelInputError, match="two clusters"):
+        fit_random_intercept_model(y, X.drop(columns="arm"), np.zeros(len(y)))
+
+
+def test_error_bad_method_and_types() -> None:
+    y, X, cl = _simulate()
+    with pytest.raises(MixedModelInputError, match="df_method"):
+        fit_random_intercept_model(y, X, cl, df_method="containment")
+    with pytest.raises(MixedModelInputError, match="DataFrame"):
+        fit_random_intercept_model(y, X.to_numpy(), cl)
+
+
+def test_failed_fit_raises_named_error() -> None:
+    """No within-cluster variation: the variance ratio is unbounded and the fit must fail."""
+    cl = np.repeat(np.arange(6), 4)
+    y = np.repeat(np.arange(6, dtype=float) ** 1.5, 4)
+    X = pd.DataFrame({"Intercept": np.ones(cl.size)})
+    with pytest.raises(MixedModelFitError):
+        fit_random_intercept_model(y, X, cl)

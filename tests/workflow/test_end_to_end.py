@@ -1,0 +1,140 @@
+"""The whole workflow on a small generated trial: correct against the known truth, and
+byte-identical whatever the number of cores (so job order does not matter)."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from trial.synthetic import write_example
+
+from ..conftest import ROOT
+
+
+def small_trial_config(config: dict, folder) -> dict:
+    """40 clusters, 1200 individuals (precise enough to test against the truth), 4 imputations."""
+    config["synthetic"]["clusters"] = {
+        "SLaM": {"control": 10, "refocus": 10},
+        "2gether": {"control": 10, "refocus": 10},
+    }
+    config["synthetic"]["individuals"] = 1200
+    config["synthetic"]["truth_population"] = 20000
+    config["analysis"]["outcomes"] = [
+        o for o in config["analysis"]["outcomes"] if o["scale"] in ("qpr_total", "functioning")
+    ]
+    config["imputation"].update(m=4, iterations=3)
+    config["paths"] = {
+        "raw": str(folder / "raw"),
+        "derived": str(folder / "derived"),
+        "reports": str(folder / "reports"),
+    }
+    return config
+
+
+def run_workflow(config_path, workdir, cores):
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
+        "--cores",
+        str(cores),
+        "-q",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def runs(example_config, tmp_path_factory):
+    import copy
+
+    outputs = []
+    raw_config = None
+    for cores in (2, 1):
+        folder = tmp_path_factory.mktemp(f"run{cores}")
+        config = small_trial_config(copy.deepcopy(example_config), folder)
+        if raw_config is None:
+            config_path = folder / "trial.yaml"
+            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+            write_example(config, config_path, config["paths"]["raw"])
+            raw_config = config
+        else:
+            config["paths"]["raw"] = raw_config["paths"]["raw"]
+            config_path = folder / "trial.yaml"
+            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        run_workflow(config_path, folder, cores)
+        outputs.append((config, folder))
+    return outputs
+
+
+def test_primary_estimate_recovers_the_truth(runs):
+    config, folder = runs[0]
+    truth = json.loads((folder / "raw" / "truth.json").read_text())
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv").set_index("outcome")
+    for scale in ("qpr_total", "functioning"):
+        row = outcomes.loc[scale]
+        true_value = truth["outcomes"][scale]["treatment_minus_reference"]
+        # 40 clusters x 30: the SE must be small enough for the check to mean something, and
+        # the estimate within 3 SE of the truth (a wrong sign, scale or model fails this).
+        assert row["se"] < 0.25 * abs(true_value) + 1.0
+        assert abs(row["estimate"] - true_value) < 3 * row["se"], (
+            scale,
+            row["estimate"],
+            true_value,
+        )
+        assert row["n_clusters"] == 40 and row["n_individuals"] == 1200
+        assert row["df_method"] == "kenward-roger"
+        assert 10 < row["df"] < 40  # cluster-level df, not the individual-level n - p
+
+
+def test_flow_counts_equal_counts_from_the_raw_file(runs):
+    config, folder = runs[0]
+    consumers = pd.read_csv(folder / "raw" / "consumers.csv")
+    teams = pd.read_csv(folder / "raw" / "teams.csv")
+    arm = consumers["team_id"].map(teams.set_index("team_id")["arm"])
+    flow = pd.read_csv(folder / "reports" / "tables" / "flow.csv")
+    for code in ("refocus", "control"):
+        got = flow[(flow["arm"] == code)].set_index("stage")["n"]
+        assert got["assessed at baseline"] == (arm == code).sum()
+        assert (
+            got["followed up"]
+            == ((arm == code) & (consumers["followup_status"] == "completed")).sum()
+        )
+        reasons = consumers.loc[
+            (arm == code) & (consumers["followup_status"] != "completed"), "followup_status"
+        ]
+        for reason, n in reasons.value_counts().items():
+            assert got[f"lost: {reason}"] == n
+        assert got["randomised"] == (teams["arm"] == code).sum()
+
+
+def test_report_has_banner_and_estimates(runs):
+    config, folder = runs[0]
+    html = (folder / "reports" / "report.html").read_text()
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
+    assert "SYNTHETIC DATA" in html
+    assert f"{outcomes.loc[0, 'estimate']:.2f}" in html
+    assert "C0001" not in html  # no individual identifiers in reports
+
+
+def test_results_are_identical_with_one_or_two_cores(runs):
+    (_, first), (_, second) = runs
+    for name in (
+        "tables/outcomes.csv",
+        "tables/flow.csv",
+        "tables/baseline.csv",
+        "figures/forest.png",
+    ):
+        assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name

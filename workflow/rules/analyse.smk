@@ -1,0 +1,57 @@
+# Analysis: fit every outcome in every completed dataset, then pool.
+
+
+rule fit_outcomes:
+    """Fit the analysis model of every outcome on completed dataset {i}."""
+    input:
+        f"{DERIVED}/imputed/{{i}}.csv",
+    output:
+        f"{DERIVED}/fits/{{i}}.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/fit_outcomes/{{i}}.log",
+    params:
+        analysis=config["analysis"],
+    threads: 1
+    resources:
+        mem_mb=500,
+    wildcard_constraints:
+        i=r"\d+",
+    script:
+        "../scripts/fit_outcomes.py"
+
+
+rule pool_outcomes:
+    """Pool the arm effects over imputations (Rubin's rules, Barnard-Rubin df)."""
+    input:
+        per_imputation(f"{DERIVED}/fits/{{i}}.csv"),
+    output:
+        csv=f"{REPORTS}/tables/outcomes.csv",
+        json=f"{REPORTS}/tables/outcomes.json",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/pool_outcomes.log",
+    params:
+        analysis=config["analysis"],
+    script:
+        "../scripts/pool_outcomes.py"
+
+
+rule describe_trial:
+    """Flow counts and the baseline table, from the data."""
+    input:
+        table=f"{DERIVED}/scored/analysis_table.csv",
+        raw=raw_inputs,
+    output:
+        flow=f"{REPORTS}/tables/flow.csv",
+        baseline=f"{REPORTS}/tables/baseline.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/describe_trial.log",
+    params:
+        design=config["design"],
+    script:
+        "../scripts/describe_trial.py"

@@ -1,0 +1,21 @@
+# Paths and helpers shared by every rule file.
+RAW = config["paths"]["raw"]
+DERIVED = config["paths"]["derived"]
+REPORTS = config["paths"]["reports"]
+IMPUTATIONS = list(range(1, config["imputation"]["m"] + 1))
+
+
+def raw_inputs(wildcards=None):
+    """Every raw file the config declares."""
+    return [f"{RAW}/{spec['file']}" for spec in config["tables"].values()]
+
+
+def per_imputation(pattern):
+    """One path per imputation, for rules that gather them all."""
+    return [pattern.format(i=i) for i in IMPUTATIONS]
+
+
+def truth_file(wildcards=None):
+    """The generating values of a synthetic example, when present."""
+    path = f"{RAW}/truth.json"
+    return [path] if config["trial"]["synthetic"] and os.path.exists(path) else []

@@ -1,0 +1,37 @@
+# Ingest: validate the raw tables, then score them into the analysis table.
+# (The synthetic example is made outside the DAG, by `trial generate`, because raw inputs must
+# never be outputs of the workflow.)
+
+
+rule validate_inputs:
+    """Check every raw table against the config; stop with all problems listed."""
+    input:
+        raw_inputs,
+    output:
+        f"{DERIVED}/validated/summary.json",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/validate_inputs.log",
+    params:
+        tables=config["tables"],
+    script:
+        "../scripts/validate_inputs.py"
+
+
+rule build_analysis_table:
+    """Score every outcome scale and assemble one row per individual."""
+    input:
+        summary=f"{DERIVED}/validated/summary.json",
+        raw=raw_inputs,
+    output:
+        f"{DERIVED}/scored/analysis_table.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/build_analysis_table.log",
+    params:
+        scales=config["scales"],
+        outcomes=config["analysis"]["outcomes"],
+    script:
+        "../scripts/build_analysis_table.py"

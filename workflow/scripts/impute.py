@@ -1,0 +1,16 @@
+"""Rule impute: make one completed dataset."""
+
+import pandas as pd
+
+from trial.analysis import impute_analysis_table
+from trial.runlog import start_log
+
+log = start_log(snakemake.log[0], snakemake.rule)
+index = int(snakemake.wildcards.i)
+table = pd.read_csv(snakemake.input[0])
+result = impute_analysis_table(snakemake.config, table, index)
+log.info("imputation %d with engine %s", index, result.engine)
+result.completed.to_csv(snakemake.output.data, index=False, lineterminator="\n")
+result.trace.assign(imputation=index, engine=result.engine).to_csv(
+    snakemake.output.trace, index=False, lineterminator="\n"
+)

@@ -1,0 +1,13 @@
+"""Rule make_figures: forest plot and primary-outcome distribution."""
+
+import pandas as pd
+
+from trial.report import forest_plot, primary_distribution_plot
+from trial.runlog import start_log
+
+log = start_log(snakemake.log[0], snakemake.rule)
+forest_plot(pd.read_csv(snakemake.input.outcomes), snakemake.output.forest)
+primary_distribution_plot(
+    snakemake.config, pd.read_csv(snakemake.input.table), snakemake.output.primary
+)
+log.info("figures written")
