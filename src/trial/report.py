@@ -1,12 +1,13 @@
 """Figures and the self-contained HTML report.
 
 The report reads result tables and figures made by earlier steps; it computes no statistics.
-Figures are embedded as base64 PNG so the HTML file stands alone.
+It is a list of sections (:class:`trial.reporting.Section`), each built from the result files of
+one stage by a builder in :data:`SECTION_BUILDERS`; a builder whose inputs are absent (a stage
+the config leaves out) contributes nothing. Figures are embedded so the HTML file stands alone.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping
@@ -25,9 +26,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 from trial import __version__  # noqa: E402
 from trial.analysis import baseline_column, followup_column, outcome_scales  # noqa: E402
 from trial.config import Config  # noqa: E402
+from trial.reporting import PNG_METADATA, Section, embed_png, fmt, p_text  # noqa: E402
 
-# Fixed metadata so that the same inputs give byte-identical PNG files.
-_PNG_METADATA = {"Software": None}
+Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
 
 
 def forest_plot(outcomes: pd.DataFrame, path: str | Path) -> None:
@@ -56,7 +57,7 @@ def forest_plot(outcomes: pd.DataFrame, path: str | Path) -> None:
     )
     ax.set_xlabel("Pooled adjusted difference / baseline SD (95% CI)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_METADATA)
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
     plt.close(fig)
 
 
@@ -92,7 +93,7 @@ def primary_distribution_plot(
         ax.legend(fontsize=7)
     axes[0].set_ylabel("density")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=_PNG_METADATA)
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
     plt.close(fig)
 
 
@@ -119,25 +120,17 @@ def reproduction_table(
                 "outcome": config["scales"][scale]["label"],
                 "contrast": row["contrast"],
                 "published": f"{sign * published['estimate']:.2f} ({lo:.1f} to {hi:.1f})",
-                "published_p": _p_text(published.get("p"), published.get("p_bound", "=")),
+                "published_p": p_text(published.get("p"), published.get("p_bound", "=")),
                 "this_run": f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})",
-                "this_run_p": _p_text(row["p"]),
+                "this_run_p": p_text(row["p"]),
                 "true_value": None if true_value is None else round(true_value, 2),
             }
         )
     return pd.DataFrame(rows)
 
 
-def _p_text(p: float | None, bound: str = "=") -> str:
-    if p is None or (isinstance(p, float) and np.isnan(p)):
-        return ""
-    if bound == "<":
-        return f"<{p:g}"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _embed(path: str | Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def _sha256(path: str | Path) -> str:
@@ -180,27 +173,15 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def render_report(
-    config: Config,
-    *,
-    outcomes: pd.DataFrame,
-    flow: pd.DataFrame,
-    baseline: pd.DataFrame,
-    figures: Mapping[str, str | Path],
-    truth: Mapping[str, Any] | None,
-    provenance_info: Mapping[str, Any],
-    imputation_engine: str,
-) -> str:
-    """Render the HTML report from result tables and figure files."""
-    env = Environment(
-        loader=PackageLoader("trial", "templates"),
-        autoescape=select_autoescape(),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    design = config["design"]
-    arms = [design["treatment_arm"], design["reference_arm"]]
-    flow_wide = {
+def _design_section(config: Config, inputs: Inputs) -> Section:
+    engine = pd.read_csv(inputs["traces"][0])["engine"].iloc[0]
+    return Section("design", "Design and methods", "design.html.j2", {"engine": engine})
+
+
+def _flow_section(config: Config, inputs: Inputs) -> Section:
+    arms = _arms(config)
+    flow = pd.read_csv(inputs["flow"])
+    wide = {
         level: flow[flow["level"] == level]
         .pivot_table(index="stage", columns="arm", values="n", sort=False)
         .reindex(columns=arms)
@@ -208,30 +189,84 @@ def render_report(
         .astype(int)
         for level in ("cluster", "individual")
     }
-    template = env.get_template("report.html.j2")
-    return template.render(
+    return Section("flow", "Flow of clusters and participants", "flow.html.j2", {"flow": wide})
+
+
+def _baseline_section(config: Config, inputs: Inputs) -> Section:
+    context = {
+        "baseline": pd.read_csv(inputs["baseline"]),
+        "figures": {"primary_distribution": embed_png(inputs["primary_figure"])},
+    }
+    return Section("baseline", "Baseline characteristics", "baseline.html.j2", context)
+
+
+def _outcomes_section(config: Config, inputs: Inputs) -> Section:
+    context = {
+        "outcomes": pd.read_csv(inputs["outcomes"]).to_dict("records"),
+        "figures": {"forest": embed_png(inputs["forest_figure"])},
+    }
+    return Section("outcomes", "Primary and secondary outcomes", "outcomes.html.j2", context)
+
+
+def _reproduction_section(config: Config, inputs: Inputs) -> Section:
+    truth = None
+    if inputs.get("truth"):
+        truth = json.loads(Path(inputs["truth"][0]).read_text(encoding="utf-8"))
+    table = reproduction_table(config, pd.read_csv(inputs["outcomes"]), truth)
+    title = "Published figures vs this run" + (" vs truth" if truth else "")
+    return Section("reproduction", title, "reproduction.html.j2",
+                   {"reproduction": table.to_dict("records"), "has_truth": truth is not None})
+
+
+def _provenance_section(config: Config, inputs: Inputs) -> Section:
+    info = inputs["provenance_info"]
+    context = {"provenance": info, "provenance_json": json.dumps(info, indent=2, sort_keys=True)}
+    return Section("provenance", "Provenance", "provenance.html.j2", context)
+
+
+# The report's sections in order: (name, builder, the input names it needs).
+SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
+    ("design", _design_section, ("traces",)),
+    ("flow", _flow_section, ("flow",)),
+    ("baseline", _baseline_section, ("baseline", "primary_figure")),
+    ("outcomes", _outcomes_section, ("outcomes", "forest_figure")),
+    ("reproduction", _reproduction_section, ("outcomes",)),
+    ("provenance", _provenance_section, ("provenance_info",)),
+]
+
+
+def _arms(config: Config) -> list[str]:
+    design = config["design"]
+    return [design["treatment_arm"], design["reference_arm"]]
+
+
+def build_sections(config: Config, inputs: Inputs) -> list[Section]:
+    """Every section whose inputs are present, in report order."""
+    return [
+        builder(config, inputs)
+        for _, builder, needs in SECTION_BUILDERS
+        if all(inputs.get(name) for name in needs)
+    ]
+
+
+def render_report(config: Config, sections: list[Section]) -> str:
+    """Render the HTML report from its sections."""
+    env = Environment(
+        loader=PackageLoader("trial", "templates"),
+        autoescape=select_autoescape(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    design = config["design"]
+    arms = _arms(config)
+    return env.get_template("report.html.j2").render(
         config=config,
         design=design,
         arms=arms,
         arm_labels=design["arm_labels"],
-        outcomes=outcomes.to_dict("records"),
-        flow=flow_wide,
-        baseline=baseline,
         arm_columns=[design["arm_labels"][a] for a in arms],
-        reproduction=reproduction_table(config, outcomes, truth).to_dict("records"),
-        figures={k: _embed(v) for k, v in figures.items()},
-        provenance=provenance_info,
-        provenance_json=json.dumps(provenance_info, indent=2, sort_keys=True),
-        engine=imputation_engine,
         m=config["imputation"]["m"],
-        fmt=_fmt,
-        p_text=_p_text,
-    )
-
-
-def _fmt(value: float, digits: int = 2) -> str:
-    return (
-        ""
-        if value is None or (isinstance(value, float) and np.isnan(value))
-        else f"{value:.{digits}f}"
+        sections=sections,
+        fmt=fmt,
+        p_text=p_text,
     )

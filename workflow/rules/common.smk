@@ -19,3 +19,13 @@ def truth_file(wildcards=None):
     """The generating values of a synthetic example, when present."""
     path = f"{RAW}/truth.json"
     return [path] if config["trial"]["synthetic"] and os.path.exists(path) else []
+
+
+# Inputs of the report, by name; each stage's rule file adds the result files its report
+# section reads (see trial.report.SECTION_BUILDERS).
+REPORT_INPUTS = {"raw": raw_inputs()}
+
+
+def report_inputs(wildcards):
+    """Every file the report reads."""
+    return {**REPORT_INPUTS, "truth": truth_file()}

@@ -17,17 +17,20 @@ rule make_figures:
         "../scripts/make_figures.py"
 
 
+REPORT_INPUTS.update(
+    outcomes=f"{REPORTS}/tables/outcomes.csv",
+    flow=f"{REPORTS}/tables/flow.csv",
+    baseline=f"{REPORTS}/tables/baseline.csv",
+    forest_figure=f"{REPORTS}/figures/forest.png",
+    primary_figure=f"{REPORTS}/figures/primary_distribution.png",
+    traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.csv"),
+)
+
+
 rule render_report:
     """The self-contained HTML report."""
     input:
-        outcomes=f"{REPORTS}/tables/outcomes.csv",
-        flow=f"{REPORTS}/tables/flow.csv",
-        baseline=f"{REPORTS}/tables/baseline.csv",
-        forest=f"{REPORTS}/figures/forest.png",
-        primary=f"{REPORTS}/figures/primary_distribution.png",
-        traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.csv"),
-        raw=raw_inputs,
-        truth=truth_file,
+        unpack(report_inputs),
     output:
         html=f"{REPORTS}/report.html",
         provenance=f"{REPORTS}/provenance.json",

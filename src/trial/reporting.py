@@ -1,0 +1,49 @@
+"""Building blocks of the HTML report shared by every stage's report section.
+
+A stage contributes a :class:`Section`: a template under ``templates/sections/`` and the values
+it shows, read from that stage's result files. Sections compute no statistics.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Fixed PNG metadata so that the same inputs give byte-identical figure files.
+PNG_METADATA = {"Software": None}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One numbered section of the report."""
+
+    id: str  # HTML anchor
+    title: str  # heading and table-of-contents entry
+    template: str  # file name under templates/sections/
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def embed_png(path: str | Path) -> str:
+    """A PNG file as a data URI, so the report is one self-contained file."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    """A number rounded for a table; blank when missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}"
+
+
+def p_text(p: float | None, bound: str = "=") -> str:
+    """A p-value as reported: three decimals, ``<0.001`` below that, blank when missing."""
+    if p is None or (isinstance(p, float) and np.isnan(p)):
+        return ""
+    if bound == "<":
+        return f"<{p:g}"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
