@@ -17,11 +17,18 @@ CONFIG_PATH = (workflow.overwrite_configfiles or ["config/refocus.yaml"])[-1]
 validate_config(config, source=str(CONFIG_PATH))
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/impute.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/audit.smk"
+include: "workflow/rules/costs.smk"
+include: "workflow/rules/secondary.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/simulation.smk"
 
 
 rule all:
@@ -29,4 +36,7 @@ rule all:
         f"{REPORTS}/report.html",
         f"{REPORTS}/tables/outcomes.csv",
         f"{REPORTS}/tables/outcomes.json",
+        audit_targets,
+        cost_targets,
+        secondary_targets,
     default_target: True

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from trial.config import Config
 from trial.impute import ImputationResult
+
+if TYPE_CHECKING:
+    from trial.impute.model import ImputationModel
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.scoring import score_scale
@@ -82,6 +85,12 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
         *config["tables"][design["individual_table"]]["columns"],
     ]
     columns += [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
+    if "costs" in config:  # total cost per recall period, imputed with the scores
+        from trial.costs import cost_columns, cost_totals
+
+        totals = cost_totals(config, raw_dir)
+        table = table.merge(totals, on=design["individual_id"], how="left", validate="one_to_one")
+        columns += cost_columns(config)
     return table[list(dict.fromkeys(columns))]
 
 
@@ -89,7 +98,7 @@ def _individual_columns(config: Config) -> list[str]:
     return list(dict.fromkeys([*config["covariates"], *config["imputation"].get("auxiliary", [])]))
 
 
-def _numeric_predictors(config: Config, table: pd.DataFrame) -> pd.DataFrame:
+def numeric_predictors(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     """Treatment, strata and individual covariates as numbers (categories dummy-coded)."""
     design = config["design"]
     parts = [table[[TREATMENT]].astype(float)]
@@ -121,22 +130,38 @@ def _column_spec(config: Config, column: str) -> Mapping[str, Any]:
     raise KeyError(column)
 
 
-def impute_analysis_table(config: Config, table: pd.DataFrame, index: int) -> ImputationResult:
+def imputed_extra_columns(config: Config) -> list[str]:
+    """Analysis-table columns imputed besides the outcome scores (total costs, when configured)."""
+    from trial.costs import cost_columns
+
+    return cost_columns(config)
+
+
+def impute_analysis_table(
+    config: Config, table: pd.DataFrame, index: int, model: ImputationModel | None = None
+) -> ImputationResult:
     """Make completed dataset number ``index`` (1-based) with the configured engine.
 
     The imputation model holds every analysis-model term: treatment arm, strata, covariates,
     the cluster, and the baseline and follow-up scores of every outcome; auxiliary variables
-    help predict but are not analysed.
+    help predict but are not analysed. ``model`` may pass the result of
+    :func:`trial.impute.model.check_imputation_model` on this same config and table, to check
+    it once when imputing a table many times; by default it is checked here.
     """
-    design = config["design"]
+    from trial.impute.model import check_imputation_model
+
     spec = config["imputation"]
-    scores = [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
-    predictors = _numeric_predictors(config, table)
-    data = pd.concat([table[[design["cluster_id"]]], predictors, table[scores]], axis=1)
+    if model is None:
+        model = check_imputation_model(config, table)  # stops if an analysis term is left out
+    scores, data = model.impute, model.data
+    extra = [c for c in imputed_extra_columns(config) if c not in scores]
+    if extra:  # e.g. total costs: imputed with (and predicting) the outcome scores
+        scores = [*scores, *extra]
+        data = pd.concat([data, table[extra]], axis=1)
     common = {
-        "cluster": design["cluster_id"],
+        "cluster": model.cluster,
         "impute": scores,
-        "predictors": list(predictors.columns),
+        "predictors": model.predictors,
         "seed": derive_seed(config["seed"], "impute", spec["engine"], index),
         "iterations": spec["iterations"],
     }
@@ -148,14 +173,20 @@ def impute_analysis_table(config: Config, table: pd.DataFrame, index: int) -> Im
     else:
         from trial.impute.multilevel import impute_multilevel
 
-        result = impute_multilevel(data, **common)
+        # Extra analysed columns (costs: skewed, non-negative) by predictive mean matching on
+        # the multilevel model, so that no imputed value lies outside the observed ones.
+        matched = [c for c in imputed_extra_columns(config) if c in scores]
+        mean_match = spec.get("mean_match_candidates", 5) or 1
+        result = impute_multilevel(
+            data, mean_match=matched, mean_match_candidates=mean_match, **common
+        )
     completed = table.copy()
     completed[scores] = result.completed[scores].to_numpy()
     return ImputationResult(completed=completed, trace=result.trace, engine=result.engine)
 
 
 def arm_term(config: Config) -> str:
-    """Name of the arm-effect coefficient in model tables, e.g. ``arm[refocus]``."""
+    """Name of the arm-effect coefficient in model tables, e.g. ``arm[intervention]``."""
     design = config["design"]
     return f"{design['arm']}[{design['treatment_arm']}]"
 
@@ -259,7 +290,7 @@ def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def contrast_label(config: Config, direction: str) -> str:
-    """Human-readable direction of a contrast, e.g. ``REFOCUS minus Usual care``."""
+    """Human-readable direction of a contrast, e.g. ``Intervention minus Usual care``."""
     design = config["design"]
     labels = design["arm_labels"]
     treatment, reference = labels[design["treatment_arm"]], labels[design["reference_arm"]]

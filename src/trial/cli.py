@@ -1,4 +1,10 @@
-"""Command line: ``trial generate CONFIG`` writes a config's synthetic example to its raw folder."""
+"""Command line of the trial pipeline.
+
+``trial generate CONFIG``   write a config's synthetic example to its raw folder;
+``trial verify CONFIG``     compare a run's result tables with the committed expected results
+                            (``--update`` records the current run as expected);
+``trial draft-config DIR``  draft a new trial's config from the CSV files in DIR.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ import sys
 from pathlib import Path
 
 from trial.config import ConfigError, load_config
+from trial.draft import draft_config
 from trial.synthetic import write_example
+from trial.verify import compare_results, write_expected
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,17 +27,58 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument(
         "--out", type=Path, help="folder to write (default: the config's paths.raw)"
     )
+    verify = commands.add_parser("verify", help="compare results with the expected results")
+    verify.add_argument("config", type=Path, help="config YAML of the run to check")
+    verify.add_argument("--update", action="store_true", help="record this run as expected")
+    draft = commands.add_parser("draft-config", help="draft a config from a folder of CSV files")
+    draft.add_argument("data_dir", type=Path, help="folder holding the trial's CSV files")
+    draft.add_argument("--out", type=Path, help="file to write (default: print)")
     args = parser.parse_args(argv)
+    if args.command == "draft-config":
+        text = draft_config(args.data_dir)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        else:
+            print(text, end="")
+        return 0
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.command == "verify":
+        return _verify(config, args.update)
     if "synthetic" not in config:
         print(f"{args.config}: no `synthetic` section, nothing to generate", file=sys.stderr)
         return 2
     for path in write_example(config, args.config, args.out or config["paths"]["raw"]):
         print(path)
+    return 0
+
+
+def _verify(config: dict, update: bool) -> int:
+    tables = Path(config["paths"]["reports"]) / "tables"
+    expected = config["paths"].get("expected")
+    if not expected:
+        print("the config names no paths.expected file to verify against", file=sys.stderr)
+        return 2
+    if not tables.is_dir():
+        print(f"no results at {tables}: run the workflow first", file=sys.stderr)
+        return 2
+    if update:
+        write_expected(tables, expected)
+        print(f"recorded {tables} as the expected results in {expected}")
+        return 0
+    if not Path(expected).is_file():
+        print(f"no expected results at {expected}: record them with --update", file=sys.stderr)
+        return 2
+    mismatches = compare_results(tables, expected)
+    for mismatch in mismatches:
+        print(mismatch)
+    if mismatches:
+        print(f"verify: {len(mismatches)} mismatch(es) against {expected}", file=sys.stderr)
+        return 1
+    print(f"verify: every number in {tables} matches {expected}")
     return 0
 
 

@@ -80,6 +80,11 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
     for name, spec in tables.items():
         for column in spec["key"]:
             need_column(name, column, f"tables/{name}/key")
+        for pair in spec.get("date_order", []):
+            for column in pair:
+                need_column(name, column, f"tables/{name}/date_order")
+                if spec["columns"].get(column, {}).get("type", "date") != "date":
+                    problems.append(f"tables/{name}/date_order: {column!r} is not a date column")
         for column, target in spec.get("references", {}).items():
             need_column(name, column, f"tables/{name}/references")
             if need_table(target, f"tables/{name}/references/{column}"):
@@ -145,6 +150,17 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
     if "audit" in config:
         for item in config["audit"]["items"]:
             need_column(config["audit"]["table"], item, "audit/items")
+        for item in config["audit"].get("item_labels", {}):
+            if item not in config["audit"]["items"]:
+                problems.append(f"audit/item_labels: {item!r} is not one of audit/items")
+        composite = config["audit"].get("composite")
+        if composite and composite["name"] in tables.get(config["audit"]["table"], {}).get(
+            "columns", {}
+        ):
+            problems.append(
+                f"audit/composite/name: {composite['name']!r} is already a column of the audit "
+                "table; choose another name"
+            )
 
     item_owner: dict[tuple[str, str], str] = {}
     for name, scale in config["scales"].items():
@@ -195,6 +211,10 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                         f"analysis/outcomes/{i}: scale {scale_name!r} lives in table {table!r}, "
                         f"which has no {column!r} column (outcomes are individual-level)"
                     )
+
+    from trial.participation import secondary_config_problems  # imports this module
+
+    problems += secondary_config_problems(config)
 
     synthetic = config.get("synthetic")
     if synthetic:

@@ -19,12 +19,18 @@ def _arm_order(config: Config) -> list[str]:
 
 
 def flow_counts(
-    config: Config, analysis_table: pd.DataFrame, clusters: pd.DataFrame
+    config: Config,
+    analysis_table: pd.DataFrame,
+    clusters: pd.DataFrame,
+    participation: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Flow of clusters and individuals per arm, CONSORT-style, as a long table.
 
     Columns: ``level`` (cluster or individual), ``stage``, ``arm``, ``n``; the loss stage is
-    broken down by recorded reason in rows whose stage starts with ``lost: ``.
+    broken down by recorded reason in rows whose stage starts with ``lost: ``. A treatment
+    cluster counts as having received the intervention when its participation table shows any
+    participation above zero; without participation data every cluster is counted as receiving
+    its allocation (stated in the report).
     """
     design = config["design"]
     rows = []
@@ -35,8 +41,14 @@ def flow_counts(
         primary = outcome_scales(config)[0]
         clusters_with_people = people[design["cluster_id"]].nunique()
         clusters_followed = people.loc[completed, design["cluster_id"]].nunique()
+        received = len(arm_clusters)
+        if participation is not None and arm == design["treatment_arm"]:
+            spec = config["participation"]
+            active = participation.loc[participation[spec["value"]] > 0, design["cluster_id"]]
+            received = int(arm_clusters[design["cluster_id"]].isin(set(active)).sum())
         rows += [
             ("cluster", "randomised", arm, len(arm_clusters)),
+            ("cluster", "received allocated intervention", arm, received),
             ("cluster", "with individuals assessed at baseline", arm, clusters_with_people),
             ("cluster", "with individuals followed up", arm, clusters_followed),
             ("cluster", "analysed", arm, clusters_with_people),
@@ -59,7 +71,10 @@ def flow_counts(
 
 
 def baseline_table(
-    config: Config, analysis_table: pd.DataFrame, clusters: pd.DataFrame
+    config: Config,
+    analysis_table: pd.DataFrame,
+    clusters: pd.DataFrame,
+    participation: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Baseline characteristics by arm at cluster and individual level, with missing counts.
 
@@ -91,6 +106,20 @@ def baseline_table(
         "mean (SD); min-max",
         {a: _size_summary(f["_size"]) for a, f in by_arm.items()},
     )
+    if participation is not None:
+        spec = config["participation"]
+        score = participation.groupby(design["cluster_id"])[spec["value"]].mean()
+        add(
+            "cluster",
+            f"participation score (mean {spec['value']} over {spec['part']}s)",
+            "mean (SD); missing",
+            {
+                a: _mean_sd(f[design["cluster_id"]].map(score))
+                if a == design["treatment_arm"]
+                else "not applicable"
+                for a, f in by_arm.items()
+            },
+        )
     for stratum in design["strata"]:
         for level in sorted(clusters[stratum].dropna().unique()):
             add(
@@ -168,3 +197,17 @@ def _mean_sd(values: pd.Series) -> str:
     if x.notna().sum() == 0:
         return f"- ; {missing}"
     return f"{np.nanmean(x):.1f} ({np.nanstd(x, ddof=1):.1f}); {missing}"
+
+
+def describe_trial(
+    config: Config, analysis_table: pd.DataFrame, raw_dir: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Flow counts and baseline table, reading the cluster and participation tables."""
+    from trial.validation import read_table
+
+    clusters = read_table(config, config["design"]["cluster_table"], raw_dir)
+    participation = None
+    if "participation" in config:
+        participation = read_table(config, config["participation"]["table"], raw_dir)
+    flow = flow_counts(config, analysis_table, clusters, participation)
+    return flow, baseline_table(config, analysis_table, clusters, participation)

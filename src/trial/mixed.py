@@ -11,17 +11,23 @@ with a random intercept per cluster and, optionally, a second random intercept f
 nested within clusters (``(1 | cluster) + (1 | cluster:nested)`` in lme4 notation).
 
 Fitting uses only per-cluster (and per-subgroup) sufficient statistics: ``X_j'X_j``,
-``X_j'y_j``, ``y_j'y_j`` and the subgroup column sums of ``X`` and ``y``. Every matrix that acts on
-one cluster's observations is of the form ``a I + E C E'`` with ``E`` the subgroup indicator
-matrix, so products, inverses (Woodbury), determinants and traces reduce to small ``K x K``
-problems per cluster (``K = 1`` without a nested term). No ``n x n`` matrix is ever formed.
+``X_j'y_j``, ``y_j'y_j`` and the subgroup column sums of ``X`` and ``y``. Within a cluster,
+``V = s2e I + s2n E E' + s2c 11'`` (``E`` the subgroup indicator matrix) has a closed-form
+inverse by two Woodbury steps, and every matrix of the model's algebra (``V^-1``, the derivatives
+of ``V`` and their products) is of the form ``a I + E (diag(d) + F H') E'`` with a small rank
+``r``: products, inverses, determinants and traces act elementwise on per-subgroup vectors and on
+``r x r`` matrices per cluster. These vectors depend only on a subgroup's size, so the subgroups
+of one size in one cluster are pooled into a *cell*, and sums that do not involve the cluster
+into one row per distinct size: 950 individuals in 27 clusters with 7 repeated measures reduce
+to 27 clusters of at most 7 cells. No ``n x n`` matrix is ever formed.
 
-The residual variance is profiled out. With one random intercept the variance ratio is found by
-a vectorised grid search followed by a root search of the analytic derivative of the profiled
-(REML or ML) criterion; with a nested term a bounded two-dimensional quasi-Newton search is
-polished with Newton steps. Every fit is verified (score equations of the fixed effects and the
-(projected) gradient of the criterion) before it is returned; a fit that cannot be verified
-raises :class:`MixedModelFitError`.
+The residual variance is profiled out. With one random intercept a vectorised grid search in
+``theta = sqrt(variance ratio)`` brackets the optimum and Newton's method with the exact first
+and second derivatives of the profiled (REML or ML) criterion, safeguarded by bisection, finds
+it. With a nested term the best point of a vectorised grid starts a projected Newton search on
+the two variance ratios (analytic gradient, difference Hessian). Every fit is verified (score
+equations of the fixed effects and the (projected) gradient of the criterion) before it is
+returned; a fit that cannot be verified raises :class:`MixedModelFitError`.
 
 Denominator degrees of freedom
 ------------------------------
@@ -62,7 +68,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import linalg as sla
-from scipy import optimize, stats
+from scipy import stats
+from scipy.linalg.lapack import dpotrf as _dpotrf
 
 __all__ = [
     "ContrastResult",
@@ -80,8 +87,13 @@ DF_METHODS = ("kenward-roger", "satterthwaite", "between-within")
 _LOG_2PI = math.log(2.0 * math.pi)
 # lme4's isSingular() tolerance on theta (random-effect sd / residual sd).
 _SINGULAR_THETA_TOL = 1e-4
+# eigenvalue ratio of the column-scaled X'X below which X counts as rank deficient (a singular
+# value ratio of 1e-7, lme4's tolerance)
+_RANK_TOL = 1e-14
 # starting grid of the one-dimensional search over theta = sqrt(cluster / residual variance)
 _THETA_GRID = np.concatenate([[0.0], np.geomspace(1e-2, 1e2, 21)])
+# coarse grid of starting values of theta (both components) for the nested model
+_THETA_START = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
 
 
 class MixedModelError(Exception):
@@ -329,8 +341,40 @@ class MixedModelFit:
 
 
 @dataclass
+class _Resp:
+    """Sufficient statistics of a response vector ``t`` (the outcome or a residual).
+
+    Per cluster ``X_j't`` and ``t't``; per cell ``sum_k s_k t_k``, ``sum_k t_k^2`` and
+    ``sum_k t_k`` over the subgroups ``k`` of the cell, ``s_k`` and ``t_k`` being subgroup sums.
+    """
+
+    Xt: np.ndarray  # (J, p)
+    tt: np.ndarray  # (J,)
+    st: np.ndarray  # (J, K, p)
+    t2: np.ndarray  # (J, K)
+    t: np.ndarray  # (J, K)
+
+
+@dataclass
+class _BySize:
+    """Sums over all subgroups of each distinct size (nested model)."""
+
+    m: np.ndarray  # (Z,) the distinct sizes
+    cnt: np.ndarray  # (Z,) number of subgroups of that size
+    SS: np.ndarray  # (Z, p * p) sum of s_k s_k'
+    ST: np.ndarray  # (Z, p) sum of s_k t_k
+    T2: np.ndarray  # (Z,) sum of t_k^2
+
+
+@dataclass
 class _Stats:
-    """Per-cluster sufficient statistics (clusters padded to ``K`` subgroups)."""
+    """Per-cluster sufficient statistics.
+
+    The subgroups of a cluster (nested model) are pooled into *cells* of subgroups of equal size:
+    every matrix in the model's algebra treats subgroups of equal size in one cluster alike, so
+    only cell sums are needed. Clusters are padded to ``K`` cells (count 0). Without a nested
+    term each cluster is one cell of one "subgroup", the cluster itself.
+    """
 
     n: int
     p: int
@@ -342,16 +386,33 @@ class _Stats:
     XtX: np.ndarray  # (J, p, p)
     Xty: np.ndarray  # (J, p)
     yty: np.ndarray  # (J,)
-    S: np.ndarray  # (J, K, p) subgroup column sums of X
-    sy: np.ndarray  # (J, K) subgroup sums of y
-    m: np.ndarray  # (J, K) subgroup sizes (0 = padding)
+    S: np.ndarray  # (J, K, p) cell sums of the subgroup column sums s_k of X
+    sy: np.ndarray  # (J, K) cell sums of the subgroup sums t_k of y
+    m: np.ndarray  # (J, K) subgroup size of the cell (0 = padding)
+    cnt: np.ndarray  # (J, K) number of subgroups in the cell (0 = padding)
+    SS: np.ndarray  # (J, K, p, p) cell sums of s_k s_k'
+    resp: _Resp  # statistics of y
     XtX_sum: np.ndarray
     Xty_sum: np.ndarray
     yty_sum: float
-    SXSX: np.ndarray | None  # (J, p, p) sx sx' (single random intercept only)
     cstarts: np.ndarray  # start of each cluster in the sorted data
     gstarts: np.ndarray | None  # start of each subgroup in the sorted data (nested only)
     Xs: np.ndarray  # design sorted by cluster (and subgroup)
+    # sums over all subgroups of one size (nested model): sizes, counts, s s', s t, t^2
+    size: _BySize | None = None
+
+    @property
+    def XtX_flat(self) -> np.ndarray:
+        return self.XtX.reshape(self.J, self.p * self.p)
+
+    @property
+    def SS_flat(self) -> np.ndarray:
+        return self.SS.reshape(-1, self.p * self.p)
+
+    @property
+    def cm(self) -> np.ndarray:
+        """Cell weights of sums over subgroups: count times subgroup size."""
+        return self.cnt * self.m
 
     @property
     def sx1(self) -> np.ndarray:
@@ -363,7 +424,7 @@ class _Stats:
 
     @property
     def SXSX_flat(self) -> np.ndarray:
-        return self.SXSX.reshape(self.J, self.p * self.p)
+        return self.SS.reshape(self.J, self.p * self.p)
 
     @property
     def levels(self) -> np.ndarray:
@@ -372,88 +433,123 @@ class _Stats:
 
 
 class _Elem:
-    """Block-diagonal matrix ``blockdiag_j(a_j I + E_j C_j E_j')`` over clusters."""
+    """Block-diagonal matrix ``blockdiag_j(a_j I + E_j (diag(d_j) + F_j H_j') E_j')``.
 
-    __slots__ = ("a", "C")
+    ``E_j`` is the subgroup indicator matrix of cluster ``j`` (one column per subgroup, padded to
+    ``K`` columns of zeros), ``d_j`` a ``K``-vector and ``F_j``, ``H_j`` ``K x r`` matrices. Every
+    matrix in the model's algebra (``V``, its inverse, the derivatives ``G_r`` and their products)
+    has this form with a small rank ``r``.
+    """
 
-    def __init__(self, a: np.ndarray, C: np.ndarray) -> None:
-        self.a = a
-        self.C = C
+    __slots__ = ("F", "H", "a", "d")
+
+    def __init__(self, a: np.ndarray, d: np.ndarray, F: np.ndarray, H: np.ndarray) -> None:
+        self.a = a  # (J,)
+        self.d = d  # (J, K)
+        self.F = F  # (J, K, r)
+        self.H = H  # (J, K, r)
 
 
 class _Algebra:
-    """Products, inverse, traces and quadratic forms of :class:`_Elem` matrices."""
+    """Products, inverse, log-determinant, traces and quadratic forms of :class:`_Elem` matrices.
+
+    Uses ``E_j'E_j = diag(m_j)`` (subgroup sizes): every operation is elementwise on the
+    per-subgroup vectors plus sums over subgroups into ``r x r`` matrices per cluster. Since the
+    per-subgroup vectors depend on the subgroup size only, sums over subgroups are sums over
+    cells weighted by their counts.
+    """
 
     def __init__(self, st: _Stats) -> None:
         self.st = st
-        self.D = st.m.astype(float)  # (J, K)
-        self.one_k = st.K == 1
+        self.m = st.m  # (J, K) subgroup size, for elementwise operations
+        self.wm = st.cnt * st.m  # (J, K) weights of sums over subgroups of E'E
 
     def mul(self, x: _Elem, y: _Elem) -> _Elem:
-        Dy = self.D[:, :, None] * y.C
-        cc = x.C * Dy if self.one_k else x.C @ Dy
-        return _Elem(x.a * y.a, x.a[:, None, None] * y.C + y.a[:, None, None] * x.C + cc)
+        m = self.m
+        a = x.a * y.a
+        d = x.a[:, None] * y.d + y.a[:, None] * x.d + x.d * m * y.d
+        # (d_x + F_x H_x') D (d_y + F_y H_y') expanded; the rank adds up
+        T = y.F.transpose(0, 2, 1) @ (self.wm[:, :, None] * x.H)  # F_y' D H_x
+        F = np.concatenate([(x.a[:, None] + x.d * m)[:, :, None] * y.F, x.F], axis=2)
+        H = np.concatenate([y.H, (y.a[:, None] + m * y.d)[:, :, None] * x.H + y.H @ T], axis=2)
+        return _Elem(a, d, F, H)
+
+    def _inv_parts(self, x: _Elem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        den = x.a[:, None] + x.d * self.m
+        g = 1.0 / den
+        Mm = x.H.transpose(0, 2, 1) @ ((self.wm * g)[:, :, None] * x.F)
+        Mm = Mm + np.eye(x.F.shape[2])
+        return den, g, Mm
 
     def inv(self, x: _Elem) -> _Elem:
-        # (aI + ECE')^{-1} = a^{-1} [I - E (I + C D / a)^{-1} (C / a) E']
-        a = x.a
-        Ca = x.C / a[:, None, None]
-        if self.one_k:
-            Ct = Ca / (1.0 + Ca * self.D[:, :, None])
+        # diagonal part per subgroup: (a I + d 11')^{-1} = I / a - d / (a (a + d m)) 11';
+        # then Woodbury for the rank-r part.
+        den, g, Mm = self._inv_parts(x)
+        d = -x.d / (x.a[:, None] * den)
+        r = x.F.shape[2]
+        gF = g[:, :, None] * x.F
+        if r == 1:
+            F = -gF / Mm
         else:
-            eye = np.eye(self.st.K)
-            Ct = np.linalg.solve(eye + Ca * self.D[:, None, :], Ca)
-        return _Elem(1.0 / a, -Ct / a[:, None, None])
+            F = -gF @ np.linalg.inv(Mm)
+        return _Elem(1.0 / x.a, d, F, g[:, :, None] * x.H)
 
     def logdet(self, x: _Elem) -> float:
-        a = x.a
-        Ca = x.C / a[:, None, None]
-        tot = float(np.sum(self.st.nj * np.log(a)))
-        if self.one_k:
-            return tot + float(np.sum(np.log1p(Ca[:, 0, 0] * self.D[:, 0])))
-        sign, ld = np.linalg.slogdet(np.eye(self.st.K) + Ca * self.D[:, None, :])
-        return tot + float(np.sum(ld))
+        den, _, Mm = self._inv_parts(x)
+        tot = float(self.st.nj @ np.log(x.a))
+        tot += float(np.sum(self.st.cnt * np.log(den / x.a[:, None])))
+        r = x.F.shape[2]
+        if r == 1:
+            tot += float(np.sum(np.log(Mm)))
+        elif r:
+            tot += float(np.sum(np.linalg.slogdet(Mm)[1]))
+        return tot
 
     def trace(self, x: _Elem) -> float:
-        diagC = np.einsum("jkk->jk", x.C)
-        return float(x.a @ self.st.nj + np.sum(diagC * self.D))
+        diag = x.d + (x.F * x.H).sum(axis=2)
+        return float(x.a @ self.st.nj + np.sum(diag * self.wm))
 
     def xax(self, x: _Elem) -> np.ndarray:
         st = self.st
         p = st.p
-        out = (x.a @ st.XtX.reshape(st.J, p * p)).reshape(p, p)
-        T = (x.C * st.S) if self.one_k else x.C @ st.S
-        out = out + st.S.reshape(-1, p).T @ T.reshape(-1, p)
-        return out
+        out = x.a @ st.XtX_flat + x.d.reshape(-1) @ st.SS_flat
+        SF = st.S.transpose(0, 2, 1) @ x.F
+        HS = x.H.transpose(0, 2, 1) @ st.S
+        return out.reshape(p, p) + (SF @ HS).sum(axis=0)
 
-    def xay(self, x: _Elem, Xty: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    def xay(self, x: _Elem, r: _Resp) -> np.ndarray:
         st = self.st
-        if self.one_k:
-            Csy = x.C[:, :, 0] * sy
-        else:
-            Csy = np.einsum("jkl,jl->jk", x.C, sy)
-        return x.a @ Xty + st.S.reshape(-1, st.p).T @ Csy.reshape(-1)
+        out = x.a @ r.Xt + x.d.reshape(-1) @ r.st.reshape(-1, st.p)
+        SF = st.S.transpose(0, 2, 1) @ x.F
+        Hy = (x.H * r.t[:, :, None]).sum(axis=1)
+        return out + (SF @ Hy[:, :, None]).sum(axis=(0, 2))
 
-    def yay(self, x: _Elem, yty: np.ndarray, sy: np.ndarray) -> float:
-        if self.one_k:
-            q = x.C[:, 0, 0] * sy[:, 0] ** 2
-        else:
-            q = np.einsum("jk,jkl,jl->j", sy, x.C, sy)
-        return float(x.a @ yty + np.sum(q))
+    def yay(self, x: _Elem, r: _Resp) -> float:
+        Fy = (x.F * r.t[:, :, None]).sum(axis=1)
+        Hy = (x.H * r.t[:, :, None]).sum(axis=1)
+        return float(x.a @ r.tt + np.sum(x.d * r.t2) + np.sum(Fy * Hy))
 
-    def residual_stats(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-cluster ``X_j'r_j``, ``r_j'r_j`` and subgroup sums of ``r = y - X beta``."""
-        st = self.st
-        Xtr = st.Xty - st.XtX @ beta
-        rtr = st.yty - 2.0 * (st.Xty @ beta) + np.einsum("a,jab,b->j", beta, st.XtX, beta)
-        sr = st.sy - st.S @ beta
-        return Xtr, rtr, sr
+    def residual(self, beta: np.ndarray) -> _Resp:
+        """Sufficient statistics of the residual ``r = y - X beta``."""
+        return _residual(self.st, beta)
+
+
+def _residual(st: _Stats, beta: np.ndarray) -> _Resp:
+    y = st.resp
+    SSb = st.SS @ beta  # (J, K, p)
+    st_r = y.st - SSb
+    t_r = y.t - st.S @ beta
+    t2_r = y.t2 - 2.0 * (y.st @ beta) + SSb @ beta
+    Xt = y.Xt - st.XtX @ beta
+    tt = y.tt - 2.0 * (y.Xt @ beta) + np.einsum("a,jab,b->j", beta, st.XtX, beta)
+    return _Resp(Xt, tt, st_r, t2_r, t_r)
 
 
 def _build_stats(
     y: np.ndarray, X: np.ndarray, ccode: np.ndarray, J: int, gcode: np.ndarray | None
 ) -> _Stats:
     n, p = X.shape
+    pp = p * p
     if gcode is None:
         order = np.argsort(ccode, kind="stable")
         cs = ccode[order]
@@ -463,7 +559,7 @@ def _build_stats(
         nj = np.diff(np.append(starts, n)).astype(float)
         cols = np.concatenate(
             [
-                (Xs[:, :, None] * Xs[:, None, :]).reshape(n, p * p),
+                (Xs[:, :, None] * Xs[:, None, :]).reshape(n, pp),
                 Xs * ys[:, None],
                 Xs,
                 np.stack([ys * ys, ys], axis=1),
@@ -476,19 +572,23 @@ def _build_stats(
             sums = Z @ cols
         else:
             sums = np.add.reduceat(cols, starts, axis=0)
-        pp = p * p
         XtX = sums[:, :pp].reshape(J, p, p)
         Xty = sums[:, pp : pp + p]
         sx = sums[:, pp + p : pp + 2 * p]
         yty = sums[:, pp + 2 * p]
         sy = sums[:, pp + 2 * p + 1]
+        # one cell per cluster holding one "subgroup": the cluster itself
+        K = 1
+        n_groups = J
         S = sx[:, None, :]
         syk = sy[:, None]
         m = nj[:, None]
-        K = 1
-        n_groups = J
-        SXSX = sx[:, :, None] * sx[:, None, :]
+        cnt = np.ones((J, 1))
+        SS = (sx[:, :, None] * sx[:, None, :])[:, None]
+        ST = (sx * sy[:, None])[:, None, :]
+        TT = (sy * sy)[:, None]
         cst, gst = starts, None
+        size = None
     else:
         order = np.lexsort((gcode, ccode))
         cs = ccode[order]
@@ -503,21 +603,51 @@ def _build_stats(
         yty = np.add.reduceat(ys * ys, cstarts)
         gx = np.add.reduceat(Xs, gstarts, axis=0)
         gy = np.add.reduceat(ys, gstarts)
-        gm = np.diff(np.r_[gstarts, n]).astype(float)
+        gm = np.diff(np.r_[gstarts, n])
         gcl = cs[gstarts]
-        kj = np.bincount(gcl, minlength=J)
+        n_groups = int(gcl.size)
+        # cells: subgroups of equal size within a cluster
+        o2 = np.lexsort((gm, gcl))
+        gx, gy, gm, gcl = gx[o2], gy[o2], gm[o2], gcl[o2]
+        cstart = np.flatnonzero(np.r_[True, (gcl[1:] != gcl[:-1]) | (gm[1:] != gm[:-1])])
+        ccl = gcl[cstart]
+        kj = np.bincount(ccl, minlength=J)
         K = int(kj.max())
         first = np.r_[0, np.cumsum(kj)[:-1]]
-        pos = np.arange(gcl.size) - first[gcl]
-        S = np.zeros((J, K, p))
-        syk = np.zeros((J, K))
+        pos = np.arange(ccl.size) - first[ccl]
+        parts = np.concatenate(
+            [
+                gx,
+                gy[:, None],
+                (gx[:, :, None] * gx[:, None, :]).reshape(-1, pp),
+                gx * gy[:, None],
+                (gy * gy)[:, None],
+                np.ones((gy.size, 1)),
+            ],
+            axis=1,
+        )
+        sums = np.add.reduceat(parts, cstart, axis=0)
+        flat = np.zeros((J, K, sums.shape[1]))
+        flat[ccl, pos] = sums
         m = np.zeros((J, K))
-        S[gcl, pos] = gx
-        syk[gcl, pos] = gy
-        m[gcl, pos] = gm
-        n_groups = int(gcl.size)
-        SXSX = None
+        m[ccl, pos] = gm[cstart]
+        S = flat[:, :, :p]
+        syk = flat[:, :, p]
+        SS = flat[:, :, p + 1 : p + 1 + pp].reshape(J, K, p, p)
+        ST = flat[:, :, p + 1 + pp : 2 * p + 1 + pp]
+        TT = flat[:, :, 2 * p + 1 + pp]
+        cnt = flat[:, :, 2 * p + 2 + pp]
         cst, gst = cstarts, gstarts
+        zvals, zidx = np.unique(gm[cstart], return_inverse=True)
+        bysize = np.zeros((zvals.size, sums.shape[1]))
+        np.add.at(bysize, zidx, sums)
+        size = _BySize(
+            m=zvals.astype(float),
+            cnt=bysize[:, 2 * p + 2 + pp],
+            SS=bysize[:, p + 1 : p + 1 + pp],
+            ST=bysize[:, p + 1 + pp : 2 * p + 1 + pp],
+            T2=bysize[:, 2 * p + 1 + pp],
+        )
     return _Stats(
         n=n,
         p=p,
@@ -529,16 +659,19 @@ def _build_stats(
         XtX=XtX,
         Xty=Xty,
         yty=yty,
-        S=S,
-        sy=syk,
+        S=np.ascontiguousarray(S),
+        sy=np.ascontiguousarray(syk),
         m=m,
+        cnt=np.ascontiguousarray(cnt),
+        SS=np.ascontiguousarray(SS),
+        resp=_Resp(Xty, yty, np.ascontiguousarray(ST), np.ascontiguousarray(TT), syk),
         XtX_sum=XtX.sum(axis=0),
         Xty_sum=Xty.sum(axis=0),
         yty_sum=float(yty.sum()),
-        SXSX=SXSX,
         cstarts=cst,
         gstarts=gst,
         Xs=Xs,
+        size=size,
     )
 
 
@@ -581,7 +714,7 @@ def _profile_single(st: _Stats, gam: np.ndarray, reml: bool) -> np.ndarray:
     nj = st.nj
     w = gam[:, None] / (1.0 + gam[:, None] * nj[None, :])  # (G, J)
     p = st.p
-    A = st.XtX_sum[None] - (w @ st.SXSX.reshape(st.J, p * p)).reshape(-1, p, p)
+    A = st.XtX_sum[None] - (w @ st.SXSX_flat).reshape(-1, p, p)
     sy = st.sy[:, 0]
     sx = st.S[:, 0, :]
     b = st.Xty_sum[None, :] - (w * sy[None, :]) @ sx
@@ -606,33 +739,81 @@ def _profile_single(st: _Stats, gam: np.ndarray, reml: bool) -> np.ndarray:
     return out
 
 
-def _dprofile_single(st: _Stats, gam: np.ndarray, reml: bool) -> np.ndarray:
-    """Derivative of the profiled criterion with respect to the variance ratio (vectorised)."""
+@dataclass
+class _SingleEval:
+    """The profiled criterion of the single random-intercept model at one variance ratio."""
+
+    gam: float
+    f: float  # profiled criterion (-2 loglik up to a constant)
+    d: float  # first derivative in gam
+    d2: float  # second derivative in gam
+    w: np.ndarray  # (J,) gam / (1 + gam n_j)
+    A: np.ndarray  # X'V*^-1 X
+    L: np.ndarray  # its Cholesky factor
+    Ainv: np.ndarray
+    beta: np.ndarray
+    pwrss: float
+    logdetV: float  # log det V*
+
+
+def _eval_single(st: _Stats, gam: float, reml: bool) -> _SingleEval | None:
+    """Criterion with its first and second derivative in closed form (one random intercept).
+
+    With ``V*_j = I + gam 11'`` per cluster, ``V*_j^-1 = I - w_j 11'``, ``w_j = gam / (1 + gam
+    n_j)``, ``dw_j = 1 / (1 + gam n_j)^2``. With ``A = X'V*^-1X``, ``B = sum_j dw_j s_j s_j'``
+    (``s_j`` the cluster column sums of ``X``), ``e_j`` the cluster sums of the GLS residuals and
+    ``u = sum_j dw_j e_j s_j``: ``dA = -B``, ``d beta = -A^-1 u``, ``d pwrss = -sum_j dw_j e_j^2``
+    and the derivatives below follow. Returns ``None`` where ``A`` is not positive definite or
+    the residual sum of squares is not positive.
+    """
     nj = st.nj
     p = st.p
-    den = 1.0 + gam[:, None] * nj  # (G, J)
-    w = gam[:, None] / den
+    den = 1.0 + gam * nj
+    w = gam / den
     dw = 1.0 / (den * den)
-    sy = st.sy1
     sx = st.sx1
-    A = st.XtX_sum - (w @ st.SXSX_flat).reshape(-1, p, p)
+    sy = st.sy1
+    WB = np.stack([w, dw]) @ st.SXSX_flat  # (2, p * p)
+    A = st.XtX_sum - WB[0].reshape(p, p)
+    L, info = _dpotrf(A, lower=1, clean=1)
+    if info != 0:
+        return None
+    Ainv = np.linalg.inv(A)
     wsy = w * sy
     b = st.Xty_sum - wsy @ sx
-    c = st.yty_sum - wsy @ sy
-    Ainv = np.linalg.inv(A)
-    beta = (Ainv @ b[:, :, None])[:, :, 0]
-    pwrss = c - (b * beta).sum(axis=1)
-    e = sy - beta @ sx.T  # (G, J)
-    d = (nj / den).sum(axis=1)
+    beta = Ainv @ b
+    pwrss = st.yty_sum - float(wsy @ sy) - float(b @ beta)
+    if not pwrss > 0:
+        return None
+    dof = _dof(st, reml)
+    logdetV = float(np.log(den).sum())
+    f = logdetV + dof * math.log(pwrss)
+    e = sy - sx @ beta
+    dwe = dw * e
+    S2 = float(dwe @ e)
+    ddw = (-2.0 / den) * (nj * dw)
+    u = dwe @ sx
+    r = S2 / pwrss
+    d = float((nj / den).sum()) - dof * r
+    d2 = -float((nj * nj) @ dw) - dof * (
+        (float(ddw @ (e * e)) + 2.0 * float(u @ Ainv @ u)) / pwrss + r * r
+    )
     if reml:
-        quad = ((sx @ Ainv) * sx).sum(axis=2)  # (G, J)
-        d -= (dw * quad).sum(axis=1)
-    d -= _dof(st, reml) * (dw * e * e).sum(axis=1) / pwrss
-    return d
+        f += 2.0 * float(np.log(L.diagonal()).sum())
+        q = ((sx @ Ainv) * sx).sum(axis=1)
+        AB = Ainv @ WB[1].reshape(p, p)
+        d -= float(dw @ q)
+        d2 -= float(ddw @ q) + float((AB * AB.T).sum())
+    return _SingleEval(gam, f, d, d2, w, A, L, Ainv, beta, pwrss, logdetV)
 
 
-def _optimise_single(st: _Stats, reml: bool) -> tuple[float, bool]:
-    """Variance ratio maximising the profiled criterion; returns ``(gamma, on_boundary)``."""
+def _optimise_single(st: _Stats, reml: bool) -> tuple[_SingleEval, bool]:
+    """Variance ratio minimising the profiled criterion; returns ``(evaluation, on_boundary)``.
+
+    A vectorised grid search in ``theta = sqrt(gamma)`` brackets the minimum; a parabola through
+    the three best grid points starts Newton's method in ``theta`` with the exact second
+    derivative, safeguarded by bisection on the sign of the derivative within the bracket.
+    """
     theta = _THETA_GRID
     f = _profile_single(st, theta**2, reml)
     i = int(np.argmin(f))
@@ -649,87 +830,71 @@ def _optimise_single(st: _Stats, reml: bool) -> tuple[float, bool]:
     if not np.isfinite(f[i]):
         raise MixedModelFitError("the profiled criterion is not finite anywhere on the search grid")
     if i == 0:
-        d0 = float(_dprofile_single(st, np.zeros(1), reml)[0])
-        if d0 >= 0.0:
-            return 0.0, True
-        lo, hi = 0.0, theta[1]
+        ev0 = _eval_single(st, 0.0, reml)
+        if ev0 is None:
+            raise MixedModelFitError("the profiled criterion is not finite at a zero variance")
+        if ev0.d >= 0.0:
+            return ev0, True
+        lo, hi = 0.0, float(theta[1])
+        t = 0.5 * hi
     else:
-        lo, hi = theta[i - 1], theta[i + 1]
-    # Narrow the bracket (in theta = sqrt(gamma)) with two rounds of vectorised derivative
-    # evaluations, interpolate the root with a cubic through the four nearest grid points and
-    # polish it with one Newton step on a central-difference slope. Brent's method on the
-    # derivative (or on the criterion) is the fallback when the derivative is not monotone.
-    polished = False
-    for _ in range(2):
-        grid = np.linspace(lo, hi, 17)
-        d = _dprofile_single(st, grid**2, reml)
-        neg = d < 0.0
-        change = np.flatnonzero(neg[:-1] & ~neg[1:])
-        if change.size != 1 or not (neg[0] and not neg[-1]):
+        lo, hi = float(theta[i - 1]), float(theta[i + 1])
+        # vertex of the parabola through the three grid points
+        x0, x1, x2 = lo, float(theta[i]), hi
+        f0, f1, f2 = float(f[i - 1]), float(f[i]), float(f[i + 1])
+        num = (x1 - x0) ** 2 * (f1 - f2) - (x1 - x2) ** 2 * (f1 - f0)
+        dnm = (x1 - x0) * (f1 - f2) - (x1 - x2) * (f1 - f0)
+        t = x1 - 0.5 * num / dnm if dnm != 0 else x1
+        if not lo < t < hi:
+            t = x1
+    ev = None
+    for _ in range(100):
+        ev = _eval_single(st, t * t, reml)
+        if ev is None:
             break
-        k = int(change[0])
-        lo, hi = grid[k], grid[k + 1]
-    else:
-        j0 = min(max(k - 1, 0), grid.size - 4)
-        xs, ds = grid[j0 : j0 + 4], d[j0 : j0 + 4]
-        if np.all(np.diff(ds) > 0):
-            # inverse interpolation: theta as a cubic in the derivative
-            t = 0.0
-            for i in range(4):
-                wgt = 1.0
-                for j in range(4):
-                    if j != i:
-                        wgt *= -ds[j] / (ds[i] - ds[j])
-                t += float(xs[i]) * wgt
-            if lo <= t <= hi:
-                h = max(1e-6 * (hi - lo), 1e-12 * max(t, 1e-8))
-                pts = np.array([t - h, t, t + h])
-                dd = _dprofile_single(st, pts**2, reml)
-                slope = (dd[2] - dd[0]) / (2.0 * h)
-                if slope > 0:
-                    t_new = t - dd[1] / slope
-                    if lo <= t_new <= hi:
-                        t = t_new
-                        polished = True
-    if not polished:
-        d_lo, d_hi = _dprofile_single(st, np.array([lo * lo, hi * hi]), reml)
-        if d_lo < 0.0 < d_hi:
-            t = optimize.brentq(
-                lambda t: float(_dprofile_single(st, np.array([t * t]), reml)[0]),
-                lo,
-                hi,
-                xtol=1e-15,
-                rtol=1e-13,
-                maxiter=200,
-            )
+        d_t = 2.0 * t * ev.d
+        d2_t = 2.0 * ev.d + 4.0 * t * t * ev.d2
+        if d_t < 0.0:
+            lo = t
+        elif d_t > 0.0:
+            hi = t
         else:
-            res = optimize.minimize_scalar(
-                lambda t: float(_profile_single(st, np.array([t * t]), reml)[0]),
-                bounds=(lo, hi),
-                method="bounded",
-                options={"xatol": 1e-12, "maxiter": 500},
-            )
-            t = float(res.x)
-    return float(t) ** 2, False
+            break
+        t_new = t - d_t / d2_t if d2_t > 0.0 else math.nan
+        if not lo < t_new < hi:
+            t_new = 0.5 * (lo + hi)
+        # the Newton step is the distance to the optimum to second order
+        if abs(t_new - t) <= 1e-10 * t or hi - lo <= 1e-15 * hi:
+            break
+        t = t_new
+    if ev is None or not ev.f <= float(f[i]) + 1e-9 * abs(float(f[i])) or ev.d2 <= 0.0:
+        raise MixedModelFitError(
+            "the one-dimensional search did not reach a minimum of the profiled criterion"
+        )
+    return ev, False
 
 
 def _vstar(gc: float, gn: float, st: _Stats) -> _Elem:
-    """Scaled covariance ``V / sigma^2 = I + gc E11'E' + gn EE'`` as an :class:`_Elem`."""
-    K = st.K
-    C = gc * np.ones((K, K)) + gn * np.eye(K)
-    return _Elem(np.ones(st.J), np.broadcast_to(C, (st.J, K, K)).copy())
+    """Scaled covariance ``V / sigma^2 = I + gn E E' + gc 1 1'`` as an :class:`_Elem`."""
+    J, K = st.J, st.K
+    return _Elem(np.ones(J), np.full((J, K), gn), np.ones((J, K, 1)), np.full((J, K, 1), gc))
 
 
 def _profile_general(
     st: _Stats, alg: _Algebra, gam: np.ndarray, reml: bool, grad: bool
 ) -> tuple[float, np.ndarray | None]:
-    """Profiled criterion (and gradient in the variance ratios) for the nested model."""
+    """Profiled criterion (and gradient) of the nested model through the generic algebra.
+
+    The fit uses the closed form :func:`_profile_nested`; this slower route through
+    :class:`_Algebra` (the one that also gives the Kenward-Roger and Satterthwaite blocks) is an
+    independent derivation kept to test it against.
+    """
     gc, gn = float(gam[0]), float(gam[1])
     V = _vstar(gc, gn, st)
     Vi = alg.inv(V)
     A = alg.xax(Vi)
-    b = alg.xay(Vi, st.Xty, st.sy)
-    c = alg.yay(Vi, st.yty, st.sy)
+    b = alg.xay(Vi, st.resp)
+    c = alg.yay(Vi, st.resp)
     try:
         cf = sla.cho_factor(A, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
@@ -745,7 +910,7 @@ def _profile_general(
     if not grad:
         return f, None
     Ainv = sla.cho_solve(cf, np.eye(st.p), check_finite=False)
-    Xtr, rtr, sr = alg.residual_stats(beta)
+    res = alg.residual(beta)
     g = np.zeros(2)
     for r, G in enumerate(_g_elems(st)[:2]):
         ViG = alg.mul(Vi, G)
@@ -753,102 +918,191 @@ def _profile_general(
         dr = alg.trace(ViG)
         if reml:
             dr -= float(np.sum(Ainv * alg.xax(M)))
-        dr -= dof * _rmr(alg, M, rtr, sr) / pwrss
+        dr -= dof * alg.yay(M, res) / pwrss
         g[r] = dr
     return f, g
 
 
-def _rmr(alg: _Algebra, M: _Elem, rtr: np.ndarray, sr: np.ndarray) -> float:
-    return alg.yay(M, rtr, sr)
+def _profile_nested(
+    st: _Stats, gam: np.ndarray, reml: bool, grad: bool
+) -> tuple[float, np.ndarray | None]:
+    """Profiled criterion (and gradient in the variance ratios) of the nested model.
+
+    Closed form from two Woodbury steps per cluster: with ``h_k = 1 / (1 + g_n m_k)`` for
+    subgroup ``k`` of size ``m_k``, ``D = I + g_n E E'`` has ``D^-1 = I - E diag(g_n h) E'`` and
+    ``D^-1 1 = E h``; then ``V^-1 = D^-1 - c_j (E h)(E h)'`` with ``tau_j = sum_k m_k h_k`` and
+    ``c_j = g_c / (1 + g_c tau_j)``. Everything reduces to sums over the cells (subgroups of
+    equal size) of each cluster.
+    """
+    p = st.p
+    gc, gn = float(gam[0]), float(gam[1])
+    m, cnt, bs = st.m, st.cnt, st.size
+    h = 1.0 / (1.0 + gn * m)  # (J, K)
+    hz = 1.0 / (1.0 + gn * bs.m)  # the same per distinct size
+    wz = gn * hz
+    tau = np.sum(st.cm * h, axis=1)
+    cj = gc / (1.0 + gc * tau)
+    a = np.matmul(h[:, None, :], st.S)[:, 0, :]  # (J, p): X'D^-1 1 per cluster
+    b = np.sum(h * st.sy, axis=1)  # y'D^-1 1 per cluster
+    ca = cj[:, None] * a
+    A = st.XtX_sum - (wz @ bs.SS).reshape(p, p) - ca.T @ a
+    bv = st.Xty_sum - wz @ bs.ST - ca.T @ b
+    cc = st.yty_sum - float(wz @ bs.T2) - float(cj @ (b * b))
+    try:
+        L = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return math.inf, None
+    Ainv = np.linalg.inv(A)
+    beta = Ainv @ bv
+    pwrss = cc - float(bv @ beta)
+    if not pwrss > 0:
+        return math.inf, None
+    dof = _dof(st, reml)
+    f = float(bs.cnt @ np.log1p(gn * bs.m) + np.sum(np.log1p(gc * tau)))
+    f += dof * math.log(pwrss)
+    if reml:
+        f += 2.0 * float(np.sum(np.log(np.diagonal(L))))
+    if not grad:
+        return f, None
+    e = 1.0 / (1.0 + gc * tau)
+    rho_j = b - a @ beta  # r'D^-1 1 per cluster
+    # cell sums of the subgroup residual sums rho_k; sums of rho_k^2 by subgroup size
+    t_r = st.sy - st.S @ beta
+    SSb = (bs.SS.reshape(-1, p) @ beta).reshape(-1, p)  # (Z, p)
+    t2_z = bs.T2 - (2.0 * bs.ST - SSb) @ beta
+    # cluster component: V^-1 1 = e_j D^-1 1
+    g_c = float(e @ tau) - dof * float(np.sum((e * rho_j) ** 2)) / pwrss
+    # nested component: V^-1 1_k = h_k (1_k - c_j m_k D^-1 1), summed over the subgroups k
+    cm = cj[:, None] * m
+    h2 = h * h
+    g_n = float(np.sum(st.cm * h * (1.0 - cm * h)))
+    crho = cm * rho_j[:, None]
+    r_n = float(hz * hz @ t2_z) + float(np.sum(h2 * (cnt * crho * crho - 2.0 * crho * t_r)))
+    g_n -= dof * r_n / pwrss
+    if reml:
+        ea = e[:, None] * a
+        g_c -= float(np.sum((ea @ Ainv) * ea))
+        aA = a @ Ainv  # (J, p)
+        q_ss = float(hz * hz @ (bs.SS @ Ainv.reshape(-1)))
+        q_sa = np.matmul(st.S, aA[:, :, None])[:, :, 0]
+        q_aa = np.sum(aA * a, axis=1)
+        q_n = q_ss + float(np.sum(h2 * (cnt * cm * cm * q_aa[:, None] - 2.0 * cm * q_sa)))
+        g_n -= q_n
+    return f, np.array([g_c, g_n])
+
+
+def _profile_nested_many(st: _Stats, gams: np.ndarray, reml: bool) -> np.ndarray:
+    """:func:`_profile_nested` criterion at many points ``gams`` (shape ``(G, 2)``) at once."""
+    p = st.p
+    bs = st.size
+    gc = gams[:, 0][:, None]
+    gn = gams[:, 1][:, None, None]
+    h = 1.0 / (1.0 + gn * st.m)  # (G, J, K)
+    wz = gams[:, 1][:, None] / (1.0 + gams[:, 1][:, None] * bs.m)  # (G, Z)
+    tau = np.sum(st.cm * h, axis=2)  # (G, J)
+    cj = gc / (1.0 + gc * tau)
+    a = np.matmul(h[:, :, None, :], st.S[None])[:, :, 0, :]  # (G, J, p)
+    b = np.sum(h * st.sy, axis=2)
+    ca = cj[:, :, None] * a
+    A = st.XtX_sum - (wz @ bs.SS).reshape(-1, p, p) - ca.transpose(0, 2, 1) @ a
+    bv = st.Xty_sum - wz @ bs.ST - np.sum(ca * b[:, :, None], axis=1)
+    cc = st.yty_sum - wz @ bs.T2 - np.sum(cj * b * b, axis=1)
+    out = np.full(gams.shape[0], np.inf)
+    try:
+        L = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return np.array([_profile_nested(st, g, reml, grad=False)[0] for g in gams])
+    z = np.linalg.solve(L, bv[:, :, None])[:, :, 0]
+    pwrss = cc - np.sum(z * z, axis=1)
+    ok = pwrss > 0
+    f = np.log1p(gams[:, 1][:, None] * bs.m) @ bs.cnt + np.sum(np.log1p(gc * tau), axis=1)
+    f = f + _dof(st, reml) * np.log(np.where(ok, pwrss, 1.0))
+    if reml:
+        f = f + 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+    out[ok] = f[ok]
+    return out
 
 
 def _g_elems(st: _Stats) -> list[_Elem]:
     """Derivatives of ``V`` with respect to the variance components (cluster, [nested], resid)."""
     J, K = st.J, st.K
     zeros = np.zeros(J)
-    Gc = _Elem(zeros, np.broadcast_to(np.ones((K, K)), (J, K, K)).copy())
-    Ge = _Elem(np.ones(J), np.zeros((J, K, K)))
+    none = np.zeros((J, K, 0))
+    Gc = _Elem(zeros, np.zeros((J, K)), np.ones((J, K, 1)), np.ones((J, K, 1)))
+    Ge = _Elem(np.ones(J), np.zeros((J, K)), none, none)
     if st.nested:
-        Gn = _Elem(zeros, np.broadcast_to(np.eye(K), (J, K, K)).copy())
+        Gn = _Elem(zeros, np.ones((J, K)), none, none)
         return [Gc, Gn, Ge]
     return [Gc, Ge]
 
 
-def _optimise_nested(st: _Stats, alg: _Algebra, reml: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Variance ratios (cluster, nested) of the nested model; returns ``(gamma, on_boundary)``."""
+def _optimise_nested(st: _Stats, reml: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Variance ratios (cluster, nested) of the nested model; returns ``(gamma, on_boundary)``.
 
-    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-        f, g = _profile_general(st, alg, th * th, reml, grad=True)
-        if g is None:
-            return 1e300, np.zeros(2)
-        return f, 2.0 * th * g
-
-    best = None
-    for start in ([1.0, 1.0], [0.3, 1.0], [1.0, 0.3]):
-        res = optimize.minimize(
-            fun,
-            np.array(start),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(0.0, None), (0.0, None)],
-            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000},
-        )
-        if best is None or res.fun < best.fun:
-            best = res
-    gam = np.asarray(best.x, dtype=float) ** 2
-    # Fix components whose optimum lies on the boundary, then polish the free ones with Newton.
-    boundary = np.zeros(2, dtype=bool)
-    for r in range(2):
-        if gam[r] < 1e-6:
-            trial = gam.copy()
-            trial[r] = 0.0
-            _, g0 = _profile_general(st, alg, trial, reml, grad=True)
-            if g0 is not None and g0[r] >= 0.0:
-                gam = trial
-                boundary[r] = True
-    free = ~boundary
-    for _ in range(30):
-        if not free.any():
-            break
-        f0, g0 = _profile_general(st, alg, gam, reml, grad=True)
+    The best point of a grid in ``theta = sqrt(gamma)`` starts a projected Newton search on
+    ``gamma >= 0`` with the analytic gradient and a forward-difference Hessian of it. A
+    component at zero whose derivative is non-negative stays on the boundary; an indefinite
+    Hessian is replaced by its absolute eigenvalues; a step may shrink a ratio at most tenfold
+    (unless the ratio is already negligible) and is backtracked until the criterion decreases.
+    The search stops when the Newton decrement is negligible.
+    """
+    tg = _THETA_START**2
+    grid = np.stack(np.meshgrid(tg, tg, indexing="ij"), axis=-1).reshape(-1, 2)
+    vals = _profile_nested_many(st, grid, reml)
+    if not np.isfinite(vals).any():
+        raise MixedModelFitError("the profiled criterion is not finite anywhere on the start grid")
+    gam = grid[int(np.argmin(vals))].copy()
+    f0, g0 = _profile_nested(st, gam, reml, grad=True)
+    for _ in range(100):
         if g0 is None:
+            raise MixedModelFitError("the profiled criterion is not finite during the search")
+        active = (gam <= 0.0) & (g0 >= 0.0)
+        idx = np.flatnonzero(~active)
+        if idx.size == 0:
             break
-        idx = np.flatnonzero(free)
-        H = np.zeros((idx.size, idx.size))
-        for a, r in enumerate(idx):
-            h = 1e-5 * max(gam[r], 1e-3)
+        H = np.empty((idx.size, idx.size))
+        for col, r in enumerate(idx):
+            hstep = 1e-6 * max(gam[r], 1e-6)
             gp = gam.copy()
-            gm = gam.copy()
-            gp[r] += h
-            gm[r] = max(gm[r] - h, 0.0)
-            _, gpl = _profile_general(st, alg, gp, reml, grad=True)
-            _, gmi = _profile_general(st, alg, gm, reml, grad=True)
-            if gpl is None or gmi is None:
-                break
-            H[:, a] = (gpl[idx] - gmi[idx]) / (gp[r] - gm[r])
-        H = 0.5 * (H + H.T)
-        try:
-            step = -np.linalg.solve(H, g0[idx])
-        except np.linalg.LinAlgError:
+            gp[r] += hstep
+            _, g_plus = _profile_nested(st, gp, reml, grad=True)
+            if g_plus is None:
+                raise MixedModelFitError("the profiled criterion is not finite near the search")
+            H[:, col] = (g_plus[idx] - g0[idx]) / hstep
+        ev, evec = np.linalg.eigh(0.5 * (H + H.T))
+        ev = np.maximum(np.abs(ev), 1e-10 * max(float(np.max(np.abs(ev))), 1e-300))
+        step = -(evec / ev) @ (evec.T @ g0[idx])
+        decrement = -float(g0[idx] @ step)
+        if decrement < 1e-12:
             break
-        if not np.all(np.linalg.eigvalsh(H) > 0):
-            break
+        # limit a decrease to a factor 10 of the current value (unless negligible already)
         t = 1.0
-        improved = False
-        while t > 1e-6:
+        cur = gam[idx]
+        shrink = (step < 0) & (cur > 1e-6)
+        if shrink.any():
+            t = min(1.0, float(np.min(0.9 * cur[shrink] / -step[shrink])))
+        accepted = False
+        while t > 1e-10:
             cand = gam.copy()
-            cand[idx] = np.maximum(gam[idx] + t * step, 0.0)
-            f1, _ = _profile_general(st, alg, cand, reml, grad=False)
-            if f1 <= f0 + 1e-13 * abs(f0):
-                improved = True
+            cand[idx] = np.maximum(cur + t * step, 0.0)
+            f1, g1 = _profile_nested(st, cand, reml, grad=True)
+            if f1 <= f0:
+                accepted = True
                 break
             t *= 0.5
-        if not improved:
-            break
-        done = np.max(np.abs(cand[idx] - gam[idx]) / np.maximum(gam[idx], 1e-8)) < 1e-12
-        gam = cand
-        if done:
-            break
+        if not accepted:
+            break  # no descent possible: at the optimum to machine precision
+        gam, f0, g0 = cand, f1, g1
+    # components numerically at zero with a non-negative derivative there lie on the boundary
+    boundary = np.zeros(2, dtype=bool)
+    for r in range(2):
+        if gam[r] < 1e-8:
+            trial = gam.copy()
+            trial[r] = 0.0
+            _, gz = _profile_nested(st, trial, reml, grad=True)
+            if gz is not None and gz[r] >= 0.0:
+                gam = trial
+                boundary[r] = True
     return gam, boundary
 
 
@@ -979,15 +1233,32 @@ def _satt_f(
     return F, q, ddf
 
 
-def _bw_df(st: _Stats, X: np.ndarray) -> np.ndarray:
+def _gram_rank(G: np.ndarray) -> int:
+    """Numerical rank of ``X`` from its Gram matrix ``X'X``.
+
+    The columns are scaled to unit length and eigenvalues of the scaled Gram matrix below
+    ``_RANK_TOL`` times the largest count as zero: a singular-value ratio of ``1e-7``, the
+    tolerance of lme4's rank check of the fixed-effect design. (Working on ``X'X`` avoids a
+    factorisation of the ``n x p`` design.)
+    """
+    d = np.sqrt(np.diag(G))
+    nonzero = d > 0
+    if not nonzero.any():
+        return 0
+    Gs = G[np.ix_(nonzero, nonzero)] / np.outer(d[nonzero], d[nonzero])
+    ev = np.linalg.eigvalsh(Gs)
+    return int(np.sum(ev > ev[-1] * _RANK_TOL))
+
+
+def _bw_df(st: _Stats) -> np.ndarray:
     """Between-within df per coefficient (see the module docstring for the rule)."""
     levels = st.levels
     last = 3 if st.nested else 2
     N = [0, st.J, st.n_groups, st.n] if st.nested else [0, st.J, st.n]
     ranks = []
     for g in range(last + 1):
-        cols = levels <= g
-        ranks.append(int(np.linalg.matrix_rank(X[:, cols])) if cols.any() else 0)
+        cols = np.flatnonzero(levels <= g)
+        ranks.append(_gram_rank(st.XtX_sum[np.ix_(cols, cols)]) if cols.size else 0)
     N[0] = ranks[0]
     df_level = np.zeros(last + 1)
     for g in range(1, last + 1):
@@ -1016,10 +1287,13 @@ def _blocks_general(
     Gs = _g_elems(st)
     R = len(Gs)
     # V = psi_c Gc (+ psi_n Gn) + psi_e I, component order matching Gs
-    Ca = psi[0] * Gs[0].C
-    if st.nested:
-        Ca = Ca + psi[1] * Gs[1].C
-    V = _Elem(np.full(st.J, psi[-1]), Ca)
+    J, K = st.J, st.K
+    V = _Elem(
+        np.full(J, psi[-1]),
+        np.full((J, K), psi[1] if st.nested else 0.0),
+        np.ones((J, K, 1)),
+        np.full((J, K, 1), psi[0]),
+    )
     Vi = alg.inv(V)
     ViG = [alg.mul(Vi, G) for G in Gs]
     M = [alg.mul(v, Vi) for v in ViG]
@@ -1034,11 +1308,11 @@ def _blocks_general(
             Kt[r, s] = Kt[s, r] = alg.trace(alg.mul(ViG[r], ViG[s]))
     out = _Blocks(P, Q, Kt)
     if resid:
-        Xtr, rtr, sr = alg.residual_stats(beta)
+        res = alg.residual(beta)
         out.trViG = np.array([alg.trace(v) for v in ViG])
-        out.rMr = np.array([_rmr(alg, Mr, rtr, sr) for Mr in M])
-        out.u = [alg.xay(Mr, Xtr, sr) for Mr in M]
-        out.rQr = {k: _rmr(alg, v, rtr, sr) for k, v in VGM.items()}
+        out.rMr = np.array([alg.yay(Mr, res) for Mr in M])
+        out.u = [alg.xay(Mr, res) for Mr in M]
+        out.rQr = {k: alg.yay(v, res) for k, v in VGM.items()}
     return out
 
 
@@ -1092,33 +1366,33 @@ def _inference(
     X: np.ndarray,
 ) -> _Inference:
     if method == "between-within":
-        return _Inference(method, Phi, None, bw_df=_bw_df(st, X))
+        return _Inference(method, Phi, None, bw_df=_bw_df(st))
     if st.nested:
         blocks = _blocks_general(st, alg, psi, beta, method == "satterthwaite")
     else:
         blocks = _blocks_single(st, psi, beta, method == "satterthwaite")
     P, Q, Kt = blocks.P, blocks.Q, blocks.Kt
     R = len(P)
-    IE2 = np.zeros((R, R))
-    for r in range(R):
-        PhiPr = Phi @ P[r]
-        for s in range(r, R):
-            IE2[r, s] = IE2[s, r] = (
-                Kt[r, s]
-                - 2.0 * float(np.sum(Phi * Q[(r, s)]))
-                + float(np.sum(PhiPr * (P[s] @ Phi)))
-            )
+    p = Phi.shape[0]
+    # all pairs (r, s) at once: Qs[r, s] = Q_rs (symmetrised), PPP[r, s] = P_r Phi P_s
+    Ps = np.stack(P)  # (R, p, p)
+    Qs = np.empty((R, R, p, p))
+    for (r, s), Qrs in Q.items():
+        Qs[r, s] = Qrs
+        Qs[s, r] = Qrs.T
+    PhiP = Phi @ Ps  # (R, p, p)
+    PPP = np.matmul(Ps[:, None], PhiP[None])  # (R, R, p, p): P_r Phi P_s
+    # tr(Phi P_r Phi P_s) = sum(PhiP_r * (PhiP_s)')
+    tr_pp = np.einsum("rab,sba->rs", PhiP, PhiP)
+    IE2 = Kt - 2.0 * np.einsum("ab,rsab->rs", Phi, Qs) + tr_pp
+    IE2 = 0.5 * (IE2 + IE2.T)
     if method == "kenward-roger":
         condi = float(np.min(np.abs(np.linalg.eigvalsh(IE2))))
         W = 2.0 * (np.linalg.inv(IE2) if condi > 1e-10 else np.linalg.pinv(IE2))
         W = 0.5 * (W + W.T)
-        U = np.zeros_like(Phi)
-        for r in range(R):
-            for s in range(r + 1, R):
-                U += W[r, s] * (Q[(r, s)] - P[r] @ Phi @ P[s])
-        U = U + U.T
-        for r in range(R):
-            U += W[r, r] * (Q[(r, r)] - P[r] @ Phi @ P[r])
+        # U = sum_{r,s} W_rs (Q_rs - P_r Phi P_s), symmetric in (r, s) after summation
+        U = np.einsum("rs,rsab->ab", W, Qs - PPP)
+        U = 0.5 * (U + U.T)
         PhiA = Phi + 2.0 * Phi @ U @ Phi
         return _Inference(method, Phi, PhiA, P=P, W=W)
 
@@ -1168,7 +1442,10 @@ def _inference(
 
 
 def _codes(labels: Any, n: int, what: str) -> tuple[np.ndarray, int]:
-    if not isinstance(labels, pd.Series | pd.Index | np.ndarray):
+    if isinstance(labels, pd.Series | pd.Index):
+        # factorising the NumPy values is much faster than an Arrow-backed Series
+        labels = labels.to_numpy()
+    elif not isinstance(labels, np.ndarray):
         labels = np.asarray(labels, dtype=object)
     if labels.ndim != 1:
         raise MixedModelInputError(f"{what} must be one-dimensional")
@@ -1262,37 +1539,46 @@ def fit_random_intercept_model(
         gcode, _ = _codes(nested, n, "nested")
     if n <= p + 1:
         raise MixedModelInputError(f"too few observations ({n}) for {p} fixed effects")
-    sv = np.linalg.svd(Xv, compute_uv=False)
-    if sv[-1] <= sv[0] * max(n, p) * np.finfo(float).eps * 10:
-        raise MixedModelInputError(
-            f"X is rank deficient (rank {int(np.sum(sv > sv[0] * 1e-12))} < {p} columns)"
-        )
 
     st = _build_stats(yv, Xv, ccode, J, gcode)
+    rank = _gram_rank(st.XtX_sum)
+    if rank < p:
+        raise MixedModelInputError(f"X is rank deficient (rank {rank} < {p} columns)")
+    if st.nested and st.n_groups >= n:
+        raise MixedModelInputError(
+            f"every nested group holds a single observation ({st.n_groups} groups, {n} "
+            "observations): the nested and residual variances cannot be told apart"
+        )
+    if st.nested and st.n_groups <= J:
+        raise MixedModelInputError(
+            f"every cluster holds a single nested group ({st.n_groups} groups, {J} clusters): "
+            "the cluster and nested variances cannot be told apart"
+        )
     alg = _Algebra(st)
     if st.nested:
-        gam, boundary = _optimise_nested(st, alg, reml)
+        gam, boundary = _optimise_nested(st, reml)
+        # estimates at the optimum
+        V = _vstar(float(gam[0]), float(gam[1]), st)
+        Vi = alg.inv(V)
+        A = alg.xax(Vi)
+        bvec = alg.xay(Vi, st.resp)
+        c = alg.yay(Vi, st.resp)
+        try:
+            chol = np.linalg.cholesky(A)
+        except np.linalg.LinAlgError as exc:
+            raise MixedModelFitError("X'V^-1X is not positive definite at the optimum") from exc
+        Ainv = np.linalg.inv(A)
+        beta = Ainv @ bvec
+        pwrss = c - float(bvec @ beta)
+        logdetV = alg.logdet(V)
+        gls: Any = Vi
     else:
-        g, b0 = _optimise_single(st, reml)
-        gam = np.array([g])
+        ev, b0 = _optimise_single(st, reml)
+        gam = np.array([ev.gam])
         boundary = np.array([b0])
-
-    # estimates at the optimum
-    gc = float(gam[0])
-    gn = float(gam[1]) if st.nested else 0.0
-    V = _vstar(gc, gn, st)
-    Vi = alg.inv(V)
-    A = alg.xax(Vi)
-    bvec = alg.xay(Vi, st.Xty, st.sy)
-    c = alg.yay(Vi, st.yty, st.sy)
-    try:
-        chol = np.linalg.cholesky(A)
-    except np.linalg.LinAlgError as exc:
-        raise MixedModelFitError("X'V^-1X is not positive definite at the optimum") from exc
-    Ainv = np.linalg.inv(A)
+        chol, Ainv, beta, pwrss, logdetV = ev.L, ev.Ainv, ev.beta, ev.pwrss, ev.logdetV
+        gls = ev
     Ainv = 0.5 * (Ainv + Ainv.T)
-    beta = Ainv @ bvec
-    pwrss = c - float(bvec @ beta)
     dof = _dof(st, reml)
     if not (np.isfinite(pwrss) and pwrss > 0):
         raise MixedModelFitError(
@@ -1300,12 +1586,12 @@ def fit_random_intercept_model(
         )
     sigma2 = pwrss / dof
     Phi = sigma2 * Ainv
-    crit = alg.logdet(V) + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof))
+    crit = logdetV + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof))
     if reml:
         crit += 2.0 * float(np.sum(np.log(np.diag(chol))))
     loglik = -0.5 * crit
 
-    converged = _verify(st, alg, gam, boundary, beta, reml, Vi)
+    converged = _verify(st, alg, gam, boundary, beta, reml, gls)
 
     psi = np.r_[gam * sigma2, sigma2]
     vc_index = ["cluster", "nested", "residual"] if st.nested else ["cluster", "residual"]
@@ -1329,7 +1615,7 @@ def fit_random_intercept_model(
         cov = Phi
         df = inf.bw_df.astype(float)
     total = float(np.sum(psi))
-    idx = pd.Index(names, dtype=object)
+    idx = pd.Index(names, dtype=object, copy=False)
     return MixedModelFit(
         params=pd.Series(beta, index=idx, name="estimate"),
         cov=pd.DataFrame(cov, index=idx, columns=idx),
@@ -1356,7 +1642,7 @@ def _verify(
     boundary: np.ndarray,
     beta: np.ndarray,
     reml: bool,
-    Vi: _Elem,
+    gls: Any,
 ) -> bool:
     """Check the fixed-effect score equations and the (projected) gradient at the optimum."""
     if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(gam)) and np.all(gam >= 0)):
@@ -1364,11 +1650,11 @@ def _verify(
     # GLS score X'V^-1 (y - X beta) = 0, recomputed from the per-cluster statistics and compared
     # with the size of its terms
     if st.nested:
-        Xtr, rtr, sr = alg.residual_stats(beta)
-        score = alg.xay(Vi, Xtr, sr)
-        scale = np.abs(alg.xay(Vi, st.Xty, st.sy)) + np.abs(alg.xax(Vi)) @ np.abs(beta)
+        Vi = gls
+        score = alg.xay(Vi, alg.residual(beta))
+        scale = np.abs(alg.xay(Vi, st.resp)) + np.abs(alg.xax(Vi)) @ np.abs(beta)
     else:
-        w = -Vi.C[:, 0, 0]
+        w = gls.w
         e = st.sy1 - st.sx1 @ beta
         score = (st.Xty_sum - st.XtX_sum @ beta) - (w * e) @ st.sx1
         scale = np.abs(st.Xty_sum) + np.abs(st.XtX_sum) @ np.abs(beta)
@@ -1376,11 +1662,11 @@ def _verify(
         raise MixedModelFitError("fixed effects do not solve the GLS normal equations")
     # gradient of the profiled criterion in the variance ratios (scaled by the ratio)
     if st.nested:
-        _, g = _profile_general(st, alg, gam, reml, grad=True)
+        _, g = _profile_nested(st, gam, reml, grad=True)
         if g is None:
             raise MixedModelFitError("the profiled criterion is not finite at the optimum")
     else:
-        g = _dprofile_single(st, gam[:1], reml)
+        g = np.array([gls.d])
     worst = 0.0
     for r in range(gam.size):
         if boundary[r]:

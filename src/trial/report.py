@@ -8,8 +8,11 @@ the config leaves out) contributes nothing. Figures are embedded so the HTML fil
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
+import platform
+import subprocess
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -25,8 +28,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from trial import __version__  # noqa: E402
 from trial.analysis import baseline_column, followup_column, outcome_scales  # noqa: E402
+from trial.audit import audit_section  # noqa: E402
+from trial.checklist import CONSORT_CLUSTER, checklist_rows  # noqa: E402
 from trial.config import Config  # noqa: E402
+from trial.costs import cost_section  # noqa: E402
+from trial.icc import icc_section  # noqa: E402
+from trial.impute.diagnostics import diagnostics_section  # noqa: E402
+from trial.participation import participation_section  # noqa: E402
 from trial.reporting import PNG_METADATA, Section, embed_png, fmt, p_text  # noqa: E402
+from trial.sensitivity import sensitivity_section  # noqa: E402
 
 Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
 
@@ -123,14 +133,10 @@ def reproduction_table(
                 "published_p": p_text(published.get("p"), published.get("p_bound", "=")),
                 "this_run": f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})",
                 "this_run_p": p_text(row["p"]),
-                "true_value": None if true_value is None else round(true_value, 2),
+                "true_value": "" if true_value is None else f"{true_value:.2f}",
             }
         )
     return pd.DataFrame(rows)
-
-
-
-
 
 
 def _sha256(path: str | Path) -> str:
@@ -138,11 +144,9 @@ def _sha256(path: str | Path) -> str:
 
 
 def provenance(config: Config, config_path: str | Path, inputs: list[str | Path]) -> dict[str, Any]:
-    """What produced the results: input hashes, config hash, seed, versions.
-
-    The run date is deliberately absent so that reruns give byte-identical reports; the file
-    modification time records when it was made.
-    """
+    """What produced the results: input and config hashes, seed, code and package versions,
+    the platform and the run time (UTC). Only the report and this record carry the run time;
+    result tables stay byte-identical across reruns."""
     packages = [
         "numpy",
         "scipy",
@@ -158,12 +162,39 @@ def provenance(config: Config, config_path: str | Path, inputs: list[str | Path]
     ]
     return {
         "trial_version": __version__,
+        "code_version": _code_version(),
+        "run_at_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
         "config": str(config_path),
         "config_sha256": _sha256(config_path),
         "seed": config["seed"],
         "inputs": {str(Path(p).name): _sha256(p) for p in sorted(inputs, key=str)},
         "packages": {name: _version(name) for name in packages},
     }
+
+
+def _code_version() -> str:
+    """The git commit of the code (with ``+modified`` for uncommitted changes), if in a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "src", "workflow", "Snakefile"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"trial {__version__} (not a git checkout)"
+    return commit + ("+modified" if dirty else "")
 
 
 def _version(name: str) -> str:
@@ -189,7 +220,8 @@ def _flow_section(config: Config, inputs: Inputs) -> Section:
         .astype(int)
         for level in ("cluster", "individual")
     }
-    return Section("flow", "Flow of clusters and participants", "flow.html.j2", {"flow": wide})
+    context = {"flow": wide, "figures": {"diagram": embed_png(inputs["flow_figure"])}}
+    return Section("flow", "Flow of clusters and participants", "flow.html.j2", context)
 
 
 def _baseline_section(config: Config, inputs: Inputs) -> Section:
@@ -214,23 +246,38 @@ def _reproduction_section(config: Config, inputs: Inputs) -> Section:
         truth = json.loads(Path(inputs["truth"][0]).read_text(encoding="utf-8"))
     table = reproduction_table(config, pd.read_csv(inputs["outcomes"]), truth)
     title = "Published figures vs this run" + (" vs truth" if truth else "")
-    return Section("reproduction", title, "reproduction.html.j2",
-                   {"reproduction": table.to_dict("records"), "has_truth": truth is not None})
+    return Section(
+        "reproduction",
+        title,
+        "reproduction.html.j2",
+        {"reproduction": table.to_dict("records"), "has_truth": truth is not None},
+    )
 
 
 def _provenance_section(config: Config, inputs: Inputs) -> Section:
     info = inputs["provenance_info"]
-    context = {"provenance": info, "provenance_json": json.dumps(info, indent=2, sort_keys=True)}
+    context = {"provenance": info, "table_rules": sorted(inputs.get("table_rules", {}).items())}
     return Section("provenance", "Provenance", "provenance.html.j2", context)
 
 
 # The report's sections in order: (name, builder, the input names it needs).
 SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("design", _design_section, ("traces",)),
-    ("flow", _flow_section, ("flow",)),
+    ("flow", _flow_section, ("flow", "flow_figure")),
     ("baseline", _baseline_section, ("baseline", "primary_figure")),
     ("outcomes", _outcomes_section, ("outcomes", "forest_figure")),
+    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
+                                         "imputed_vs_observed", "trace_figure", "imputed_figure")),
     ("reproduction", _reproduction_section, ("outcomes",)),
+    ("participation", participation_section, ("participation", "participation_scores")),
+    ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
+                                          "delta_adjustment", "tipping_figure",
+                                          "forest_all_figure")),
+    ("clustering", icc_section, ("icc",)),
+    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
+                              "audit_tests", "audit_figure")),
+    ("costs", cost_section, ("cost_use", "cost_units", "costs", "cost_effectiveness", "ceac",
+                             "cheers", "ce_plane_figure", "ceac_figure")),
     ("provenance", _provenance_section, ("provenance_info",)),
 ]
 
@@ -241,12 +288,26 @@ def _arms(config: Config) -> list[str]:
 
 
 def build_sections(config: Config, inputs: Inputs) -> list[Section]:
-    """Every section whose inputs are present, in report order."""
-    return [
+    """Every section whose inputs are present, in report order, then the CONSORT checklist."""
+    sections = [
         builder(config, inputs)
         for _, builder, needs in SECTION_BUILDERS
         if all(inputs.get(name) for name in needs)
     ]
+    present = {s.id: (i + 1, s.title) for i, s in enumerate(sections)}
+    rows = checklist_rows(CONSORT_CLUSTER, present)
+    # The checklist sits before provenance, so it is the section numbered after the others.
+    checklist = Section(
+        "consort",
+        "CONSORT-cluster checklist",
+        "checklist.html.j2",
+        {
+            "rows": rows,
+            "guideline": "CONSORT 2010 extension to cluster "
+            "randomised trials (Campbell et al 2012, BMJ 345:e5661)",
+        },
+    )
+    return [*sections, checklist]
 
 
 def render_report(config: Config, sections: list[Section]) -> str:

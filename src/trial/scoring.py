@@ -2,7 +2,7 @@
 
 Rules come from the config's ``scales`` section: which items, their range, reverse keying, the
 share of items needed to score (``min_fraction``), prorating of sums, gating (an item is rated
-only when its gate item says it applies, as in INSPIRE's "is this important to you?") and
+only when its gate item says it applies, e.g. "is this important to you?") and
 rescaling to another range such as 0-100. A scale that cannot be scored is missing and is imputed
 later; it is never silently set to a value.
 """

@@ -168,8 +168,16 @@ def write_example(config: Config, config_path: str | Path, out_dir: str | Path) 
         path = out / config["tables"][name]["file"]
         table.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
         written.append(path)
-    config_hash = hashlib.sha256(Path(config_path).read_bytes()).hexdigest()
-    truth = {"config_sha256": config_hash, "seed": config["seed"], **true_effects(config)}
+    # The hash covers what generates the data (seed and `synthetic` section), so editing other
+    # parts of the config does not change the committed example.
+    generating = json.dumps(
+        {"seed": config["seed"], "synthetic": config["synthetic"]}, sort_keys=True
+    )
+    truth = {
+        "synthetic_section_sha256": hashlib.sha256(generating.encode("utf-8")).hexdigest(),
+        "seed": config["seed"],
+        **true_effects(config),
+    }
     truth_path = out / "truth.json"
     truth_path.write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     dictionary_path = out / "data_dictionary.md"
@@ -580,7 +588,7 @@ def _service_use(
     spec = config["costs"]
     syn = config["synthetic"]["costs"]
     services = syn["services"]
-    unit_costs = pd.DataFrame(
+    cost_table = pd.DataFrame(
         {
             spec["service"]: list(services),
             spec["category"]: [s["category"] for s in services.values()],
@@ -629,7 +637,7 @@ def _service_use(
         _s=use[spec["service"]].map({s: i for i, s in enumerate(services)}),
     )
     use = use.sort_values([design["individual_id"], "_t", "_s"]).drop(columns=["_t", "_s"])
-    return {spec["use_table"]: use.reset_index(drop=True), spec["unit_cost_table"]: unit_costs}
+    return {spec["use_table"]: use.reset_index(drop=True), spec["unit_cost_table"]: cost_table}
 
 
 def _audit(config: Config, clusters: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -647,7 +655,7 @@ def _audit(config: Config, clusters: pd.DataFrame, rng: np.random.Generator) -> 
     other_code = next(v for v in available_codes if v != spec["available_code"])
     parts = []
     for t in range(1, n_times + 1):
-        available = rng.random(n) < syn["record_available"]
+        available = rng.random(n) < syn["availability"]
         part = pd.DataFrame(
             {
                 spec["id"]: [syn["id_format"].format(i + 1) for i in range(n)],

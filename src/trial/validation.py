@@ -8,6 +8,7 @@ collected and reported together, each naming the file, line, column, value and w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,9 @@ def read_table(config: Config, name: str, raw_dir: str | Path | None = None) -> 
     """Read one raw table with the types its config declares (assumes it has been validated)."""
     spec = config["tables"][name]
     path = Path(raw_dir or config["paths"]["raw"]) / spec["file"]
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    frame = pd.read_csv(
+        path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+    )
     for column, col in table_columns(config, name).items():
         frame[column] = _convert(frame[column], col["type"])
     return frame
@@ -113,13 +116,17 @@ def validate_inputs(config: Config, raw_dir: str | Path | None = None) -> dict[s
     """Validate every table of the config; return row counts, or raise :class:`InputError`."""
     raw = Path(raw_dir or config["paths"]["raw"])
     problems: list[Problem] = []
-    frames: dict[str, pd.DataFrame] = {}
+    frames: dict[str, pd.DataFrame] = {}  # tables without problems, for cross-table checks
+    readable: dict[str, pd.DataFrame] = {}  # tables that could be read, for within-row checks
     for name, spec in config["tables"].items():
         frame, table_problems = _check_table(config, name, raw / spec["file"])
         problems += table_problems
-        if frame is not None and not table_problems:
-            frames[name] = frame
+        if frame is not None:
+            readable[name] = frame
+            if not table_problems:
+                frames[name] = frame
     problems += _check_references(config, frames)
+    problems += _check_date_order(config, readable)
     problems += _check_design(config, frames)
     if problems:
         raise InputError(problems)
@@ -152,9 +159,14 @@ def _check_table(
         ]
     try:
         frame = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+            path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
         )
     except pd.errors.ParserError as exc:
+        found = re.search(r"line (\d+), saw (\d+)", str(exc))
+        if found:
+            line, fields = int(found.group(1)), int(found.group(2))
+            expected = "as many fields as the header (check for stray commas or unquoted text)"
+            return None, [Problem(file, line, None, f"{fields} fields", expected)]
         return None, [Problem(file, None, None, None, f"comma-separated values ({exc})")]
     columns = table_columns(config, name)
     header = list(frame.columns)
@@ -201,6 +213,15 @@ def _schema(
     config: Config, name: str, columns: Mapping[str, Mapping[str, Any]]
 ) -> pa.DataFrameSchema:
     spec = config["tables"][name]
+    # Keys, links to other tables and the design's own columns may never be blank.
+    design = config["design"]
+    required = {*spec["key"], *spec.get("references", {})}
+    if name == design["cluster_table"]:
+        required |= {design["cluster_id"], design["arm"], *design["strata"]}
+    if name == design["individual_table"]:
+        required |= {design["cluster_id"], design["followup_status"]}
+    if design["timepoint"] in columns:
+        required.add(design["timepoint"])
     pandera_columns = {}
     for column, col in columns.items():
         checks = []
@@ -210,18 +231,21 @@ def _schema(
             checks.append(pa.Check.ge(col["min"], error=f"at least {col['min']:g}"))
         if "max" in col:
             checks.append(pa.Check.le(col["max"], error=f"at most {col['max']:g}"))
-        dtype = {"integer": "Int64", "number": float, "date": "datetime64[ns]"}.get(
-            col["type"], str
-        )
+        if col["type"] == "date":
+            # Checked as text so that each bad date is reported with its row and value.
+            checks.append(pa.Check(_is_iso_date, error=_EXPECTED_TYPE["date"]))
+        dtype = {"integer": "Int64", "number": float}.get(col["type"], str)
         pandera_columns[column] = pa.Column(
             dtype,
             checks=checks,
             coerce=True,
-            nullable=col.get("missing", "forbidden" if column in spec["key"] else "allowed")
-            == "allowed"
-            and column not in spec["key"],
+            nullable=column not in required and col.get("missing", "allowed") == "allowed",
         )
     return pa.DataFrameSchema(pandera_columns, unique=spec["key"], strict=True)
+
+
+def _is_iso_date(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, format="%Y-%m-%d", errors="coerce").notna()
 
 
 _EXPECTED_TYPE = {
@@ -283,6 +307,28 @@ def _check_references(config: Config, frames: Mapping[str, pd.DataFrame]) -> lis
     return problems
 
 
+def _check_date_order(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    problems = []
+    for name, spec in config["tables"].items():
+        if name not in frames:
+            continue
+        for earlier, later in spec.get("date_order", []):
+            # unreadable dates are reported by the column checks; compare the readable ones
+            first = pd.to_datetime(frames[name][earlier], format="%Y-%m-%d", errors="coerce")
+            second = pd.to_datetime(frames[name][later], format="%Y-%m-%d", errors="coerce")
+            for index in frames[name].index[second < first]:
+                problems.append(
+                    Problem(
+                        spec["file"],
+                        int(index) + 2,
+                        later,
+                        frames[name].at[index, later],
+                        f"a date on or after {earlier} ({frames[name].at[index, earlier]})",
+                    )
+                )
+    return problems
+
+
 def _check_design(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
     design = config["design"]
     clusters = frames.get(design["cluster_table"])
@@ -302,6 +348,21 @@ def _check_design(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Pr
                     f"at least 2 clusters in every arm; found {counts.get(arm, 0)}",
                 )
             )
+    participation = frames.get(config.get("participation", {}).get("table"))
+    if participation is not None:
+        arm_of = clusters.set_index(design["cluster_id"])[design["arm"]]
+        file_p = config["tables"][config["participation"]["table"]]["file"]
+        for index, cluster in participation[design["cluster_id"]].items():
+            if arm_of.get(cluster) != design["treatment_arm"]:
+                problems.append(
+                    Problem(
+                        file_p,
+                        int(index) + 2,
+                        design["cluster_id"],
+                        cluster,
+                        f"only {design['treatment_arm']!r} clusters in the participation table",
+                    )
+                )
     individuals = frames.get(design["individual_table"])
     if individuals is not None:
         sizes = individuals[design["cluster_id"]].value_counts()

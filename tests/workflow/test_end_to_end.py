@@ -138,3 +138,19 @@ def test_results_are_identical_with_one_or_two_cores(runs):
         "figures/forest.png",
     ):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name
+
+
+def test_verify_passes_on_a_rerun_and_fails_on_an_altered_expected_number(runs, tmp_path):
+    import json
+
+    from trial.verify import compare_results, write_expected
+
+    (_, first), (_, second) = runs
+    expected = tmp_path / "expected.json"
+    write_expected(first / "reports" / "tables", expected)
+    assert compare_results(second / "reports" / "tables", expected) == []
+    payload = json.loads(expected.read_text())
+    payload["tables"]["outcomes.csv"][0]["estimate"] += 0.01
+    expected.write_text(json.dumps(payload))
+    mismatches = compare_results(second / "reports" / "tables", expected)
+    assert [(m.table, m.row, m.column) for m in mismatches] == [("outcomes.csv", 0, "estimate")]

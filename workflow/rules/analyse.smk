@@ -27,7 +27,11 @@ rule pool_outcomes:
     input:
         per_imputation(f"{DERIVED}/fits/{{i}}.csv"),
     output:
-        csv=f"{REPORTS}/tables/outcomes.csv",
+        csv=report(
+            f"{REPORTS}/tables/outcomes.csv",
+            caption="../report/outcomes.rst",
+            category="Outcomes",
+        ),
         json=f"{REPORTS}/tables/outcomes.json",
     conda:
         "../envs/trial.yaml"
@@ -35,6 +39,9 @@ rule pool_outcomes:
         f"{DERIVED}/logs/pool_outcomes.log",
     params:
         analysis=config["analysis"],
+    threads: 1
+    resources:
+        mem_mb=500,
     script:
         "../scripts/pool_outcomes.py"
 
@@ -47,11 +54,19 @@ rule describe_trial:
     output:
         flow=f"{REPORTS}/tables/flow.csv",
         baseline=f"{REPORTS}/tables/baseline.csv",
+        diagram=report(
+            f"{REPORTS}/figures/consort_flow.png",
+            caption="../report/consort_flow.rst",
+            category="Flow and baseline",
+        ),
     conda:
         "../envs/trial.yaml"
     log:
         f"{DERIVED}/logs/describe_trial.log",
     params:
         design=config["design"],
+    threads: 1
+    resources:
+        mem_mb=2000,  # reads every raw table
     script:
         "../scripts/describe_trial.py"

@@ -29,3 +29,114 @@ REPORT_INPUTS = {"raw": raw_inputs()}
 def report_inputs(wildcards):
     """Every file the report reads."""
     return {**REPORT_INPUTS, "truth": truth_file()}
+
+
+def table_rules(wildcards):
+    """Which rule writes each result table, for the report's provenance section."""
+    made_by = {}
+    for each in workflow.rules:
+        for path in each.output:
+            if f"{REPORTS}/tables/" in str(path):
+                made_by[os.path.basename(str(path))] = each.name
+    return made_by
+
+
+# ---- audit ----
+def audit_targets(wildcards=None):
+    """The audit's result files, when the config has an `audit:` section."""
+    if "audit" not in config:
+        return []
+    return [
+        f"{REPORTS}/tables/audit_availability.csv",
+        f"{REPORTS}/tables/audit_by_time.csv",
+        f"{REPORTS}/tables/audit_estimates.csv",
+        f"{REPORTS}/tables/audit_tests.csv",
+        f"{REPORTS}/figures/audit_trajectories.png",
+    ]
+
+
+def audit_raw_inputs(wildcards=None):
+    """The audit table and the cluster table it is joined to."""
+    tables = config["tables"]
+    names = [config["audit"]["table"], config["design"]["cluster_table"]]
+    return [f"{RAW}/{tables[name]['file']}" for name in names]
+
+
+# ---- costs ----
+def cost_chunks():
+    """Chunk numbers of the cost bootstrap (1..chunks)."""
+    return list(range(1, config["costs"].get("bootstrap", {}).get("chunks", 1) + 1))
+
+
+def cost_targets(wildcards=None):
+    """The cost stage's result files, when the config has a `costs:` section."""
+    if "costs" not in config:
+        return []
+    return [
+        f"{REPORTS}/tables/cost_use.csv",
+        f"{REPORTS}/tables/unit_costs.csv",
+        f"{REPORTS}/tables/costs.csv",
+        f"{REPORTS}/tables/cost_effectiveness.csv",
+        f"{REPORTS}/tables/ceac.csv",
+        f"{REPORTS}/tables/cheers.csv",
+        f"{REPORTS}/figures/ce_plane.png",
+        f"{REPORTS}/figures/ceac.png",
+    ]
+
+
+# ---- secondary ----
+HAS_PARTICIPATION = "participation" in config
+HAS_STAFF_OUTCOMES = bool(config.get("staff", {}).get("outcomes"))
+HAS_SENSITIVITY = "sensitivity" in config
+HAS_ICC = "icc" in config
+
+
+def secondary_targets(wildcards=None):
+    """Result files of the secondary analyses the config asks for."""
+    targets = []
+    if HAS_PARTICIPATION:
+        targets += [
+            f"{REPORTS}/tables/participation.csv",
+            f"{REPORTS}/tables/participation.json",
+        ]
+    if HAS_STAFF_OUTCOMES:
+        targets.append(f"{REPORTS}/tables/staff_outcomes.csv")
+    if HAS_SENSITIVITY:
+        targets += [
+            f"{REPORTS}/tables/sensitivity.csv",
+            f"{REPORTS}/tables/rerandomisation.json",
+            f"{REPORTS}/tables/delta_adjustment.csv",
+            f"{REPORTS}/figures/tipping_point.png",
+            f"{REPORTS}/figures/forest_all.png",
+        ]
+    if HAS_ICC:
+        targets += [f"{REPORTS}/tables/icc.csv", f"{REPORTS}/tables/icc.json"]
+    return targets
+
+
+def participation_scores_file(wildcards=None):
+    """The participation scores, when the config has participation."""
+    return [f"{DERIVED}/participation/scores.csv"] if HAS_PARTICIPATION else []
+
+
+def staff_inputs(wildcards=None):
+    """The staff analysis table and staff results, when the config has staff outcomes."""
+    if not HAS_STAFF_OUTCOMES:
+        return {}
+    return {
+        "staff_table": f"{DERIVED}/staff/analysis_table.csv",
+        "staff_outcomes": f"{REPORTS}/tables/staff_outcomes.csv",
+    }
+
+
+def forest_all_inputs(wildcards=None):
+    """Every result table the summary forest plot draws on."""
+    inputs = {
+        "outcomes": f"{REPORTS}/tables/outcomes.csv",
+        "sensitivity": f"{REPORTS}/tables/sensitivity.csv",
+    }
+    if HAS_PARTICIPATION:
+        inputs["participation"] = f"{REPORTS}/tables/participation.csv"
+    if HAS_STAFF_OUTCOMES:
+        inputs["staff_outcomes"] = f"{REPORTS}/tables/staff_outcomes.csv"
+    return inputs

@@ -1,10 +1,29 @@
 # Multiple imputation: one job per completed dataset, each with its own derived seed.
 
 
+rule check_imputation_model:
+    """Stop unless the imputation model holds every term of each analysis model."""
+    input:
+        f"{DERIVED}/scored/analysis_table.csv",
+    output:
+        f"{DERIVED}/imputed/model.json",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/check_imputation_model.log",
+    params:
+        imputation=config["imputation"],
+        covariates=config["covariates"],
+        outcomes=config["analysis"]["outcomes"],
+    script:
+        "../scripts/check_imputation_model.py"
+
+
 rule impute:
     """Make completed dataset number {i}."""
     input:
-        f"{DERIVED}/scored/analysis_table.csv",
+        table=f"{DERIVED}/scored/analysis_table.csv",
+        model=f"{DERIVED}/imputed/model.json",
     output:
         data=f"{DERIVED}/imputed/{{i}}.csv",
         trace=f"{DERIVED}/imputed/{{i}}.trace.csv",
@@ -22,3 +41,31 @@ rule impute:
         i=r"\d+",
     script:
         "../scripts/impute.py"
+
+
+rule imputation_diagnostics:
+    """Missingness by outcome, time point and arm; chain traces; observed vs imputed values."""
+    input:
+        table=f"{DERIVED}/scored/analysis_table.csv",
+        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+        traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.csv"),
+    output:
+        missingness=f"{REPORTS}/tables/missingness.csv",
+        comparison=f"{REPORTS}/tables/imputed_vs_observed.csv",
+        traces=f"{REPORTS}/figures/imputation_traces.png",
+        imputed=f"{REPORTS}/figures/imputed_vs_observed.png",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/imputation_diagnostics.log",
+    script:
+        "../scripts/imputation_diagnostics.py"
+
+
+REPORT_INPUTS.update(
+    imputation_model=f"{DERIVED}/imputed/model.json",
+    missingness=f"{REPORTS}/tables/missingness.csv",
+    imputed_vs_observed=f"{REPORTS}/tables/imputed_vs_observed.csv",
+    trace_figure=f"{REPORTS}/figures/imputation_traces.png",
+    imputed_figure=f"{REPORTS}/figures/imputed_vs_observed.png",
+)

@@ -15,6 +15,9 @@ rule validate_inputs:
         f"{DERIVED}/logs/validate_inputs.log",
     params:
         tables=config["tables"],
+    threads: 1
+    resources:
+        mem_mb=2000,  # about 0.55 GiB peak for a 500-cluster, 50,000-individual trial
     script:
         "../scripts/validate_inputs.py"
 
@@ -33,5 +36,8 @@ rule build_analysis_table:
     params:
         scales=config["scales"],
         outcomes=config["analysis"]["outcomes"],
+    threads: 1
+    resources:
+        mem_mb=2000,  # about 0.6 GiB peak for a 500-cluster, 50,000-individual trial
     script:
         "../scripts/build_analysis_table.py"

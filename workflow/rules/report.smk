@@ -7,12 +7,21 @@ rule make_figures:
         outcomes=f"{REPORTS}/tables/outcomes.csv",
         table=f"{DERIVED}/scored/analysis_table.csv",
     output:
-        forest=f"{REPORTS}/figures/forest.png",
-        primary=f"{REPORTS}/figures/primary_distribution.png",
+        forest=report(
+            f"{REPORTS}/figures/forest.png", caption="../report/forest.rst", category="Outcomes"
+        ),
+        primary=report(
+            f"{REPORTS}/figures/primary_distribution.png",
+            caption="../report/primary_distribution.rst",
+            category="Flow and baseline",
+        ),
     conda:
         "../envs/trial.yaml"
     log:
         f"{DERIVED}/logs/make_figures.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/make_figures.py"
 
@@ -20,6 +29,7 @@ rule make_figures:
 REPORT_INPUTS.update(
     outcomes=f"{REPORTS}/tables/outcomes.csv",
     flow=f"{REPORTS}/tables/flow.csv",
+    flow_figure=f"{REPORTS}/figures/consort_flow.png",
     baseline=f"{REPORTS}/tables/baseline.csv",
     forest_figure=f"{REPORTS}/figures/forest.png",
     primary_figure=f"{REPORTS}/figures/primary_distribution.png",
@@ -32,7 +42,9 @@ rule render_report:
     input:
         unpack(report_inputs),
     output:
-        html=f"{REPORTS}/report.html",
+        html=report(
+            f"{REPORTS}/report.html", caption="../report/report.rst", category="Report"
+        ),
         provenance=f"{REPORTS}/provenance.json",
     conda:
         "../envs/trial.yaml"
@@ -40,5 +52,25 @@ rule render_report:
         f"{DERIVED}/logs/render_report.log",
     params:
         config_path=CONFIG_PATH,
+        table_rules=table_rules,
+    threads: 1
+    resources:
+        mem_mb=2000,  # hashes every raw input for the provenance record
     script:
         "../scripts/render_report.py"
+
+
+rule verify:
+    """Compare this run's result tables with the committed expected results (not part of `all`)."""
+    input:
+        f"{REPORTS}/report.html",
+    output:
+        touch(f"{DERIVED}/verified.flag"),
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/verify.log",
+    params:
+        config_path=CONFIG_PATH,
+    shell:
+        "trial verify {params.config_path} 2>&1 | tee {log}"

@@ -1,17 +1,16 @@
-"""Rule describe_trial: flow counts and baseline table."""
+"""Rule describe_trial: flow counts, the CONSORT flow diagram and the baseline table."""
 
 import pandas as pd
 
-from trial.describe import baseline_table, flow_counts
+from trial.consort import flow_diagram
+from trial.describe import describe_trial
 from trial.runlog import start_log
-from trial.validation import read_table
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config
 table = pd.read_csv(snakemake.input.table)
-clusters = read_table(config, config["design"]["cluster_table"])
-flow_counts(config, table, clusters).to_csv(snakemake.output.flow, index=False, lineterminator="\n")
-baseline_table(config, table, clusters).to_csv(
-    snakemake.output.baseline, index=False, lineterminator="\n"
-)
+flow, baseline = describe_trial(config, table)
+flow.to_csv(snakemake.output.flow, index=False, lineterminator="\n")
+baseline.to_csv(snakemake.output.baseline, index=False, lineterminator="\n")
+flow_diagram(config, flow, snakemake.output.diagram)
 log.info("described %d individuals", len(table))

@@ -7,7 +7,7 @@ from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 index = int(snakemake.wildcards.i)
-table = pd.read_csv(snakemake.input[0])
+table = pd.read_csv(snakemake.input.table)
 result = impute_analysis_table(snakemake.config, table, index)
 log.info("imputation %d with engine %s", index, result.engine)
 result.completed.to_csv(snakemake.output.data, index=False, lineterminator="\n")

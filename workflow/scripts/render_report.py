@@ -9,6 +9,7 @@ log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config
 inputs = dict(snakemake.input.items())
 inputs["provenance_info"] = provenance(config, snakemake.params.config_path, list(inputs["raw"]))
+inputs["table_rules"] = snakemake.params.table_rules
 sections = build_sections(config, inputs)
 log.info("sections: %s", [s.id for s in sections])
 with open(snakemake.output.html, "w", encoding="utf-8") as handle:

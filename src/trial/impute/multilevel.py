@@ -268,6 +268,21 @@ def _draw_bayes_regression(
     return X_new @ beta + np.sqrt(s2) * rng.standard_normal(X_new.shape[0])
 
 
+def _match_donors(
+    fitted_obs: _FloatArray,
+    y_obs: _FloatArray,
+    fitted_mis: _FloatArray,
+    k: int,
+    rng: np.random.Generator,
+) -> _FloatArray:
+    """Predictive mean matching: an observed value from one of the ``k`` nearest donors."""
+    k = min(k, fitted_obs.size)
+    distance = np.abs(fitted_mis[:, None] - fitted_obs[None, :])
+    nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+    pick = nearest[np.arange(fitted_mis.size), rng.integers(0, k, fitted_mis.size)]
+    return y_obs[pick]
+
+
 def _validate(
     data: pd.DataFrame,
     cluster: str,
@@ -365,8 +380,16 @@ def impute_multilevel(
     seed: int,
     iterations: int = 20,
     burn_in: int = 10,
+    mean_match: Sequence[str] = (),
+    mean_match_candidates: int = 5,
 ) -> ImputationResult:
     r"""Make one completed dataset by multilevel (random-intercept) normal imputation.
+
+    Level-1 columns named in ``mean_match`` (e.g. skewed, non-negative costs, for which normal
+    draws could be negative) are imputed by predictive mean matching on the same model, as
+    miceadds ``2l.pmm``: each missing entry takes the observed value of a donor drawn at
+    random from the ``mean_match_candidates`` observed rows whose predictions
+    :math:`x'\beta + u_j` (current draw) are nearest its own.
 
     Fully conditional specification: in each iteration every incomplete variable of
     ``impute`` is visited in the given order.
@@ -445,6 +468,11 @@ def impute_multilevel(
     variables).
     """
     _validate(data, cluster, impute, predictors, cluster_level, iterations, burn_in)
+    matched = set(mean_match)
+    if matched - set(impute) or matched & set(cluster_level):
+        raise ValueError("mean_match must name level-1 columns of impute")
+    if mean_match_candidates < 1:
+        raise ValueError("mean_match_candidates must be at least 1")
     rng = np.random.default_rng(seed)
     codes_raw, uniques = pd.factorize(data[cluster], sort=True)
     codes = codes_raw.astype(np.intp)
@@ -542,8 +570,15 @@ def impute_multilevel(
                 except ValueError as exc:
                     raise ValueError(f"imputing column {col!r}: {exc}") from exc
                 variances[col] = (float(draws.sigma2_u[-1]), float(draws.sigma2_e[-1]))
-                values[col][miss] = draws.y_missing
-                imputed = draws.y_missing
+                if col in matched:
+                    fitted = X @ draws.beta[-1] + draws.u[codes]
+                    draws_y = _match_donors(
+                        fitted[~miss], y[~miss], fitted[miss], mean_match_candidates, rng
+                    )
+                else:
+                    draws_y = draws.y_missing
+                values[col][miss] = draws_y
+                imputed = draws_y
             sd = float(np.std(imputed, ddof=1)) if imputed.size > 1 else float("nan")
             trace_rows.append((iteration, col, float(np.mean(imputed)), sd))
 

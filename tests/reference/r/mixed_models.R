@@ -8,6 +8,9 @@
 #
 # Run from the repository root:  Rscript tests/reference/r/mixed_models.R
 # The script also exports MASS::nlschools to tests/reference/data/mixed/nlschools.csv.
+# Datasets: refocus, boundary, unbalanced, nested (tests/reference/data/mixed/make_data.py),
+# nlschools (MASS), refocus_example (export_refocus_example.py: the bundled example's primary
+# model), nested_large (make_nested_large.py: audit-sized nested model, no Kenward-Roger).
 
 suppressPackageStartupMessages({
   library(lme4)
@@ -53,9 +56,9 @@ variance_components <- function(m) {
   out
 }
 
-record_fit <- function(dataset, fit_label, m, ftests) {
+record_fit <- function(dataset, fit_label, m, ftests, kr = TRUE) {
   terms <- names(fixef(m))
-  is_reml <- isREML(m)
+  is_reml <- isREML(m) && kr
   add(dataset, fit_label, "estimate", terms, fixef(m))
   add(dataset, fit_label, "se", terms, sqrt(diag(as.matrix(vcov(m)))))
   sat <- summary(m, ddf = "Satterthwaite")$coefficients
@@ -116,9 +119,10 @@ write_fixture <- function(dataset) {
                                append = TRUE, quote = TRUE))
 }
 
-fit_both <- function(dataset, formula, data, ftests_of) {
+# kr = FALSE skips pbkrtest (Kenward-Roger), which works with dense n x n matrices
+fit_both <- function(dataset, formula, data, ftests_of, kr = TRUE) {
   m_reml <- lmer(formula, data = data, REML = TRUE, control = ctrl)
-  record_fit(dataset, "REML", m_reml, lapply(ftests_of, function(r) contrast_rows(m_reml, r)))
+  record_fit(dataset, "REML", m_reml, lapply(ftests_of, function(r) contrast_rows(m_reml, r)), kr)
   m_ml <- lmer(formula, data = data, REML = FALSE, control = ctrl)
   record_fit(dataset, "ML", m_ml, lapply(ftests_of, function(r) contrast_rows(m_ml, r)))
   write_fixture(dataset)
@@ -156,5 +160,22 @@ nested <- read.csv(file.path(data_dir, "nested.csv"))
 nested$time <- factor(nested$time)
 fit_both("nested", y ~ arm * time + (1 | team) + (1 | team:consumer), nested,
          list(arm_time = list("arm:time1", "arm:time2", "arm:time3", "arm:time4")))
+
+# (f) the REFOCUS example's own primary model on its complete cases (exported from the bundled
+#     synthetic example by tests/reference/data/mixed/export_refocus_example.py): follow-up QPR
+#     total ~ arm + baseline QPR total + trust stratum + (1 | team). Trust is coded as in the
+#     pipeline: treatment contrast against the first level listed in the config (SLaM).
+example <- read.csv(file.path(data_dir, "refocus_example.csv"))
+example$trust <- factor(example$trust, levels = c("SLaM", "2gether"))
+fit_both("refocus_example",
+         qpr_total__followup ~ treatment + qpr_total__baseline + trust + (1 | team_id), example,
+         list(treatment_trust = list("treatment", "trust2gether")))
+
+# (g) nested random intercepts at casenote-audit size (make_nested_large.py): 27 teams, 950
+#     consumers, 7 time points, 15% of rows missing; Satterthwaite only
+large <- read.csv(file.path(data_dir, "nested_large.csv"))
+large$time <- factor(large$time)
+fit_both("nested_large", y ~ arm * time + (1 | team) + (1 | team:consumer), large,
+         list(arm_time = as.list(paste0("arm:time", 1:6))), kr = FALSE)
 
 cat("fixtures written to", out_dir, "\n")

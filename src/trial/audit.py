@@ -1,0 +1,829 @@
+"""Repeated audit of individual records over time points, in a cluster-randomised trial.
+
+Each audited individual belongs to one cluster and is audited at time points ``1..T``; at each
+time point the record is either available (and its 0/1 items are scored) or not. The first
+``intervention_starts_after`` time points precede the intervention. The config's ``audit:``
+section names the table, its columns, the items and an optional composite score (the number, or
+the share, of items documented).
+
+Data flow (each step one workflow rule): raw audit table -> :func:`prepare_audit` (one long table
+with arm, strata and composite; records not available counted per time point and arm) ->
+:func:`summarise_by_time` (per time point and arm: proportion or mean with a cluster-robust CI),
+:func:`fit_audit_models` (arm x time: a fixed-effects panel model with cluster-robust SEs and a
+linear mixed model with cluster and individual random intercepts) -> :func:`trajectory_plot`
+and :func:`audit_section` (the report).
+
+Methods
+-------
+Per time point and arm
+    The mean ``ybar`` of the records used, with the cluster-robust (CR1) standard error of a
+    mean: ``se^2 = G/(G-1) * sum_g (sum_{i in g} (y_i - ybar))^2 / n^2`` over the ``G`` clusters
+    of that arm contributing records, and a t interval on ``G - 1`` df. This equals
+    ``sandwich::vcovCL(lm(y ~ 1), cluster = ~cluster, type = "HC0", cadjust = TRUE)`` in R.
+Panel model (linearmodels ``PanelOLS``)
+    ``y_it = a_i + sum_{t > 1} g_t [time = t] + sum_{t > 1} d_t [time = t] x treatment + e_it``
+    with individual (entity) fixed effects ``a_i`` and time effects entered as indicators.
+    Standard errors are clustered by cluster with the small-sample factor
+    ``G/(G-1) * (n-1)/(n-k)`` (``k`` slope coefficients; the individual effects are nested in the
+    clusters and are not counted, as in Stata's ``xtreg, fe vce(cluster)``); t and F tests use
+    ``G - 1`` denominator df. The arm main effect and the strata are absorbed by the individual
+    effects, so this model estimates only changes relative to the first time point.
+Mixed model (:func:`trial.mixed.fit_random_intercept_model`)
+    Intercept, treatment, strata, time indicators and treatment x time indicators, REML, random
+    intercepts for cluster and for individual nested in cluster, with the config's small-sample
+    df method. The arm x time terms vary within clusters, so their df are large; the random
+    intercepts assume that clusters differ only in level, not in trajectory, which the panel
+    model's cluster-robust SEs do not assume.
+Final time point
+    The difference between arms at the last time point (mixed model only) and the
+    difference-in-differences: that difference minus the mean difference over the
+    pre-intervention time points (``d_T - mean_{t pre} d_t``, with ``d_1 = 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from linearmodels.panel import PanelOLS  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from trial.analysis import arm_term, contrast_label  # noqa: E402
+from trial.config import Config  # noqa: E402
+from trial.mixed import fit_random_intercept_model  # noqa: E402
+from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
+
+__all__ = [
+    "AuditData",
+    "AuditInputError",
+    "AuditMeasure",
+    "audit_measures",
+    "audit_section",
+    "cluster_robust_mean",
+    "fit_audit_models",
+    "fit_mixed_model",
+    "fit_panel_model",
+    "prepare_audit",
+    "summarise_by_time",
+    "trajectory_plot",
+]
+
+TREATMENT = "treatment"  # 0/1 indicator of the treatment arm in the long audit table
+AVAILABLE = "available"  # True when the record could be audited
+
+
+class AuditInputError(ValueError):
+    """The audit data cannot support the requested summary or model; the message says why."""
+
+
+@dataclass(frozen=True)
+class AuditMeasure:
+    """One analysed audit measure: a 0/1 item (a proportion) or the composite score (a mean)."""
+
+    name: str
+    label: str
+    kind: str  # "proportion" or "mean"
+
+
+@dataclass(frozen=True)
+class AuditData:
+    """The prepared audit.
+
+    Attributes
+    ----------
+    long : pandas.DataFrame
+        One row per audited individual and time point: ID, cluster, arm, ``treatment`` (0/1),
+        strata, time, ``available`` (bool), the items and the composite (missing where the
+        record was not available or, for the composite, where an item is missing).
+    availability : pandas.DataFrame
+        Per time point and arm (and a ``total`` row per arm): records, records available, not
+        available, available with an item missing.
+    """
+
+    long: pd.DataFrame
+    availability: pd.DataFrame
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def audit_measures(config: Config) -> list[AuditMeasure]:
+    """The composite (when configured) followed by every item, with report labels."""
+    spec = config["audit"]
+    labels = spec.get("item_labels", {})
+    measures = []
+    composite = spec.get("composite")
+    if composite:
+        measures.append(AuditMeasure(composite["name"], composite["label"], "mean"))
+    measures += [AuditMeasure(item, labels.get(item, item), "proportion") for item in spec["items"]]
+    return measures
+
+
+def _times(config: Config, long: pd.DataFrame) -> list[int]:
+    return sorted(int(t) for t in long[config["audit"]["time"]].unique())
+
+
+def _time_labels(config: Config, times: Sequence[int]) -> dict[int, str]:
+    labels = config["audit"].get("time_labels")
+    if labels is None:
+        return {t: str(t) for t in times}
+    if len(labels) != len(times):
+        raise AuditInputError(
+            f"audit/time_labels has {len(labels)} labels but the audit has {len(times)} time "
+            f"points ({times})"
+        )
+    return dict(zip(times, labels, strict=True))
+
+
+def _pre_post(config: Config, times: Sequence[int]) -> tuple[list[int], list[int]]:
+    start = config["audit"]["intervention_starts_after"]
+    pre = [t for t in times if t <= start]
+    post = [t for t in times if t > start]
+    if not post:
+        raise AuditInputError(
+            f"audit/intervention_starts_after is {start}, so none of the audit time points "
+            f"{list(times)} follows the start of the intervention"
+        )
+    return pre, post
+
+
+def _time_term(config: Config, t: int) -> str:
+    return f"{config['audit']['time']}[{t}]"
+
+
+def _interaction_term(config: Config, t: int) -> str:
+    return f"{arm_term(config)}:{_time_term(config, t)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingest
+# ---------------------------------------------------------------------------------------------
+
+
+def prepare_audit(config: Config, audit: pd.DataFrame, clusters: pd.DataFrame) -> AuditData:
+    """Join arm and strata to the audit, add the composite and count unavailable records.
+
+    Parameters
+    ----------
+    config : dict
+        Trial config with an ``audit`` section.
+    audit : pandas.DataFrame
+        The raw audit table (already validated against the config).
+    clusters : pandas.DataFrame
+        The cluster table (ID, arm, strata).
+
+    Returns
+    -------
+    AuditData
+
+    Raises
+    ------
+    AuditInputError
+        An audited individual appears in more than one cluster, a cluster is not in the cluster
+        table, or an available record has no item scored at all.
+    """
+    design = config["design"]
+    spec = config["audit"]
+    cid, id_col, time_col = design["cluster_id"], spec["id"], spec["time"]
+    items = list(spec["items"])
+    missing_columns = [
+        c for c in [id_col, cid, time_col, spec["available"], *items] if c not in audit
+    ]
+    if missing_columns:
+        raise AuditInputError(f"audit table lacks the columns {missing_columns}")
+    long = audit[[id_col, cid, time_col, spec["available"], *items]].copy()
+    per_id = long.groupby(id_col)[cid].nunique()
+    if (per_id > 1).any():
+        bad = list(per_id[per_id > 1].index[:5])
+        raise AuditInputError(
+            f"{int((per_id > 1).sum())} audited individuals appear in more than one "
+            f"{design['cluster_label']} (e.g. {bad}); each must belong to one cluster"
+        )
+    arms = clusters.set_index(cid)[design["arm"]]
+    unknown = sorted(set(long[cid]) - set(arms.index))
+    if unknown:
+        raise AuditInputError(f"audit {cid} values not in the cluster table: {unknown[:10]}")
+    long[design["arm"]] = long[cid].map(arms)
+    long[TREATMENT] = (long[design["arm"]] == design["treatment_arm"]).astype(int)
+    for stratum in design["strata"]:
+        long[stratum] = long[cid].map(clusters.set_index(cid)[stratum])
+    long[time_col] = long[time_col].astype(int)
+    long[AVAILABLE] = long[spec["available"]] == spec["available_code"]
+    values = long[items].astype(float)
+    scored_unavailable = ~long[AVAILABLE] & values.notna().any(axis=1)
+    if scored_unavailable.any():
+        first = long.loc[scored_unavailable, [id_col, time_col]].iloc[0].tolist()
+        raise AuditInputError(
+            f"{int(scored_unavailable.sum())} records are marked not available but have items "
+            f"scored (first: {id_col}={first[0]}, {time_col}={first[1]})"
+        )
+    long[items] = values
+    none_scored = long[AVAILABLE] & values.isna().all(axis=1)
+    if none_scored.any():
+        first = long.loc[none_scored, [id_col, time_col]].iloc[0].tolist()
+        raise AuditInputError(
+            f"{int(none_scored.sum())} records are marked available but have no item scored "
+            f"(first: {id_col}={first[0]}, {time_col}={first[1]})"
+        )
+    composite = spec.get("composite")
+    if composite:
+        score = values.sum(axis=1, min_count=len(items))  # missing if any item is missing
+        if composite["method"] == "mean":
+            score = score / len(items)
+        long[composite["name"]] = score
+    long = long.drop(columns=[spec["available"]])
+    long = long.sort_values([id_col, time_col]).reset_index(drop=True)
+    return AuditData(long=long, availability=_availability(config, long))
+
+
+def _availability(config: Config, long: pd.DataFrame) -> pd.DataFrame:
+    design = config["design"]
+    spec = config["audit"]
+    items = list(spec["items"])
+    frame = long.assign(
+        _item_missing=long[AVAILABLE] & long[items].isna().any(axis=1),
+    )
+    rows = []
+    for arm in (design["treatment_arm"], design["reference_arm"]):
+        part = frame[frame[design["arm"]] == arm]
+        groups = [(str(t), g) for t, g in part.groupby(spec["time"], sort=True)]
+        for time, g in [*groups, ("total", part)]:
+            n = len(g)
+            n_available = int(g[AVAILABLE].sum())
+            rows.append(
+                {
+                    "time": time,
+                    "arm": arm,
+                    "arm_label": design["arm_labels"][arm],
+                    "n_records": n,
+                    "n_available": n_available,
+                    "n_not_available": n - n_available,
+                    "pct_not_available": 100.0 * (n - n_available) / n if n else float("nan"),
+                    "n_item_missing": int(g["_item_missing"].sum()),
+                    "n_individuals": int(g[spec["id"]].nunique()),
+                    "n_clusters": int(g[design["cluster_id"]].nunique()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per time point and arm
+# ---------------------------------------------------------------------------------------------
+
+
+def cluster_robust_mean(
+    values: Sequence[float] | np.ndarray | pd.Series,
+    clusters: Sequence[Any] | np.ndarray | pd.Series,
+    *,
+    alpha: float = 0.05,
+) -> dict[str, float]:
+    """Mean with a cluster-robust (CR1) standard error and a t interval on clusters - 1 df.
+
+    Parameters
+    ----------
+    values : array-like
+        Observations (no missing values).
+    clusters : array-like
+        Cluster label of each observation.
+    alpha : float, default 0.05
+        Level of the interval.
+
+    Returns
+    -------
+    dict
+        ``estimate, se, df, ci_low, ci_high, n, n_clusters``. With fewer than two clusters the
+        SE, df and interval are NaN.
+
+    Notes
+    -----
+    ``se^2 = G/(G-1) * sum_g (sum_{i in g} (y_i - ybar))^2 / n^2``: the sandwich variance of
+    the intercept of ``y ~ 1`` with the CR1 cluster adjustment ``G/(G-1)``.
+    """
+    y = np.asarray(values, dtype=float)
+    if y.ndim != 1 or len(y) != len(clusters):
+        raise AuditInputError("values and clusters must be one-dimensional and of equal length")
+    if not np.all(np.isfinite(y)):
+        raise AuditInputError("values contain missing or infinite entries")
+    n = len(y)
+    if n == 0:
+        raise AuditInputError("no observations to summarise")
+    codes, uniques = pd.factorize(np.asarray(clusters, dtype=object))
+    G = len(uniques)
+    mean = float(y.mean())
+    out = {
+        "estimate": mean,
+        "se": math.nan,
+        "df": math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "n": n,
+        "n_clusters": G,
+    }
+    if G < 2:
+        return out
+    sums = np.bincount(codes, weights=y - mean, minlength=G)
+    se = math.sqrt(G / (G - 1) * float(np.sum(sums**2))) / n
+    q = float(stats.t.ppf(1 - alpha / 2, G - 1))
+    out.update(se=se, df=float(G - 1), ci_low=mean - q * se, ci_high=mean + q * se)
+    return out
+
+
+def summarise_by_time(config: Config, long: pd.DataFrame) -> pd.DataFrame:
+    """Proportion (items) or mean (composite) per measure, time point and arm, with CR1 CIs.
+
+    Only available records with the measure scored are used; ``n_records`` counts them.
+    """
+    design = config["design"]
+    spec = config["audit"]
+    alpha = config["analysis"]["alpha"]
+    times = _times(config, long)
+    labels = _time_labels(config, times)
+    pre, _ = _pre_post(config, times)
+    rows = []
+    for measure in audit_measures(config):
+        for t in times:
+            for arm in (design["treatment_arm"], design["reference_arm"]):
+                part = long[
+                    (long[spec["time"]] == t)
+                    & (long[design["arm"]] == arm)
+                    & long[AVAILABLE]
+                    & long[measure.name].notna()
+                ]
+                if part.empty:
+                    raise AuditInputError(
+                        f"no available records of {measure.name!r} at {spec['time']}={t} in arm "
+                        f"{arm!r}"
+                    )
+                res = cluster_robust_mean(
+                    part[measure.name], part[design["cluster_id"]], alpha=alpha
+                )
+                rows.append(
+                    {
+                        "measure": measure.name,
+                        "measure_label": measure.label,
+                        "kind": measure.kind,
+                        "time": t,
+                        "time_label": labels[t],
+                        "period": "pre" if t in pre else "intervention",
+                        "arm": arm,
+                        "arm_label": design["arm_labels"][arm],
+                        "estimate": res["estimate"],
+                        "se": res["se"],
+                        "df": res["df"],
+                        "ci_low": res["ci_low"],
+                        "ci_high": res["ci_high"],
+                        "n_records": res["n"],
+                        "n_clusters": res["n_clusters"],
+                        "method": "CR1 cluster-robust SE of the mean, t on clusters - 1 df",
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arm x time models
+# ---------------------------------------------------------------------------------------------
+
+
+def _used(config: Config, long: pd.DataFrame, measure: str) -> pd.DataFrame:
+    return long[long[AVAILABLE] & long[measure].notna()]
+
+
+def _strata_columns(config: Config, data: pd.DataFrame) -> pd.DataFrame:
+    design = config["design"]
+    columns = config["tables"][design["cluster_table"]]["columns"]
+    parts = {}
+    for stratum in design["strata"]:
+        spec = columns[stratum]
+        if spec["type"] == "category":
+            for level in spec["values"][1:]:
+                parts[f"{stratum}[{level}]"] = (data[stratum] == level).astype(float)
+        else:
+            parts[stratum] = data[stratum].astype(float)
+    return pd.DataFrame(parts, index=data.index)
+
+
+def _time_design(config: Config, data: pd.DataFrame, times: Sequence[int]) -> pd.DataFrame:
+    time = data[config["audit"]["time"]].to_numpy()
+    treat = data[TREATMENT].to_numpy(dtype=float)
+    cols = {_time_term(config, t): (time == t).astype(float) for t in times[1:]}
+    cols |= {_interaction_term(config, t): treat * (time == t) for t in times[1:]}
+    return pd.DataFrame(cols, index=data.index)
+
+
+def _final_weights(config: Config, times: Sequence[int], *, with_arm: bool) -> dict[str, pd.Series]:
+    """Weights of the final-time difference and of the difference-in-differences."""
+    pre, _ = _pre_post(config, times)
+    last = times[-1]
+    weights: dict[str, pd.Series] = {}
+    if with_arm:
+        weights["difference_at_final_time"] = pd.Series(
+            {arm_term(config): 1.0, _interaction_term(config, last): 1.0}
+        )
+    if pre:
+        did = pd.Series({_interaction_term(config, last): 1.0})
+        for t in pre:
+            if t != times[0]:
+                name = _interaction_term(config, t)
+                did[name] = did.get(name, 0.0) - 1.0 / len(pre)
+        weights["did_final_vs_pre"] = did
+    return weights
+
+
+def _row(
+    config: Config,
+    model: str,
+    measure: AuditMeasure,
+    quantity: str,
+    term: str,
+    time: int | None,
+    est: float,
+    se: float,
+    df: float,
+    df_method: str,
+    counts: Mapping[str, int],
+) -> dict[str, Any]:
+    alpha = config["analysis"]["alpha"]
+    t = est / se if se > 0 else math.nan
+    q = float(stats.t.ppf(1 - alpha / 2, df))
+    return {
+        "model": model,
+        "measure": measure.name,
+        "measure_label": measure.label,
+        "quantity": quantity,
+        "term": term,
+        "time": time,
+        "contrast": contrast_label(config, "treatment_minus_reference"),
+        "estimate": est,
+        "se": se,
+        "df": df,
+        "t": t,
+        "p": float(2 * stats.t.sf(abs(t), df)),
+        "ci_low": est - q * se,
+        "ci_high": est + q * se,
+        "df_method": df_method,
+        **counts,
+    }
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """Tidy results of one arm x time model: estimates and the joint test."""
+
+    estimates: pd.DataFrame
+    test: dict[str, Any]
+
+
+PANEL_DF_METHOD = "cluster-robust (CR1), t/F on clusters - 1 df"
+
+
+def fit_panel_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -> ModelResult:
+    """Individual fixed effects, time effects and arm x time terms (linearmodels PanelOLS).
+
+    Standard errors are clustered by cluster (``debiased=True, group_debias=True``: the factor
+    ``G/(G-1) (n-1)/(n-k)``); t and F tests use ``G - 1`` denominator df.
+    """
+    design = config["design"]
+    spec = config["audit"]
+    data = _used(config, long, measure.name)
+    times = _times(config, data)
+    X = _time_design(config, data, times)
+    index = pd.MultiIndex.from_arrays(
+        [data[spec["id"]].to_numpy(), data[spec["time"]].to_numpy()], names=["entity", "time"]
+    )
+    X.index = index
+    y = pd.Series(data[measure.name].to_numpy(dtype=float), index=index, name=measure.name)
+    cluster_codes, cluster_levels = pd.factorize(data[design["cluster_id"]])
+    clusters = pd.DataFrame({"cluster": cluster_codes}, index=index)
+    G = len(cluster_levels)
+    if G < 3:
+        raise AuditInputError(f"{measure.name}: at least three clusters needed, found {G}")
+    res = PanelOLS(y, X, entity_effects=True).fit(
+        cov_type="clustered", clusters=clusters, debiased=True, group_debias=True
+    )
+    params = res.params
+    cov = res.cov
+    df = float(G - 1)
+    counts = {
+        "n_obs": int(res.nobs),
+        "n_individuals": int(data[spec["id"]].nunique()),
+        "n_clusters": G,
+    }
+    rows = []
+    for t in times[1:]:
+        term = _interaction_term(config, t)
+        rows.append(
+            _row(
+                config,
+                "panel",
+                measure,
+                "arm_x_time",
+                term,
+                t,
+                float(params[term]),
+                math.sqrt(float(cov.loc[term, term])),
+                df,
+                PANEL_DF_METHOD,
+                counts,
+            )
+        )
+    for quantity, w in _final_weights(config, times, with_arm=False).items():
+        w = w.reindex(params.index).fillna(0.0).to_numpy()
+        est = float(w @ params.to_numpy())
+        se = math.sqrt(float(w @ cov.to_numpy() @ w))
+        rows.append(
+            _row(
+                config,
+                "panel",
+                measure,
+                quantity,
+                "",
+                times[-1],
+                est,
+                se,
+                df,
+                PANEL_DF_METHOD,
+                counts,
+            )
+        )
+    terms = [_interaction_term(config, t) for t in times[1:]]
+    b = params[terms].to_numpy()
+    V = cov.loc[terms, terms].to_numpy()
+    q = len(terms)
+    F = float(b @ np.linalg.solve(V, b)) / q
+    test = {
+        "model": "panel",
+        "measure": measure.name,
+        "measure_label": measure.label,
+        "hypothesis": "all arm x time terms are zero",
+        "F": F,
+        "num_df": float(q),
+        "den_df": df,
+        "p": float(stats.f.sf(F, q, df)),
+        "df_method": PANEL_DF_METHOD,
+        **counts,
+    }
+    return ModelResult(pd.DataFrame(rows), test)
+
+
+def fit_mixed_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -> ModelResult:
+    """Arm, strata, time and arm x time with cluster and nested individual random intercepts.
+
+    REML via :func:`trial.mixed.fit_random_intercept_model`; df by the config's df method; the
+    joint test is the fit's multi-df F test of the arm x time terms.
+    """
+    design = config["design"]
+    spec = config["audit"]
+    df_method = config["analysis"]["df_method"]
+    data = _used(config, long, measure.name)
+    times = _times(config, data)
+    X = pd.concat(
+        [
+            pd.DataFrame(
+                {"(Intercept)": 1.0, arm_term(config): data[TREATMENT].astype(float)},
+                index=data.index,
+            ),
+            _strata_columns(config, data),
+            _time_design(config, data, times),
+        ],
+        axis=1,
+    )
+    fit = fit_random_intercept_model(
+        data[measure.name].to_numpy(dtype=float),
+        X,
+        data[design["cluster_id"]].to_numpy(),
+        nested=data[spec["id"]].to_numpy(),
+        reml=True,
+        df_method=df_method,
+    )
+    counts = {
+        "n_obs": fit.n_obs,
+        "n_individuals": int(fit.n_groups_nested or 0),
+        "n_clusters": fit.n_clusters,
+    }
+    table = fit.summary_table(alpha=config["analysis"]["alpha"]).set_index("term")
+    rows = []
+    for t in times[1:]:
+        term = _interaction_term(config, t)
+        r = table.loc[term]
+        rows.append(
+            _row(
+                config,
+                "mixed",
+                measure,
+                "arm_x_time",
+                term,
+                t,
+                float(r["estimate"]),
+                float(r["se"]),
+                float(r["df"]),
+                df_method,
+                counts,
+            )
+        )
+    for quantity, w in _final_weights(config, times, with_arm=True).items():
+        c = fit.contrast(w, alpha=config["analysis"]["alpha"])
+        rows.append(
+            _row(
+                config,
+                "mixed",
+                measure,
+                quantity,
+                "",
+                times[-1],
+                c.estimate,
+                c.se,
+                c.df,
+                df_method,
+                counts,
+            )
+        )
+    L = pd.DataFrame(
+        np.eye(len(times) - 1), columns=[_interaction_term(config, t) for t in times[1:]]
+    )
+    ft = fit.f_test(L)
+    test = {
+        "model": "mixed",
+        "measure": measure.name,
+        "measure_label": measure.label,
+        "hypothesis": "all arm x time terms are zero",
+        "F": ft.F,
+        "num_df": ft.num_df,
+        "den_df": ft.den_df,
+        "p": ft.p,
+        "df_method": df_method,
+        **counts,
+        "var_cluster": float(fit.variance_components["cluster"]),
+        "var_individual": float(fit.variance_components["nested"]),
+        "var_residual": float(fit.variance_components["residual"]),
+        "at_boundary": bool(fit.at_boundary),
+        "converged": bool(fit.converged),
+    }
+    return ModelResult(pd.DataFrame(rows), test)
+
+
+def fit_audit_models(
+    config: Config, long: pd.DataFrame, *, mixed_measures: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both arm x time models for every measure.
+
+    Parameters
+    ----------
+    config : dict
+        Trial config.
+    long : pandas.DataFrame
+        :attr:`AuditData.long`.
+    mixed_measures : sequence of str, optional
+        Measures that also get the mixed model (default: all).
+
+    Returns
+    -------
+    estimates, tests : pandas.DataFrame
+        Tidy estimates (arm x time terms, difference at the final time point,
+        difference-in-differences) and joint F tests, one row per model and measure.
+    """
+    estimates, tests = [], []
+    for measure in audit_measures(config):
+        fits = [fit_panel_model(config, long, measure)]
+        if mixed_measures is None or measure.name in mixed_measures:
+            fits.append(fit_mixed_model(config, long, measure))
+        for res in fits:
+            estimates.append(res.estimates)
+            tests.append(res.test)
+    return pd.concat(estimates, ignore_index=True), pd.DataFrame(tests)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure and report section
+# ---------------------------------------------------------------------------------------------
+
+
+def trajectory_plot(config: Config, by_time: pd.DataFrame, path: str | Path) -> None:
+    """Per-time estimates with CIs by arm, one panel per measure, intervention period shaded."""
+    design = config["design"]
+    spec = config["audit"]
+    measures = list(dict.fromkeys(by_time["measure"]))
+    ncol = min(3, len(measures))
+    nrow = math.ceil(len(measures) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.8 * nrow), squeeze=False)
+    start = spec["intervention_starts_after"]
+    colours = {design["treatment_arm"]: "#1f4e79", design["reference_arm"]: "#c55a11"}
+    offsets = {design["treatment_arm"]: -0.06, design["reference_arm"]: 0.06}
+    for ax, measure in zip(axes.flat, measures, strict=False):
+        part = by_time[by_time["measure"] == measure]
+        times = sorted(part["time"].unique())
+        ax.axvspan(start + 0.5, max(times) + 0.5, color="#e8e8e8", zorder=0)
+        for arm, colour in colours.items():
+            a = part[part["arm"] == arm].sort_values("time")
+            ax.errorbar(
+                a["time"] + offsets[arm],
+                a["estimate"],
+                yerr=[a["estimate"] - a["ci_low"], a["ci_high"] - a["estimate"]],
+                fmt="o-",
+                ms=3.5,
+                lw=1.2,
+                capsize=2,
+                color=colour,
+                label=design["arm_labels"][arm],
+            )
+        ax.set_title(part["measure_label"].iloc[0], fontsize=8.5)
+        ax.set_xticks(
+            times, list(part.drop_duplicates("time").sort_values("time")["time_label"]), fontsize=7
+        )
+        ax.set_xlim(min(times) - 0.5, max(times) + 0.5)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_ylabel("proportion" if part["kind"].iloc[0] == "proportion" else "mean", fontsize=7)
+        ax.set_xlabel(spec.get("time_label", spec["time"]), fontsize=7)
+    for ax in list(axes.flat)[len(measures) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="#e8e8e8"))
+    labels.append("intervention period")
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:
+    """The report section: availability, per-time summaries, trajectories, arm x time models."""
+    import json
+
+    design = config["design"]
+    availability = pd.read_csv(inputs["audit_availability"], dtype={"time": str})
+    by_time = pd.read_csv(inputs["audit_by_time"])
+    estimates = pd.read_csv(inputs["audit_estimates"])
+    tests = pd.read_csv(inputs["audit_tests"])
+    arms = [design["treatment_arm"], design["reference_arm"]]
+    avail_rows = []
+    for time, part in availability.groupby("time", sort=False):
+        by_arm = part.set_index("arm")
+        avail_rows.append({"time": time, "arms": [by_arm.loc[a].to_dict() for a in arms]})
+    wide = []
+    for (measure, _time), part in by_time.groupby(["measure", "time"], sort=False):
+        by_arm = part.set_index("arm")
+        first = part.iloc[0]
+        wide.append(
+            {
+                "measure": measure,
+                "measure_label": first["measure_label"],
+                "kind": first["kind"],
+                "time_label": first["time_label"],
+                "period": first["period"],
+                "arms": [by_arm.loc[a].to_dict() for a in arms],
+            }
+        )
+    kinds = {m.name: m.kind for m in audit_measures(config)}
+    final = []
+    for (measure, model), part in estimates.groupby(["measure", "model"], sort=False):
+        by_q = part.set_index("quantity")
+        test = tests[(tests["measure"] == measure) & (tests["model"] == model)].iloc[0].to_dict()
+        final.append(
+            {
+                "measure_label": part["measure_label"].iloc[0],
+                "kind": kinds[measure],
+                "model": model,
+                "difference": by_q.loc["difference_at_final_time"].to_dict()
+                if "difference_at_final_time" in by_q.index
+                else None,
+                "did": by_q.loc["did_final_vs_pre"].to_dict()
+                if "did_final_vs_pre" in by_q.index
+                else None,
+                "test": test,
+            }
+        )
+    truth = None
+    if inputs.get("truth"):
+        truth = json.loads(Path(inputs["truth"][0]).read_text(encoding="utf-8")).get("audit")
+    spec = config["audit"]
+    times = sorted(by_time["time"].unique())
+    pre = [t for t in times if t <= spec["intervention_starts_after"]]
+    context = {
+        "availability": avail_rows,
+        "by_time": wide,
+        "final": final,
+        "truth": truth,
+        "n_times": len(times),
+        "pre_times": pre,
+        "last_time_label": by_time.loc[by_time["time"] == times[-1], "time_label"].iloc[0],
+        "contrast": contrast_label(config, "treatment_minus_reference"),
+        "composite": spec.get("composite"),
+        "time_label": spec.get("time_label", spec["time"]),
+        "mixed_df_method": config["analysis"]["df_method"],
+        "panel_df_method": PANEL_DF_METHOD,
+        "figure": embed_png(inputs["audit_figure"]),
+    }
+    title = spec.get("title", "Audit over time")
+    return Section("audit", title, "audit.html.j2", context)

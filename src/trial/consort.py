@@ -1,0 +1,110 @@
+"""The CONSORT flow diagram for a cluster trial, drawn from the flow counts.
+
+Every number in the diagram is read from the flow table (itself counted from the raw files), so
+the diagram can never disagree with the data. Matplotlib has no flow-chart layout, so the boxes
+are placed on a fixed grid here: one column per arm, one row per CONSORT stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from trial.config import Config  # noqa: E402
+from trial.reporting import PNG_METADATA  # noqa: E402
+
+ANALYSED = "analysed (multiple imputation, intention to treat)"
+_BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}
+
+
+def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
+    """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG."""
+    design = config["design"]
+    arms = [design["treatment_arm"], design["reference_arm"]]
+    cl, ind = design["cluster_label"], design["individual_label"]
+
+    def n(level: str, stage: str, arm: str) -> int:
+        rows = flow[(flow["level"] == level) & (flow["stage"] == stage) & (flow["arm"] == arm)]
+        return int(rows["n"].sum())
+
+    def reasons(arm: str) -> str:
+        rows = flow[(flow["arm"] == arm) & flow["stage"].str.startswith("lost: ")]
+        return "\n".join(f"  {r.stage[6:].replace('_', ' ')}: {r.n}" for r in rows.itertuples())
+
+    total_clusters = sum(n("cluster", "randomised", a) for a in arms)
+    fig, ax = plt.subplots(figsize=(9, 7))
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0.18, 1)
+    ax.text(
+        0.5,
+        0.96,
+        f"{total_clusters} {cl}s randomised",
+        ha="center",
+        va="center",
+        fontsize=10,
+        bbox=_BOX,
+    )
+    stages = [
+        (
+            0.80,
+            "Allocation",
+            lambda a: (
+                f"Allocated to {design['arm_labels'][a]}\n"
+                f"{n('cluster', 'randomised', a)} {cl}s\n"
+                f"{n('cluster', 'received allocated intervention', a)} {cl}s received it\n"
+                f"{n('individual', 'assessed at baseline', a)} {ind}s assessed at baseline"
+            ),
+        ),
+        (
+            0.55,
+            "Follow-up",
+            lambda a: (
+                f"{n('individual', 'followed up', a)} {ind}s followed up\n"
+                f"in {n('cluster', 'with individuals followed up', a)} {cl}s\n"
+                f"{n('individual', 'lost to follow-up', a)} lost to follow-up:\n{reasons(a)}"
+            ),
+        ),
+        (
+            0.30,
+            "Analysis",
+            lambda a: (
+                f"Analysed (intention to treat,\nmultiple imputation):\n"
+                f"{n('cluster', 'analysed', a)} {cl}s, "
+                f"{n('individual', ANALYSED, a)} {ind}s\n"
+                f"primary outcome observed: {n('individual', 'primary outcome observed', a)}"
+            ),
+        ),
+    ]
+    for column, arm in enumerate(arms):
+        x = 0.3 + 0.45 * column
+        previous_y = 0.96
+        for y, _, text in stages:
+            ax.annotate(
+                "",
+                xy=(x, y + 0.07),
+                xytext=(x if previous_y < 0.9 else 0.5, previous_y - 0.03),
+                arrowprops={"arrowstyle": "->", "color": "#555"},
+            )
+            ax.text(x, y, text(arm), ha="center", va="center", fontsize=8.5, bbox=_BOX)
+            previous_y = y - 0.06
+    for y, label, _ in stages:
+        ax.text(
+            0.02,
+            y,
+            label,
+            rotation=90,
+            ha="left",
+            va="center",
+            fontsize=10,
+            weight="bold",
+            color="#1f4e79",
+        )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)

@@ -1,0 +1,727 @@
+"""Sensitivity analyses of the primary outcome.
+
+* **Complete case**: the primary analysis model on the observed data only.
+* **Unadjusted**: arm only (no baseline value, strata or covariates), on the completed datasets.
+* **Cluster-level**: the mean follow-up value of each cluster regressed on arm, unweighted and
+  weighted by the number of individuals, t on clusters - 2 df, on each completed dataset.
+* **Re-randomisation test** (:func:`stratified_permutation_test`): the statistic is the
+  difference between arms in the mean over clusters of the cluster-mean residual of an
+  individual-level regression of the follow-up value on baseline, strata and covariates fitted
+  without arm (Hayes and Moulton's covariate-adjusted cluster-level statistic), averaged over the
+  completed datasets. Its null distribution is the set of allocations the randomisation could
+  have produced: the same number of treatment clusters in each stratum. It is enumerated
+  exactly (as a convolution of per-stratum sums) when there are at most ``max_enumerated``
+  allocations, otherwise sampled.
+* **Delta adjustment** (:func:`delta_adjustment`): missing not at random. After imputation, the
+  imputed follow-up values of one arm are shifted by ``delta`` (outcome units) and the primary
+  analysis is refitted and pooled, over a grid of deltas; no extra imputation is run. The
+  tipping point is the delta at which a confidence limit crosses zero (linear interpolation on the
+  grid).
+
+Pooled rows use Rubin's rules with Barnard-Rubin df, the complete-data df being the model's
+small-sample df (mixed model) or clusters - 2 (cluster-level analysis).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from trial.analysis import (  # noqa: E402
+    TREATMENT,
+    arm_term,
+    baseline_column,
+    contrast_label,
+    design_matrix,
+    followup_column,
+    outcome_scales,
+)
+from trial.config import Config  # noqa: E402
+from trial.mixed import fit_random_intercept_model  # noqa: E402
+from trial.pooling import pool_rubin  # noqa: E402
+from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
+
+__all__ = [
+    "PermutationResult",
+    "cluster_level_fit",
+    "delta_adjustment",
+    "forest_plot_all",
+    "forest_rows",
+    "rerandomisation_test",
+    "sensitivity_analyses",
+    "sensitivity_section",
+    "stratified_permutation_test",
+    "tipping_points",
+    "tipping_point_plot",
+]
+
+
+def _primary(config: Config) -> tuple[str, float, str]:
+    scale = outcome_scales(config)[0]
+    direction = next(o for o in config["analysis"]["outcomes"] if o["scale"] == scale)["direction"]
+    return scale, (1.0 if direction == "treatment_minus_reference" else -1.0), direction
+
+
+def _mixed_fit(config: Config, table: pd.DataFrame, X: pd.DataFrame, y: pd.Series) -> dict:
+    used = y.notna() & X.notna().all(axis=1)
+    cid = config["design"]["cluster_id"]
+    df_method = config["analysis"]["df_method"]
+    fit = fit_random_intercept_model(
+        y[used].to_numpy(float),
+        X[used],
+        table.loc[used, cid].to_numpy(),
+        reml=True,
+        df_method=df_method,
+    )
+    term = arm_term(config)
+    return {
+        "estimate": float(fit.params[term]),
+        "variance": float(fit.cov.loc[term, term]),
+        "df": float(fit.df[term]),
+        "df_method": df_method,
+        "n_individuals": int(used.sum()),
+        "n_clusters": int(table.loc[used, cid].nunique()),
+    }
+
+
+def cluster_level_fit(
+    means: np.ndarray, treated: np.ndarray, weights: np.ndarray | None = None
+) -> dict[str, float]:
+    """Difference in (weighted) cluster means between arms, t on clusters - 2 df.
+
+    Parameters
+    ----------
+    means : ndarray, shape (G,)
+        Cluster mean outcome.
+    treated : ndarray, shape (G,)
+        1 for treatment clusters, 0 for reference clusters.
+    weights : ndarray, shape (G,), optional
+        Weights (e.g. cluster sizes) of a weighted least-squares regression of the mean on arm;
+        ``None`` gives the ordinary two-sample t test with pooled variance.
+
+    Returns
+    -------
+    dict
+        ``estimate`` (treatment minus reference), ``variance``, ``df`` (= G - 2).
+    """
+    y = np.asarray(means, float)
+    t = np.asarray(treated, float)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, float)
+    X = np.column_stack([np.ones_like(y), t])
+    XtW = X.T * w
+    beta = np.linalg.solve(XtW @ X, XtW @ y)
+    resid = y - X @ beta
+    df = len(y) - 2
+    sigma2 = float(np.sum(w * resid**2) / df)
+    cov = sigma2 * np.linalg.inv(XtW @ X)
+    return {"estimate": float(beta[1]), "variance": float(cov[1, 1]), "df": float(df)}
+
+
+def _pooled_row(
+    name: str, description: str, fits: Sequence[Mapping[str, Any]], sign: float, alpha: float
+) -> dict[str, Any]:
+    est = np.array([f["estimate"] for f in fits]) * sign
+    var = np.array([f["variance"] for f in fits])
+    df = float(np.mean([f["df"] for f in fits]))
+    if len(fits) == 1:
+        q = float(stats.t.ppf(1 - alpha / 2, df))
+        se = math.sqrt(var[0])
+        pooled = {
+            "estimate": est[0],
+            "se": se,
+            "df": df,
+            "ci_low": est[0] - q * se,
+            "ci_high": est[0] + q * se,
+            "p": float(2 * stats.t.sf(abs(est[0] / se), df)),
+            "fmi": math.nan,
+        }
+    else:
+        p = pool_rubin(est, var, df_complete=df, alpha=alpha)
+        pooled = {
+            k: getattr(p, k) for k in ("estimate", "se", "df", "ci_low", "ci_high", "p", "fmi")
+        }
+    return {
+        "analysis": name,
+        "description": description,
+        **pooled,
+        "df_method": fits[0]["df_method"],
+        "n_imputations": len(fits) if len(fits) > 1 else 0,
+        "n_clusters": int(max(f["n_clusters"] for f in fits)),
+        "n_individuals": int(max(f["n_individuals"] for f in fits)),
+    }
+
+
+def _cluster_means(config: Config, table: pd.DataFrame, column: str) -> pd.DataFrame:
+    cid = config["design"]["cluster_id"]
+    used = table[column].notna()
+    return (
+        table[used]
+        .groupby(cid)
+        .agg(mean=(column, "mean"), n=(column, "size"), treated=(TREATMENT, "first"))
+    )
+
+
+def sensitivity_analyses(
+    config: Config, observed: pd.DataFrame, completed: Sequence[pd.DataFrame]
+) -> pd.DataFrame:
+    """Complete-case, unadjusted and cluster-level analyses of the primary outcome.
+
+    Parameters
+    ----------
+    config : dict
+        Trial configuration.
+    observed : pandas.DataFrame
+        The analysis table before imputation.
+    completed : sequence of pandas.DataFrame
+        The completed datasets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per analysis: estimate, SE, df, CI, p, FMI (pooled rows), df method, counts,
+        in the primary outcome's reported direction (``contrast`` column).
+    """
+    scale, sign, direction = _primary(config)
+    alpha = config["analysis"]["alpha"]
+    y_col = followup_column(scale)
+    rows = []
+    X = design_matrix(config, observed, scale)
+    cc = _mixed_fit(config, observed, X, observed[y_col].astype(float))
+    rows.append(
+        _pooled_row(
+            "complete_case",
+            "Primary model (arm, baseline, strata, covariates) on observed data only",
+            [cc],
+            sign,
+            alpha,
+        )
+    )
+    unadjusted = []
+    for table in completed:
+        Xu = design_matrix(config, table, scale)[["(Intercept)", arm_term(config)]]
+        unadjusted.append(_mixed_fit(config, table, Xu, table[y_col].astype(float)))
+    rows.append(
+        _pooled_row(
+            "unadjusted",
+            "Mixed model with arm only (no baseline, strata or covariates), imputed",
+            unadjusted,
+            sign,
+            alpha,
+        )
+    )
+    for weighted in (False, True):
+        fits = []
+        for table in completed:
+            cm = _cluster_means(config, table, y_col)
+            fit = cluster_level_fit(
+                cm["mean"].to_numpy(),
+                cm["treated"].to_numpy(),
+                cm["n"].to_numpy() if weighted else None,
+            )
+            fits.append(
+                {
+                    **fit,
+                    "df_method": "clusters - 2",
+                    "n_clusters": len(cm),
+                    "n_individuals": int(cm["n"].sum()),
+                }
+            )
+        rows.append(
+            _pooled_row(
+                "cluster_level_weighted" if weighted else "cluster_level_unweighted",
+                "Cluster means of the follow-up value regressed on arm, "
+                + ("weighted by cluster size" if weighted else "unweighted (two-sample t)")
+                + ", imputed",
+                fits,
+                sign,
+                alpha,
+            )
+        )
+    out = pd.DataFrame(rows)
+    out.insert(2, "outcome", scale)
+    out.insert(3, "contrast", contrast_label(config, direction))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Re-randomisation test
+# ---------------------------------------------------------------------------------------------
+
+
+class PermutationResult(dict):
+    """Summary of a stratified re-randomisation test (a dict with the keys below).
+
+    ``statistic`` (observed), ``p`` (two-sided), ``method`` (``"exact"`` or ``"monte_carlo"``),
+    ``n_allocations`` (enumerated or sampled), ``null`` (ndarray of the statistic under every
+    enumerated / sampled allocation).
+    """
+
+
+def _allocation_count(strata: np.ndarray, treated: np.ndarray) -> int:
+    count = 1
+    for s in np.unique(strata):
+        in_s = strata == s
+        count *= math.comb(int(in_s.sum()), int(treated[in_s].sum()))
+    return count
+
+
+def stratified_permutation_test(
+    values: np.ndarray,
+    strata: np.ndarray,
+    treated: np.ndarray,
+    *,
+    max_enumerated: int,
+    permutations: int,
+    rng: np.random.Generator,
+) -> PermutationResult:
+    """Re-randomisation test of the difference in mean cluster values between arms.
+
+    The statistic is ``mean(values[treated]) - mean(values[~treated])``; the allocations are
+    those with the observed number of treatment clusters in every stratum.
+
+    Parameters
+    ----------
+    values : ndarray, shape (G,)
+        One value per cluster (e.g. its mean covariate-adjusted residual).
+    strata : ndarray, shape (G,)
+        Randomisation stratum of each cluster.
+    treated : ndarray of bool or 0/1, shape (G,)
+        Observed allocation.
+    max_enumerated : int
+        Enumerate all allocations exactly when there are at most this many.
+    permutations : int
+        Number of sampled allocations otherwise (p = (1 + #extreme) / (1 + permutations)).
+    rng : numpy.random.Generator
+        Source of the sampled allocations.
+
+    Returns
+    -------
+    PermutationResult
+    """
+    v = np.asarray(values, float)
+    s = np.asarray(strata)
+    t = np.asarray(treated).astype(bool)
+    n1, n0 = int(t.sum()), int((~t).sum())
+    if n1 == 0 or n0 == 0:
+        raise ValueError("both arms need at least one cluster for a re-randomisation test")
+    total = float(v.sum())
+    observed = float(v[t].mean() - v[~t].mean())
+    tol = 1e-9 * max(1.0, float(np.abs(v).max()))
+    count = _allocation_count(s, t)
+    if count <= max_enumerated:
+        sums = np.zeros(1)
+        for level in np.unique(s):
+            idx = np.flatnonzero(s == level)
+            k = int(t[idx].sum())
+            combos = np.array(list(itertools.combinations(range(len(idx)), k)), dtype=int)
+            part = v[idx][combos].sum(axis=1) if k else np.zeros(1)
+            sums = (sums[:, None] + part[None, :]).ravel()
+        null = sums / n1 - (total - sums) / n0
+        p = float(np.mean(np.abs(null) >= abs(observed) - tol))
+        return PermutationResult(
+            statistic=observed, p=p, method="exact", n_allocations=int(len(null)), null=null
+        )
+    null = np.empty(permutations)
+    groups = [np.flatnonzero(s == level) for level in np.unique(s)]
+    for b in range(permutations):
+        alloc = np.zeros(len(v), bool)
+        for idx in groups:
+            alloc[rng.permutation(idx)[: int(t[idx].sum())]] = True
+        null[b] = v[alloc].mean() - v[~alloc].mean()
+    p = float((1 + np.sum(np.abs(null) >= abs(observed) - tol)) / (1 + permutations))
+    return PermutationResult(
+        statistic=observed, p=p, method="monte_carlo", n_allocations=permutations, null=null
+    )
+
+
+def _adjusted_cluster_residuals(config: Config, table: pd.DataFrame, scale: str) -> pd.Series:
+    """Cluster means of residuals of follow-up on baseline, strata and covariates (no arm)."""
+    X = design_matrix(config, table, scale).drop(columns=[arm_term(config)])
+    y = table[followup_column(scale)].astype(float)
+    used = y.notna() & X.notna().all(axis=1)
+    beta = np.linalg.lstsq(X[used].to_numpy(float), y[used].to_numpy(), rcond=None)[0]
+    resid = y[used] - X[used].to_numpy(float) @ beta
+    return resid.groupby(table.loc[used, config["design"]["cluster_id"]]).mean()
+
+
+def rerandomisation_test(
+    config: Config, completed: Sequence[pd.DataFrame]
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Stratified re-randomisation test of the primary outcome on the completed datasets.
+
+    Parameters
+    ----------
+    config : dict
+        Trial configuration with a ``sensitivity`` section.
+    completed : sequence of pandas.DataFrame
+        The completed datasets.
+
+    Returns
+    -------
+    summary : dict
+        Statistic (in the primary outcome's reported direction), p, method, number of
+        allocations, clusters per stratum and arm.
+    null : ndarray
+        The statistic under every enumerated (or sampled) allocation, same direction.
+    """
+    from trial.seeding import derive_rng
+
+    design = config["design"]
+    cid = design["cluster_id"]
+    scale, sign, direction = _primary(config)
+    residuals = pd.concat(
+        [_adjusted_cluster_residuals(config, t, scale) for t in completed], axis=1
+    ).mean(axis=1)
+    clusters = completed[0].groupby(cid).agg(treated=(TREATMENT, "first"))
+    if design["strata"]:
+        clusters["stratum"] = (
+            completed[0].groupby(cid)[design["strata"]].first().astype(str).agg("/".join, axis=1)
+        )
+    else:
+        clusters["stratum"] = "all"
+    clusters = clusters.join(residuals.rename("residual"))
+    spec = config["sensitivity"]
+    result = stratified_permutation_test(
+        clusters["residual"].to_numpy(),
+        clusters["stratum"].to_numpy(),
+        clusters["treated"].to_numpy(),
+        max_enumerated=spec["max_enumerated"],
+        permutations=spec["permutations"],
+        rng=derive_rng(config["seed"], "rerandomisation", scale),
+    )
+    layout = clusters.groupby(["stratum", "treated"]).size()
+    summary = {
+        "outcome": scale,
+        "contrast": contrast_label(config, direction),
+        "statistic": sign * result["statistic"],
+        "p": result["p"],
+        "method": result["method"],
+        "n_allocations": result["n_allocations"],
+        "n_imputations": len(completed),
+        "n_clusters": int(len(clusters)),
+        "clusters_by_stratum_and_arm": {
+            f"{stratum} / {design['treatment_arm'] if t else design['reference_arm']}": int(n)
+            for (stratum, t), n in layout.items()
+        },
+        "description": (
+            "Difference between arms in the mean over clusters of the cluster-mean residual "
+            "(follow-up regressed on baseline, strata and covariates, without arm), averaged over "
+            "imputations; allocations keep the number of treatment clusters in each stratum."
+        ),
+    }
+    return summary, sign * result["null"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Delta adjustment (missing not at random)
+# ---------------------------------------------------------------------------------------------
+
+
+def delta_adjustment(
+    config: Config, observed: pd.DataFrame, completed: Sequence[pd.DataFrame]
+) -> pd.DataFrame:
+    """Primary analysis with the imputed follow-up values of one arm shifted by delta.
+
+    Parameters
+    ----------
+    config : dict
+        Trial configuration with ``sensitivity.delta`` (``arms``, ``grid``).
+    observed : pandas.DataFrame
+        The analysis table before imputation (marks which follow-up values were imputed).
+    completed : sequence of pandas.DataFrame
+        The completed datasets (rows in the same order as ``observed``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per shifted arm and delta: pooled estimate, SE, df, CI, p, FMI, number of
+        shifted values, in the primary outcome's reported direction.
+    """
+    design = config["design"]
+    scale, sign, direction = _primary(config)
+    alpha = config["analysis"]["alpha"]
+    y_col = followup_column(scale)
+    imputed = observed[y_col].isna().to_numpy()
+    ids = observed[design["individual_id"]].to_numpy()
+    designs = []
+    for table in completed:
+        if not np.array_equal(table[design["individual_id"]].to_numpy(), ids):
+            raise ValueError(
+                "a completed dataset's rows do not match the analysis table's order; delta "
+                "adjustment needs the same individuals in the same order"
+            )
+        designs.append((table, design_matrix(config, table, scale)))
+    rows = []
+    for arm in config["sensitivity"]["delta"]["arms"]:
+        in_arm = (observed[design["arm"]] == arm).to_numpy()
+        shift = (imputed & in_arm).astype(float)
+        for delta in config["sensitivity"]["delta"]["grid"]:
+            fits = []
+            for table, X in designs:
+                y = table[y_col].astype(float) + delta * shift
+                fits.append(_mixed_fit(config, table, X, y))
+            row = _pooled_row(f"delta[{arm}]", "", fits, sign, alpha)
+            rows.append(
+                {
+                    "arm_shifted": arm,
+                    "arm_label": design["arm_labels"][arm],
+                    "delta": float(delta),
+                    "n_shifted": int(shift.sum()),
+                    **{
+                        k: row[k]
+                        for k in (
+                            "estimate",
+                            "se",
+                            "df",
+                            "ci_low",
+                            "ci_high",
+                            "p",
+                            "fmi",
+                            "df_method",
+                            "n_clusters",
+                            "n_individuals",
+                        )
+                    },
+                }
+            )
+    out = pd.DataFrame(rows)
+    out.insert(0, "outcome", scale)
+    out.insert(1, "contrast", contrast_label(config, direction))
+    return out
+
+
+def tipping_points(delta: pd.DataFrame) -> pd.DataFrame:
+    """Per shifted arm, the deltas at which a confidence limit crosses zero.
+
+    Between consecutive grid points where the lower (or upper) limit changes sign, the crossing
+    is found by linear interpolation. Crossings nearest to delta = 0 come first.
+
+    Parameters
+    ----------
+    delta : pandas.DataFrame
+        Output of :func:`delta_adjustment`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arm_shifted``, ``limit`` (``ci_low``/``ci_high``), ``tipping_delta``; an arm with no
+        crossing inside the grid has one row with ``tipping_delta`` NaN.
+    """
+    rows = []
+    for arm, part in delta.groupby("arm_shifted", sort=False):
+        part = part.sort_values("delta")
+        d = part["delta"].to_numpy()
+        found = []
+        for limit in ("ci_low", "ci_high"):
+            v = part[limit].to_numpy()
+            for k in range(len(d) - 1):
+                if v[k] == 0 or np.sign(v[k]) != np.sign(v[k + 1]):
+                    x = d[k] + (0 - v[k]) * (d[k + 1] - d[k]) / (v[k + 1] - v[k])
+                    found.append({"arm_shifted": arm, "limit": limit, "tipping_delta": float(x)})
+        if not found:
+            found.append({"arm_shifted": arm, "limit": "", "tipping_delta": math.nan})
+        found.sort(key=lambda r: abs(r["tipping_delta"]) if r["limit"] else math.inf)
+        rows.extend(found)
+    return pd.DataFrame(rows)
+
+
+def tipping_point_plot(config: Config, delta: pd.DataFrame, path: str | Path) -> None:
+    """Pooled primary estimate and CI against delta, one panel per shifted arm."""
+    arms = list(dict.fromkeys(delta["arm_shifted"]))
+    fig, axes = plt.subplots(
+        1, len(arms), figsize=(4.2 * len(arms), 3.4), sharey=True, squeeze=False
+    )
+    scale = delta["outcome"].iloc[0]
+    for ax, arm in zip(axes[0], arms, strict=True):
+        part = delta[delta["arm_shifted"] == arm].sort_values("delta")
+        ax.fill_between(
+            part["delta"],
+            part["ci_low"],
+            part["ci_high"],
+            color="#9dc3e6",
+            alpha=0.6,
+            label="95% CI",
+        )
+        ax.plot(part["delta"], part["estimate"], "o-", color="#1f4e79", label="estimate")
+        ax.axhline(0, color="grey", lw=1, ls="--")
+        for _, tp in tipping_points(part).iterrows():
+            if tp["limit"]:
+                ax.axvline(tp["tipping_delta"], color="#c55a11", lw=1, ls=":")
+        ax.set_title(f"imputed values shifted: {config['design']['arm_labels'][arm]}", fontsize=9)
+        ax.set_xlabel(f"delta ({config['scales'][scale]['label']} units)", fontsize=8)
+    axes[0][0].set_ylabel(f"{delta['contrast'].iloc[0]}", fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forest plot of everything
+# ---------------------------------------------------------------------------------------------
+
+
+def forest_rows(
+    config: Config,
+    outcomes: pd.DataFrame,
+    participation: pd.DataFrame | None,
+    staff: pd.DataFrame | None,
+    sensitivity: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The rows of the summary forest plot, each with its group and baseline SD."""
+    rows = []
+    sd = outcomes.set_index("outcome")["sd_baseline"].to_dict()
+    for _, r in outcomes.iterrows():
+        rows.append(
+            {
+                "group": f"Arm effect: {r['role']}",
+                "label": r["label"],
+                "contrast": r["contrast"],
+                "estimate": r["estimate"],
+                "ci_low": r["ci_low"],
+                "ci_high": r["ci_high"],
+                "sd": r["sd_baseline"],
+            }
+        )
+    if staff is not None:
+        for _, r in staff.iterrows():
+            group = (
+                "Arm effect: staff"
+                if r["analysis"] == "arm"
+                else "Participation, NOT randomised: staff"
+            )
+            rows.append(
+                {
+                    "group": group,
+                    "label": r["label"],
+                    "contrast": r["contrast"],
+                    "estimate": r["estimate"],
+                    "ci_low": r["ci_low"],
+                    "ci_high": r["ci_high"],
+                    "sd": r["sd_baseline"],
+                }
+            )
+    if participation is not None:
+        for _, r in participation.iterrows():
+            group = (
+                "Complier-average effect (randomised)"
+                if r["analysis"] == "cace"
+                else "Participation, NOT randomised"
+            )
+            rows.append(
+                {
+                    "group": group,
+                    "label": r["label"],
+                    "contrast": r["contrast"],
+                    "estimate": r["estimate"],
+                    "ci_low": r["ci_low"],
+                    "ci_high": r["ci_high"],
+                    "sd": sd.get(r["outcome"], math.nan),
+                }
+            )
+    if sensitivity is not None:
+        for _, r in sensitivity.iterrows():
+            rows.append(
+                {
+                    "group": "Sensitivity: primary outcome",
+                    "label": r["analysis"].replace("_", " "),
+                    "contrast": r["contrast"],
+                    "estimate": r["estimate"],
+                    "ci_low": r["ci_low"],
+                    "ci_high": r["ci_high"],
+                    "sd": sd.get(r["outcome"], math.nan),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def forest_plot_all(rows: pd.DataFrame, path: str | Path) -> None:
+    """Grouped forest plot in baseline-SD units, natural-unit estimates printed on the right."""
+    frame = rows.reset_index(drop=True)
+    ypos, labels, y = [], [], 0.0
+    group_y = []
+    for group, part in frame.groupby("group", sort=False):
+        group_y.append((y, group))
+        y += 1
+        for idx in part.index:
+            ypos.append((idx, y))
+            y += 1
+        y += 0.4
+    height = 0.28 * y + 1.0
+    fig, ax = plt.subplots(figsize=(9.5, height))
+    for idx, yy in ypos:
+        r = frame.loc[idx]
+        s = r["sd"] if r["sd"] and not math.isnan(r["sd"]) else 1.0
+        colour = "#c55a11" if "NOT randomised" in r["group"] else "#1f4e79"
+        ax.errorbar(
+            r["estimate"] / s,
+            yy,
+            xerr=[[(r["estimate"] - r["ci_low"]) / s], [(r["ci_high"] - r["estimate"]) / s]],
+            fmt="o",
+            color=colour,
+            ecolor=colour,
+            capsize=2,
+            ms=4,
+        )
+        labels.append((yy, f"{r['label']} ({r['contrast']})"))
+        ax.annotate(
+            f"{r['estimate']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})",
+            xy=(1.01, yy),
+            xycoords=("axes fraction", "data"),
+            fontsize=6.5,
+            va="center",
+        )
+    for yy, group in group_y:
+        labels.append((yy, f"— {group} —"))
+    ax.set_yticks([p for p, _ in labels], [t for _, t in labels], fontsize=6.5)
+    for tick, (_, text) in zip(ax.get_yticklabels(), labels, strict=True):
+        if text.startswith("—"):
+            tick.set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_xlabel("Difference / baseline SD (95% CI); natural units on the right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Report section
+# ---------------------------------------------------------------------------------------------
+
+
+def sensitivity_section(config: Config, inputs: Mapping[str, Any]) -> Section:
+    """Report section: sensitivity analyses, re-randomisation test, delta adjustment."""
+    import json
+
+    outcomes = pd.read_csv(inputs["outcomes"])
+    scale = outcome_scales(config)[0]
+    primary = outcomes.set_index("outcome").loc[scale]
+    delta = pd.read_csv(inputs["delta_adjustment"])
+    context = {
+        "primary": primary.to_dict(),
+        "rows": pd.read_csv(inputs["sensitivity"]).to_dict("records"),
+        "perm": json.loads(Path(inputs["rerandomisation"]).read_text(encoding="utf-8")),
+        "delta": delta.to_dict("records"),
+        "tipping": tipping_points(delta).to_dict("records"),
+        "label": config["scales"][scale]["label"],
+        "figures": {
+            "tipping": embed_png(inputs["tipping_figure"]),
+            "forest_all": embed_png(inputs["forest_all_figure"]),
+        },
+        "baseline_of": baseline_column(scale),
+    }
+    return Section(
+        "sensitivity", "Sensitivity analyses of the primary outcome", "sensitivity.html.j2", context
+    )

@@ -1,0 +1,213 @@
+"""trial.costs: costs by hand from the raw example files, the imputed cost columns, pooling of the
+bootstrap with multiple imputation, net benefit by hand, directions, and the gamma GLM on data
+with a known ratio of means."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trial.analysis import build_analysis_table
+from trial.costs import (
+    COST_BASELINE,
+    COST_FOLLOWUP,
+    bootstrap_costs,
+    cheers_checklist,
+    chunk_replicates,
+    cost_totals,
+    fit_costs,
+    pool_costs,
+    use_and_cost_table,
+    wtp_grid,
+)
+from trial.pooling import pool_rubin
+
+from ..conftest import ROOT
+
+RAW = ROOT / "data" / "raw" / "refocus"
+
+
+@pytest.fixture(scope="module")
+def raw_costs() -> pd.DataFrame:
+    """Cost per consumer and assessment computed here with plain pandas from the raw files."""
+    use = pd.read_csv(RAW / "service_use.csv")
+    prices = pd.read_csv(RAW / "unit_costs.csv")
+    use = use.merge(prices, on="service")
+    use["cost"] = use["quantity"] * use["unit_cost"]
+    return use
+
+
+def test_cost_totals_by_hand(example_config, raw_costs):
+    totals = cost_totals(example_config).set_index("consumer_id")
+    by_hand = raw_costs.groupby(["consumer_id", "timepoint"])["cost"].sum().unstack()
+    np.testing.assert_allclose(totals[COST_BASELINE], by_hand.loc[totals.index, "baseline"])
+    followed = by_hand["12m"].dropna()
+    np.testing.assert_allclose(totals.loc[followed.index, COST_FOLLOWUP], followed)
+    assert totals[COST_FOLLOWUP].isna().sum() == len(totals) - len(followed)
+
+
+def test_analysis_table_carries_costs_for_imputation(example_config):
+    table = build_analysis_table(example_config)
+    assert {COST_BASELINE, COST_FOLLOWUP} <= set(table.columns)
+    consumers = pd.read_csv(RAW / "consumers.csv")
+    not_followed = (consumers["followup_status"] != "completed").sum()
+    assert table[COST_FOLLOWUP].isna().sum() == not_followed
+    assert table[COST_BASELINE].notna().all()
+
+
+def test_use_and_cost_table_by_hand(example_config, raw_costs):
+    table = use_and_cost_table(example_config)
+    teams = pd.read_csv(RAW / "teams.csv")
+    consumers = pd.read_csv(RAW / "consumers.csv").merge(teams, on="team_id")
+    data = raw_costs.merge(consumers[["consumer_id", "arm"]], on="consumer_id")
+    part = data[(data["timepoint"] == "12m") & (data["arm"] == "control")]
+    per_person = part.groupby("consumer_id")["cost"].sum()
+    row = table[
+        (table["timepoint"] == "12m") & (table["arm"] == "control") & (table["level"] == "total")
+    ].iloc[0]
+    assert row["n"] == per_person.size
+    assert row["cost_mean"] == pytest.approx(per_person.mean())
+    assert row["cost_sd"] == pytest.approx(per_person.std())
+    inpatient = part[part["service"] == "inpatient_day"]["quantity"]
+    srow = table[
+        (table["timepoint"] == "12m")
+        & (table["arm"] == "control")
+        & (table["item"] == "inpatient_day")
+    ].iloc[0]
+    assert srow["use_mean"] == pytest.approx(inpatient.mean())
+    assert srow["pct_using"] == pytest.approx(100 * (inpatient > 0).mean())
+
+
+def completed(analysis_table: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A crude completed table: missing values filled by arm means plus noise (tests only)."""
+    table = analysis_table.copy()
+    rng = np.random.default_rng(seed)
+    for column in table.columns:
+        if table[column].dtype.kind == "f" and table[column].isna().any():
+            gaps = table[column].isna()
+            fill = table.groupby("treatment")[column].transform("mean")[gaps]
+            table.loc[gaps, column] = fill + rng.normal(0, table[column].std() / 4, gaps.sum())
+    return table
+
+
+@pytest.fixture(scope="module")
+def small(example_config):
+    import copy
+
+    config = copy.deepcopy(example_config)
+    config["costs"]["bootstrap"] = {"replicates": 60, "chunks": 3, "resampling": "two-stage"}
+    analysis_table = build_analysis_table(config)
+    tables = {i: completed(analysis_table, i) for i in (1, 2, 3)}
+    fits = [fit_costs(config, tables[i]) for i in (1, 2, 3)]
+    reps = pd.concat(
+        [bootstrap_costs(config, tables, chunk_replicates(config, k)) for k in (1, 2, 3)],
+        ignore_index=True,
+    )
+    return config, tables, fits, reps
+
+
+def test_chunks_give_the_same_replicates(small):
+    config, tables, _, reps = small
+    whole = bootstrap_costs(config, {2: tables[2], 1: tables[1], 3: tables[3]}, range(60))
+    ordered = reps.sort_values(["imputation", "replicate"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(whole, ordered)
+
+
+def test_pooled_bootstrap_is_rubin_on_bootstrap_variances(small):
+    config, _, fits, reps = small
+    out = pool_costs(config, fits, reps)
+    costs = out["costs"].set_index("method")
+    ols = [f.set_index("method").loc["ols", "estimate"] for f in fits]
+    variances = reps.groupby("imputation")["cost"].var(ddof=1).to_numpy()
+    expected = pool_rubin(ols, variances, df_complete=27 - 3, alpha=0.05)
+    assert costs.loc["bootstrap_rubin", "estimate"] == pytest.approx(expected.estimate)
+    assert costs.loc["bootstrap_rubin", "ci_low"] == pytest.approx(expected.ci_low)
+    lo = np.quantile(reps["cost"], 0.025)
+    assert costs.loc["bootstrap_percentile", "ci_low"] == pytest.approx(lo)
+    mixed = [f.set_index("method").loc["mixed", "estimate"] for f in fits]
+    assert costs.loc["mixed_model", "estimate"] == pytest.approx(np.mean(mixed))
+
+
+def test_net_benefit_and_acceptability_by_hand(small):
+    config, _, fits, reps = small
+    ceac = pool_costs(config, fits, reps)["ceac"].set_index("wtp")
+    assert list(ceac.index) == list(wtp_grid(config))
+    wtp = 500.0
+    inb = wtp * reps["effect"] - reps["cost"]
+    assert ceac.loc[wtp, "prob_cost_effective"] == pytest.approx((inb > 0).mean())
+    assert ceac.loc[0.0, "prob_cost_effective"] == pytest.approx((reps["cost"] < 0).mean())
+    est = [
+        wtp * f.set_index("method").loc["effect_ols", "estimate"]
+        - f.set_index("method").loc["ols", "estimate"]
+        for f in fits
+    ]
+    variances = inb.groupby(reps["imputation"]).var(ddof=1).to_numpy()
+    expected = pool_rubin(est, variances, df_complete=24, alpha=0.05)
+    assert ceac.loc[wtp, "inb"] == pytest.approx(expected.estimate)
+    assert ceac.loc[wtp, "inb_ci_high"] == pytest.approx(expected.ci_high)
+
+
+def test_reported_direction_flips_signs(small):
+    import copy
+
+    config, _, fits, reps = small
+    flipped = copy.deepcopy(config)
+    flipped["costs"]["direction"] = "reference_minus_treatment"
+    a = pool_costs(config, fits, reps)["costs"].set_index("method")
+    b = pool_costs(flipped, fits, reps)["costs"].set_index("method")
+    for method in ("mixed_model", "bootstrap_rubin", "glm_difference"):
+        assert b.loc[method, "estimate"] == pytest.approx(-a.loc[method, "estimate"])
+        assert b.loc[method, "ci_low"] == pytest.approx(-a.loc[method, "ci_high"])
+    assert b.loc["glm_log_ratio", "estimate"] == pytest.approx(
+        1 / a.loc["glm_log_ratio", "estimate"]
+    )
+    assert b.loc["mixed_model", "contrast"] == "Usual care minus REFOCUS"
+
+
+def test_missing_imputation_in_replicates_is_named(small):
+    config, _, fits, reps = small
+    with pytest.raises(ValueError, match="expected 1..3"):
+        pool_costs(config, fits, reps[reps["imputation"] != 2])
+
+
+def test_gamma_glm_recovers_a_known_ratio(example_config):
+    """60 clusters x 40, gamma costs with mean exp(8 + log(0.8) T): the log ratio is log 0.8."""
+    rng = np.random.default_rng(12)
+    rows = []
+    for j in range(60):
+        treat = j % 2
+        stratum = "SLaM" if j < 30 else "2gether"
+        base = rng.gamma(1.0, 3000.0, 40)
+        mean = np.exp(8 + math.log(0.8) * treat + 0.1 * rng.standard_normal())
+        rows.append(
+            pd.DataFrame(
+                {
+                    "team_id": f"T{j}",
+                    "treatment": treat,
+                    "trust": stratum,
+                    COST_BASELINE: base,
+                    COST_FOLLOWUP: rng.gamma(0.8, mean / 0.8, 40),
+                    "qpr_total__baseline": rng.normal(40, 9, 40),
+                    "qpr_total__followup": rng.normal(40, 9, 40),
+                }
+            )
+        )
+    table = pd.concat(rows, ignore_index=True)
+    fit = fit_costs(example_config, table).set_index("method")
+    est, se = fit.loc["glm_log_ratio", "estimate"], math.sqrt(fit.loc["glm_log_ratio", "variance"])
+    assert abs(est - math.log(0.8)) < 3 * se
+    assert se < 0.08
+    diff = fit.loc["glm_difference", "estimate"]
+    assert abs(diff - math.exp(8) * (0.8 - 1)) < 3 * math.sqrt(
+        fit.loc["glm_difference", "variance"]
+    )
+
+
+def test_cheers_has_28_items_each_placed():
+    table = cheers_checklist({})
+    assert list(table["item"]) == list(range(1, 29))
+    assert table["where"].str.len().gt(10).all()
+    assert set(table["applicable"]) <= {"yes", "no", "outside pipeline", "yes, not reported"}

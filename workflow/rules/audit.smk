@@ -1,0 +1,82 @@
+# The repeated-measures audit (config section `audit:`): availability counts, per-time summaries
+# with cluster-robust CIs, arm x time models and the trajectory figure.
+
+
+if "audit" in config:
+
+    rule prepare_audit:
+        """Join arm and strata to the audit, add the composite, count unavailable records."""
+        input:
+            summary=f"{DERIVED}/validated/summary.json",
+            raw=audit_raw_inputs,
+        output:
+            long=f"{DERIVED}/audit/long.csv",
+            availability=f"{REPORTS}/tables/audit_availability.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/prepare_audit.log",
+        params:
+            audit=config["audit"],
+            design=config["design"],
+        script:
+            "../scripts/prepare_audit.py"
+
+    rule summarise_audit:
+        """Per time point and arm: proportion or mean with a cluster-robust CI."""
+        input:
+            f"{DERIVED}/audit/long.csv",
+        output:
+            f"{REPORTS}/tables/audit_by_time.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/summarise_audit.log",
+        params:
+            audit=config["audit"],
+            alpha=config["analysis"]["alpha"],
+        script:
+            "../scripts/summarise_audit.py"
+
+    rule fit_audit_models:
+        """Arm x time: panel model (cluster-robust SEs) and nested mixed model, every measure."""
+        input:
+            f"{DERIVED}/audit/long.csv",
+        output:
+            estimates=f"{REPORTS}/tables/audit_estimates.csv",
+            tests=f"{REPORTS}/tables/audit_tests.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/fit_audit_models.log",
+        params:
+            audit=config["audit"],
+            analysis=config["analysis"],
+        threads: 1
+        resources:
+            mem_mb=1000,
+        script:
+            "../scripts/fit_audit_models.py"
+
+    rule plot_audit:
+        """Trajectories by arm with CIs, the intervention period shaded."""
+        input:
+            f"{REPORTS}/tables/audit_by_time.csv",
+        output:
+            f"{REPORTS}/figures/audit_trajectories.png",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/plot_audit.log",
+        params:
+            audit=config["audit"],
+        script:
+            "../scripts/plot_audit.py"
+
+    REPORT_INPUTS.update(
+        audit_availability=f"{REPORTS}/tables/audit_availability.csv",
+        audit_by_time=f"{REPORTS}/tables/audit_by_time.csv",
+        audit_estimates=f"{REPORTS}/tables/audit_estimates.csv",
+        audit_tests=f"{REPORTS}/tables/audit_tests.csv",
+        audit_figure=f"{REPORTS}/figures/audit_trajectories.png",
+    )

@@ -1,0 +1,123 @@
+# Service costs and cost-effectiveness (config section `costs:`): use and cost tables, the
+# adjusted cost difference per completed data set, the joint cluster bootstrap of incremental cost
+# and effect in parallel seeded chunks, pooling over imputations, figures and the CHEERS 2022
+# checklist. Total costs are imputed with the outcome scores by the `impute` rule.
+
+
+if "costs" in config:
+
+    rule describe_costs:
+        """Observed use and cost by service, category and arm; the unit costs used."""
+        input:
+            summary=f"{DERIVED}/validated/summary.json",
+            raw=raw_inputs,
+        output:
+            use=f"{REPORTS}/tables/cost_use.csv",
+            unit_costs=f"{REPORTS}/tables/unit_costs.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/describe_costs.log",
+        params:
+            costs=config["costs"],
+        script:
+            "../scripts/describe_costs.py"
+
+    rule fit_costs:
+        """Adjusted cost difference (mixed model, least squares, gamma GLM) on completed data set {i}."""
+        input:
+            f"{DERIVED}/imputed/{{i}}.csv",
+        output:
+            f"{DERIVED}/costs/fits/{{i}}.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/fit_costs/{{i}}.log",
+        params:
+            costs=config["costs"],
+            df_method=config["analysis"]["df_method"],
+        threads: 1
+        wildcard_constraints:
+            i=r"\d+",
+        script:
+            "../scripts/fit_costs.py"
+
+    rule bootstrap_costs:
+        """Bootstrap replicates of chunk {chunk} of incremental cost and effect, every imputation."""
+        input:
+            per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+        output:
+            f"{DERIVED}/costs/bootstrap/{{chunk}}.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/bootstrap_costs/{{chunk}}.log",
+        params:
+            bootstrap=config["costs"].get("bootstrap", {}),
+            seed=config["seed"],
+        threads: 1
+        wildcard_constraints:
+            chunk=r"\d+",
+        script:
+            "../scripts/bootstrap_costs.py"
+
+    rule pool_costs:
+        """Cost difference pooled over imputations; cost-effectiveness and acceptability curve."""
+        input:
+            fits=per_imputation(f"{DERIVED}/costs/fits/{{i}}.csv"),
+            chunks=expand(f"{DERIVED}/costs/bootstrap/{{chunk}}.csv", chunk=cost_chunks()),
+        output:
+            costs=f"{REPORTS}/tables/costs.csv",
+            ce=f"{REPORTS}/tables/cost_effectiveness.csv",
+            ceac=f"{REPORTS}/tables/ceac.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/pool_costs.log",
+        params:
+            costs=config["costs"],
+            alpha=config["analysis"]["alpha"],
+        script:
+            "../scripts/pool_costs.py"
+
+    rule plot_costs:
+        """Cost-effectiveness plane and acceptability curve."""
+        input:
+            chunks=expand(f"{DERIVED}/costs/bootstrap/{{chunk}}.csv", chunk=cost_chunks()),
+            ce=f"{REPORTS}/tables/cost_effectiveness.csv",
+            ceac=f"{REPORTS}/tables/ceac.csv",
+        output:
+            plane=f"{REPORTS}/figures/ce_plane.png",
+            ceac=f"{REPORTS}/figures/ceac.png",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/plot_costs.log",
+        params:
+            costs=config["costs"],
+        script:
+            "../scripts/plot_costs.py"
+
+    rule cheers_checklist:
+        """Where each CHEERS 2022 item is reported."""
+        output:
+            f"{REPORTS}/tables/cheers.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/cheers_checklist.log",
+        params:
+            costs=config["costs"],
+        script:
+            "../scripts/cheers_checklist.py"
+
+    REPORT_INPUTS.update(
+        cost_use=f"{REPORTS}/tables/cost_use.csv",
+        cost_units=f"{REPORTS}/tables/unit_costs.csv",
+        costs=f"{REPORTS}/tables/costs.csv",
+        cost_effectiveness=f"{REPORTS}/tables/cost_effectiveness.csv",
+        ceac=f"{REPORTS}/tables/ceac.csv",
+        cheers=f"{REPORTS}/tables/cheers.csv",
+        ce_plane_figure=f"{REPORTS}/figures/ce_plane.png",
+        ceac_figure=f"{REPORTS}/figures/ceac.png",
+    )

@@ -1,0 +1,210 @@
+# Secondary analyses: participation (non-randomised high vs low, and the complier-average
+# effect), staff outcomes, sensitivity analyses of the primary outcome, and the ICC table.
+# Each part runs only when the config has its section (participation, staff.outcomes,
+# sensitivity, icc).
+
+
+rule participation_scores:
+    """Each treatment cluster's participation score and high/low class."""
+    input:
+        summary=f"{DERIVED}/validated/summary.json",
+        raw=raw_inputs,
+    output:
+        f"{DERIVED}/participation/scores.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/participation_scores.log",
+    params:
+        participation=config.get("participation"),
+    script:
+        "../scripts/participation_scores.py"
+
+
+rule fit_participation:
+    """High vs low participation and complier-average fits on completed dataset {i}."""
+    input:
+        data=f"{DERIVED}/imputed/{{i}}.csv",
+        scores=f"{DERIVED}/participation/scores.csv",
+    output:
+        fits=f"{DERIVED}/participation/fits/{{i}}.csv",
+        bootstrap=f"{DERIVED}/participation/bootstrap/{{i}}.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/fit_participation/{{i}}.log",
+    params:
+        participation=config.get("participation"),
+        analysis=config["analysis"],
+        seed=config["seed"],
+    threads: 1
+    wildcard_constraints:
+        i=r"\d+",
+    script:
+        "../scripts/fit_participation.py"
+
+
+rule pool_participation:
+    """Pool the participation fits (Rubin's rules) and the bootstrap replicates."""
+    input:
+        fits=per_imputation(f"{DERIVED}/participation/fits/{{i}}.csv"),
+        bootstrap=per_imputation(f"{DERIVED}/participation/bootstrap/{{i}}.csv"),
+        outcomes=f"{REPORTS}/tables/outcomes.csv",
+    output:
+        csv=f"{REPORTS}/tables/participation.csv",
+        json=f"{REPORTS}/tables/participation.json",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/pool_participation.log",
+    params:
+        participation=config.get("participation"),
+        analysis=config["analysis"],
+    script:
+        "../scripts/pool_participation.py"
+
+
+rule build_staff_table:
+    """Score the staff outcomes: one row per staff member."""
+    input:
+        summary=f"{DERIVED}/validated/summary.json",
+        raw=raw_inputs,
+    output:
+        f"{DERIVED}/staff/analysis_table.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/build_staff_table.log",
+    params:
+        staff=config.get("staff"),
+        scales=config["scales"],
+    script:
+        "../scripts/build_staff_table.py"
+
+
+rule staff_outcomes:
+    """Arm effect and (non-randomised) participation effect of each staff outcome."""
+    input:
+        table=f"{DERIVED}/staff/analysis_table.csv",
+        scores=participation_scores_file,
+    output:
+        f"{REPORTS}/tables/staff_outcomes.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/staff_outcomes.log",
+    params:
+        staff=config.get("staff"),
+        participation=config.get("participation"),
+        analysis=config["analysis"],
+    script:
+        "../scripts/staff_outcomes.py"
+
+
+rule sensitivity_analyses:
+    """Complete-case, unadjusted and cluster-level analyses of the primary outcome."""
+    input:
+        table=f"{DERIVED}/scored/analysis_table.csv",
+        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+    output:
+        f"{REPORTS}/tables/sensitivity.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/sensitivity_analyses.log",
+    params:
+        analysis=config["analysis"],
+    script:
+        "../scripts/sensitivity_analyses.py"
+
+
+rule rerandomisation_test:
+    """Stratified re-randomisation test of the primary outcome."""
+    input:
+        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+    output:
+        f"{REPORTS}/tables/rerandomisation.json",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/rerandomisation_test.log",
+    params:
+        sensitivity=config.get("sensitivity"),
+        seed=config["seed"],
+    script:
+        "../scripts/rerandomisation_test.py"
+
+
+rule delta_adjustment:
+    """Missing-not-at-random delta adjustment of the imputed primary follow-up values."""
+    input:
+        table=f"{DERIVED}/scored/analysis_table.csv",
+        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+    output:
+        f"{REPORTS}/tables/delta_adjustment.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/delta_adjustment.log",
+    params:
+        sensitivity=config.get("sensitivity"),
+        analysis=config["analysis"],
+    script:
+        "../scripts/delta_adjustment.py"
+
+
+rule secondary_figures:
+    """Tipping-point plot and the forest plot of all estimates."""
+    input:
+        unpack(forest_all_inputs),
+        delta=f"{REPORTS}/tables/delta_adjustment.csv",
+    output:
+        tipping=f"{REPORTS}/figures/tipping_point.png",
+        forest=f"{REPORTS}/figures/forest_all.png",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/secondary_figures.log",
+    params:
+        sensitivity=config.get("sensitivity"),
+    script:
+        "../scripts/secondary_figures.py"
+
+
+rule icc_table:
+    """ICC with CIs, cluster sizes and design effects of every outcome."""
+    input:
+        unpack(staff_inputs),
+        table=f"{DERIVED}/scored/analysis_table.csv",
+        outcomes=f"{REPORTS}/tables/outcomes.csv",
+    output:
+        csv=f"{REPORTS}/tables/icc.csv",
+        json=f"{REPORTS}/tables/icc.json",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/icc_table.log",
+    params:
+        icc=config.get("icc"),
+        seed=config["seed"],
+    script:
+        "../scripts/icc_table.py"
+
+
+if HAS_PARTICIPATION:
+    REPORT_INPUTS.update(
+        participation=f"{REPORTS}/tables/participation.csv",
+        participation_scores=f"{DERIVED}/participation/scores.csv",
+    )
+if HAS_STAFF_OUTCOMES:
+    REPORT_INPUTS.update(staff_outcomes=f"{REPORTS}/tables/staff_outcomes.csv")
+if HAS_SENSITIVITY:
+    REPORT_INPUTS.update(
+        sensitivity=f"{REPORTS}/tables/sensitivity.csv",
+        rerandomisation=f"{REPORTS}/tables/rerandomisation.json",
+        delta_adjustment=f"{REPORTS}/tables/delta_adjustment.csv",
+        tipping_figure=f"{REPORTS}/figures/tipping_point.png",
+        forest_all_figure=f"{REPORTS}/figures/forest_all.png",
+    )
+if HAS_ICC:
+    REPORT_INPUTS.update(icc=f"{REPORTS}/tables/icc.csv")

@@ -1,0 +1,80 @@
+# Simulation study of the missing-data methods: its own target, not part of `all`.
+#   snakemake --cores 1 simulation
+# Jobs are chunks of replicates of one scenario and method; each replicate is seeded from the
+# trial seed, the scenario and its number, so the chunking does not change any result.
+
+from trial.simulation import method_settings, replicate_chunks
+
+SIMULATION = config.get("simulation")
+
+
+def simulation_chunk_files(wildcards=None):
+    """One result file per scenario, method and chunk of replicates."""
+    return [
+        f"{DERIVED}/simulation/{scenario}/{method}/{chunk}.csv"
+        for scenario in SIMULATION["scenarios"]
+        for method in SIMULATION["methods"]
+        for chunk in range(1, len(replicate_chunks(config, method)) + 1)
+    ]
+
+
+def simulation_job_settings(wildcards):
+    """What one job's results depend on: its replicates, the method's settings, the trial."""
+    chunks = replicate_chunks(config, wildcards.method)
+    replicates = chunks[int(wildcards.chunk) - 1]
+    return {
+        "replicates": [replicates.start, replicates.stop - 1],
+        "method": method_settings(config, wildcards.method) | {"replicates": None},
+        "scenario": SIMULATION["scenarios"][wildcards.scenario],
+        "trial": SIMULATION["trial"],
+        "auxiliary": config["imputation"].get("auxiliary", []),
+        "mean_match_candidates": config["imputation"].get("mean_match_candidates"),
+        "covariates": config["covariates"],
+        "df_method": config["analysis"]["df_method"],
+    }
+
+
+if SIMULATION:
+
+    rule simulate_replicates:
+        """Simulate and analyse chunk {chunk} of the replicates of {scenario} with {method}."""
+        output:
+            f"{DERIVED}/simulation/{{scenario}}/{{method}}/{{chunk}}.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/simulate_replicates/{{scenario}}/{{method}}/{{chunk}}.log",
+        params:
+            settings=simulation_job_settings,
+            seed=config["seed"],
+        threads: 1
+        resources:
+            mem_mb=1000,
+        wildcard_constraints:
+            chunk=r"\d+",
+            method="complete_case|multilevel|forest",
+        script:
+            "../scripts/simulate_replicates.py"
+
+    rule summarise_simulation:
+        """Bias, SEs, coverage and type I error of every method, with Monte Carlo SEs."""
+        input:
+            simulation_chunk_files,
+        output:
+            replicates=f"{DERIVED}/simulation/replicates.csv",
+            table=f"{REPORTS}/tables/simulation.csv",
+            figure=f"{REPORTS}/figures/simulation.png",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/summarise_simulation.log",
+        params:
+            alpha=config["analysis"]["alpha"],
+        script:
+            "../scripts/summarise_simulation.py"
+
+    rule simulation:
+        """The simulation study's table and figure."""
+        input:
+            rules.summarise_simulation.output.table,
+            rules.summarise_simulation.output.figure,

@@ -1,0 +1,17 @@
+"""Rule bootstrap_costs: one chunk of joint bootstrap replicates over every imputation."""
+
+import re
+
+import pandas as pd
+
+from trial.costs import bootstrap_costs, chunk_replicates
+from trial.runlog import start_log
+
+log = start_log(snakemake.log[0], snakemake.rule)
+tables = {
+    int(re.search(r"(\d+)\.csv$", path).group(1)): pd.read_csv(path) for path in snakemake.input
+}
+replicates = chunk_replicates(snakemake.config, int(snakemake.wildcards.chunk))
+result = bootstrap_costs(snakemake.config, tables, replicates)
+log.info("replicates %s for %d imputations", replicates, len(tables))
+result.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.12g")

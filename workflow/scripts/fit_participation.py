@@ -1,0 +1,17 @@
+"""Rule fit_participation: high vs low and complier-average fits on one completed dataset."""
+
+import pandas as pd
+
+from trial.participation import fit_participation
+from trial.runlog import start_log
+
+log = start_log(snakemake.log[0], snakemake.rule)
+fits, bootstrap = fit_participation(
+    snakemake.config,
+    pd.read_csv(snakemake.input.data),
+    pd.read_csv(snakemake.input.scores),
+    int(snakemake.wildcards.i),
+)
+log.info("\n%s", fits.to_string())
+fits.to_csv(snakemake.output.fits, index=False, lineterminator="\n", float_format="%.12g")
+bootstrap.to_csv(snakemake.output.bootstrap, index=False, lineterminator="\n", float_format="%.12g")

@@ -1,0 +1,20 @@
+"""Rule icc_table: ICCs with CIs, cluster sizes and design effects of every outcome."""
+
+import pandas as pd
+
+from trial.icc import icc_table
+from trial.runlog import start_log
+
+log = start_log(snakemake.log[0], snakemake.rule)
+inputs = snakemake.input
+has_staff = "staff_table" in inputs.keys()
+table = icc_table(
+    snakemake.config,
+    pd.read_csv(inputs.table),
+    pd.read_csv(inputs.staff_table) if has_staff else None,
+    pd.read_csv(inputs.outcomes),
+    pd.read_csv(inputs.staff_outcomes) if has_staff else None,
+)
+log.info("\n%s", table.to_string())
+table.to_csv(snakemake.output.csv, index=False, lineterminator="\n", float_format="%.10g")
+table.to_json(snakemake.output.json, orient="records", indent=2, double_precision=10)

@@ -1,0 +1,16 @@
+"""Rule pool_costs: Rubin's rules, MI then bootstrap, cost-effectiveness and acceptability."""
+
+import pandas as pd
+
+from trial.costs import pool_costs
+from trial.runlog import start_log
+
+log = start_log(snakemake.log[0], snakemake.rule)
+fits = [pd.read_csv(path) for path in snakemake.input.fits]
+replicates = pd.concat([pd.read_csv(path) for path in snakemake.input.chunks], ignore_index=True)
+tables = pool_costs(snakemake.config, fits, replicates)
+for name, output in (("costs", "costs"), ("cost_effectiveness", "ce"), ("ceac", "ceac")):
+    log.info("%s:\n%s", name, tables[name].to_string())
+    tables[name].to_csv(
+        snakemake.output[output], index=False, lineterminator="\n", float_format="%.10g"
+    )

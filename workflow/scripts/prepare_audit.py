@@ -1,0 +1,23 @@
+"""Rule prepare_audit: the long audit table and the counts of records not available."""
+
+from trial.audit import prepare_audit
+from trial.runlog import start_log
+from trial.validation import read_table
+
+log = start_log(snakemake.log[0], snakemake.rule)
+config = snakemake.config
+audit = read_table(config, config["audit"]["table"])
+clusters = read_table(config, config["design"]["cluster_table"])
+data = prepare_audit(config, audit, clusters)
+data.long.to_csv(snakemake.output.long, index=False, lineterminator="\n")
+data.availability.to_csv(snakemake.output.availability, index=False, lineterminator="\n")
+totals = data.availability[data.availability["time"] == "total"]
+for row in totals.itertuples():
+    log.info(
+        "arm %s: %d records, %d not available (%.1f%%), %d available with an item missing",
+        row.arm,
+        row.n_records,
+        row.n_not_available,
+        row.pct_not_available,
+        row.n_item_missing,
+    )

@@ -1,0 +1,19 @@
+"""Rule secondary_figures: tipping-point plot and the forest plot of all estimates."""
+
+import pandas as pd
+
+from trial.runlog import start_log
+from trial.sensitivity import forest_plot_all, forest_rows, tipping_point_plot
+
+log = start_log(snakemake.log[0], snakemake.rule)
+inputs = snakemake.input
+tipping_point_plot(snakemake.config, pd.read_csv(inputs.delta), snakemake.output.tipping)
+rows = forest_rows(
+    snakemake.config,
+    pd.read_csv(inputs.outcomes),
+    pd.read_csv(inputs.participation) if "participation" in inputs.keys() else None,
+    pd.read_csv(inputs.staff_outcomes) if "staff_outcomes" in inputs.keys() else None,
+    pd.read_csv(inputs.sensitivity),
+)
+forest_plot_all(rows, snakemake.output.forest)
+log.info("figures written; forest rows:\n%s", rows.to_string())
