@@ -294,20 +294,23 @@ def build_sections(config: Config, inputs: Inputs) -> list[Section]:
         for _, builder, needs in SECTION_BUILDERS
         if all(inputs.get(name) for name in needs)
     ]
-    present = {s.id: (i + 1, s.title) for i, s in enumerate(sections)}
-    rows = checklist_rows(CONSORT_CLUSTER, present)
-    # The checklist sits before provenance, so it is the section numbered after the others.
+    # The checklist goes just before provenance (the last section) and points at the others.
+    body, tail = sections[:-1], sections[-1:]
+    if not tail or tail[0].id != "provenance":
+        body, tail = sections, []
+    present = {s.id: (i + 1, s.title) for i, s in enumerate(body)}
+    present.update({s.id: (len(body) + 2 + i, s.title) for i, s in enumerate(tail)})
     checklist = Section(
         "consort",
         "CONSORT-cluster checklist",
         "checklist.html.j2",
         {
-            "rows": rows,
-            "guideline": "CONSORT 2010 extension to cluster "
-            "randomised trials (Campbell et al 2012, BMJ 345:e5661)",
+            "rows": checklist_rows(CONSORT_CLUSTER, present),
+            "guideline": "CONSORT 2010 extension to cluster randomised trials "
+            "(Campbell et al 2012, BMJ 345:e5661)",
         },
     )
-    return [*sections, checklist]
+    return [*body, checklist, *tail]
 
 
 def render_report(config: Config, sections: list[Section]) -> str:

@@ -580,69 +580,46 @@ def forest_rows(
     sensitivity: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """The rows of the summary forest plot, each with its group and baseline SD."""
-    rows = []
     sd = outcomes.set_index("outcome")["sd_baseline"].to_dict()
-    for _, r in outcomes.iterrows():
-        rows.append(
-            {
-                "group": f"Arm effect: {r['role']}",
-                "label": r["label"],
-                "contrast": r["contrast"],
-                "estimate": r["estimate"],
-                "ci_low": r["ci_low"],
-                "ci_high": r["ci_high"],
-                "sd": r["sd_baseline"],
-            }
+
+    def row(group: str, label: str, r: pd.Series, scale_sd: float) -> dict[str, object]:
+        return {
+            "group": group,
+            "label": label,
+            "contrast": r["contrast"],
+            "estimate": r["estimate"],
+            "ci_low": r["ci_low"],
+            "ci_high": r["ci_high"],
+            "sd": scale_sd,
+        }
+
+    rows = [
+        row(f"Arm effect: {r['role']}", r["label"], r, r["sd_baseline"])
+        for _, r in outcomes.iterrows()
+    ]
+    for _, r in (staff if staff is not None else pd.DataFrame()).iterrows():
+        group = (
+            "Arm effect: staff"
+            if r["analysis"] == "arm"
+            else ("Participation, NOT randomised: staff")
         )
-    if staff is not None:
-        for _, r in staff.iterrows():
-            group = (
-                "Arm effect: staff"
-                if r["analysis"] == "arm"
-                else "Participation, NOT randomised: staff"
+        rows.append(row(group, r["label"], r, r["sd_baseline"]))
+    for _, r in (participation if participation is not None else pd.DataFrame()).iterrows():
+        group = (
+            "Complier-average effect (randomised)"
+            if r["analysis"] == "cace"
+            else ("Participation, NOT randomised")
+        )
+        rows.append(row(group, r["label"], r, sd.get(r["outcome"], math.nan)))
+    for _, r in (sensitivity if sensitivity is not None else pd.DataFrame()).iterrows():
+        rows.append(
+            row(
+                "Sensitivity: primary outcome",
+                r["analysis"].replace("_", " "),
+                r,
+                sd.get(r["outcome"], math.nan),
             )
-            rows.append(
-                {
-                    "group": group,
-                    "label": r["label"],
-                    "contrast": r["contrast"],
-                    "estimate": r["estimate"],
-                    "ci_low": r["ci_low"],
-                    "ci_high": r["ci_high"],
-                    "sd": r["sd_baseline"],
-                }
-            )
-    if participation is not None:
-        for _, r in participation.iterrows():
-            group = (
-                "Complier-average effect (randomised)"
-                if r["analysis"] == "cace"
-                else "Participation, NOT randomised"
-            )
-            rows.append(
-                {
-                    "group": group,
-                    "label": r["label"],
-                    "contrast": r["contrast"],
-                    "estimate": r["estimate"],
-                    "ci_low": r["ci_low"],
-                    "ci_high": r["ci_high"],
-                    "sd": sd.get(r["outcome"], math.nan),
-                }
-            )
-    if sensitivity is not None:
-        for _, r in sensitivity.iterrows():
-            rows.append(
-                {
-                    "group": "Sensitivity: primary outcome",
-                    "label": r["analysis"].replace("_", " "),
-                    "contrast": r["contrast"],
-                    "estimate": r["estimate"],
-                    "ci_low": r["ci_low"],
-                    "ci_high": r["ci_high"],
-                    "sd": sd.get(r["outcome"], math.nan),
-                }
-            )
+        )
     return pd.DataFrame(rows)
 
 

@@ -64,3 +64,21 @@ def test_matching_needs_a_level1_imputed_column(data):
             data, cluster="cluster", impute=["cost"], predictors=["x"], seed=1,
             mean_match=["x"],
         )  # fmt: skip
+
+
+def test_donor_matching_in_blocks_equals_the_full_distance_matrix():
+    """Blocking bounds memory on large trials; it must not change which donor is drawn."""
+    import numpy as np
+
+    from trial.impute.multilevel import _match_donors
+
+    rng = np.random.default_rng(3)
+    fitted_obs, y_obs = rng.normal(size=30_000), rng.normal(size=30_000)
+    fitted_mis = rng.normal(size=2_500)  # 2,500 x 30,000 distances: four blocks
+    k = 5
+    choice = np.random.default_rng(9).integers(0, k, fitted_mis.size)
+    full = np.abs(fitted_mis[:, None] - fitted_obs[None, :])
+    nearest = np.argpartition(full, k - 1, axis=1)[:, :k]
+    expected = y_obs[nearest[np.arange(fitted_mis.size), choice]]
+    got = _match_donors(fitted_obs, y_obs, fitted_mis, k, np.random.default_rng(9))
+    assert np.array_equal(got, expected)

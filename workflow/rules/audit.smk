@@ -19,6 +19,9 @@ if "audit" in config:
         params:
             audit=config["audit"],
             design=config["design"],
+        threads: 1
+        resources:
+            mem_mb=1500,
         script:
             "../scripts/prepare_audit.py"
 
@@ -35,6 +38,9 @@ if "audit" in config:
         params:
             audit=config["audit"],
             alpha=config["analysis"]["alpha"],
+        threads: 1
+        resources:
+            mem_mb=1000,
         script:
             "../scripts/summarise_audit.py"
 
@@ -70,6 +76,9 @@ if "audit" in config:
             f"{DERIVED}/logs/plot_audit.log",
         params:
             audit=config["audit"],
+        threads: 1
+        resources:
+            mem_mb=1000,
         script:
             "../scripts/plot_audit.py"
 

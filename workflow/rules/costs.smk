@@ -20,6 +20,9 @@ if "costs" in config:
             f"{DERIVED}/logs/describe_costs.log",
         params:
             costs=config["costs"],
+        threads: 1
+        resources:
+            mem_mb=1000,
         script:
             "../scripts/describe_costs.py"
 
@@ -39,6 +42,8 @@ if "costs" in config:
         threads: 1
         wildcard_constraints:
             i=r"\d+",
+        resources:
+            mem_mb=1500,
         script:
             "../scripts/fit_costs.py"
 
@@ -58,6 +63,8 @@ if "costs" in config:
         threads: 1
         wildcard_constraints:
             chunk=r"\d+",
+        resources:
+            mem_mb=2000,
         script:
             "../scripts/bootstrap_costs.py"
 
@@ -77,6 +84,9 @@ if "costs" in config:
         params:
             costs=config["costs"],
             alpha=config["analysis"]["alpha"],
+        threads: 1
+        resources:
+            mem_mb=1000,
         script:
             "../scripts/pool_costs.py"
 
@@ -95,6 +105,9 @@ if "costs" in config:
             f"{DERIVED}/logs/plot_costs.log",
         params:
             costs=config["costs"],
+        threads: 1
+        resources:
+            mem_mb=1000,
         script:
             "../scripts/plot_costs.py"
 
@@ -108,6 +121,9 @@ if "costs" in config:
             f"{DERIVED}/logs/cheers_checklist.log",
         params:
             costs=config["costs"],
+        threads: 1
+        resources:
+            mem_mb=1000,
         script:
             "../scripts/cheers_checklist.py"
 

@@ -12,9 +12,12 @@ rule check_imputation_model:
     log:
         f"{DERIVED}/logs/check_imputation_model.log",
     params:
-        imputation=config["imputation"],
+        imputation=imputation_settings(),
         covariates=config["covariates"],
         outcomes=config["analysis"]["outcomes"],
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/check_imputation_model.py"
 
@@ -32,7 +35,7 @@ rule impute:
     log:
         f"{DERIVED}/logs/impute/{{i}}.log",
     params:
-        imputation=config["imputation"],
+        imputation=imputation_settings(),
         seed=config["seed"],
     threads: 1
     resources:
@@ -58,6 +61,9 @@ rule imputation_diagnostics:
         "../envs/trial.yaml"
     log:
         f"{DERIVED}/logs/imputation_diagnostics.log",
+    threads: 1
+    resources:
+        mem_mb=1500,
     script:
         "../scripts/imputation_diagnostics.py"
 

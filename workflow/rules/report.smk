@@ -72,5 +72,8 @@ rule verify:
         f"{DERIVED}/logs/verify.log",
     params:
         config_path=CONFIG_PATH,
+    threads: 1
+    resources:
+        mem_mb=1000,
     shell:
         "trial verify {params.config_path} 2>&1 | tee {log}"

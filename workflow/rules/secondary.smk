@@ -17,6 +17,9 @@ rule participation_scores:
         f"{DERIVED}/logs/participation_scores.log",
     params:
         participation=config.get("participation"),
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/participation_scores.py"
 
@@ -40,6 +43,8 @@ rule fit_participation:
     threads: 1
     wildcard_constraints:
         i=r"\d+",
+    resources:
+        mem_mb=1500,
     script:
         "../scripts/fit_participation.py"
 
@@ -60,6 +65,9 @@ rule pool_participation:
     params:
         participation=config.get("participation"),
         analysis=config["analysis"],
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/pool_participation.py"
 
@@ -78,6 +86,9 @@ rule build_staff_table:
     params:
         staff=config.get("staff"),
         scales=config["scales"],
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/build_staff_table.py"
 
@@ -97,6 +108,9 @@ rule staff_outcomes:
         staff=config.get("staff"),
         participation=config.get("participation"),
         analysis=config["analysis"],
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/staff_outcomes.py"
 
@@ -114,6 +128,9 @@ rule sensitivity_analyses:
         f"{DERIVED}/logs/sensitivity_analyses.log",
     params:
         analysis=config["analysis"],
+    threads: 1
+    resources:
+        mem_mb=1500,
     script:
         "../scripts/sensitivity_analyses.py"
 
@@ -131,6 +148,9 @@ rule rerandomisation_test:
     params:
         sensitivity=config.get("sensitivity"),
         seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1500,
     script:
         "../scripts/rerandomisation_test.py"
 
@@ -149,6 +169,9 @@ rule delta_adjustment:
     params:
         sensitivity=config.get("sensitivity"),
         analysis=config["analysis"],
+    threads: 1
+    resources:
+        mem_mb=1500,
     script:
         "../scripts/delta_adjustment.py"
 
@@ -167,6 +190,9 @@ rule secondary_figures:
         f"{DERIVED}/logs/secondary_figures.log",
     params:
         sensitivity=config.get("sensitivity"),
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/secondary_figures.py"
 
@@ -187,6 +213,9 @@ rule icc_table:
     params:
         icc=config.get("icc"),
         seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
     script:
         "../scripts/icc_table.py"
 

@@ -8,32 +8,6 @@ from trial.simulation import method_settings, replicate_chunks
 SIMULATION = config.get("simulation")
 
 
-def simulation_chunk_files(wildcards=None):
-    """One result file per scenario, method and chunk of replicates."""
-    return [
-        f"{DERIVED}/simulation/{scenario}/{method}/{chunk}.csv"
-        for scenario in SIMULATION["scenarios"]
-        for method in SIMULATION["methods"]
-        for chunk in range(1, len(replicate_chunks(config, method)) + 1)
-    ]
-
-
-def simulation_job_settings(wildcards):
-    """What one job's results depend on: its replicates, the method's settings, the trial."""
-    chunks = replicate_chunks(config, wildcards.method)
-    replicates = chunks[int(wildcards.chunk) - 1]
-    return {
-        "replicates": [replicates.start, replicates.stop - 1],
-        "method": method_settings(config, wildcards.method) | {"replicates": None},
-        "scenario": SIMULATION["scenarios"][wildcards.scenario],
-        "trial": SIMULATION["trial"],
-        "auxiliary": config["imputation"].get("auxiliary", []),
-        "mean_match_candidates": config["imputation"].get("mean_match_candidates"),
-        "covariates": config["covariates"],
-        "df_method": config["analysis"]["df_method"],
-    }
-
-
 if SIMULATION:
 
     rule simulate_replicates:

@@ -275,11 +275,20 @@ def _match_donors(
     k: int,
     rng: np.random.Generator,
 ) -> _FloatArray:
-    """Predictive mean matching: an observed value from one of the ``k`` nearest donors."""
+    """Predictive mean matching: an observed value from one of the ``k`` nearest donors.
+
+    Distances are computed for blocks of missing rows (about 2e7 distances at a time) so that
+    memory stays bounded on large trials; each row's donors do not depend on the blocking.
+    """
     k = min(k, fitted_obs.size)
-    distance = np.abs(fitted_mis[:, None] - fitted_obs[None, :])
-    nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
-    pick = nearest[np.arange(fitted_mis.size), rng.integers(0, k, fitted_mis.size)]
+    choice = rng.integers(0, k, fitted_mis.size)
+    pick = np.empty(fitted_mis.size, dtype=np.intp)
+    block = max(1, 20_000_000 // max(fitted_obs.size, 1))
+    for start in range(0, fitted_mis.size, block):
+        rows = slice(start, start + block)
+        distance = np.abs(fitted_mis[rows, None] - fitted_obs[None, :])
+        nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+        pick[rows] = nearest[np.arange(nearest.shape[0]), choice[rows]]
     return y_obs[pick]
 
 
