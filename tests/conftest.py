@@ -23,3 +23,13 @@ def example_config() -> dict:
 def config(example_config) -> dict:
     """A deep copy of the example config that a test may change."""
     return copy.deepcopy(example_config)
+
+
+@pytest.fixture()
+def small_config(config) -> dict:
+    """The example config cut to two outcomes and no costs, for small hand-made tables."""
+    config.pop("costs", None)  # costs are imputed only when the table has cost columns
+    config["analysis"]["outcomes"] = [
+        o for o in config["analysis"]["outcomes"] if o["scale"] in ("qpr_total", "functioning")
+    ]
+    return config

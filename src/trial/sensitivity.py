@@ -371,7 +371,7 @@ def rerandomisation_test(
     -------
     summary : dict
         Statistic (in the primary outcome's reported direction), p, method, number of
-        allocations, clusters per stratum and arm.
+        allocations, clusters per stratum and arm, and quantiles of the null distribution.
     null : ndarray
         The statistic under every enumerated (or sampled) allocation, same direction.
     """
@@ -401,6 +401,8 @@ def rerandomisation_test(
         rng=derive_rng(config["seed"], "rerandomisation", scale),
     )
     layout = clusters.groupby(["stratum", "treated"]).size()
+    null = sign * result["null"]
+    quantiles = [0.005, 0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975, 0.995]
     summary = {
         "outcome": scale,
         "contrast": contrast_label(config, direction),
@@ -420,7 +422,10 @@ def rerandomisation_test(
             "imputations; allocations keep the number of treatment clusters in each stratum."
         ),
     }
-    return summary, sign * result["null"]
+    summary["null_quantiles"] = {
+        f"{q:g}": float(v) for q, v in zip(quantiles, np.quantile(null, quantiles), strict=True)
+    }
+    return summary, null
 
 
 # ---------------------------------------------------------------------------------------------

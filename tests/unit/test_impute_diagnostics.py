@@ -19,15 +19,6 @@ from trial.report import render_report
 
 
 @pytest.fixture()
-def small_config(config):
-    config.pop("costs", None)  # costs are imputed only when the table has cost columns
-    config["analysis"]["outcomes"] = [
-        o for o in config["analysis"]["outcomes"] if o["scale"] in ("qpr_total", "functioning")
-    ]
-    return config
-
-
-@pytest.fixture()
 def table():
     """8 individuals, 4 per arm; known gaps."""
     return pd.DataFrame(

@@ -19,15 +19,6 @@ from trial.impute.model import (
 
 
 @pytest.fixture()
-def small_config(config):
-    config.pop("costs", None)  # costs are imputed only when the table has cost columns
-    config["analysis"]["outcomes"] = [
-        o for o in config["analysis"]["outcomes"] if o["scale"] in ("qpr_total", "functioning")
-    ]
-    return config
-
-
-@pytest.fixture()
 def table():
     """A small analysis table of the example's shape (6 clusters, 2 strata)."""
     rng = np.random.default_rng(1)
