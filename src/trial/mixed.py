@@ -10,6 +10,12 @@ The model is
 with a random intercept per cluster and, optionally, a second random intercept for subgroups
 nested within clusters (``(1 | cluster) + (1 | cluster:nested)`` in lme4 notation).
 
+Two entry points fit it: :func:`fit_random_intercept_model` takes a labelled design
+(``pandas.DataFrame``) and cluster labels of any hashable type and returns a
+:class:`MixedModelFit` whose pandas views are built on first access;
+:func:`fit_random_intercept_arrays` takes a numpy design, the outcome and integer cluster codes
+and returns the plain-array :class:`MixedModelArrayFit`, for callers that fit many models.
+
 Fitting uses only per-cluster (and per-subgroup) sufficient statistics: ``X_j'X_j``,
 ``X_j'y_j``, ``y_j'y_j`` and the subgroup column sums of ``X`` and ``y``. Within a cluster,
 ``V = s2e I + s2n E E' + s2c 11'`` (``E`` the subgroup indicator matrix) has a closed-form
@@ -21,11 +27,16 @@ of one size in one cluster are pooled into a *cell*, and sums that do not involv
 into one row per distinct size: 950 individuals in 27 clusters with 7 repeated measures reduce
 to 27 clusters of at most 7 cells. No ``n x n`` matrix is ever formed.
 
-The residual variance is profiled out. With one random intercept a vectorised grid search in
-``theta = sqrt(variance ratio)`` brackets the optimum and Newton's method with the exact first
-and second derivatives of the profiled (REML or ML) criterion, safeguarded by bisection, finds
-it. With a nested term the best point of a vectorised grid starts a projected Newton search on
-the two variance ratios (analytic gradient, difference Hessian). Every fit is verified (score
+The residual variance is profiled out. With one random intercept the statistics are those of
+``W = [X y]``: ``W'W`` and the cluster sums ``s_j`` of the rows of ``W``. Then
+``W'V*^-1W = W'W - sum_j w_j s_j s_j'`` (``V* = V / sigma^2``, ``w_j`` a function of the
+variance ratio and the cluster size) is a ``(p + 1) x (p + 1)`` matrix whose Cholesky factor
+gives the whole profiled criterion, and whose inverse gives its first and second derivatives in
+closed form. A vectorised grid search in ``theta = sqrt(variance ratio)`` brackets the optimum
+and Newton's method with these derivatives, safeguarded by bisection, finds it. The
+Kenward-Roger and Satterthwaite quantities come from the same per-cluster sums. With a nested
+term the best point of a vectorised grid starts a projected Newton search on the two variance
+ratios (analytic gradient, difference Hessian). Every fit is verified (score
 equations of the fixed effects and the (projected) gradient of the criterion) before it is
 returned; a fit that cannot be verified raises :class:`MixedModelFitError`.
 
@@ -63,6 +74,7 @@ import math
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -70,15 +82,19 @@ import pandas as pd
 from scipy import linalg as sla
 from scipy import stats
 from scipy.linalg.lapack import dpotrf as _dpotrf
+from scipy.linalg.lapack import dsyev as _dsyev
+from scipy.linalg.lapack import dtrtri as _dtrtri
 
 __all__ = [
     "ContrastResult",
     "FTestResult",
     "MixedModelConvergenceWarning",
+    "MixedModelArrayFit",
     "MixedModelError",
     "MixedModelFit",
     "MixedModelFitError",
     "MixedModelInputError",
+    "fit_random_intercept_arrays",
     "fit_random_intercept_model",
 ]
 
@@ -92,6 +108,16 @@ _SINGULAR_THETA_TOL = 1e-4
 _RANK_TOL = 1e-14
 # starting grid of the one-dimensional search over theta = sqrt(cluster / residual variance)
 _THETA_GRID = np.concatenate([[0.0], np.geomspace(1e-2, 1e2, 21)])
+_GAM_GRID = _THETA_GRID**2
+_POWERS = np.array([[-1.0], [-2.0], [-3.0]])
+# largest clusters x observations for which cluster sums use an indicator matrix product
+_ONE_HOT_MAX = 2_000_000
+# reductions without the dispatch of the ndarray methods (these run on small arrays many times)
+_add = np.add.reduce
+_min = np.minimum.reduce
+# relative error in theta at which Newton's method stops (the size of its last step): estimates
+# then change by about as little, far below the 1e-5 agreement with lme4 that is tested
+_THETA_RTOL = 1e-8
 # coarse grid of starting values of theta (both components) for the nested model
 _THETA_START = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
 
@@ -173,25 +199,28 @@ class FTestResult:
     df_method: str
 
 
-@dataclass(frozen=True)
-class MixedModelFit:
-    """A fitted random-intercept linear mixed model.
+@dataclass(frozen=True, eq=False)
+class MixedModelArrayFit:
+    """A fitted random-intercept linear mixed model as plain arrays.
+
+    Returned by :func:`fit_random_intercept_arrays`; coefficients are in the column order of
+    the design matrix. :class:`MixedModelFit` wraps one of these with the term names.
 
     Attributes
     ----------
-    params : pandas.Series
-        Fixed-effect estimates indexed by the column names of ``X``.
-    cov : pandas.DataFrame
-        Covariance of ``params`` used for inference: the Kenward-Roger adjusted covariance when
+    beta : numpy.ndarray, shape (p,)
+        Fixed-effect estimates.
+    cov : numpy.ndarray, shape (p, p)
+        Covariance of ``beta`` used for inference: the Kenward-Roger adjusted covariance when
         ``df_method == "kenward-roger"``, otherwise ``cov_unadjusted``.
-    cov_unadjusted : pandas.DataFrame
+    cov_unadjusted : numpy.ndarray, shape (p, p)
         ``(X' V^{-1} X)^{-1}`` at the estimated variance components.
-    df : pandas.Series
+    df : numpy.ndarray, shape (p,)
         Denominator df of each coefficient under ``df_method``.
     df_method : str
         ``"kenward-roger"``, ``"satterthwaite"`` or ``"between-within"``.
-    variance_components : pandas.Series
-        ``cluster``, ``nested`` (nested model only) and ``residual`` variances.
+    variance_components : numpy.ndarray
+        Cluster, nested (nested model only) and residual variances, in this order.
     icc : float
         Cluster variance over the total variance.
     loglik : float
@@ -211,12 +240,12 @@ class MixedModelFit:
         Number of nested subgroups (``None`` without a nested term).
     """
 
-    params: pd.Series
-    cov: pd.DataFrame
-    cov_unadjusted: pd.DataFrame
-    df: pd.Series
+    beta: np.ndarray
+    cov: np.ndarray
+    cov_unadjusted: np.ndarray
+    df: np.ndarray
     df_method: str
-    variance_components: pd.Series
+    variance_components: np.ndarray
     icc: float
     loglik: float
     reml: bool
@@ -225,11 +254,194 @@ class MixedModelFit:
     n_obs: int
     n_clusters: int
     n_groups_nested: int | None = None
-    _inference: Any = field(default=None, repr=False, compare=False)
+    _inference: Any = field(default=None, repr=False)
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors: square roots of the diagonal of ``cov``."""
+        return np.sqrt(np.diag(self.cov))
+
+    def contrast(self, L: Any, alpha: float = 0.05) -> ContrastResult:
+        """Estimate and test a single linear combination of the fixed effects.
+
+        Parameters
+        ----------
+        L : array-like, shape (p,)
+            Weights, one per coefficient.
+        alpha : float, default 0.05
+            Level of the confidence interval.
+
+        Returns
+        -------
+        ContrastResult
+        """
+        w = np.asarray(L, dtype=float)
+        if w.ndim != 1 or w.size != self.beta.size:
+            raise MixedModelInputError(
+                f"contrast must be a 1-D vector of length {self.beta.size}, got shape {w.shape}"
+            )
+        if not np.any(w):
+            raise MixedModelInputError("contrast weights are all zero")
+        est = float(w @ self.beta)
+        var = float(w @ self.cov @ w)
+        se = math.sqrt(var) if var > 0 else float("nan")
+        df = float(self._inference.contrast_df(w[None, :]))
+        t = est / se
+        p = float(2.0 * stats.t.sf(abs(t), df))
+        q = float(stats.t.ppf(1.0 - alpha / 2.0, df))
+        return ContrastResult(est, se, df, t, p, est - q * se, est + q * se, alpha, self.df_method)
+
+    def f_test(self, L: Any) -> FTestResult:
+        """Wald F test of ``L beta = 0`` with small-sample denominator df.
+
+        Parameters
+        ----------
+        L : array-like, shape (q, p)
+            Contrast matrix.
+
+        Returns
+        -------
+        FTestResult
+            Kenward-Roger: pbkrtest's ``KRmodcomp`` statistic (Wald statistic with the adjusted
+            covariance, divided by ``q`` and multiplied by the scaling factor) and df.
+            Satterthwaite: lmerTest's ``contestMD``. Between-within: unscaled Wald F with the
+            smallest between-within df among the coefficients involved.
+        """
+        Lm = np.atleast_2d(np.asarray(L, dtype=float))
+        if Lm.ndim != 2 or Lm.shape[1] != self.beta.size:
+            raise MixedModelInputError(
+                f"L must have {self.beta.size} columns, got shape {Lm.shape}"
+            )
+        if np.linalg.matrix_rank(Lm) == 0:
+            raise MixedModelInputError("contrast matrix has rank 0")
+        return self._inference.f_test(Lm, self.beta)
+
+    def summary(self, alpha: float = 0.05) -> dict[str, np.ndarray]:
+        """Per-coefficient inference as arrays.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            Level of the confidence intervals.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``estimate, se, df, t, p, ci_low, ci_high``, each of shape ``(p,)``.
+        """
+        est = self.beta
+        se = self.se
+        t = est / se
+        q = stats.t.ppf(1.0 - alpha / 2.0, self.df)
+        return {
+            "estimate": est,
+            "se": se,
+            "df": self.df,
+            "t": t,
+            "p": 2.0 * stats.t.sf(np.abs(t), self.df),
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class MixedModelFit:
+    """A fitted random-intercept linear mixed model, labelled by term.
+
+    The pandas attributes (``params``, ``cov``, ``cov_unadjusted``, ``df``,
+    ``variance_components``) are built on first access from :attr:`arrays`.
+
+    Attributes
+    ----------
+    arrays : MixedModelArrayFit
+        The fit as plain arrays.
+    terms : tuple of str
+        Coefficient names (the column names of ``X``).
+    params : pandas.Series
+        Fixed-effect estimates indexed by the column names of ``X``.
+    cov : pandas.DataFrame
+        Covariance of ``params`` used for inference: the Kenward-Roger adjusted covariance when
+        ``df_method == "kenward-roger"``, otherwise ``cov_unadjusted``.
+    cov_unadjusted : pandas.DataFrame
+        ``(X' V^{-1} X)^{-1}`` at the estimated variance components.
+    df : pandas.Series
+        Denominator df of each coefficient under ``df_method``.
+    df_method : str
+        ``"kenward-roger"``, ``"satterthwaite"`` or ``"between-within"``.
+    variance_components : pandas.Series
+        ``cluster``, ``nested`` (nested model only) and ``residual`` variances.
+    icc, loglik, reml, converged, at_boundary, n_obs, n_clusters, n_groups_nested
+        As in :class:`MixedModelArrayFit`.
+    """
+
+    arrays: MixedModelArrayFit
+    terms: tuple[str, ...]
+
+    @cached_property
+    def _index(self) -> pd.Index:
+        return pd.Index(self.terms, dtype=object, copy=False)
+
+    @cached_property
+    def params(self) -> pd.Series:
+        return pd.Series(self.arrays.beta, index=self._index, name="estimate")
+
+    @cached_property
+    def cov(self) -> pd.DataFrame:
+        return pd.DataFrame(self.arrays.cov, index=self._index, columns=self._index)
+
+    @cached_property
+    def cov_unadjusted(self) -> pd.DataFrame:
+        return pd.DataFrame(self.arrays.cov_unadjusted, index=self._index, columns=self._index)
+
+    @cached_property
+    def df(self) -> pd.Series:
+        return pd.Series(self.arrays.df, index=self._index, name="df")
+
+    @cached_property
+    def variance_components(self) -> pd.Series:
+        vc = self.arrays.variance_components
+        names = ["cluster", "nested", "residual"] if vc.size == 3 else ["cluster", "residual"]
+        return pd.Series(vc, index=pd.Index(names, dtype=object), name="variance")
+
+    @property
+    def df_method(self) -> str:
+        return self.arrays.df_method
+
+    @property
+    def icc(self) -> float:
+        return self.arrays.icc
+
+    @property
+    def loglik(self) -> float:
+        return self.arrays.loglik
+
+    @property
+    def reml(self) -> bool:
+        return self.arrays.reml
+
+    @property
+    def converged(self) -> bool:
+        return self.arrays.converged
+
+    @property
+    def at_boundary(self) -> bool:
+        return self.arrays.at_boundary
+
+    @property
+    def n_obs(self) -> int:
+        return self.arrays.n_obs
+
+    @property
+    def n_clusters(self) -> int:
+        return self.arrays.n_clusters
+
+    @property
+    def n_groups_nested(self) -> int | None:
+        return self.arrays.n_groups_nested
 
     # -- contrasts -----------------------------------------------------------------------------
     def _weights(self, L: Any) -> np.ndarray:
-        names = list(self.params.index)
+        names = list(self.terms)
         if isinstance(L, pd.Series):
             unknown = [k for k in L.index if k not in names]
             if unknown:
@@ -257,17 +469,7 @@ class MixedModelFit:
         -------
         ContrastResult
         """
-        w = self._weights(L)
-        if not np.any(w):
-            raise MixedModelInputError("contrast weights are all zero")
-        est = float(w @ self.params.to_numpy())
-        var = float(w @ self.cov.to_numpy() @ w)
-        se = math.sqrt(var) if var > 0 else float("nan")
-        df = float(self._inference.contrast_df(w[None, :]))
-        t = est / se
-        p = float(2.0 * stats.t.sf(abs(t), df))
-        q = float(stats.t.ppf(1.0 - alpha / 2.0, df))
-        return ContrastResult(est, se, df, t, p, est - q * se, est + q * se, alpha, self.df_method)
+        return self.arrays.contrast(self._weights(L), alpha)
 
     def f_test(self, L: Any) -> FTestResult:
         """Wald F test of ``L beta = 0`` with small-sample denominator df.
@@ -280,26 +482,15 @@ class MixedModelFit:
         Returns
         -------
         FTestResult
-            Kenward-Roger: pbkrtest's ``KRmodcomp`` statistic (Wald statistic with the adjusted
-            covariance, divided by ``q`` and multiplied by the scaling factor) and df.
-            Satterthwaite: lmerTest's ``contestMD``. Between-within: unscaled Wald F with the
-            smallest between-within df among the coefficients involved.
+            See :meth:`MixedModelArrayFit.f_test`.
         """
         if isinstance(L, pd.DataFrame):
-            names = list(self.params.index)
+            names = list(self.terms)
             unknown = [c for c in L.columns if c not in names]
             if unknown:
                 raise MixedModelInputError(f"unknown coefficient names in contrast: {unknown}")
-            Lm = L.reindex(columns=names).fillna(0.0).to_numpy(dtype=float)
-        else:
-            Lm = np.atleast_2d(np.asarray(L, dtype=float))
-        if Lm.ndim != 2 or Lm.shape[1] != len(self.params):
-            raise MixedModelInputError(
-                f"L must have {len(self.params)} columns, got shape {Lm.shape}"
-            )
-        if np.linalg.matrix_rank(Lm) == 0:
-            raise MixedModelInputError("contrast matrix has rank 0")
-        return self._inference.f_test(Lm, self.params.to_numpy())
+            L = L.reindex(columns=names).fillna(0.0).to_numpy(dtype=float)
+        return self.arrays.f_test(L)
 
     def summary_table(self, alpha: float = 0.05) -> pd.DataFrame:
         """One row per coefficient.
@@ -314,25 +505,9 @@ class MixedModelFit:
         pandas.DataFrame
             Columns ``term, estimate, se, df, t, p, ci_low, ci_high, df_method``.
         """
-        est = self.params.to_numpy()
-        se = np.sqrt(np.diag(self.cov.to_numpy()))
-        df = self.df.to_numpy()
-        t = est / se
-        p = 2.0 * stats.t.sf(np.abs(t), df)
-        q = stats.t.ppf(1.0 - alpha / 2.0, df)
-        return pd.DataFrame(
-            {
-                "term": list(self.params.index),
-                "estimate": est,
-                "se": se,
-                "df": df,
-                "t": t,
-                "p": p,
-                "ci_low": est - q * se,
-                "ci_high": est + q * se,
-                "df_method": self.df_method,
-            }
-        )
+        out = {"term": list(self.terms), **self.arrays.summary(alpha)}
+        out["df_method"] = self.df_method
+        return pd.DataFrame(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,18 +588,6 @@ class _Stats:
     def cm(self) -> np.ndarray:
         """Cell weights of sums over subgroups: count times subgroup size."""
         return self.cnt * self.m
-
-    @property
-    def sx1(self) -> np.ndarray:
-        return self.S[:, 0, :]
-
-    @property
-    def sy1(self) -> np.ndarray:
-        return self.sy[:, 0]
-
-    @property
-    def SXSX_flat(self) -> np.ndarray:
-        return self.SS.reshape(self.J, self.p * self.p)
 
     @property
     def levels(self) -> np.ndarray:
@@ -708,172 +871,6 @@ def _dof(st: _Stats, reml: bool) -> int:
     return st.n - st.p if reml else st.n
 
 
-def _profile_single(st: _Stats, gam: np.ndarray, reml: bool) -> np.ndarray:
-    """Profiled criterion ``f`` (``-2 loglik`` minus a constant) on a vector of variance ratios."""
-    gam = np.asarray(gam, dtype=float)
-    nj = st.nj
-    w = gam[:, None] / (1.0 + gam[:, None] * nj[None, :])  # (G, J)
-    p = st.p
-    A = st.XtX_sum[None] - (w @ st.SXSX_flat).reshape(-1, p, p)
-    sy = st.sy[:, 0]
-    sx = st.S[:, 0, :]
-    b = st.Xty_sum[None, :] - (w * sy[None, :]) @ sx
-    c = st.yty_sum - (w * sy[None, :] ** 2).sum(axis=1)
-    out = np.full(gam.size, np.inf)
-    try:
-        Lc = np.linalg.cholesky(A)
-    except np.linalg.LinAlgError:
-        return (
-            np.array([_profile_single(st, np.array([g]), reml)[0] for g in gam])
-            if gam.size > 1
-            else out
-        )
-    z = np.linalg.solve(Lc, b[:, :, None])[:, :, 0]
-    pwrss = c - np.sum(z * z, axis=1)
-    logdetV = np.log1p(gam[:, None] * nj[None, :]).sum(axis=1)
-    ok = pwrss > 0
-    f = logdetV + _dof(st, reml) * np.log(np.where(ok, pwrss, 1.0))
-    if reml:
-        f = f + 2.0 * np.log(np.diagonal(Lc, axis1=1, axis2=2)).sum(axis=1)
-    out[ok] = f[ok]
-    return out
-
-
-@dataclass
-class _SingleEval:
-    """The profiled criterion of the single random-intercept model at one variance ratio."""
-
-    gam: float
-    f: float  # profiled criterion (-2 loglik up to a constant)
-    d: float  # first derivative in gam
-    d2: float  # second derivative in gam
-    w: np.ndarray  # (J,) gam / (1 + gam n_j)
-    A: np.ndarray  # X'V*^-1 X
-    L: np.ndarray  # its Cholesky factor
-    Ainv: np.ndarray
-    beta: np.ndarray
-    pwrss: float
-    logdetV: float  # log det V*
-
-
-def _eval_single(st: _Stats, gam: float, reml: bool) -> _SingleEval | None:
-    """Criterion with its first and second derivative in closed form (one random intercept).
-
-    With ``V*_j = I + gam 11'`` per cluster, ``V*_j^-1 = I - w_j 11'``, ``w_j = gam / (1 + gam
-    n_j)``, ``dw_j = 1 / (1 + gam n_j)^2``. With ``A = X'V*^-1X``, ``B = sum_j dw_j s_j s_j'``
-    (``s_j`` the cluster column sums of ``X``), ``e_j`` the cluster sums of the GLS residuals and
-    ``u = sum_j dw_j e_j s_j``: ``dA = -B``, ``d beta = -A^-1 u``, ``d pwrss = -sum_j dw_j e_j^2``
-    and the derivatives below follow. Returns ``None`` where ``A`` is not positive definite or
-    the residual sum of squares is not positive.
-    """
-    nj = st.nj
-    p = st.p
-    den = 1.0 + gam * nj
-    w = gam / den
-    dw = 1.0 / (den * den)
-    sx = st.sx1
-    sy = st.sy1
-    WB = np.stack([w, dw]) @ st.SXSX_flat  # (2, p * p)
-    A = st.XtX_sum - WB[0].reshape(p, p)
-    L, info = _dpotrf(A, lower=1, clean=1)
-    if info != 0:
-        return None
-    Ainv = np.linalg.inv(A)
-    wsy = w * sy
-    b = st.Xty_sum - wsy @ sx
-    beta = Ainv @ b
-    pwrss = st.yty_sum - float(wsy @ sy) - float(b @ beta)
-    if not pwrss > 0:
-        return None
-    dof = _dof(st, reml)
-    logdetV = float(np.log(den).sum())
-    f = logdetV + dof * math.log(pwrss)
-    e = sy - sx @ beta
-    dwe = dw * e
-    S2 = float(dwe @ e)
-    ddw = (-2.0 / den) * (nj * dw)
-    u = dwe @ sx
-    r = S2 / pwrss
-    d = float((nj / den).sum()) - dof * r
-    d2 = -float((nj * nj) @ dw) - dof * (
-        (float(ddw @ (e * e)) + 2.0 * float(u @ Ainv @ u)) / pwrss + r * r
-    )
-    if reml:
-        f += 2.0 * float(np.log(L.diagonal()).sum())
-        q = ((sx @ Ainv) * sx).sum(axis=1)
-        AB = Ainv @ WB[1].reshape(p, p)
-        d -= float(dw @ q)
-        d2 -= float(ddw @ q) + float((AB * AB.T).sum())
-    return _SingleEval(gam, f, d, d2, w, A, L, Ainv, beta, pwrss, logdetV)
-
-
-def _optimise_single(st: _Stats, reml: bool) -> tuple[_SingleEval, bool]:
-    """Variance ratio minimising the profiled criterion; returns ``(evaluation, on_boundary)``.
-
-    A vectorised grid search in ``theta = sqrt(gamma)`` brackets the minimum; a parabola through
-    the three best grid points starts Newton's method in ``theta`` with the exact second
-    derivative, safeguarded by bisection on the sign of the derivative within the bracket.
-    """
-    theta = _THETA_GRID
-    f = _profile_single(st, theta**2, reml)
-    i = int(np.argmin(f))
-    while i == theta.size - 1:
-        if theta[-1] > 1e5:
-            raise MixedModelFitError(
-                "the cluster variance ratio grows without bound: the within-cluster residual "
-                "variance is (numerically) zero"
-            )
-        more = theta[-1] * np.geomspace(1.5, 100.0, 12)
-        theta = np.r_[theta, more]
-        f = np.r_[f, _profile_single(st, more**2, reml)]
-        i = int(np.argmin(f))
-    if not np.isfinite(f[i]):
-        raise MixedModelFitError("the profiled criterion is not finite anywhere on the search grid")
-    if i == 0:
-        ev0 = _eval_single(st, 0.0, reml)
-        if ev0 is None:
-            raise MixedModelFitError("the profiled criterion is not finite at a zero variance")
-        if ev0.d >= 0.0:
-            return ev0, True
-        lo, hi = 0.0, float(theta[1])
-        t = 0.5 * hi
-    else:
-        lo, hi = float(theta[i - 1]), float(theta[i + 1])
-        # vertex of the parabola through the three grid points
-        x0, x1, x2 = lo, float(theta[i]), hi
-        f0, f1, f2 = float(f[i - 1]), float(f[i]), float(f[i + 1])
-        num = (x1 - x0) ** 2 * (f1 - f2) - (x1 - x2) ** 2 * (f1 - f0)
-        dnm = (x1 - x0) * (f1 - f2) - (x1 - x2) * (f1 - f0)
-        t = x1 - 0.5 * num / dnm if dnm != 0 else x1
-        if not lo < t < hi:
-            t = x1
-    ev = None
-    for _ in range(100):
-        ev = _eval_single(st, t * t, reml)
-        if ev is None:
-            break
-        d_t = 2.0 * t * ev.d
-        d2_t = 2.0 * ev.d + 4.0 * t * t * ev.d2
-        if d_t < 0.0:
-            lo = t
-        elif d_t > 0.0:
-            hi = t
-        else:
-            break
-        t_new = t - d_t / d2_t if d2_t > 0.0 else math.nan
-        if not lo < t_new < hi:
-            t_new = 0.5 * (lo + hi)
-        # the Newton step is the distance to the optimum to second order
-        if abs(t_new - t) <= 1e-10 * t or hi - lo <= 1e-15 * hi:
-            break
-        t = t_new
-    if ev is None or not ev.f <= float(f[i]) + 1e-9 * abs(float(f[i])) or ev.d2 <= 0.0:
-        raise MixedModelFitError(
-            "the one-dimensional search did not reach a minimum of the profiled criterion"
-        )
-    return ev, False
-
-
 def _vstar(gc: float, gn: float, st: _Stats) -> _Elem:
     """Scaled covariance ``V / sigma^2 = I + gn E E' + gc 1 1'`` as an :class:`_Elem`."""
     J, K = st.J, st.K
@@ -1107,6 +1104,420 @@ def _optimise_nested(st: _Stats, reml: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------
+# One random intercept: sufficient statistics of [X y], profiled criterion, search, KR blocks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Single:
+    """Sufficient statistics of the model with one random intercept.
+
+    With ``W = [X y]`` (``P = p + 1`` columns) these are ``G = W'W``, the cluster sums ``s_j``
+    of the rows of ``W`` and their outer products ``s_j s_j'``. With ``V*_j = I + gam 11'`` per
+    cluster, ``M = W'V*^-1 W = G - sum_j w_j s_j s_j'`` (``w_j = gam / (1 + gam n_j)``) holds
+    ``A = X'V*^-1X``, ``X'V*^-1y`` and ``y'V*^-1y``. Its lower Cholesky factor ``L`` has the
+    factor of ``A`` as leading block and the square root of the profiled residual sum of squares
+    ``pwrss`` as last diagonal element.
+    """
+
+    n: int
+    p: int
+    J: int
+    nj: np.ndarray  # (J,) cluster sizes
+    m2nj: np.ndarray  # (J,) -2 n_j
+    G: np.ndarray  # (P, P)
+    SS: np.ndarray  # (J, P * P) flattened s_j s_j'
+    # SS with three more columns, 1, n_j and n_j^2, and with a last row (G, 0, 0, 0): one
+    # product with per-cluster weights c_j (and c0 for the last row) gives
+    # c0 G + sum_j c_j s_j s_j' together with the weighted sums of 1, n_j and n_j^2
+    SSx: np.ndarray  # (J + 1, P * P + 3)
+    SSn: np.ndarray  # (J, P * P + 3): its first J rows
+
+
+def _single_stats(y: np.ndarray, X: np.ndarray, codes: np.ndarray, J: int) -> _Single:
+    n, p = X.shape
+    P = p + 1
+    W = np.empty((n, P))
+    W[:, :p] = X
+    W[:, p] = y
+    nj = np.bincount(codes, minlength=J).astype(float)
+    if J * n <= _ONE_HOT_MAX:
+        # indicator matrix product: the cluster sums of all columns in one BLAS call
+        Z = np.zeros((J, n))
+        Z[codes, np.arange(n)] = 1.0
+        S = Z.dot(W)
+    else:
+        order = np.argsort(codes, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(nj[:-1]))).astype(np.intp)
+        S = np.add.reduceat(W[order], starts, axis=0)
+    G = W.T.dot(W)
+    PP = P * P
+    SSx = np.empty((J + 1, PP + 3))
+    SSx[:J, :PP] = (S[:, :, None] * S[:, None, :]).reshape(J, PP)
+    SSx[:J, PP] = 1.0
+    SSx[:J, PP + 1] = nj
+    np.multiply(nj, nj, out=SSx[:J, PP + 2])
+    SSx[J, :PP] = G.reshape(-1)
+    SSx[J, PP:] = 0.0
+    return _Single(n, p, J, nj, -2.0 * nj, G, SSx[:J, :PP], SSx, SSx[:J])
+
+
+def _single_criterion(st: _Single, gam: np.ndarray, reml: bool) -> np.ndarray:
+    """Profiled criterion ``f`` (``-2 loglik`` up to a constant) at many variance ratios.
+
+    REML: ``f = log det V* + log det A + (n - p) log pwrss``; ML: ``log det V* + n log pwrss``.
+    ``inf`` where ``M`` is not positive definite (``A`` singular or ``pwrss <= 0``).
+    """
+    p, P = st.p, st.p + 1
+    den = np.multiply.outer(gam, st.nj)
+    den += 1.0
+    M = st.G - (gam[:, None] / den).dot(st.SS).reshape(-1, P, P)
+    try:
+        L = np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        if gam.size == 1:
+            return np.array([np.inf])
+        return np.concatenate(
+            [_single_criterion(st, gam[k : k + 1], reml) for k in range(gam.size)]
+        )
+    # sum_j log(1 + gam n_j) + 2 sum_k c_k log L_kk in one logarithm and one product
+    weights = np.empty(st.J + P)
+    weights[: st.J] = 1.0
+    weights[st.J : st.J + p] = 2.0 if reml else 0.0
+    weights[-1] = 2.0 * (st.n - p if reml else st.n)
+    return np.log(np.concatenate((den, np.diagonal(L, axis1=1, axis2=2)), axis=1)).dot(weights)
+
+
+class _SingleEval:
+    """The profiled criterion of the single random-intercept model at one variance ratio.
+
+    ``f`` (the criterion itself) is only needed at the end of the search and is computed on
+    first access.
+    """
+
+    __slots__ = ("L", "M", "Y", "_f", "d", "d2", "den", "gam", "reml", "st")
+
+    def __init__(self, st: _Single, gam: float, reml: bool) -> None:
+        self.st = st
+        self.gam = gam
+        self.reml = reml
+        self._f: float | None = None
+
+    @property
+    def f(self) -> float:
+        """Profiled criterion (``-2 loglik`` up to a constant)."""
+        if self._f is None:
+            st = self.st
+            p = st.p
+            logd = np.log(self.L.diagonal())
+            k = st.n - p if self.reml else st.n
+            f = float(_add(np.log(self.den))) + 2.0 * k * float(logd[p])
+            if self.reml:
+                f += 2.0 * float(_add(logd[:p]))
+            self._f = f
+        return self._f
+
+
+def _single_eval(st: _Single, gam: float, reml: bool) -> _SingleEval | None:
+    """Criterion with its first and second derivative in ``gam``, in closed form.
+
+    ``dM = -B`` and ``d2M = -C`` with ``B = sum_j dw_j s_j s_j'``, ``C = sum_j ddw_j s_j s_j'``,
+    ``dw_j = 1 / (1 + gam n_j)^2`` and ``ddw_j = -2 n_j / (1 + gam n_j)^3``. With ``Y = L^-1``,
+    ``K = Y B Y'`` and ``K_C = Y C Y'`` (so ``M^-1 = Y'Y``, and ``e`` the last unit vector):
+    ``d log det M = -tr K``, ``d2 log det M = -|K|^2 - tr K_C`` and, as
+    ``pwrss = 1 / (e'M^-1 e)``, ``d log pwrss = -K_PP`` and
+    ``d2 log pwrss = K_PP^2 - 2 |K_.P|^2 - K_C,PP``. REML uses
+    ``log det A = log det M - log pwrss``. Returns ``None`` where ``M`` is not positive definite.
+    """
+    p, P = st.p, st.p + 1
+    PP = P * P
+    den = st.nj * gam
+    den += 1.0
+    # rows h, h^2 = dw and -2 n h^3 = ddw, with h = 1 / (1 + gam n) and w = gam h
+    coef = np.power(den, _POWERS)
+    coef[2] *= st.m2nj
+    WB = coef.dot(st.SSn)  # weighted sums of s_j s_j', n_j and n_j^2
+    M = st.G - gam * WB[0, :PP].reshape(P, P)
+    L, info = _dpotrf(M, lower=1, clean=1)
+    if info != 0:
+        return None
+    Y, info = _dtrtri(L, lower=1)
+    if info != 0:
+        return None
+    K2 = (Y @ WB[1:3, :PP].reshape(2, P, P)) @ Y.T  # (K, K_C)
+    K = K2[0]
+    tr = K2.trace(axis1=1, axis2=2)
+    kpp = float(K[p, p])
+    col = K[p]
+    d_lp = -kpp
+    d2_lp = kpp * kpp - 2.0 * float(col.dot(col)) - float(K2[1, p, p])
+    d = float(WB[0, PP + 1])  # sum n_j / (1 + gam n_j): derivative of log det V*
+    d2 = -float(WB[1, PP + 2])
+    if reml:
+        k = st.n - p - 1
+        d += k * d_lp - float(tr[0])
+        d2 += k * d2_lp - float(np.vdot(K, K)) - float(tr[1])
+    else:
+        d += st.n * d_lp
+        d2 += st.n * d2_lp
+    ev = _SingleEval(st, gam, reml)
+    ev.d, ev.d2, ev.den, ev.M, ev.L, ev.Y = d, d2, den, M, L, Y
+    return ev
+
+
+def _single_optimise(st: _Single, reml: bool) -> tuple[_SingleEval, bool]:
+    """Variance ratio minimising the profiled criterion; returns ``(evaluation, on_boundary)``.
+
+    A vectorised grid search in ``theta = sqrt(gamma)`` brackets the minimum; a parabola through
+    the three best grid points starts Newton's method in ``theta`` with the exact second
+    derivative, safeguarded by bisection on the sign of the derivative within the bracket.
+    """
+    theta = _THETA_GRID
+    f = _single_criterion(st, _GAM_GRID, reml)
+    i = int(np.argmin(f))
+    while i == theta.size - 1:
+        if theta[-1] > 1e5:
+            raise MixedModelFitError(
+                "the cluster variance ratio grows without bound: the within-cluster residual "
+                "variance is (numerically) zero"
+            )
+        more = theta[-1] * np.geomspace(1.5, 100.0, 12)
+        theta = np.r_[theta, more]
+        f = np.r_[f, _single_criterion(st, more**2, reml)]
+        i = int(np.argmin(f))
+    if not np.isfinite(f[i]):
+        raise MixedModelFitError("the profiled criterion is not finite anywhere on the search grid")
+    if i == 0:
+        ev0 = _single_eval(st, 0.0, reml)
+        if ev0 is None:
+            raise MixedModelFitError("the profiled criterion is not finite at a zero variance")
+        if ev0.d >= 0.0:
+            return ev0, True
+        lo, hi = 0.0, float(theta[1])
+        t = 0.5 * hi
+    else:
+        lo, hi = float(theta[i - 1]), float(theta[i + 1])
+        # vertex of the parabola through the three grid points
+        x0, x1, x2 = lo, float(theta[i]), hi
+        f0, f1, f2 = float(f[i - 1]), float(f[i]), float(f[i + 1])
+        num = (x1 - x0) ** 2 * (f1 - f2) - (x1 - x2) ** 2 * (f1 - f0)
+        dnm = (x1 - x0) * (f1 - f2) - (x1 - x2) * (f1 - f0)
+        t = x1 - 0.5 * num / dnm if dnm != 0 else x1
+        if not lo < t < hi:
+            t = x1
+    ev = None
+    for _ in range(100):
+        ev = _single_eval(st, t * t, reml)
+        if ev is None:
+            break
+        d_t = 2.0 * t * ev.d
+        d2_t = 2.0 * ev.d + 4.0 * t * t * ev.d2
+        if d_t < 0.0:
+            lo = t
+        elif d_t > 0.0:
+            hi = t
+        else:
+            break
+        t_new = t - d_t / d2_t if d2_t > 0.0 else math.nan
+        if not lo < t_new < hi:
+            t_new = 0.5 * (lo + hi)
+        # the Newton step is the distance to the optimum to second order
+        if abs(t_new - t) <= _THETA_RTOL * t or hi - lo <= 1e-15 * hi:
+            break
+        t = t_new
+    if ev is None or not ev.f <= float(f[i]) + 1e-9 * abs(float(f[i])) or ev.d2 <= 0.0:
+        raise MixedModelFitError(
+            "the one-dimensional search did not reach a minimum of the profiled criterion"
+        )
+    return ev, False
+
+
+def _single_blocks(st: _Single, psi: np.ndarray, beta: np.ndarray, resid: bool) -> _Blocks:
+    """Kenward-Roger and Satterthwaite blocks of the single random-intercept model.
+
+    Within a cluster every matrix involved is ``c0 (I - J/n) + c1 J/n`` (``J`` the matrix of
+    ones), so products act elementwise on ``(c0, c1)``: ``V^-1 = (1/psi_e, 1/(psi_e + n psi_c))``,
+    ``G_c = J = (0, n)``, ``G_e = I = (1, 1)``. Hence ``W' (c0 I + (c1 - c0) J/n) W =
+    c0 G + sum_j (c1_j - c0) / n_j s_j s_j'``, whose ``X`` block is the ``X'..X`` product and
+    whose products with ``(-beta, 1)`` give the residual quantities.
+    """
+    p, J, P = st.p, st.J, st.p + 1
+    nj = st.nj
+    l0 = 1.0 / psi[1]
+    l02 = l0 * l0
+    l03 = l02 * l0
+    l1 = 1.0 / (psi[1] + nj * psi[0])
+    l12 = l1 * l1
+    l13 = l12 * l1
+    # rows: M_c, M_e, VGM_cc, VGM_ce, VGM_ee; columns: (c1_j - c0) / n_j, then c0
+    dn = np.zeros((5, J + 1))
+    dn[0, :J] = l12
+    np.subtract(l12, l02, out=dn[1, :J])
+    dn[1, :J] /= nj
+    np.multiply(nj, l13, out=dn[2, :J])
+    dn[3, :J] = l13
+    np.subtract(l13, l03, out=dn[4, :J])
+    dn[4, :J] /= nj
+    dn[1, J] = l02
+    dn[4, J] = l03
+    Hx = dn.dot(st.SSx)
+    H = Hx[:, : P * P].reshape(5, P, P)
+    xax = H[:, :p, :p]
+    # sum l1^2, sum n_j l1^2, sum n_j^2 l1^2
+    s0, s1, s2 = Hx[0, P * P :].tolist()
+    n_minus_J = float(st.n - J)
+    Kt = np.array([[s2, s1], [s1, n_minus_J * l02 + s0]])
+    out = _Blocks(-xax[:2], xax[2:], Kt)
+    if resid:
+        bt = np.append(-beta, 1.0)
+        Hb = H.dot(bt)  # (5, P)
+        rq = Hb.dot(bt)
+        out.trViG = np.array([float(nj.dot(l1)), n_minus_J * l0 + float(l1.sum())])
+        out.rMr = rq[:2]
+        out.u = Hb[:2, :p]
+        out.rQr = np.array([[rq[2], rq[3]], [rq[3], rq[4]]])
+    return out
+
+
+def _single_kr(st: _Single, psi: np.ndarray, Phi: np.ndarray) -> tuple[_Inference, np.ndarray]:
+    """Kenward-Roger for one random intercept, fused into few small-matrix operations.
+
+    The blocks of :func:`_single_blocks` and the Kenward-Roger part of :func:`_inference`, with
+    ``X_r = -P_r`` (``r`` = cluster, residual), ``T_r = Phi X_r Phi`` and the symmetric
+    ``Q_rs``: ``IE2_rs = Kt_rs - 2 <Phi, Q_rs> + <T_r, X_s>`` and, with ``Q_W = sum_{r,s} W_rs
+    Q_rs``, ``Phi U Phi = Phi Q_W Phi - sum_{r,s} W_rs Phi X_r T_s`` (before symmetrisation).
+    Returns the inference object (which holds ``PhiA``) and the per-coefficient df.
+    """
+    p, J, P = st.p, st.J, st.p + 1
+    PP = P * P
+    nj = st.nj
+    psi_c, psi_e = psi.tolist()
+    l0 = 1.0 / psi_e
+    l02 = l0 * l0
+    l03 = l02 * l0
+    l1 = nj * psi_c
+    l1 += psi_e
+    np.divide(1.0, l1, out=l1)
+    l12 = l1 * l1
+    l13 = l12 * l1
+    # rows: M_c, M_e, VGM_cc, VGM_ce, VGM_ee (see _single_blocks)
+    dn = np.zeros((5, J + 1))
+    dn[0, :J] = l12
+    np.subtract(l12, l02, out=dn[1, :J])
+    dn[1, :J] /= nj
+    np.multiply(nj, l13, out=dn[2, :J])
+    dn[3, :J] = l13
+    np.subtract(l13, l03, out=dn[4, :J])
+    dn[4, :J] /= nj
+    dn[1, J] = l02
+    dn[4, J] = l03
+    Hx = dn.dot(st.SSx)
+    H = Hx[:, :PP]
+    X0 = H[0].reshape(P, P)[:p, :p]
+    X1 = H[1].reshape(P, P)[:p, :p]
+    # <Phi, Q_rs> as one product with Phi padded to P x P
+    Phi_pad = np.zeros((P, P))
+    Phi_pad[:p, :p] = Phi
+    q00, q01, q11 = H[2:].dot(Phi_pad.reshape(-1)).tolist()
+    F0 = Phi.dot(X0)
+    F1 = Phi.dot(X1)
+    T0 = F0.dot(Phi)
+    T1 = F1.dot(Phi)
+    t00 = float(np.vdot(T0, X0))
+    t01 = float(np.vdot(T0, X1))
+    t11 = float(np.vdot(T1, X1))
+    s0, s1, s2 = Hx[0, PP:].tolist()  # sum l1^2, sum n_j l1^2, sum n_j^2 l1^2
+    W = _inv_info_2(
+        s2 - 2.0 * q00 + t00, s1 - 2.0 * q01 + t01, (st.n - J) * l02 + s0 - 2.0 * q11 + t11
+    )
+    (w00, w01), (_, w11) = W.tolist()
+    QW = np.array([w00, 2.0 * w01, w11]).dot(H[2:]).reshape(P, P)[:p, :p]
+    V = Phi.dot(QW).dot(Phi) - F0.dot(w00 * T0 + w01 * T1) - F1.dot(w01 * T0 + w11 * T1)
+    PhiA = Phi + V + V.T
+    # df of single coefficients: 2 / a with a = d' W d, d_r = (Phi P_r Phi)_kk / Phi_kk
+    dg = Phi.diagonal()
+    d0 = T0.diagonal() / dg
+    d1 = T1.diagonal() / dg
+    a = (w00 * d0 + 2.0 * w01 * d1) * d0 + w11 * d1 * d1
+    if np.count_nonzero(a) == a.size:
+        df = 2.0 / a
+    else:
+        with np.errstate(divide="ignore"):
+            df = 2.0 / a
+    P_r = -H[:2].reshape(2, P, P)[:, :p, :p]
+    return _Inference("kenward-roger", Phi, PhiA, P=P_r, W=W), df
+
+
+def _fit_single(
+    y: np.ndarray, X: np.ndarray, codes: np.ndarray, J: int, reml: bool, df_method: str
+) -> tuple[MixedModelArrayFit, str | None]:
+    st = _single_stats(y, X, codes, J)
+    n, p = st.n, st.p
+    rank = _gram_rank(st.G[:p, :p])
+    if rank < p:
+        raise MixedModelInputError(f"X is rank deficient (rank {rank} < {p} columns)")
+    ev, boundary = _single_optimise(st, reml)
+    # the leading block of L^-1 is the inverse of the Cholesky factor of A, and the last row
+    # of L holds (L_A^-1 b)'
+    YA = ev.Y[:p, :p]
+    Ainv = YA.T.dot(YA)
+    Ainv += Ainv.T
+    Ainv *= 0.5
+    beta = YA.T.dot(ev.L[p, :p])
+    pwrss = float(ev.L[p, p]) ** 2
+    dof = n - p if reml else n
+    if not (math.isfinite(pwrss) and pwrss > 0):
+        raise MixedModelFitError(
+            "residual sum of squares is not positive: the data are fitted exactly"
+        )
+    if not (math.isfinite(_add(beta)) and math.isfinite(ev.gam) and ev.gam >= 0):
+        raise MixedModelFitError("non-finite or negative estimates at the optimum")
+    # GLS normal equations X'V*^-1 (y - X beta) = A beta - b = 0, against the size of the terms
+    A = ev.M[:p, :p]
+    b = ev.M[:p, p]
+    _check_score(A.dot(beta) - b, np.abs(A).dot(np.abs(beta)) + np.abs(b))
+    warn = _check_gradient([ev.d], [ev.gam], [boundary], st.J, n)
+
+    sigma2 = pwrss / dof
+    Phi = sigma2 * Ainv
+    loglik = -0.5 * (ev.f + dof * (1.0 + _LOG_2PI - math.log(dof)))
+    psi = np.array([ev.gam * sigma2, sigma2])
+    icc = ev.gam / (ev.gam + 1.0)
+    at_boundary = bool(boundary or math.sqrt(ev.gam) < _SINGULAR_THETA_TOL)
+    if df_method == "between-within":
+        order = np.argsort(codes, kind="stable")
+        cs = codes[order]
+        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
+        levels = _column_levels(X[order], starts, None)
+        bw = _bw_df(levels, [0, J, n], st.G[:p, :p])
+        inf, cov, df = _inference(None, psi, Phi, reml, df_method, bw)
+    elif df_method == "kenward-roger":
+        inf, df = _single_kr(st, psi, Phi)
+        cov = inf.PhiA
+    else:
+        blocks = _single_blocks(st, psi, beta, resid=True)
+        inf, cov, df = _inference(blocks, psi, Phi, reml, df_method, None)
+    fit = MixedModelArrayFit(
+        beta=beta,
+        cov=cov,
+        cov_unadjusted=Phi,
+        df=df,
+        df_method=df_method,
+        variance_components=psi,
+        icc=icc,
+        loglik=loglik,
+        reml=reml,
+        converged=warn is None,
+        at_boundary=at_boundary,
+        n_obs=n,
+        n_clusters=J,
+        n_groups_nested=None,
+        _inference=inf,
+    )
+    return fit, warn
+
+
+# ---------------------------------------------------------------------------------------------
 # Inference: Kenward-Roger, Satterthwaite, between-within
 # ---------------------------------------------------------------------------------------------
 
@@ -1241,24 +1652,33 @@ def _gram_rank(G: np.ndarray) -> int:
     tolerance of lme4's rank check of the fixed-effect design. (Working on ``X'X`` avoids a
     factorisation of the ``n x p`` design.)
     """
-    d = np.sqrt(np.diag(G))
-    nonzero = d > 0
-    if not nonzero.any():
-        return 0
-    Gs = G[np.ix_(nonzero, nonzero)] / np.outer(d[nonzero], d[nonzero])
-    ev = np.linalg.eigvalsh(Gs)
-    return int(np.sum(ev > ev[-1] * _RANK_TOL))
+    dg = G.diagonal()
+    if not _min(dg) > 0:
+        nonzero = dg > 0
+        if not nonzero.any():
+            return 0
+        G = G[np.ix_(nonzero, nonzero)]
+        dg = G.diagonal()
+    s = 1.0 / np.sqrt(dg)
+    Gs = G * s * s[:, None]
+    ev, _, info = _dsyev(Gs, compute_v=0)
+    if info != 0:
+        ev = np.linalg.eigvalsh(Gs)
+    return int(np.count_nonzero(ev > ev[-1] * _RANK_TOL))
 
 
-def _bw_df(st: _Stats) -> np.ndarray:
-    """Between-within df per coefficient (see the module docstring for the rule)."""
-    levels = st.levels
-    last = 3 if st.nested else 2
-    N = [0, st.J, st.n_groups, st.n] if st.nested else [0, st.J, st.n]
+def _bw_df(levels: np.ndarray, N: list[int], XtX: np.ndarray) -> np.ndarray:
+    """Between-within df per coefficient (see the module docstring for the rule).
+
+    ``levels`` is the finest level at which each column varies (:func:`_column_levels`) and
+    ``N`` the number of units per level (``[0, clusters, (subgroups,) observations]``).
+    """
+    last = len(N) - 1
+    N = list(N)
     ranks = []
     for g in range(last + 1):
         cols = np.flatnonzero(levels <= g)
-        ranks.append(_gram_rank(st.XtX_sum[np.ix_(cols, cols)]) if cols.size else 0)
+        ranks.append(_gram_rank(XtX[np.ix_(cols, cols)]) if cols.size else 0)
     N[0] = ranks[0]
     df_level = np.zeros(last + 1)
     for g in range(1, last + 1):
@@ -1268,17 +1688,38 @@ def _bw_df(st: _Stats) -> np.ndarray:
     return df_level[levels]
 
 
+def _pairs(R: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays of the pairs ``(r, s)``, ``r <= s``, in the order used by ``_Blocks.Q``."""
+    return _PAIRS[R]
+
+
+def _pair_tables(R: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+    ri, si = np.triu_indices(R)
+    # (R, R) -> index of the pair (min, max); multiplicity of each pair in a sum over all (r, s)
+    index = np.empty((R, R), dtype=np.intp)
+    index[ri, si] = index[si, ri] = np.arange(ri.size)
+    mult = np.where(ri == si, 1.0, 2.0)
+    for a in (ri, si, index, mult):
+        a.flags.writeable = False
+    return (ri, si), index, mult
+
+
+# read-only pair tables for two and three variance components
+_PAIRS, _PAIR_INDEX, _PAIR_MULT = ({R: _pair_tables(R)[k] for R in (2, 3)} for k in range(3))
+_PAIR_R, _PAIR_S = _PAIRS[2]
+
+
 @dataclass
 class _Blocks:
     """Building blocks of the KR and Satterthwaite computations (variance-component order)."""
 
-    P: list[np.ndarray]  # -X'V^-1 G_r V^-1 X
-    Q: dict[tuple[int, int], np.ndarray]  # X'V^-1 G_r V^-1 G_s V^-1 X
-    Kt: np.ndarray  # tr(V^-1 G_r V^-1 G_s)
-    trViG: np.ndarray | None = None  # tr(V^-1 G_r)
-    rMr: np.ndarray | None = None  # r'V^-1 G_r V^-1 r
-    u: list[np.ndarray] | None = None  # X'V^-1 G_r V^-1 r
-    rQr: dict[tuple[int, int], float] | None = None  # r'V^-1 G_r V^-1 G_s V^-1 r
+    P: np.ndarray  # (R, p, p): -X'V^-1 G_r V^-1 X
+    Q: np.ndarray  # (R (R + 1) / 2, p, p): X'V^-1 G_r V^-1 G_s V^-1 X for the pairs r <= s
+    Kt: np.ndarray  # (R, R): tr(V^-1 G_r V^-1 G_s)
+    trViG: np.ndarray | None = None  # (R,): tr(V^-1 G_r)
+    rMr: np.ndarray | None = None  # (R,): r'V^-1 G_r V^-1 r
+    u: np.ndarray | None = None  # (R, p): X'V^-1 G_r V^-1 r
+    rQr: np.ndarray | None = None  # (R, R): r'V^-1 G_r V^-1 G_s V^-1 r
 
 
 def _blocks_general(
@@ -1297,117 +1738,71 @@ def _blocks_general(
     Vi = alg.inv(V)
     ViG = [alg.mul(Vi, G) for G in Gs]
     M = [alg.mul(v, Vi) for v in ViG]
-    P = [-alg.xax(Mr) for Mr in M]
-    Q: dict[tuple[int, int], np.ndarray] = {}
+    P = np.stack([-alg.xax(Mr) for Mr in M])
     Kt = np.zeros((R, R))
-    VGM: dict[tuple[int, int], _Elem] = {}
-    for r in range(R):
-        for s in range(r, R):
-            VGM[(r, s)] = alg.mul(ViG[r], M[s])
-            Q[(r, s)] = alg.xax(VGM[(r, s)])
-            Kt[r, s] = Kt[s, r] = alg.trace(alg.mul(ViG[r], ViG[s]))
-    out = _Blocks(P, Q, Kt)
+    VGM = {}
+    Q = []
+    for r, s in zip(*_pairs(R), strict=True):
+        VGM[(r, s)] = alg.mul(ViG[r], M[s])
+        Q.append(alg.xax(VGM[(r, s)]))
+        Kt[r, s] = Kt[s, r] = alg.trace(alg.mul(ViG[r], ViG[s]))
+    out = _Blocks(P, np.stack(Q), Kt)
     if resid:
         res = alg.residual(beta)
         out.trViG = np.array([alg.trace(v) for v in ViG])
         out.rMr = np.array([alg.yay(Mr, res) for Mr in M])
-        out.u = [alg.xay(Mr, res) for Mr in M]
-        out.rQr = {k: alg.yay(v, res) for k, v in VGM.items()}
-    return out
-
-
-def _blocks_single(st: _Stats, psi: np.ndarray, beta: np.ndarray, resid: bool) -> _Blocks:
-    """Closed forms for one random intercept.
-
-    Within a cluster every matrix involved is ``c0 (I - J/n) + c1 J/n`` (``J`` the matrix of
-    ones), so products act elementwise on ``(c0, c1)``: ``V^-1 = (1/psi_e, 1/(psi_e + n psi_c))``,
-    ``G_c = J = (0, n)``, ``G_e = I = (1, 1)``.
-    """
-    nj = st.nj
-    l0 = 1.0 / psi[1]
-    l1 = 1.0 / (psi[1] + nj * psi[0])
-    z = np.zeros_like(nj)
-    one = np.ones_like(nj)
-    # (c0, c1) of M_c, M_e, VGM_cc, VGM_ce, VGM_ee
-    c0 = np.stack([z, l0**2 * one, z, z, l0**3 * one])
-    c1 = np.stack([nj * l1**2, l1**2, nj**2 * l1**3, nj * l1**3, l1**3])
-    p = st.p
-    dn = (c1 - c0) / nj
-    xax = (c0 @ st.XtX.reshape(st.J, p * p) + dn @ st.SXSX_flat).reshape(-1, p, p)
-    P = [-xax[0], -xax[1]]
-    Q = {(0, 0): xax[2], (0, 1): xax[3], (1, 1): xax[4]}
-    Kt = np.empty((2, 2))
-    Kt[0, 0] = float(np.sum(nj**2 * l1**2))
-    Kt[0, 1] = Kt[1, 0] = float(np.sum(nj * l1**2))
-    Kt[1, 1] = float(np.sum((nj - 1.0) * l0**2 + l1**2))
-    out = _Blocks(P, Q, Kt)
-    if resid:
-        sx = st.sx1
-        Xtr = st.Xty - st.XtX @ beta
-        rtr = st.yty - 2.0 * (st.Xty @ beta) + np.einsum("a,jab,b->j", beta, st.XtX, beta)
-        e = st.sy1 - sx @ beta
-        out.trViG = np.array([float(np.sum(nj * l1)), float(np.sum((nj - 1.0) * l0 + l1))])
-        rq = c0 @ rtr + dn @ (e * e)
-        uu = c0[:2] @ Xtr + (dn[:2] * e) @ sx
-        out.rMr = rq[:2]
-        out.u = [uu[0], uu[1]]
-        out.rQr = {(0, 0): float(rq[2]), (0, 1): float(rq[3]), (1, 1): float(rq[4])}
+        out.u = np.stack([alg.xay(Mr, res) for Mr in M])
+        out.rQr = np.empty((R, R))
+        for (r, s), v in VGM.items():
+            out.rQr[r, s] = out.rQr[s, r] = alg.yay(v, res)
     return out
 
 
 def _inference(
-    st: _Stats,
-    alg: _Algebra,
+    blocks: _Blocks | None,
     psi: np.ndarray,
-    beta: np.ndarray,
     Phi: np.ndarray,
     reml: bool,
     method: str,
-    X: np.ndarray,
-) -> _Inference:
+    bw_df: np.ndarray | None,
+) -> tuple[_Inference, np.ndarray, np.ndarray]:
+    """Inference object, covariance used for inference and df per coefficient."""
     if method == "between-within":
-        return _Inference(method, Phi, None, bw_df=_bw_df(st))
-    if st.nested:
-        blocks = _blocks_general(st, alg, psi, beta, method == "satterthwaite")
-    else:
-        blocks = _blocks_single(st, psi, beta, method == "satterthwaite")
+        return _Inference(method, Phi, None, bw_df=bw_df), Phi, bw_df.astype(float)
     P, Q, Kt = blocks.P, blocks.Q, blocks.Kt
-    R = len(P)
-    p = Phi.shape[0]
-    # all pairs (r, s) at once: Qs[r, s] = Q_rs (symmetrised), PPP[r, s] = P_r Phi P_s
-    Ps = np.stack(P)  # (R, p, p)
-    Qs = np.empty((R, R, p, p))
-    for (r, s), Qrs in Q.items():
-        Qs[r, s] = Qrs
-        Qs[s, r] = Qrs.T
-    PhiP = Phi @ Ps  # (R, p, p)
-    PPP = np.matmul(Ps[:, None], PhiP[None])  # (R, R, p, p): P_r Phi P_s
-    # tr(Phi P_r Phi P_s) = sum(PhiP_r * (PhiP_s)')
-    tr_pp = np.einsum("rab,sba->rs", PhiP, PhiP)
-    IE2 = Kt - 2.0 * np.einsum("ab,rsab->rs", Phi, Qs) + tr_pp
-    IE2 = 0.5 * (IE2 + IE2.T)
+    R, p = P.shape[0], Phi.shape[0]
+    ri, si = _pairs(R)
+    PhiP = Phi @ P  # (R, p, p)
+    T = PhiP @ Phi  # (R, p, p): Phi P_r Phi
+    # tr(Phi P_r Phi P_s) and tr(Phi Q_rs) as inner products (P_s and Phi are symmetric)
+    phiQ = Q.reshape(ri.size, -1).dot(Phi.reshape(-1))
+    IE2 = Kt + T.reshape(R, -1).dot(P.reshape(R, -1).T) - 2.0 * phiQ[_PAIR_INDEX[R]]
     if method == "kenward-roger":
-        condi = float(np.min(np.abs(np.linalg.eigvalsh(IE2))))
-        W = 2.0 * (np.linalg.inv(IE2) if condi > 1e-10 else np.linalg.pinv(IE2))
-        W = 0.5 * (W + W.T)
-        # U = sum_{r,s} W_rs (Q_rs - P_r Phi P_s), symmetric in (r, s) after summation
-        U = np.einsum("rs,rsab->ab", W, Qs - PPP)
-        U = 0.5 * (U + U.T)
-        PhiA = Phi + 2.0 * Phi @ U @ Phi
-        return _Inference(method, Phi, PhiA, P=P, W=W)
+        W = _inv_info(IE2)
+        # U = sum_{r,s} W_rs (Q_rs - P_r Phi P_s) is symmetric; each off-diagonal pair (r, s)
+        # counts twice after symmetrisation
+        mult = _PAIR_MULT[R] * W[ri, si]
+        U = mult.dot((Q - P[ri] @ PhiP[si]).reshape(ri.size, -1)).reshape(p, p)
+        U = U + U.T
+        PhiA = Phi + Phi.dot(U).dot(Phi)
+        # single coefficients (q = 1): tr(u_r) = (Phi P_r Phi)_kk / Phi_kk and A1 = A2 = a, for
+        # which pbkrtest's df reduce to 2 / a
+        dPhi = T.diagonal(axis1=1, axis2=2) / Phi.diagonal()
+        a = (W.dot(dPhi) * dPhi).sum(axis=0)
+        if a.all():
+            df = 2.0 / a
+        else:
+            with np.errstate(divide="ignore"):
+                df = 2.0 / a
+        return _Inference(method, Phi, PhiA, P=P, W=W), PhiA, df
 
     # Satterthwaite (lmerTest): varpar = (theta_1, ..., sigma), psi_r = theta_r^2 sigma^2.
-    grad = np.zeros(R)
-    H = np.zeros((R, R))
-    for r in range(R):
-        tr_r = blocks.trViG[r]
-        if reml:
-            tr_r += float(np.sum(Phi * P[r]))
-        grad[r] = tr_r - blocks.rMr[r]
-        for s in range(r, R):
-            quad = blocks.rQr[(r, s)] - float(blocks.u[r] @ Phi @ blocks.u[s])
-            info = IE2[r, s] if reml else Kt[r, s]
-            H[r, s] = H[s, r] = -info + 2.0 * quad
+    grad = blocks.trViG - blocks.rMr
+    if reml:
+        grad = grad + P.reshape(R, -1) @ Phi.reshape(-1)
+    quad = blocks.rQr - blocks.u @ Phi @ blocks.u.T
+    H = -(IE2 if reml else Kt) + 2.0 * quad
+    H = 0.5 * (H + H.T)
     sigma = math.sqrt(psi[-1])
     nth = R - 1
     theta = np.sqrt(np.maximum(psi[:nth], 0.0)) / sigma
@@ -1424,24 +1819,173 @@ def _inference(
         Hk[k, nth] = Hk[nth, k] = 4.0 * theta[k] * sigma
         Hk[nth, nth] = 2.0 * theta[k] ** 2
         Hv += grad[k] * Hk
-    Hn = np.zeros((R, R))
-    Hn[nth, nth] = 2.0
-    Hv += grad[nth] * Hn
+    Hv[nth, nth] += 2.0 * grad[nth]
     evals, evecs = np.linalg.eigh(0.5 * (Hv + Hv.T))
     pos = evals > 1e-8
-    h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    vcov_varpar = 2.0 * h_inv
-    dPhi = [Phi @ (-P[r]) @ Phi for r in range(R)]
-    jac = [sum(dPhi[r] * Jm[r, a] for r in range(R)) for a in range(R)]
-    return _Inference(method, Phi, None, jac=jac, vcov_varpar=vcov_varpar)
+    vcov_varpar = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    # d Phi / d psi_r = -Phi P_r Phi, chained to the variance parameters
+    jac = list(np.tensordot(Jm, -T, axes=(0, 0)))
+    grads = np.array([np.diag(Jk) for Jk in jac])  # (n_varpar, p)
+    den = np.einsum("ak,ab,bk->k", grads, vcov_varpar, grads)
+    with np.errstate(divide="ignore"):
+        df = np.where(den > 0, 2.0 * np.diag(Phi) ** 2 / den, np.inf)
+    return _Inference(method, Phi, None, jac=jac, vcov_varpar=vcov_varpar), Phi, df
+
+
+def _inv_info_2(a: float, b: float, c: float) -> np.ndarray:
+    """:func:`_inv_info` of the symmetric 2 x 2 matrix ``[[a, b], [b, c]]``, in closed form."""
+    # its eigenvalues are m - r and m + r
+    m = 0.5 * (a + c)
+    r = math.hypot(0.5 * (a - c), b)
+    if min(abs(m - r), abs(m + r)) > 1e-10:
+        f = 2.0 / (a * c - b * b)
+        return np.array([[f * c, -f * b], [-f * b, f * a]])
+    return 2.0 * np.linalg.pinv(np.array([[a, b], [b, c]]))
+
+
+def _inv_info(IE2: np.ndarray) -> np.ndarray:
+    """``2 IE2^-1`` (the covariance of the variance components), or a pseudo-inverse."""
+    IE2 = 0.5 * (IE2 + IE2.T)
+    if IE2.shape[0] == 2:
+        (a, b), (_, c) = IE2.tolist()
+        return _inv_info_2(a, b, c)
+    ev, evec = np.linalg.eigh(IE2)
+    if float(np.min(np.abs(ev))) > 1e-10:
+        W = 2.0 * (evec / ev) @ evec.T
+    else:
+        W = 2.0 * np.linalg.pinv(IE2)
+    return 0.5 * (W + W.T)
+
+
+def _check_score(score: np.ndarray, scale: np.ndarray) -> None:
+    """The fixed effects must solve the GLS normal equations to near machine precision."""
+    if np.count_nonzero(np.abs(score) > 1e-8 * (scale + 1e-300)):
+        raise MixedModelFitError("fixed effects do not solve the GLS normal equations")
+
+
+def _check_gradient(
+    g: Sequence[float], gam: Sequence[float], boundary: Sequence[bool], J: int, n: int
+) -> str | None:
+    """Check the (projected) gradient of the criterion in the variance ratios at the optimum.
+
+    Raises :class:`MixedModelFitError` when it is clearly not zero; returns a warning message
+    when it passes only the loose tolerance, else ``None``.
+    """
+    worst = 0.0
+    for gr, ga, bd in zip(g, gam, boundary, strict=True):
+        if bd:
+            if gr < -1e-6 * (1.0 + n):
+                raise MixedModelFitError(
+                    "a variance component was set to zero although the criterion decreases "
+                    "away from zero"
+                )
+            continue
+        worst = max(worst, abs(float(gr)) * max(float(ga), 1e-8) / (1.0 + J))
+    if worst > 1e-3:
+        raise MixedModelFitError(f"gradient at the optimum is not zero (scaled {worst:.2e})")
+    if worst > 1e-6:
+        return f"mixed model optimum verified only to a scaled gradient of {worst:.2e}"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
-# Input handling and the public entry point
+# Nested model fit
+# ---------------------------------------------------------------------------------------------
+
+
+def _fit_nested(
+    y: np.ndarray,
+    X: np.ndarray,
+    ccode: np.ndarray,
+    J: int,
+    gcode: np.ndarray,
+    reml: bool,
+    df_method: str,
+) -> tuple[MixedModelArrayFit, str | None]:
+    n, p = X.shape
+    st = _build_stats(y, X, ccode, J, gcode)
+    rank = _gram_rank(st.XtX_sum)
+    if rank < p:
+        raise MixedModelInputError(f"X is rank deficient (rank {rank} < {p} columns)")
+    if st.n_groups >= n:
+        raise MixedModelInputError(
+            f"every nested group holds a single observation ({st.n_groups} groups, {n} "
+            "observations): the nested and residual variances cannot be told apart"
+        )
+    if st.n_groups <= J:
+        raise MixedModelInputError(
+            f"every cluster holds a single nested group ({st.n_groups} groups, {J} clusters): "
+            "the cluster and nested variances cannot be told apart"
+        )
+    alg = _Algebra(st)
+    gam, boundary = _optimise_nested(st, reml)
+    V = _vstar(float(gam[0]), float(gam[1]), st)
+    Vi = alg.inv(V)
+    A = alg.xax(Vi)
+    bvec = alg.xay(Vi, st.resp)
+    c = alg.yay(Vi, st.resp)
+    try:
+        chol = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError as exc:
+        raise MixedModelFitError("X'V^-1X is not positive definite at the optimum") from exc
+    Ainv = np.linalg.inv(A)
+    Ainv = 0.5 * (Ainv + Ainv.T)
+    beta = Ainv @ bvec
+    pwrss = c - float(bvec @ beta)
+    dof = _dof(st, reml)
+    if not (np.isfinite(pwrss) and pwrss > 0):
+        raise MixedModelFitError(
+            "residual sum of squares is not positive: the data are fitted exactly"
+        )
+    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(gam)) and np.all(gam >= 0)):
+        raise MixedModelFitError("non-finite or negative estimates at the optimum")
+    score = alg.xay(Vi, alg.residual(beta))
+    _check_score(score, np.abs(alg.xay(Vi, st.resp)) + np.abs(A) @ np.abs(beta))
+    _, g = _profile_nested(st, gam, reml, grad=True)
+    if g is None:
+        raise MixedModelFitError("the profiled criterion is not finite at the optimum")
+    warn = _check_gradient(g, gam, boundary, J, n)
+
+    sigma2 = pwrss / dof
+    Phi = sigma2 * Ainv
+    crit = alg.logdet(V) + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof))
+    if reml:
+        crit += 2.0 * float(np.sum(np.log(np.diag(chol))))
+    psi = np.r_[gam * sigma2, sigma2]
+    at_boundary = bool(np.any(boundary) or np.any(np.sqrt(gam) < _SINGULAR_THETA_TOL))
+    if df_method == "between-within":
+        bw = _bw_df(st.levels, [0, J, st.n_groups, n], st.XtX_sum)
+        inf, cov, df = _inference(None, psi, Phi, reml, df_method, bw)
+    else:
+        blocks = _blocks_general(st, alg, psi, beta, df_method == "satterthwaite")
+        inf, cov, df = _inference(blocks, psi, Phi, reml, df_method, None)
+    fit = MixedModelArrayFit(
+        beta=beta,
+        cov=cov,
+        cov_unadjusted=Phi,
+        df=df,
+        df_method=df_method,
+        variance_components=psi,
+        icc=float(psi[0] / np.sum(psi)),
+        loglik=float(-0.5 * crit),
+        reml=reml,
+        converged=warn is None,
+        at_boundary=at_boundary,
+        n_obs=n,
+        n_clusters=J,
+        n_groups_nested=st.n_groups,
+        _inference=inf,
+    )
+    return fit, warn
+
+
+# ---------------------------------------------------------------------------------------------
+# Input handling and the public entry points
 # ---------------------------------------------------------------------------------------------
 
 
 def _codes(labels: Any, n: int, what: str) -> tuple[np.ndarray, int]:
+    """Integer codes ``0..J-1`` of arbitrary hashable labels, and ``J``."""
     if isinstance(labels, pd.Series | pd.Index):
         # factorising the NumPy values is much faster than an Arrow-backed Series
         labels = labels.to_numpy()
@@ -1451,10 +1995,149 @@ def _codes(labels: Any, n: int, what: str) -> tuple[np.ndarray, int]:
         raise MixedModelInputError(f"{what} must be one-dimensional")
     if labels.shape[0] != n:
         raise MixedModelInputError(f"{what} has length {labels.shape[0]} but y has length {n}")
+    if labels.dtype.kind in "iu":
+        return _int_codes(labels, what)
     codes, uniques = pd.factorize(labels, sort=False, use_na_sentinel=True)
     if codes.size and codes.min() < 0:
         raise MixedModelInputError(f"{what} contains missing labels")
-    return codes.astype(np.int64, copy=False), len(uniques)
+    return codes.astype(np.intp, copy=False), len(uniques)
+
+
+def _int_codes(codes: np.ndarray, what: str, negative: bool = True) -> tuple[np.ndarray, int]:
+    """Dense codes ``0..J-1`` (in increasing order of the given integers), and ``J``.
+
+    With ``negative=False`` negative integers are rejected.
+    """
+    if codes.size == 0:
+        return codes.astype(np.intp), 0
+    lo, hi = int(_min(codes)), int(np.maximum.reduce(codes))
+    if lo < 0 and not negative:
+        raise MixedModelInputError(f"{what} contains negative codes")
+    if lo >= 0 and hi < 2 * codes.size + 64:
+        codes = codes.astype(np.intp, copy=False)
+        present = np.bincount(codes) > 0
+        if np.count_nonzero(present) == present.size:
+            return codes, hi + 1
+        dense = np.cumsum(present) - 1
+        return dense[codes], int(dense[-1]) + 1
+    uniques, inverse = np.unique(codes, return_inverse=True)
+    return inverse.astype(np.intp, copy=False).reshape(-1), int(uniques.size)
+
+
+def _check_method(reml: bool, df_method: str) -> None:
+    if df_method not in DF_METHODS:
+        raise MixedModelInputError(f"df_method must be one of {DF_METHODS}, got {df_method!r}")
+    if df_method == "kenward-roger" and not reml:
+        raise MixedModelInputError(
+            "Kenward-Roger df are defined for REML fits only (as in lmerTest); use reml=True "
+            "or another df_method"
+        )
+
+
+def _fit(
+    y: np.ndarray,
+    X: np.ndarray,
+    ccode: np.ndarray,
+    J: int,
+    gcode: np.ndarray | None,
+    reml: bool,
+    df_method: str,
+) -> MixedModelArrayFit:
+    """Fit on validated arrays; issues the convergence warning to the caller's caller."""
+    n, p = X.shape
+    if J < 2:
+        raise MixedModelInputError(
+            "at least two clusters are needed to estimate a cluster variance"
+        )
+    if n <= p + 1:
+        raise MixedModelInputError(f"too few observations ({n}) for {p} fixed effects")
+    if gcode is None:
+        fit, warn = _fit_single(y, X, ccode, J, reml, df_method)
+    else:
+        fit, warn = _fit_nested(y, X, ccode, J, gcode, reml, df_method)
+    if warn is not None:
+        warnings.warn(warn, MixedModelConvergenceWarning, stacklevel=3)
+    return fit
+
+
+def fit_random_intercept_arrays(
+    y: np.ndarray,
+    X: np.ndarray,
+    clusters: np.ndarray,
+    *,
+    nested: np.ndarray | None = None,
+    reml: bool = True,
+    df_method: str = "kenward-roger",
+) -> MixedModelArrayFit:
+    """Fit a random-intercept linear mixed model on plain arrays.
+
+    The lean entry point: no labels and no pandas objects, for callers that fit many models
+    (imputations, outcomes, bootstrap or simulation replicates). The model, estimates and
+    degrees of freedom are those of :func:`fit_random_intercept_model`.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (n,)
+        Outcome.
+    X : numpy.ndarray, shape (n, p)
+        Fixed-effect design, including an intercept column if one is wanted. Must have full
+        column rank.
+    clusters : numpy.ndarray of int, shape (n,)
+        Non-negative integer cluster codes (random intercept ``(1 | cluster)``); codes that do
+        not occur are ignored, so any non-negative integer identifiers may be used.
+    nested : numpy.ndarray of int, shape (n,), optional
+        Integer codes of a second random intercept nested within cluster
+        (``(1 | cluster:nested)``), interpreted within cluster.
+    reml : bool, default True
+        REML (default) or maximum likelihood.
+    df_method : {"kenward-roger", "satterthwaite", "between-within"}
+        Denominator df method (see the module docstring).
+
+    Returns
+    -------
+    MixedModelArrayFit
+
+    Raises
+    ------
+    MixedModelInputError
+        Mismatched shapes, missing or infinite values, non-integer or negative codes, a
+        rank-deficient ``X``, fewer than two clusters, too few observations, or an unknown
+        ``df_method``.
+    MixedModelFitError
+        The optimum could not be found or verified.
+    """
+    _check_method(reml, df_method)
+    yv = np.asarray(y, dtype=float)
+    Xv = np.asarray(X, dtype=float)
+    if yv.ndim != 1:
+        raise MixedModelInputError("y must be one-dimensional")
+    n = yv.shape[0]
+    if Xv.ndim != 2 or Xv.shape[0] != n:
+        raise MixedModelInputError(f"X must have shape ({n}, p), got {Xv.shape}")
+    if Xv.shape[1] == 0:
+        raise MixedModelInputError("X has no columns")
+    # a sum is finite when every term is (it may also overflow, then check term by term)
+    if not (math.isfinite(_add(yv)) and math.isfinite(_add(Xv, axis=None))):
+        if not np.isfinite(yv).all():
+            raise MixedModelInputError("y contains missing or infinite values")
+        if not np.isfinite(Xv).all():
+            bad = np.flatnonzero(~np.all(np.isfinite(Xv), axis=0)).tolist()
+            raise MixedModelInputError(f"X contains missing or infinite values in columns {bad}")
+    codes = []
+    for what, c in (("clusters", clusters), ("nested", nested)):
+        if c is None:
+            codes.append((None, 0))
+            continue
+        c = np.asarray(c)
+        if c.ndim != 1 or c.shape[0] != n:
+            raise MixedModelInputError(f"{what} must have shape ({n},), got {c.shape}")
+        if c.dtype.kind not in "iu":
+            raise MixedModelInputError(
+                f"{what} must be integer codes (fit_random_intercept_model accepts labels)"
+            )
+        codes.append(_int_codes(c, what, negative=False))
+    (ccode, J), (gcode, _) = codes
+    return _fit(yv, Xv, ccode, J, gcode, reml, df_method)
 
 
 def fit_random_intercept_model(
@@ -1498,17 +2181,15 @@ def fit_random_intercept_model(
         clusters, too few observations, or an unknown ``df_method``.
     MixedModelFitError
         The optimum could not be found or verified.
+
+    See Also
+    --------
+    fit_random_intercept_arrays : the same fit on arrays and integer codes, without labels.
     """
-    if df_method not in DF_METHODS:
-        raise MixedModelInputError(f"df_method must be one of {DF_METHODS}, got {df_method!r}")
-    if df_method == "kenward-roger" and not reml:
-        raise MixedModelInputError(
-            "Kenward-Roger df are defined for REML fits only (as in lmerTest); use reml=True "
-            "or another df_method"
-        )
+    _check_method(reml, df_method)
     if not isinstance(X, pd.DataFrame):
         raise MixedModelInputError("X must be a pandas DataFrame whose columns name the terms")
-    names = [str(c) for c in X.columns]
+    names = tuple(str(c) for c in X.columns)
     if len(set(names)) != len(names):
         raise MixedModelInputError("X has duplicated column names")
     yv = np.asarray(y, dtype=float)
@@ -1521,169 +2202,14 @@ def fit_random_intercept_model(
         raise MixedModelInputError(f"X must be numeric: {exc}") from exc
     if Xv.shape[0] != n:
         raise MixedModelInputError(f"X has {Xv.shape[0]} rows but y has length {n}")
-    p = Xv.shape[1]
-    if p == 0:
+    if Xv.shape[1] == 0:
         raise MixedModelInputError("X has no columns")
-    if not np.all(np.isfinite(yv)):
-        raise MixedModelInputError("y contains missing or infinite values")
-    if not np.all(np.isfinite(Xv)):
-        bad = [names[k] for k in np.flatnonzero(~np.all(np.isfinite(Xv), axis=0))]
-        raise MixedModelInputError(f"X contains missing or infinite values in columns {bad}")
+    if not (math.isfinite(_add(yv)) and math.isfinite(_add(Xv, axis=None))):
+        if not np.isfinite(yv).all():
+            raise MixedModelInputError("y contains missing or infinite values")
+        if not np.isfinite(Xv).all():
+            bad = [names[k] for k in np.flatnonzero(~np.all(np.isfinite(Xv), axis=0))]
+            raise MixedModelInputError(f"X contains missing or infinite values in columns {bad}")
     ccode, J = _codes(clusters, n, "clusters")
-    if J < 2:
-        raise MixedModelInputError(
-            "at least two clusters are needed to estimate a cluster variance"
-        )
-    gcode = None
-    if nested is not None:
-        gcode, _ = _codes(nested, n, "nested")
-    if n <= p + 1:
-        raise MixedModelInputError(f"too few observations ({n}) for {p} fixed effects")
-
-    st = _build_stats(yv, Xv, ccode, J, gcode)
-    rank = _gram_rank(st.XtX_sum)
-    if rank < p:
-        raise MixedModelInputError(f"X is rank deficient (rank {rank} < {p} columns)")
-    if st.nested and st.n_groups >= n:
-        raise MixedModelInputError(
-            f"every nested group holds a single observation ({st.n_groups} groups, {n} "
-            "observations): the nested and residual variances cannot be told apart"
-        )
-    if st.nested and st.n_groups <= J:
-        raise MixedModelInputError(
-            f"every cluster holds a single nested group ({st.n_groups} groups, {J} clusters): "
-            "the cluster and nested variances cannot be told apart"
-        )
-    alg = _Algebra(st)
-    if st.nested:
-        gam, boundary = _optimise_nested(st, reml)
-        # estimates at the optimum
-        V = _vstar(float(gam[0]), float(gam[1]), st)
-        Vi = alg.inv(V)
-        A = alg.xax(Vi)
-        bvec = alg.xay(Vi, st.resp)
-        c = alg.yay(Vi, st.resp)
-        try:
-            chol = np.linalg.cholesky(A)
-        except np.linalg.LinAlgError as exc:
-            raise MixedModelFitError("X'V^-1X is not positive definite at the optimum") from exc
-        Ainv = np.linalg.inv(A)
-        beta = Ainv @ bvec
-        pwrss = c - float(bvec @ beta)
-        logdetV = alg.logdet(V)
-        gls: Any = Vi
-    else:
-        ev, b0 = _optimise_single(st, reml)
-        gam = np.array([ev.gam])
-        boundary = np.array([b0])
-        chol, Ainv, beta, pwrss, logdetV = ev.L, ev.Ainv, ev.beta, ev.pwrss, ev.logdetV
-        gls = ev
-    Ainv = 0.5 * (Ainv + Ainv.T)
-    dof = _dof(st, reml)
-    if not (np.isfinite(pwrss) and pwrss > 0):
-        raise MixedModelFitError(
-            "residual sum of squares is not positive: the data are fitted exactly"
-        )
-    sigma2 = pwrss / dof
-    Phi = sigma2 * Ainv
-    crit = logdetV + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof))
-    if reml:
-        crit += 2.0 * float(np.sum(np.log(np.diag(chol))))
-    loglik = -0.5 * crit
-
-    converged = _verify(st, alg, gam, boundary, beta, reml, gls)
-
-    psi = np.r_[gam * sigma2, sigma2]
-    vc_index = ["cluster", "nested", "residual"] if st.nested else ["cluster", "residual"]
-    theta = np.sqrt(gam)
-    at_boundary = bool(np.any(boundary) or np.any(theta < _SINGULAR_THETA_TOL))
-
-    inf = _inference(st, alg, psi, beta, Phi, reml, df_method, Xv)
-    if df_method == "kenward-roger":
-        cov = inf.PhiA
-        # single coefficients (q = 1): tr(u_r) = (Phi P_r Phi)_kk / Phi_kk and A1 = A2
-        dPhi = np.array([np.diag(Phi @ Pr @ Phi) for Pr in inf.P]) / np.diag(Phi)[None, :]
-        a = np.einsum("rk,rs,sk->k", dPhi, inf.W, dPhi)
-        df = np.array([_kr_df_from_a(a1, a1, 1)[0] for a1 in a])
-    elif df_method == "satterthwaite":
-        cov = Phi
-        grads = np.array([np.diag(Jk) for Jk in inf.jac])  # (n_varpar, p)
-        den = np.einsum("ak,ab,bk->k", grads, inf.vcov_varpar, grads)
-        with np.errstate(divide="ignore"):
-            df = np.where(den > 0, 2.0 * np.diag(Phi) ** 2 / den, np.inf)
-    else:
-        cov = Phi
-        df = inf.bw_df.astype(float)
-    total = float(np.sum(psi))
-    idx = pd.Index(names, dtype=object, copy=False)
-    return MixedModelFit(
-        params=pd.Series(beta, index=idx, name="estimate"),
-        cov=pd.DataFrame(cov, index=idx, columns=idx),
-        cov_unadjusted=pd.DataFrame(Phi, index=idx, columns=idx),
-        df=pd.Series(df, index=idx, name="df"),
-        df_method=df_method,
-        variance_components=pd.Series(psi, index=pd.Index(vc_index, dtype=object), name="variance"),
-        icc=float(psi[0] / total),
-        loglik=float(loglik),
-        reml=reml,
-        converged=converged,
-        at_boundary=at_boundary,
-        n_obs=n,
-        n_clusters=J,
-        n_groups_nested=st.n_groups if st.nested else None,
-        _inference=inf,
-    )
-
-
-def _verify(
-    st: _Stats,
-    alg: _Algebra,
-    gam: np.ndarray,
-    boundary: np.ndarray,
-    beta: np.ndarray,
-    reml: bool,
-    gls: Any,
-) -> bool:
-    """Check the fixed-effect score equations and the (projected) gradient at the optimum."""
-    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(gam)) and np.all(gam >= 0)):
-        raise MixedModelFitError("non-finite or negative estimates at the optimum")
-    # GLS score X'V^-1 (y - X beta) = 0, recomputed from the per-cluster statistics and compared
-    # with the size of its terms
-    if st.nested:
-        Vi = gls
-        score = alg.xay(Vi, alg.residual(beta))
-        scale = np.abs(alg.xay(Vi, st.resp)) + np.abs(alg.xax(Vi)) @ np.abs(beta)
-    else:
-        w = gls.w
-        e = st.sy1 - st.sx1 @ beta
-        score = (st.Xty_sum - st.XtX_sum @ beta) - (w * e) @ st.sx1
-        scale = np.abs(st.Xty_sum) + np.abs(st.XtX_sum) @ np.abs(beta)
-    if np.any(np.abs(score) > 1e-8 * (scale + 1e-300)):
-        raise MixedModelFitError("fixed effects do not solve the GLS normal equations")
-    # gradient of the profiled criterion in the variance ratios (scaled by the ratio)
-    if st.nested:
-        _, g = _profile_nested(st, gam, reml, grad=True)
-        if g is None:
-            raise MixedModelFitError("the profiled criterion is not finite at the optimum")
-    else:
-        g = np.array([gls.d])
-    worst = 0.0
-    for r in range(gam.size):
-        if boundary[r]:
-            if g[r] < -1e-6 * (1.0 + st.n):
-                raise MixedModelFitError(
-                    "a variance component was set to zero although the criterion decreases "
-                    "away from zero"
-                )
-            continue
-        worst = max(worst, abs(g[r]) * max(gam[r], 1e-8) / (1.0 + st.J))
-    if worst > 1e-3:
-        raise MixedModelFitError(f"gradient at the optimum is not zero (scaled {worst:.2e})")
-    if worst > 1e-6:
-        warnings.warn(
-            f"mixed model optimum verified only to a scaled gradient of {worst:.2e}",
-            MixedModelConvergenceWarning,
-            stacklevel=3,
-        )
-        return False
-    return True
+    gcode = None if nested is None else _codes(nested, n, "nested")[0]
+    return MixedModelFit(_fit(yv, Xv, ccode, J, gcode, reml, df_method), names)

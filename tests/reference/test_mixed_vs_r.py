@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.mixed import MixedModelFit, fit_random_intercept_model
+from trial.mixed import (
+    MixedModelArrayFit,
+    MixedModelFit,
+    fit_random_intercept_arrays,
+    fit_random_intercept_model,
+)
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "mixed"
@@ -263,3 +268,66 @@ def test_refocus_example_pipeline_design_matches_r() -> None:
     _assert_rel(tab.loc[se.index, "se"].to_numpy(), se.to_numpy(), RTOL_EST, "se KR")
     df = _ref(fx, "REML", "df_kenward_roger")
     _assert_rel(tab.loc[df.index, "df"].to_numpy(), df.to_numpy(), RTOL_DF, "df KR")
+
+
+# -- the lean array entry point on the same fixtures ------------------------------------------
+
+
+def _fit_arrays(name: str, reml: bool, method: str) -> tuple[MixedModelArrayFit, list[str]]:
+    """Fit through fit_random_intercept_arrays: numpy design, integer codes, no labels."""
+    c = _case(name)
+    codes = pd.factorize(c.clusters.to_numpy())[0]
+    nested = None if c.nested is None else pd.factorize(c.nested.to_numpy())[0]
+    fit = fit_random_intercept_arrays(
+        c.y.to_numpy(dtype=float),
+        c.X.to_numpy(dtype=float),
+        codes,
+        nested=nested,
+        reml=reml,
+        df_method=method,
+    )
+    return fit, [str(t) for t in c.X.columns]
+
+
+@pytest.mark.parametrize(
+    ("name", "fit", "method"),
+    [(name, "REML", "kenward-roger") for name in KR_DATASETS]
+    + [(name, fit, "satterthwaite") for name in DATASETS for fit in ("REML", "ML")],
+)
+def test_array_entry_point(name: str, fit: str, method: str) -> None:
+    fx = _fixture(name)
+    m, terms = _fit_arrays(name, fit == "REML", method)
+
+    def pos(ref: pd.Series) -> list[int]:
+        return [terms.index(t) for t in ref.index]
+
+    est = _ref(fx, fit, "estimate")
+    _assert_rel(m.beta[pos(est)], est.to_numpy(), RTOL_EST, "estimate")
+    se = _ref(fx, fit, "se")
+    _assert_rel(np.sqrt(np.diag(m.cov_unadjusted))[pos(se)], se.to_numpy(), RTOL_EST, "se")
+    vc = _vc_ref(fx, fit)
+    nested = m.n_groups_nested is not None
+    order = ["cluster", "nested", "residual"] if nested else ["cluster", "residual"]
+    _assert_rel(
+        m.variance_components[[order.index(k) for k in vc.index]], vc.to_numpy(), RTOL_EST, "vc"
+    )
+    assert abs(m.loglik - float(_ref(fx, fit, "loglik").iloc[0])) < ATOL_LOGLIK
+    assert m.at_boundary == bool(_ref(fx, fit, "singular").iloc[0])
+    tab = m.summary()
+    tag = "kenward_roger" if method == "kenward-roger" else "satterthwaite"
+    if method == "kenward-roger":
+        se_kr = _ref(fx, fit, "se_kenward_roger")
+        _assert_rel(tab["se"][pos(se_kr)], se_kr.to_numpy(), RTOL_EST, "se KR")
+    df = _ref(fx, fit, f"df_{tag}")
+    _assert_rel(tab["df"][pos(df)], df.to_numpy(), RTOL_DF, "df")
+    t = _ref(fx, fit, f"t_{tag}")
+    _assert_rel(tab["t"][pos(t)], t.to_numpy(), RTOL_EST, "t")
+    p = _ref(fx, fit, f"p_{tag}")
+    np.testing.assert_allclose(tab["p"][pos(p)], p.to_numpy(), rtol=0, atol=ATOL_P)
+    for label, ft_terms in _case(name).ftests.items():
+        ref = _ref(fx, fit, f"F_{label}_{tag}")
+        res = m.f_test(np.eye(len(terms))[[terms.index(k) for k in ft_terms]])
+        assert res.num_df == ref["num_df"]
+        _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
+        _assert_rel(res.den_df, ref["den_df"], RTOL_DF, f"den df {label}")
+        assert abs(res.p - ref["p"]) < ATOL_P

@@ -306,12 +306,63 @@ def test_single_derivatives_match_finite_differences(reml: bool) -> None:
 
     y, X, cl = _simulate(seed=17)
     cc, J = mixed._codes(cl, len(y), "clusters")
-    st = mixed._build_stats(y.to_numpy(), X.to_numpy(dtype=float), cc, J, None)
-    g, h = 0.3, 1e-5
-    mid, up, dn = (mixed._eval_single(st, v, reml) for v in (g, g + h, g - h))
-    assert mid.d == pytest.approx((up.f - dn.f) / (2 * h), rel=1e-6)
-    assert mid.d2 == pytest.approx((up.d - dn.d) / (2 * h), rel=1e-6)
-    assert mid.f == pytest.approx(mixed._profile_single(st, np.array([g]), reml)[0], rel=1e-12)
+    st = mixed._single_stats(y.to_numpy(), X.to_numpy(dtype=float), cc, J)
+    for g in (0.3, 4.0):
+        h = 1e-5 * g
+        mid, up, dn = (mixed._single_eval(st, v, reml) for v in (g, g + h, g - h))
+        assert mid.d == pytest.approx((up.f - dn.f) / (2 * h), rel=1e-6)
+        assert mid.d2 == pytest.approx((up.d - dn.d) / (2 * h), rel=1e-6)
+        grid = mixed._single_criterion(st, np.array([g, g + h]), reml)
+        assert mid.f == pytest.approx(grid[0], rel=1e-12)
+        assert up.f == pytest.approx(grid[1], rel=1e-12)
+    # at zero (the boundary decision): second-order forward differences
+    h = 1e-5
+    e0, e1, e2 = (mixed._single_eval(st, v, reml) for v in (0.0, h, 2 * h))
+    assert e0.d == pytest.approx((4 * e1.f - 3 * e0.f - e2.f) / (2 * h), rel=1e-6)
+    assert e0.d2 == pytest.approx((4 * e1.d - 3 * e0.d - e2.d) / (2 * h), rel=1e-6)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_single_criterion_matches_general_algebra(reml: bool) -> None:
+    """The single-intercept criterion from ``[X y]`` against the generic low-rank algebra."""
+    from trial import mixed
+
+    y, X, cl = _simulate(seed=19)
+    cc, J = mixed._codes(cl, len(y), "clusters")
+    Xv = X.to_numpy(dtype=float)
+    st = mixed._single_stats(y.to_numpy(), Xv, cc, J)
+    gen = mixed._build_stats(y.to_numpy(), Xv, cc, J, None)
+    alg = mixed._Algebra(gen)
+    for g in (0.0, 0.2, 3.0):
+        V = mixed._vstar(g, 0.0, gen)
+        Vi = alg.inv(V)
+        A = alg.xax(Vi)
+        b = alg.xay(Vi, gen.resp)
+        pwrss = alg.yay(Vi, gen.resp) - float(b @ np.linalg.solve(A, b))
+        k = len(y) - X.shape[1] if reml else len(y)
+        f = alg.logdet(V) + k * np.log(pwrss)
+        if reml:
+            f += np.linalg.slogdet(A)[1]
+        assert mixed._single_eval(st, g, reml).f == pytest.approx(f, rel=1e-12)
+
+
+def test_single_blocks_match_general_algebra() -> None:
+    """Kenward-Roger / Satterthwaite blocks of the single model: closed form against algebra."""
+    from trial import mixed
+
+    y, X, cl = _simulate(seed=23)
+    cc, J = mixed._codes(cl, len(y), "clusters")
+    Xv = X.to_numpy(dtype=float)
+    st = mixed._single_stats(y.to_numpy(), Xv, cc, J)
+    gen = mixed._build_stats(y.to_numpy(), Xv, cc, J, None)
+    psi = np.array([0.7, 2.5])
+    beta = np.array([0.9, 0.4, 0.7])
+    fast = mixed._single_blocks(st, psi, beta, resid=True)
+    ref = mixed._blocks_general(gen, mixed._Algebra(gen), psi, beta, resid=True)
+    for name in ("P", "Q", "Kt", "trViG", "rMr", "u", "rQr"):
+        np.testing.assert_allclose(
+            getattr(fast, name), getattr(ref, name), rtol=1e-10, atol=1e-12, err_msg=name
+        )
 
 
 def test_nested_agrees_with_statsmodels_variance_components() -> None:
@@ -387,3 +438,114 @@ def test_error_nested_not_identifiable() -> None:
         fit_random_intercept_model(y, X, cl, nested=np.arange(len(y)))
     with pytest.raises(MixedModelInputError, match="single nested group"):
         fit_random_intercept_model(y, X, cl, nested=np.zeros(len(y)))
+
+
+# -- the lean array entry point -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_array_entry_point_matches_dataframe_entry_point(method: str) -> None:
+    from trial.mixed import fit_random_intercept_arrays
+
+    y, X, cl = _simulate(seed=29)
+    ref = fit_random_intercept_model(y, X, cl, df_method=method)
+    codes = pd.factorize(cl)[0]
+    fit = fit_random_intercept_arrays(y.to_numpy(), X.to_numpy(), codes, df_method=method)
+    np.testing.assert_allclose(fit.beta, ref.params.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(fit.cov, ref.cov.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(fit.df, ref.df.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(fit.variance_components, ref.variance_components, rtol=1e-12)
+    assert fit.loglik == pytest.approx(ref.loglik, rel=1e-14)
+    assert ref.arrays.df_method == method
+    c = fit.contrast([0.0, 1.0, -1.0])
+    assert c.estimate == pytest.approx(ref.contrast(pd.Series({"arm": 1.0, "x": -1.0})).estimate)
+    assert c.df == pytest.approx(ref.contrast(pd.Series({"arm": 1.0, "x": -1.0})).df)
+    tab = ref.summary_table()
+    for key, values in fit.summary().items():
+        np.testing.assert_allclose(values, tab[key].to_numpy(), rtol=1e-12, err_msg=key)
+
+
+def test_array_entry_point_codes_need_not_be_dense() -> None:
+    """Sparse, unordered integer identifiers (and unused codes) give the same fit."""
+    from trial.mixed import fit_random_intercept_arrays
+
+    y, X, cl = _simulate(seed=31)
+    dense = pd.factorize(cl)[0]
+    a = fit_random_intercept_arrays(y.to_numpy(), X.to_numpy(), dense)
+    # every other code unused; identifiers too large to count; reversed order
+    for codes in (dense * 2 + 3, 10**12 - dense, dense.max() - dense):
+        b = fit_random_intercept_arrays(y.to_numpy(), X.to_numpy(), codes.astype(np.int64))
+        np.testing.assert_allclose(b.beta, a.beta, rtol=1e-9)
+        np.testing.assert_allclose(b.df, a.df, rtol=1e-7)
+        assert b.n_clusters == a.n_clusters
+
+
+def test_array_entry_point_input_errors() -> None:
+    from trial.mixed import fit_random_intercept_arrays
+
+    y, X, cl = _simulate(seed=33)
+    yv, Xv, codes = y.to_numpy(), X.to_numpy(), pd.factorize(cl)[0]
+    with pytest.raises(MixedModelInputError, match="integer codes"):
+        fit_random_intercept_arrays(yv, Xv, cl.to_numpy())
+    with pytest.raises(MixedModelInputError, match="negative"):
+        fit_random_intercept_arrays(yv, Xv, codes - 1)
+    with pytest.raises(MixedModelInputError, match="shape"):
+        fit_random_intercept_arrays(yv, Xv, codes[:-1])
+    with pytest.raises(MixedModelInputError, match="shape"):
+        fit_random_intercept_arrays(yv, Xv[:-1], codes)
+    y2 = yv.copy()
+    y2[4] = np.nan
+    with pytest.raises(MixedModelInputError, match="y contains"):
+        fit_random_intercept_arrays(y2, Xv, codes)
+    X2 = Xv.copy()
+    X2[2, 2] = np.inf
+    with pytest.raises(MixedModelInputError, match=r"columns \[2\]"):
+        fit_random_intercept_arrays(yv, X2, codes)
+    with pytest.raises(MixedModelInputError, match="rank deficient"):
+        fit_random_intercept_arrays(yv, np.column_stack([Xv, 2.0 * Xv[:, 2]]), codes)
+    with pytest.raises(MixedModelInputError, match="two clusters"):
+        fit_random_intercept_arrays(yv, Xv[:, [0, 2]], np.zeros(len(yv), dtype=int))
+
+
+def test_labelled_results_are_built_once_on_access() -> None:
+    y, X, cl = _simulate(seed=37)
+    fit = fit_random_intercept_model(y, X, cl)
+    assert "params" not in vars(fit)
+    assert fit.params is fit.params
+    assert fit.cov is fit.cov
+    assert list(fit.params.index) == list(X.columns)
+    np.testing.assert_array_equal(fit.params.to_numpy(), fit.arrays.beta)
+    assert list(fit.variance_components.index) == ["cluster", "residual"]
+
+
+def test_single_kenward_roger_fused_matches_generic() -> None:
+    """The fused Kenward-Roger path of the single model against the generic block computation."""
+    from trial import mixed
+
+    y, X, cl = _simulate(seed=41, n_clusters=9)
+    cc, J = mixed._codes(cl, len(y), "clusters")
+    st = mixed._single_stats(y.to_numpy(), X.to_numpy(dtype=float), cc, J)
+    psi = np.array([0.8, 3.0])
+    Phi = np.linalg.inv(st.G[:3, :3]) * 4.0
+    inf, df = mixed._single_kr(st, psi, Phi)
+    blocks = mixed._single_blocks(st, psi, np.zeros(3), resid=False)
+    ref, cov, df_ref = mixed._inference(blocks, psi, Phi, True, "kenward-roger", None)
+    np.testing.assert_allclose(inf.PhiA, cov, rtol=1e-12)
+    np.testing.assert_allclose(df, df_ref, rtol=1e-12)
+    np.testing.assert_allclose(inf.W, ref.W, rtol=1e-12)
+    np.testing.assert_allclose(inf.P, ref.P, rtol=1e-12)
+
+
+def test_cluster_sums_by_sorting_match_indicator_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large data sum clusters by sorting instead of an indicator matrix: same statistics."""
+    from trial import mixed
+
+    y, X, cl = _simulate(seed=43)
+    perm = np.random.default_rng(2).permutation(len(y))
+    cc, J = mixed._codes(cl.iloc[perm], len(y), "clusters")
+    args = (y.to_numpy()[perm], X.to_numpy(dtype=float)[perm], cc, J)
+    one_hot = mixed._single_stats(*args)
+    monkeypatch.setattr(mixed, "_ONE_HOT_MAX", 0)
+    sorted_ = mixed._single_stats(*args)
+    np.testing.assert_allclose(sorted_.SSx, one_hot.SSx, rtol=1e-12)
+    np.testing.assert_allclose(sorted_.G, one_hot.G, rtol=1e-12)
