@@ -36,6 +36,7 @@ rule all:
         f"{REPORTS}/report.html",
         f"{REPORTS}/tables/outcomes.csv",
         f"{REPORTS}/tables/outcomes.json",
+        arm_test_targets,
         audit_targets,
         cost_targets,
         secondary_targets,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trial.config import Config
+from trial.config import Config, single_treatment_arm, treatment_arms
 from trial.impute import ImputationResult
 
 if TYPE_CHECKING:
@@ -26,7 +26,29 @@ from trial.scoring import score_scale
 from trial.seeding import derive_seed
 from trial.validation import read_table
 
-TREATMENT = "treatment"  # 0/1 indicator of the treatment arm in the analysis table
+TREATMENT = "treatment"  # 0/1 indicator of the treatment arm in a two-arm trial's analysis table
+
+
+def treatment_indicators(config: Config) -> dict[str, str]:
+    """The analysis table's 0/1 indicator column of each treatment arm (vs the reference).
+
+    A two-arm trial has one, ``treatment``; a trial with several treatment arms has
+    ``treatment[<arm>]`` for each.
+    """
+    listed = treatment_arms(config)
+    if len(listed) == 1:
+        return {listed[0]: TREATMENT}
+    return {arm: f"{TREATMENT}[{arm}]" for arm in listed}
+
+
+def arm_terms(config: Config) -> dict[str, str]:
+    """Name of each treatment arm's effect coefficient in model tables, e.g. ``arm[b]``."""
+    return {arm: f"{config['design']['arm']}[{arm}]" for arm in treatment_arms(config)}
+
+
+def arm_term(config: Config) -> str:
+    """The arm-effect coefficient of a two-arm trial (see :func:`arm_terms` for several)."""
+    return arm_terms(config)[single_treatment_arm(config)]
 
 
 def baseline_column(scale: str) -> str:
@@ -58,7 +80,8 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     table = people.merge(
         clusters[keep], on=design["cluster_id"], how="left", validate="many_to_one"
     )
-    table.insert(2, TREATMENT, (table[design["arm"]] == design["treatment_arm"]).astype(int))
+    for position, (arm, column) in enumerate(treatment_indicators(config).items(), start=2):
+        table.insert(position, column, (table[design["arm"]] == arm).astype(int))
 
     by_table: dict[str, list[str]] = {}
     for scale in outcome_scales(config):
@@ -79,7 +102,7 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     columns = [
         design["individual_id"],
         design["cluster_id"],
-        TREATMENT,
+        *treatment_indicators(config).values(),
         design["arm"],
         *design["strata"],
         *config["tables"][design["individual_table"]]["columns"],
@@ -99,9 +122,9 @@ def _individual_columns(config: Config) -> list[str]:
 
 
 def numeric_predictors(config: Config, table: pd.DataFrame) -> pd.DataFrame:
-    """Treatment, strata and individual covariates as numbers (categories dummy-coded)."""
+    """Treatment arm(s), strata and individual covariates as numbers (categories dummy-coded)."""
     design = config["design"]
-    parts = [table[[TREATMENT]].astype(float)]
+    parts = [table[list(treatment_indicators(config).values())].astype(float)]
     for column in [*design["strata"], *_individual_columns(config)]:
         parts.append(_code_column(config, column, table[column]))
     return pd.concat(parts, axis=1)
@@ -185,20 +208,13 @@ def impute_analysis_table(
     return ImputationResult(completed=completed, trace=result.trace, engine=result.engine)
 
 
-def arm_term(config: Config) -> str:
-    """Name of the arm-effect coefficient in model tables, e.g. ``arm[intervention]``."""
-    design = config["design"]
-    return f"{design['arm']}[{design['treatment_arm']}]"
-
-
 def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Fixed effects of the analysis model: intercept, arm, baseline score, strata, covariates."""
+    """Fixed effects of the model: intercept, arm(s), baseline score, strata, covariates."""
     design = config["design"]
+    indicators = treatment_indicators(config)
+    arms = {term: table[indicators[arm]].astype(float) for arm, term in arm_terms(config).items()}
     parts = [
-        pd.DataFrame(
-            {"(Intercept)": 1.0, arm_term(config): table[TREATMENT].astype(float)},
-            index=table.index,
-        ),
+        pd.DataFrame({"(Intercept)": 1.0, **arms}, index=table.index),
         table[[baseline_column(scale)]].astype(float),
     ]
     for column in [*design["strata"], *config["covariates"]]:
@@ -209,8 +225,11 @@ def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFra
 def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     """Fit the analysis model of every outcome on one (completed or complete-case) table.
 
-    Rows with a missing follow-up or baseline score are excluded from that outcome's fit and
-    counted in ``n_individuals``; on a completed table none are.
+    One row per outcome and treatment arm: the arm's effect against the reference arm, its
+    covariances with the other arms' effects (columns ``cov[<term>]``) and the denominator df of
+    the joint F test that every arm effect is zero (``arms_den_df``, the complete-data df of
+    :func:`pool_arm_tests`). Rows with a missing follow-up or baseline score are excluded from
+    that outcome's fit and counted in ``n_excluded``; on a completed table none are.
     """
     design = config["design"]
     df_method = config["analysis"]["df_method"]
@@ -226,11 +245,13 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
             reml=True,
             df_method=df_method,
         )
-        term = arm_term(config)
         components = fit.variance_components
-        rows.append(
+        terms = list(arm_terms(config).values())
+        joint = fit.f_test(pd.DataFrame(np.eye(len(terms)), columns=terms))
+        rows += [
             {
                 "outcome": scale,
+                "arm": arm,
                 "term": term,
                 "estimate": float(fit.params[term]),
                 "variance": float(fit.cov.loc[term, term]),
@@ -245,13 +266,18 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
                 "sd_baseline": float(table[baseline_column(scale)].std()),
                 "converged": bool(fit.converged),
                 "at_boundary": bool(fit.at_boundary),
+                **{f"cov[{other}]": float(fit.cov.loc[term, other]) for other in terms},
+                "arms_den_df": float(joint.den_df),
             }
-        )
+            for arm, term in arm_terms(config).items()
+        ]
     return pd.DataFrame(rows)
 
 
 def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Pool per-imputation arm effects by Rubin's rules, in each outcome's reported direction.
+
+    One row per outcome and treatment arm, primary outcome first.
 
     The complete-data df given to the Barnard-Rubin formula is the mean over imputations of the
     per-imputation small-sample df (they differ only through the imputed values).
@@ -260,8 +286,8 @@ def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
     directions = {o["scale"]: o for o in config["analysis"]["outcomes"]}
     stacked = pd.concat([f.assign(imputation=i + 1) for i, f in enumerate(fits)], ignore_index=True)
     rows = []
-    for scale in outcome_scales(config):
-        part = stacked[stacked["outcome"] == scale]
+    for scale, arm in ((s, a) for s in outcome_scales(config) for a in treatment_arms(config)):
+        part = stacked[(stacked["outcome"] == scale) & (stacked["arm"] == arm)]
         sign = 1.0 if directions[scale]["direction"] == "treatment_minus_reference" else -1.0
         pooled = pool_rubin(
             sign * part["estimate"].to_numpy(),
@@ -274,8 +300,9 @@ def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
                 "outcome": scale,
                 "label": config["scales"][scale]["label"],
                 "role": directions[scale]["role"],
+                "arm": arm,
                 "direction": directions[scale]["direction"],
-                "contrast": contrast_label(config, directions[scale]["direction"]),
+                "contrast": contrast_label(config, directions[scale]["direction"], arm),
                 **{k: v for k, v in pooled.as_dict().items() if k not in {"alpha"}},
                 "df_method": part["df_method"].iloc[0],
                 "n_clusters": int(part["n_clusters"].max()),
@@ -289,11 +316,55 @@ def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def contrast_label(config: Config, direction: str) -> str:
-    """Human-readable direction of a contrast, e.g. ``Intervention minus Usual care``."""
+def pool_arm_tests(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Test per outcome that every treatment arm's effect is zero, pooled over imputations by D1.
+
+    The per-imputation Wald tests of all arm effects jointly are pooled with D1 and Reiter's
+    small-sample denominator df, whose complete-data df is the mean over imputations of the
+    joint F test's small-sample denominator df. One row per outcome, primary first.
+    """
+    from trial.pooling import pool_d1
+
+    terms = list(arm_terms(config).values())
+    stacked = pd.concat([f.assign(imputation=i + 1) for i, f in enumerate(fits)], ignore_index=True)
+    rows = []
+    for scale in outcome_scales(config):
+        part = stacked[stacked["outcome"] == scale]
+        by_imputation = [
+            g.set_index("term").loc[terms] for _, g in part.groupby("imputation", sort=True)
+        ]
+        estimates = np.array([g["estimate"].to_numpy() for g in by_imputation])
+        covariances = np.array(
+            [g[[f"cov[{t}]" for t in terms]].to_numpy() for g in by_imputation]
+        )
+        test = pool_d1(estimates, covariances, df_complete=float(part["arms_den_df"].mean()))
+        rows.append(
+            {
+                "outcome": scale,
+                "label": config["scales"][scale]["label"],
+                "hypothesis": "every treatment arm equals "
+                + config["design"]["arm_labels"][config["design"]["reference_arm"]],
+                "F": test.F,
+                "num_df": test.num_df,
+                "den_df": test.den_df,
+                "p": test.p,
+                "riv": test.riv,
+                "method": "D1 (Reiter df)",
+                "df_method": part["df_method"].iloc[0],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def contrast_label(config: Config, direction: str, arm: str | None = None) -> str:
+    """Human-readable direction of a contrast, e.g. ``Intervention minus Usual care``.
+
+    ``arm`` is the treatment arm compared; it may be left out in a two-arm trial.
+    """
     design = config["design"]
     labels = design["arm_labels"]
-    treatment, reference = labels[design["treatment_arm"]], labels[design["reference_arm"]]
+    arm = single_treatment_arm(config) if arm is None else arm
+    treatment, reference = labels[arm], labels[design["reference_arm"]]
     if direction == "treatment_minus_reference":
         return f"{treatment} minus {reference}"
     return f"{reference} minus {treatment}"

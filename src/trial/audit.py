@@ -58,7 +58,7 @@ from linearmodels.panel import PanelOLS  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from trial.analysis import arm_term, contrast_label  # noqa: E402
-from trial.config import Config  # noqa: E402
+from trial.config import Config, single_treatment_arm  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
 from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
 
@@ -215,7 +215,7 @@ def prepare_audit(config: Config, audit: pd.DataFrame, clusters: pd.DataFrame) -
     if unknown:
         raise AuditInputError(f"audit {cid} values not in the cluster table: {unknown[:10]}")
     long[design["arm"]] = long[cid].map(arms)
-    long[TREATMENT] = (long[design["arm"]] == design["treatment_arm"]).astype(int)
+    long[TREATMENT] = (long[design["arm"]] == single_treatment_arm(config)).astype(int)
     for stratum in design["strata"]:
         long[stratum] = long[cid].map(clusters.set_index(cid)[stratum])
     long[time_col] = long[time_col].astype(int)
@@ -255,7 +255,7 @@ def _availability(config: Config, long: pd.DataFrame) -> pd.DataFrame:
         _item_missing=long[AVAILABLE] & long[items].isna().any(axis=1),
     )
     rows = []
-    for arm in (design["treatment_arm"], design["reference_arm"]):
+    for arm in (single_treatment_arm(config), design["reference_arm"]):
         part = frame[frame[design["arm"]] == arm]
         groups = [(str(t), g) for t, g in part.groupby(spec["time"], sort=True)]
         for time, g in [*groups, ("total", part)]:
@@ -354,7 +354,7 @@ def summarise_by_time(config: Config, long: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for measure in audit_measures(config):
         for t in times:
-            for arm in (design["treatment_arm"], design["reference_arm"]):
+            for arm in (single_treatment_arm(config), design["reference_arm"]):
                 part = long[
                     (long[spec["time"]] == t)
                     & (long[design["arm"]] == arm)
@@ -719,8 +719,8 @@ def trajectory_plot(config: Config, by_time: pd.DataFrame, path: str | Path) -> 
     nrow = math.ceil(len(measures) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.8 * nrow), squeeze=False)
     start = spec["intervention_starts_after"]
-    colours = {design["treatment_arm"]: "#1f4e79", design["reference_arm"]: "#c55a11"}
-    offsets = {design["treatment_arm"]: -0.06, design["reference_arm"]: 0.06}
+    colours = {single_treatment_arm(config): "#1f4e79", design["reference_arm"]: "#c55a11"}
+    offsets = {single_treatment_arm(config): -0.06, design["reference_arm"]: 0.06}
     for ax, measure in zip(axes.flat, measures, strict=False):
         part = by_time[by_time["measure"] == measure]
         times = sorted(part["time"].unique())
@@ -766,7 +766,7 @@ def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     by_time = pd.read_csv(inputs["audit_by_time"])
     estimates = pd.read_csv(inputs["audit_estimates"])
     tests = pd.read_csv(inputs["audit_tests"])
-    arms = [design["treatment_arm"], design["reference_arm"]]
+    arms = [single_treatment_arm(config), design["reference_arm"]]
     avail_rows = []
     for time, part in availability.groupby("time", sort=False):
         by_arm = part.set_index("arm")

@@ -18,6 +18,9 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "co
 
 Config = dict[str, Any]
 
+# Optional sections whose analyses compare one treatment arm with the reference arm.
+TWO_ARM_SECTIONS = ("participation", "staff", "sensitivity", "costs", "audit", "simulation")
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message lists every problem found."""
@@ -109,11 +112,11 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
             need_column(cluster_table, stratum, "design/strata")
         arm_spec = tables[cluster_table]["columns"].get(design["arm"], {})
         arm_values = arm_spec.get("values", [])
-        for key in ("reference_arm", "treatment_arm"):
-            if arm_spec and design[key] not in arm_values:
-                problems.append(
-                    f"design/{key}: {design[key]!r} is not one of the arm values {arm_values}"
-                )
+        named = [("design/reference_arm", design["reference_arm"])]
+        named += [(f"design/treatment_arms/{i}", a) for i, a in enumerate(treatment_arms(config))]
+        for where, arm in named:
+            if arm_spec and arm not in arm_values:
+                problems.append(f"{where}: {arm!r} is not one of the arm values {arm_values}")
         for arm in arm_values:
             if arm not in design["arm_labels"]:
                 problems.append(f"design/arm_labels: no label for arm {arm!r}")
@@ -125,8 +128,19 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
             need_column(individual_table, column, "covariates")
         for column in config["imputation"].get("auxiliary", []):
             need_column(individual_table, column, "imputation/auxiliary")
-    if design["reference_arm"] == design["treatment_arm"]:
-        problems.append("design: reference_arm and treatment_arm must differ")
+    if design["reference_arm"] in treatment_arms(config):
+        problems.append("design/treatment_arms: the reference_arm cannot also be a treatment arm")
+    if len(set(treatment_arms(config))) != len(treatment_arms(config)):
+        problems.append("design/treatment_arms: an arm is listed twice")
+    if len(treatment_arms(config)) > 1:
+        for section in TWO_ARM_SECTIONS:
+            if section in config:
+                problems.append(
+                    f"{section}: this section supports two-arm trials only (one treatment arm "
+                    f"against the reference); design/treatment_arms lists "
+                    f"{len(treatment_arms(config))}. Remove the section or analyse one "
+                    "treatment arm against the reference at a time"
+                )
 
     # Optional sections name one table and some of its columns.
     section_columns = {
@@ -199,6 +213,17 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
         if scale_name in seen:
             problems.append(f"analysis/outcomes/{i}: scale {scale_name!r} listed twice")
         seen.add(scale_name)
+        published_arm = outcome.get("published", {}).get("arm")
+        if published_arm is not None and published_arm not in treatment_arms(config):
+            problems.append(
+                f"analysis/outcomes/{i}/published/arm: {published_arm!r} is not one of "
+                f"design/treatment_arms {treatment_arms(config)}"
+            )
+        if "published" in outcome and published_arm is None and len(treatment_arms(config)) > 1:
+            problems.append(
+                f"analysis/outcomes/{i}/published/arm: name the treatment arm that the published "
+                "figure compares with the reference arm"
+            )
         if scale_name not in config["scales"]:
             problems.append(f"analysis/outcomes/{i}/scale: {scale_name!r} is not a declared scale")
             continue
@@ -218,6 +243,24 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
 
     synthetic = config.get("synthetic")
     if synthetic:
+        needs = {
+            "staff": ["staff", "staff_id_format", "staff_followup_rate", "staff_covariates"],
+            "participation": ["participation"],
+            "costs": ["costs"],
+            "audit": ["audit"],
+        }
+        for section, keys in needs.items():
+            for key in keys:
+                if section in config and key not in synthetic:
+                    problems.append(f"synthetic: {key!r} is needed to generate the {section} data")
+        arm_values = set(treatment_arms(config))
+        for name, instrument in synthetic["instruments"].items():
+            effect = instrument["arm_effect"]
+            if isinstance(effect, Mapping) and set(effect) != arm_values:
+                problems.append(
+                    f"synthetic/instruments/{name}/arm_effect: give one effect per treatment arm "
+                    f"{sorted(arm_values)}; found {sorted(effect)}"
+                )
         for name, instrument in synthetic["instruments"].items():
             for scale_name in instrument["scales"]:
                 if scale_name not in config["scales"]:
@@ -226,6 +269,24 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                         "is not a declared scale"
                     )
     return problems
+
+
+def treatment_arms(config: Mapping[str, Any]) -> list[str]:
+    """The treatment arms, in config order; each is compared with the reference arm."""
+    return list(config["design"]["treatment_arms"])
+
+
+def arms(config: Mapping[str, Any]) -> list[str]:
+    """Every arm in report order: the treatment arms, then the reference arm."""
+    return [*treatment_arms(config), config["design"]["reference_arm"]]
+
+
+def single_treatment_arm(config: Mapping[str, Any]) -> str:
+    """The treatment arm of a two-arm trial (the analyses in ``TWO_ARM_SECTIONS`` need one)."""
+    listed = treatment_arms(config)
+    if len(listed) != 1:
+        raise ValueError(f"a two-arm design is needed; design/treatment_arms lists {listed}")
+    return listed[0]
 
 
 def scale_items(scale: Mapping[str, Any]) -> list[str]:

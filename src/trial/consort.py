@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from trial.config import Config  # noqa: E402
+from trial.config import arms as all_arms  # noqa: E402
 from trial.reporting import PNG_METADATA  # noqa: E402
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
@@ -25,7 +26,7 @@ _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e7
 def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
     """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG."""
     design = config["design"]
-    arms = [design["treatment_arm"], design["reference_arm"]]
+    arms = all_arms(config)
     cl, ind = design["cluster_label"], design["individual_label"]
 
     def n(level: str, stage: str, arm: str) -> int:
@@ -37,7 +38,7 @@ def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
         return "\n".join(f"  {r.stage[6:].replace('_', ' ')}: {r.n}" for r in rows.itertuples())
 
     total_clusters = sum(n("cluster", "randomised", a) for a in arms)
-    fig, ax = plt.subplots(figsize=(9, 7))
+    fig, ax = plt.subplots(figsize=(4.5 * len(arms), 7))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
     ax.set_ylim(0.18, 1)
@@ -82,7 +83,7 @@ def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
         ),
     ]
     for column, arm in enumerate(arms):
-        x = 0.3 + 0.45 * column
+        x = 0.075 + 0.9 / len(arms) * (column + 0.5)
         previous_y = 0.96
         for y, _, text in stages:
             ax.annotate(

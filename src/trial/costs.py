@@ -57,7 +57,7 @@ from trial.bootstrap import (
     shrinkage_factors,
     weighted_ols_coefficient,
 )
-from trial.config import Config
+from trial.config import Config, single_treatment_arm
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.validation import read_table
@@ -218,7 +218,7 @@ def use_and_cost_table(config: Config, raw_dir: str | Path | None = None) -> pd.
     categories = list(dict.fromkeys(units[spec["category"]]))
     out = []
     for time in (design["baseline"], design["followup"]):
-        for arm in (design["treatment_arm"], design["reference_arm"]):
+        for arm in (single_treatment_arm(config), design["reference_arm"]):
             part = rows[(rows[tp] == time) & (rows["_arm"] == arm)]
             ids = pd.Index(part[idc].unique())
             qty = (
@@ -1058,7 +1058,7 @@ def _direction_text(config: Config, costs: pd.DataFrame) -> str:
     significant = row["ci_low"] > 0 or row["ci_high"] < 0
     return (
         f"Adjusted mean cost at follow-up was {currency} {abs(difference):,.0f} {word} with "
-        f"{labels[design['treatment_arm']]} than with {labels[design['reference_arm']]} "
+        f"{labels[single_treatment_arm(config)]} than with {labels[design['reference_arm']]} "
         f"(mixed model); the confidence interval "
         f"{'excludes' if significant else 'includes'} no difference."
     )

@@ -10,12 +10,7 @@ import numpy as np
 import pandas as pd
 
 from trial.analysis import baseline_column, followup_column, outcome_scales
-from trial.config import Config
-
-
-def _arm_order(config: Config) -> list[str]:
-    design = config["design"]
-    return [design["treatment_arm"], design["reference_arm"]]
+from trial.config import Config, arms, treatment_arms
 
 
 def flow_counts(
@@ -34,7 +29,7 @@ def flow_counts(
     """
     design = config["design"]
     rows = []
-    for arm in _arm_order(config):
+    for arm in arms(config):
         arm_clusters = clusters[clusters[design["arm"]] == arm]
         people = analysis_table[analysis_table[design["arm"]] == arm]
         completed = people[design["followup_status"]] == design["followup_completed"]
@@ -42,7 +37,7 @@ def flow_counts(
         clusters_with_people = people[design["cluster_id"]].nunique()
         clusters_followed = people.loc[completed, design["cluster_id"]].nunique()
         received = len(arm_clusters)
-        if participation is not None and arm == design["treatment_arm"]:
+        if participation is not None and arm in treatment_arms(config):
             spec = config["participation"]
             active = participation.loc[participation[spec["value"]] > 0, design["cluster_id"]]
             received = int(arm_clusters[design["cluster_id"]].isin(set(active)).sum())
@@ -83,7 +78,7 @@ def baseline_table(
     """
     design = config["design"]
     labels = design["arm_labels"]
-    arms = _arm_order(config)
+    arm_codes = arms(config)
     rows: list[dict[str, object]] = []
 
     def add(level: str, name: str, statistic: str, values: dict[str, str]) -> None:
@@ -92,13 +87,13 @@ def baseline_table(
                 "level": level,
                 "characteristic": name,
                 "statistic": statistic,
-                **{labels[a]: values[a] for a in arms},
+                **{labels[a]: values[a] for a in arm_codes},
             }
         )
 
     sizes = analysis_table.groupby(design["cluster_id"]).size()
     cluster_frame = clusters.assign(_size=clusters[design["cluster_id"]].map(sizes).fillna(0))
-    by_arm = {a: cluster_frame[cluster_frame[design["arm"]] == a] for a in arms}
+    by_arm = {a: cluster_frame[cluster_frame[design["arm"]] == a] for a in arm_codes}
     add("cluster", f"{design['cluster_label']}s", "n", {a: f"{len(f)}" for a, f in by_arm.items()})
     add(
         "cluster",
@@ -115,7 +110,7 @@ def baseline_table(
             "mean (SD); missing",
             {
                 a: _mean_sd(f[design["cluster_id"]].map(score))
-                if a == design["treatment_arm"]
+                if a in treatment_arms(config)
                 else "not applicable"
                 for a, f in by_arm.items()
             },
@@ -129,7 +124,7 @@ def baseline_table(
                 {a: _n_pct((f[stratum] == level).sum(), len(f)) for a, f in by_arm.items()},
             )
 
-    people = {a: analysis_table[analysis_table[design["arm"]] == a] for a in arms}
+    people = {a: analysis_table[analysis_table[design["arm"]] == a] for a in arm_codes}
     add(
         "individual",
         f"{design['individual_label']}s",

@@ -49,7 +49,7 @@ def draft_config(data_dir: str | Path) -> str:
         "  cluster_label: cluster",
         "  arm: TODO",
         "  reference_arm: TODO",
-        "  treatment_arm: TODO",
+        "  treatment_arms: [TODO]",
         "  arm_labels: {}",
         "  strata: []",
         "  individual_table: TODO",

@@ -46,7 +46,7 @@ from trial.analysis import (
     followup_column,
     outcome_scales,
 )
-from trial.config import Config
+from trial.config import Config, single_treatment_arm
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import Section, fmt, p_text
@@ -165,7 +165,7 @@ def participation_scores(config: Config, raw_dir: str | Path | None = None) -> p
     cid = design["cluster_id"]
     clusters = read_table(config, design["cluster_table"], raw_dir)
     table = read_table(config, spec["table"], raw_dir)
-    treated = clusters.loc[clusters[design["arm"]] == design["treatment_arm"]]
+    treated = clusters.loc[clusters[design["arm"]] == single_treatment_arm(config)]
     stray = sorted(set(table[cid]) - set(treated[cid]))
     if stray:
         raise ParticipationError(
@@ -215,7 +215,7 @@ def _received(config: Config, table: pd.DataFrame, scores: pd.DataFrame) -> np.n
 def participation_direction_label(config: Config) -> str:
     """Human-readable direction of the participation contrast."""
     design = config["design"]
-    treated = design["arm_labels"][design["treatment_arm"]]
+    treated = design["arm_labels"][single_treatment_arm(config)]
     direction = config["participation"].get("direction", "high_minus_low")
     first, second = ("high", "low") if direction == "high_minus_low" else ("low", "high")
     return f"{first} minus {second} participation ({treated} {design['cluster_label']}s only)"
@@ -607,7 +607,7 @@ def staff_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
         how="left",
         validate="many_to_one",
     )
-    table.insert(2, TREATMENT, (table[design["arm"]] == design["treatment_arm"]).astype(int))
+    table.insert(2, TREATMENT, (table[design["arm"]] == single_treatment_arm(config)).astype(int))
     for outcome in staff.get("outcomes", []):
         scale = outcome["scale"]
         spec = config["scales"][scale]

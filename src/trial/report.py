@@ -30,35 +30,49 @@ from trial import __version__  # noqa: E402
 from trial.analysis import baseline_column, followup_column, outcome_scales  # noqa: E402
 from trial.audit import audit_section  # noqa: E402
 from trial.checklist import CONSORT_CLUSTER, checklist_rows  # noqa: E402
-from trial.config import Config  # noqa: E402
+from trial.config import Config, arms, single_treatment_arm, treatment_arms  # noqa: E402
 from trial.costs import cost_section  # noqa: E402
 from trial.icc import icc_section  # noqa: E402
 from trial.impute.diagnostics import diagnostics_section  # noqa: E402
 from trial.participation import participation_section  # noqa: E402
-from trial.reporting import PNG_METADATA, Section, embed_png, fmt, p_text  # noqa: E402
+from trial.reporting import (  # noqa: E402
+    PNG_METADATA,
+    Section,
+    arm_colours,
+    embed_png,
+    fmt,
+    p_text,
+)
 from trial.sensitivity import sensitivity_section  # noqa: E402
 
 Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
 
 
-def forest_plot(outcomes: pd.DataFrame, path: str | Path) -> None:
-    """Pooled effects with CIs, standardised by each outcome's baseline SD so scales compare."""
+def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> None:
+    """Pooled effects with CIs, standardised by each outcome's baseline SD so scales compare.
+
+    Each treatment arm's contrasts have that arm's colour.
+    """
     frame = outcomes.iloc[::-1].reset_index(drop=True)
     scale = frame["sd_baseline"].to_numpy()
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(frame) + 1.2))
     y = np.arange(len(frame))
-    ax.errorbar(
-        frame["estimate"] / scale,
-        y,
-        xerr=[
-            (frame["estimate"] - frame["ci_low"]) / scale,
-            (frame["ci_high"] - frame["estimate"]) / scale,
-        ],
-        fmt="o",
-        color="#1f4e79",
-        ecolor="#1f4e79",
-        capsize=3,
-    )
+    colours = arm_colours(treatment_arms(config), config["design"]["reference_arm"])
+    for arm in treatment_arms(config):
+        rows = (frame["arm"] == arm).to_numpy()
+        part = frame[rows]
+        ax.errorbar(
+            part["estimate"] / scale[rows],
+            y[rows],
+            xerr=[
+                (part["estimate"] - part["ci_low"]) / scale[rows],
+                (part["ci_high"] - part["estimate"]) / scale[rows],
+            ],
+            fmt="o",
+            color=colours[arm],
+            ecolor=colours[arm],
+            capsize=3,
+        )
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.set_yticks(
         y,
@@ -85,10 +99,7 @@ def primary_distribution_plot(
     ):
         values = analysis_table[column].dropna()
         bins = np.linspace(values.min(), values.max(), 16)
-        for arm, colour in (
-            (design["treatment_arm"], "#1f4e79"),
-            (design["reference_arm"], "#c55a11"),
-        ):
+        for arm, colour in arm_colours(treatment_arms(config), design["reference_arm"]).items():
             data = analysis_table.loc[analysis_table[design["arm"]] == arm, column].dropna()
             ax.hist(
                 data,
@@ -110,32 +121,47 @@ def primary_distribution_plot(
 def reproduction_table(
     config: Config, outcomes: pd.DataFrame, truth: Mapping[str, Any] | None
 ) -> pd.DataFrame:
-    """Published figure vs this run's estimate vs the true generating value, same direction."""
+    """Published figure vs this run's estimate vs the true generating value, same direction.
+
+    One row per outcome and treatment arm that has a published figure or a true value.
+    """
     rows = []
-    by_scale = outcomes.set_index("outcome")
+    by_contrast = outcomes.set_index(["outcome", "arm"])
+    true_effects = (truth or {}).get("outcomes", {})
     for outcome in config["analysis"]["outcomes"]:
-        published = outcome.get("published")
-        if not published:
-            continue
         scale = outcome["scale"]
-        sign = 1.0 if published["direction"] == outcome["direction"] else -1.0
-        row = by_scale.loc[scale]
-        true_value = None
-        if truth is not None and scale in truth.get("outcomes", {}):
-            t = truth["outcomes"][scale]["treatment_minus_reference"]
-            true_value = t if outcome["direction"] == "treatment_minus_reference" else -t
-        lo, hi = sorted(sign * np.asarray(published["ci"], dtype=float))
-        rows.append(
-            {
-                "outcome": config["scales"][scale]["label"],
-                "contrast": row["contrast"],
-                "published": f"{sign * published['estimate']:.2f} ({lo:.1f} to {hi:.1f})",
-                "published_p": p_text(published.get("p"), published.get("p_bound", "=")),
-                "this_run": f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})",
-                "this_run_p": p_text(row["p"]),
-                "true_value": "" if true_value is None else f"{true_value:.2f}",
-            }
-        )
+        published = outcome.get("published")
+        published_arm = None
+        if published:
+            published_arm = published.get("arm") or single_treatment_arm(config)
+        for arm in treatment_arms(config):
+            t = true_effects.get(scale, {}).get("arm_minus_reference", {}).get(arm)
+            quoted = published if arm == published_arm else None
+            if quoted is None and t is None:
+                continue
+            row = by_contrast.loc[(scale, arm)]
+            reported = {"published": "not published", "published_p": ""}
+            if quoted is not None:
+                sign = 1.0 if quoted["direction"] == outcome["direction"] else -1.0
+                lo, hi = sorted(sign * np.asarray(quoted["ci"], dtype=float))
+                reported = {
+                    "published": f"{sign * quoted['estimate']:.2f} ({lo:.1f} to {hi:.1f})",
+                    "published_p": p_text(quoted.get("p"), quoted.get("p_bound", "=")),
+                }
+            true_value = None
+            if t is not None:
+                true_value = t if outcome["direction"] == "treatment_minus_reference" else -t
+            rows.append(
+                {
+                    "outcome": config["scales"][scale]["label"],
+                    "contrast": row["contrast"],
+                    **reported,
+                    "this_run": f"{row['estimate']:.2f} "
+                    f"({row['ci_low']:.2f} to {row['ci_high']:.2f})",
+                    "this_run_p": p_text(row["p"]),
+                    "true_value": "" if true_value is None else f"{true_value:.2f}",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -210,12 +236,12 @@ def _design_section(config: Config, inputs: Inputs) -> Section:
 
 
 def _flow_section(config: Config, inputs: Inputs) -> Section:
-    arms = _arms(config)
+    arm_codes = arms(config)
     flow = pd.read_csv(inputs["flow"])
     wide = {
         level: flow[flow["level"] == level]
         .pivot_table(index="stage", columns="arm", values="n", sort=False)
-        .reindex(columns=arms)
+        .reindex(columns=arm_codes)
         .fillna(0)
         .astype(int)
         for level in ("cluster", "individual")
@@ -233,24 +259,35 @@ def _baseline_section(config: Config, inputs: Inputs) -> Section:
 
 
 def _outcomes_section(config: Config, inputs: Inputs) -> Section:
+    arm_tests = pd.read_csv(inputs["arm_tests"]) if inputs.get("arm_tests") else None
     context = {
         "outcomes": pd.read_csv(inputs["outcomes"]).to_dict("records"),
+        "arm_tests": [] if arm_tests is None else arm_tests.to_dict("records"),
         "figures": {"forest": embed_png(inputs["forest_figure"])},
     }
     return Section("outcomes", "Primary and secondary outcomes", "outcomes.html.j2", context)
 
 
-def _reproduction_section(config: Config, inputs: Inputs) -> Section:
+def _reproduction_section(config: Config, inputs: Inputs) -> Section | None:
     truth = None
     if inputs.get("truth"):
         truth = json.loads(Path(inputs["truth"][0]).read_text(encoding="utf-8"))
     table = reproduction_table(config, pd.read_csv(inputs["outcomes"]), truth)
-    title = "Published figures vs this run" + (" vs truth" if truth else "")
+    if table.empty:
+        return None
+    has_published = any("published" in o for o in config["analysis"]["outcomes"])
+    compared = ["Published figures"] if has_published else []
+    compared += ["this run"] + (["truth"] if truth else [])
+    title = " vs ".join(compared)
     return Section(
         "reproduction",
-        title,
+        title[0].upper() + title[1:],
         "reproduction.html.j2",
-        {"reproduction": table.to_dict("records"), "has_truth": truth is not None},
+        {
+            "reproduction": table.to_dict("records"),
+            "has_truth": truth is not None,
+            "has_published": has_published,
+        },
     )
 
 
@@ -282,18 +319,17 @@ SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
 ]
 
 
-def _arms(config: Config) -> list[str]:
-    design = config["design"]
-    return [design["treatment_arm"], design["reference_arm"]]
-
-
 def build_sections(config: Config, inputs: Inputs) -> list[Section]:
-    """Every section whose inputs are present, in report order, then the CONSORT checklist."""
-    sections = [
+    """Every section whose inputs are present, in report order, then the CONSORT checklist.
+
+    A builder may return ``None`` when its inputs hold nothing to show.
+    """
+    built = [
         builder(config, inputs)
         for _, builder, needs in SECTION_BUILDERS
         if all(inputs.get(name) for name in needs)
     ]
+    sections = [section for section in built if section is not None]
     # The checklist goes just before provenance (the last section) and points at the others.
     body, tail = sections[:-1], sections[-1:]
     if not tail or tail[0].id != "provenance":
@@ -322,13 +358,13 @@ def render_report(config: Config, sections: list[Section]) -> str:
         lstrip_blocks=True,
     )
     design = config["design"]
-    arms = _arms(config)
+    arm_codes = arms(config)
     return env.get_template("report.html.j2").render(
         config=config,
         design=design,
-        arms=arms,
+        arms=arm_codes,
         arm_labels=design["arm_labels"],
-        arm_columns=[design["arm_labels"][a] for a in arms],
+        arm_columns=[design["arm_labels"][a] for a in arm_codes],
         m=config["imputation"]["m"],
         sections=sections,
         fmt=fmt,

@@ -14,6 +14,10 @@ from typing import Any
 
 import numpy as np
 
+# Colours of the arms in figures: treatment arms in config order, then the reference arm.
+TREATMENT_COLOURS = ("#1f4e79", "#548235", "#7030a0", "#2e75b6", "#bf9000")
+REFERENCE_COLOUR = "#c55a11"
+
 # Fixed PNG metadata so that the same inputs give byte-identical figure files.
 PNG_METADATA = {"Software": None}
 
@@ -26,6 +30,14 @@ class Section:
     title: str  # heading and table-of-contents entry
     template: str  # file name under templates/sections/
     context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def arm_colours(treatment_arms: list[str], reference_arm: str) -> dict[str, str]:
+    """A figure colour for every arm (treatment colours repeat beyond five arms)."""
+    colours = {
+        arm: TREATMENT_COLOURS[i % len(TREATMENT_COLOURS)] for i, arm in enumerate(treatment_arms)
+    }
+    return {**colours, reference_arm: REFERENCE_COLOUR}
 
 
 def embed_png(path: str | Path) -> str:

@@ -47,7 +47,7 @@ from trial.analysis import (  # noqa: E402
     followup_column,
     outcome_scales,
 )
-from trial.config import Config  # noqa: E402
+from trial.config import Config, single_treatment_arm  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
 from trial.pooling import pool_rubin  # noqa: E402
 from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
@@ -413,7 +413,7 @@ def rerandomisation_test(
         "n_imputations": len(completed),
         "n_clusters": int(len(clusters)),
         "clusters_by_stratum_and_arm": {
-            f"{stratum} / {design['treatment_arm'] if t else design['reference_arm']}": int(n)
+            f"{stratum} / {single_treatment_arm(config) if t else design['reference_arm']}": int(n)
             for (stratum, t), n in layout.items()
         },
         "description": (

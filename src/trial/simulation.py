@@ -39,7 +39,7 @@ from trial.analysis import (
     outcome_scales,
     pool_outcomes,
 )
-from trial.config import Config
+from trial.config import Config, single_treatment_arm
 from trial.impute.model import check_imputation_model
 from trial.reporting import PNG_METADATA
 from trial.seeding import derive_rng, derive_seed
@@ -158,7 +158,7 @@ def generate_replicate(config: Config, effect: float, rng: np.random.Generator) 
         for _ in range(count)
     ]
     for _, arm in rows:
-        if arm not in (design["treatment_arm"], design["reference_arm"]):
+        if arm not in (single_treatment_arm(config), design["reference_arm"]):
             raise ValueError(f"simulation/trial/clusters: {arm!r} is not an arm of the design")
     n_clusters = len(rows)
     sizes = _cluster_sizes(spec["individuals"], n_clusters, spec["cluster_size_dispersion"], rng)
@@ -166,7 +166,7 @@ def generate_replicate(config: Config, effect: float, rng: np.random.Generator) 
     n = int(sizes.sum())
     strata = np.array([r[0] for r in rows], dtype=object)[codes]
     arms = np.array([r[1] for r in rows], dtype=object)[codes]
-    treatment = (arms == design["treatment_arm"]).astype(int)
+    treatment = (arms == single_treatment_arm(config)).astype(int)
 
     out = spec["outcome"]
     mu, sd, icc, rho = out["mean"], out["sd"], out["icc"], out["rho"]

@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from trial.config import Config
+from trial.config import Config, single_treatment_arm, treatment_arms
 from trial.scoring import score_scale
 from trial.seeding import derive_rng
 
@@ -87,9 +87,9 @@ def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
     tables[design["individual_table"]] = people.drop(columns="_cluster_index")
 
     for name, frame in population.items():
-        treat = (frame[design["cluster_id"]].map(arm_of) == design["treatment_arm"]).to_numpy()
+        arm = frame[design["cluster_id"]].map(arm_of).to_numpy()
         high = frame[design["cluster_id"]].map(participation_high).fillna(0).to_numpy()
-        items = _instrument_items(config, name, latent[name], treat, high)
+        items = _instrument_items(config, name, latent[name], arm, high)
         for table_name, table in _measure_tables(
             config, name, frame, items, derive_rng(seed, "measures", name)
         ).items():
@@ -107,9 +107,10 @@ def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
 def true_effects(config: Config) -> dict[str, Any]:
     """True effects of the generating model, on the scored outcome scales.
 
-    Returns a mapping with ``outcomes`` (per scale: treatment minus reference, and high minus low
-    participation among treatment clusters), ``costs`` (mean cost difference, treatment minus
-    reference, at follow-up) and the size of the counterfactual population used.
+    Returns a mapping with ``outcomes`` (per scale: ``arm_minus_reference``, each treatment arm
+    minus the reference arm, and, with a participation section, ``high_minus_low_participation``
+    among treatment clusters), ``costs`` (mean cost difference, treatment minus reference, at
+    follow-up) and the size of the counterfactual population used.
     """
     syn = config["synthetic"]
     design = config["design"]
@@ -129,20 +130,35 @@ def true_effects(config: Config) -> dict[str, Any]:
         )
     latent = _draw_latent(config, frame, rng, n_clusters=n_clusters)
     high = np.where(rng.random(n_clusters) < 0.5, 1.0, -1.0)[frame["_cluster_index"]]
-    ones, zeros = np.ones(n_people, bool), np.zeros(n_people, bool)
-    treated = _instrument_items(config, "individuals", latent, ones, high)
-    control = _instrument_items(config, "individuals", latent, zeros, high)
-    outcomes = {}
-    for outcome in config["analysis"]["outcomes"]:
-        scale = config["scales"][outcome["scale"]]
-        s1 = score_scale(_complete_items(scale, treated["followup"]), scale).to_numpy()
-        s0 = score_scale(_complete_items(scale, control["followup"]), scale).to_numpy()
-        outcomes[outcome["scale"]] = {
-            "treatment_minus_reference": float(np.nanmean(s1 - s0)),
-            "high_minus_low_participation": float(
-                np.nanmean(s1[high > 0]) - np.nanmean(s1[high < 0])
-            ),
+    if "participation" not in config:
+        high = np.zeros(n_people)
+
+    def followup_scores(arm: str) -> dict[str, np.ndarray]:
+        # Participation (and so its effect) exists only in treatment clusters.
+        level = high if arm in treatment_arms(config) else np.zeros(n_people)
+        items = _instrument_items(config, "individuals", latent, np.full(n_people, arm), level)
+        return {
+            o["scale"]: score_scale(
+                _complete_items(config["scales"][o["scale"]], items["followup"]),
+                config["scales"][o["scale"]],
+            ).to_numpy()
+            for o in config["analysis"]["outcomes"]
         }
+
+    reference = followup_scores(design["reference_arm"])
+    treated = {arm: followup_scores(arm) for arm in treatment_arms(config)}
+    outcomes: dict[str, dict[str, Any]] = {}
+    for scale, s0 in reference.items():
+        outcomes[scale] = {
+            "arm_minus_reference": {
+                arm: float(np.nanmean(scores[scale] - s0)) for arm, scores in treated.items()
+            }
+        }
+        if "participation" in config:
+            s1 = treated[single_treatment_arm(config)][scale]
+            outcomes[scale]["high_minus_low_participation"] = float(
+                np.nanmean(s1[high > 0]) - np.nanmean(s1[high < 0])
+            )
     truth: dict[str, Any] = {"population_size": n_people, "outcomes": outcomes}
     if "costs" in config:
         costs = syn["costs"]
@@ -189,9 +205,14 @@ def data_dictionary(config: Config) -> str:
     """A Markdown data dictionary of every table and column, with the generator's assumptions."""
     lines = [f"# Data dictionary: {config['trial']['name']}", ""]
     if config["trial"]["synthetic"]:
+        calibrated = any("published" in o for o in config["analysis"]["outcomes"])
         lines += [
             "**These data are synthetic.** They are generated from the `synthetic` section of the "
-            "config and calibrated to the published figures; they are not the trial's data.",
+            + (
+                "config and calibrated to the published figures; they are not the trial's data."
+                if calibrated
+                else "config; they are not real data."
+            ),
             "",
         ]
     items_by_table: dict[str, dict[str, list[str]]] = {}
@@ -288,9 +309,11 @@ def _participation(
 ) -> pd.Series:
     """Write the participation table; return +1/-1 (high/low) per treatment cluster."""
     design = config["design"]
-    treated = clusters.loc[clusters[design["arm"]] == design["treatment_arm"], design["cluster_id"]]
     if "participation" not in config:
-        return pd.Series(0.0, index=treated)
+        return pd.Series(dtype=float)
+    treated = clusters.loc[
+        clusters[design["arm"]] == single_treatment_arm(config), design["cluster_id"]
+    ]
     spec = config["participation"]
     syn = config["synthetic"]["participation"]
     k = syn["concentration"]
@@ -441,10 +464,14 @@ def _instrument_items(
     config: Config,
     population: str,
     latent: Mapping[str, Mapping[str, np.ndarray]],
-    treat: np.ndarray,
+    arm: np.ndarray,
     high: np.ndarray,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Item responses (before gaps) per assessment: {"baseline"|"followup": {item: values}}."""
+    """Item responses (before gaps) per assessment: {"baseline"|"followup": {item: values}}.
+
+    ``arm`` is each person's arm code; ``high`` is +1 or -1 in high- or low-participation
+    treatment clusters and 0 elsewhere.
+    """
     out: dict[str, dict[str, np.ndarray]] = {"baseline": {}, "followup": {}}
     for name, spec in _instruments_of(config, population).items():
         names = _instrument_item_names(config, spec)
@@ -452,7 +479,9 @@ def _instrument_items(
         lo, hi = scale["item_range"]
         reverse = {i for s in spec["scales"] for i in config["scales"][s].get("reverse", [])}
         gated = scale["method"] == "gated_mean"
-        shift = treat * (spec["arm_effect"] + spec["participation_effect"] * high)
+        effect_of = _arm_effects(config, spec)
+        arm_shift = np.array([effect_of.get(a, 0.0) for a in arm])
+        shift = arm_shift + spec.get("participation_effect", 0.0) * high
         for time in ("baseline", "followup"):
             trait = latent[name][time]
             noise = latent[name][f"noise_{time}"]
@@ -469,6 +498,14 @@ def _instrument_items(
                     out[time][gate_item] = important[:, j].astype(float)
                     out[time][names[j]] = np.where(important[:, j], out[time][names[j]], np.nan)
     return out
+
+
+def _arm_effects(config: Config, spec: Mapping[str, Any]) -> dict[str, float]:
+    """Follow-up trait shift of each treatment arm: one number for every arm, or one per arm."""
+    effect = spec["arm_effect"]
+    if isinstance(effect, Mapping):
+        return {arm: float(effect[arm]) for arm in treatment_arms(config)}
+    return dict.fromkeys(treatment_arms(config), float(effect))
 
 
 def _complete_items(scale: Mapping[str, Any], items: Mapping[str, np.ndarray]) -> pd.DataFrame:
@@ -607,7 +644,7 @@ def _service_use(
     person_cluster = cluster_effect[people["_cluster_index"].to_numpy()]
     treat = (
         people[design["cluster_id"]].map(clusters.set_index(design["cluster_id"])[design["arm"]])
-        == design["treatment_arm"]
+        == single_treatment_arm(config)
     ).to_numpy()
     followed = (people[design["followup_status"]] == design["followup_completed"]).to_numpy()
     quantity_max = config["tables"][spec["use_table"]]["columns"][spec["quantity"]].get(
@@ -650,7 +687,7 @@ def _audit(config: Config, clusters: pd.DataFrame, rng: np.random.Generator) -> 
     cluster_index = rng.integers(0, len(clusters), n)
     cluster_effect = syn["cluster_sd"] * rng.standard_normal(len(clusters))
     person_effect = syn["individual_sd"] * rng.standard_normal(n)
-    treat = (clusters[design["arm"]] == design["treatment_arm"]).to_numpy()[cluster_index]
+    treat = (clusters[design["arm"]] == single_treatment_arm(config)).to_numpy()[cluster_index]
     available_codes = table_spec[spec["available"]]["values"]
     other_code = next(v for v in available_codes if v != spec["available_code"])
     parts = []

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from trial.config import Config
+from trial.config import Config, arms, treatment_arms
 
 _MAX_LISTED = 50  # problems listed per table before summarising the rest
 
@@ -337,7 +337,7 @@ def _check_design(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Pr
     file = config["tables"][design["cluster_table"]]["file"]
     problems = []
     counts = clusters[design["arm"]].value_counts()
-    for arm in (design["reference_arm"], design["treatment_arm"]):
+    for arm in arms(config):
         if counts.get(arm, 0) < 2:
             problems.append(
                 Problem(
@@ -353,14 +353,15 @@ def _check_design(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Pr
         arm_of = clusters.set_index(design["cluster_id"])[design["arm"]]
         file_p = config["tables"][config["participation"]["table"]]["file"]
         for index, cluster in participation[design["cluster_id"]].items():
-            if arm_of.get(cluster) != design["treatment_arm"]:
+            if arm_of.get(cluster) not in treatment_arms(config):
                 problems.append(
                     Problem(
                         file_p,
                         int(index) + 2,
                         design["cluster_id"],
                         cluster,
-                        f"only {design['treatment_arm']!r} clusters in the participation table",
+                        f"only {' or '.join(map(repr, treatment_arms(config)))} clusters "
+                        "in the participation table",
                     )
                 )
     individuals = frames.get(design["individual_table"])

@@ -55,6 +55,38 @@ def test_truth_matches_the_generating_parameters(example_config):
     )
     assert truth["costs"]["treatment_minus_reference"] == pytest.approx(expected)
     # a single-item outcome with no clipping in practice: its true effect is the shift itself
-    assert truth["outcomes"]["functioning"]["treatment_minus_reference"] == pytest.approx(
+    assert truth["outcomes"]["functioning"]["arm_minus_reference"]["refocus"] == pytest.approx(
         6.96, abs=0.05
     )
+
+
+TRIO_CONFIG = ROOT / "config" / "trio.yaml"
+TRIO_RAW = ROOT / "data" / "raw" / "trio"
+
+
+def test_three_arm_example_regenerates_byte_for_byte(tmp_path):
+    from trial.config import load_config
+
+    written = write_example(load_config(TRIO_CONFIG), TRIO_CONFIG, tmp_path)
+    for path in written:
+        assert filecmp.cmp(path, TRIO_RAW / path.name, shallow=False), path.name
+
+
+def test_three_arm_truth_follows_each_arms_shift():
+    from trial.config import load_config
+
+    config = load_config(TRIO_CONFIG)
+    truth = json.loads((TRIO_RAW / "truth.json").read_text())["outcomes"]
+    # self-efficacy has one shift (0.3 item units) for both arms: equal truths, near the shift
+    # (a mean of items, slightly attenuated by rounding and clipping to 1-10)
+    same = truth["self_efficacy"]["arm_minus_reference"]
+    assert same["guided_self_help"] == same["self_help_plus_groups"]
+    assert same["guided_self_help"] == pytest.approx(0.3, abs=0.03)
+    # PHQ-9 has a shift per arm: each arm's truth is near 9 items x its shift, in order
+    shifts = config["synthetic"]["instruments"]["phq9"]["arm_effect"]
+    phq = truth["phq9"]["arm_minus_reference"]
+    for arm, shift in shifts.items():
+        assert phq[arm] == pytest.approx(9 * shift, rel=0.2)
+    assert phq["self_help_plus_groups"] < phq["guided_self_help"] < 0
+    arms = pd.read_csv(TRIO_RAW / "practices.csv")["allocation"].value_counts().to_dict()
+    assert arms == {"usual_care": 11, "guided_self_help": 11, "self_help_plus_groups": 11}

@@ -46,6 +46,29 @@ rule pool_outcomes:
         "../scripts/pool_outcomes.py"
 
 
+if SEVERAL_TREATMENT_ARMS:
+
+    rule pool_arm_tests:
+        """Test per outcome that every treatment arm equals the reference (D1 over imputations)."""
+        input:
+            per_imputation(f"{DERIVED}/fits/{{i}}.csv"),
+        output:
+            f"{REPORTS}/tables/arm_tests.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/pool_arm_tests.log",
+        params:
+            analysis=config["analysis"],
+        threads: 1
+        resources:
+            mem_mb=500,
+        script:
+            "../scripts/pool_arm_tests.py"
+
+    REPORT_INPUTS.update(arm_tests=f"{REPORTS}/tables/arm_tests.csv")
+
+
 rule describe_trial:
     """Flow counts and the baseline table, from the data."""
     input:

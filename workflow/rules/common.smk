@@ -91,6 +91,14 @@ HAS_SENSITIVITY = "sensitivity" in config
 HAS_ICC = "icc" in config
 
 
+SEVERAL_TREATMENT_ARMS = len(config["design"]["treatment_arms"]) > 1
+
+
+def arm_test_targets(wildcards=None):
+    """The joint test of all arm effects, when several treatment arms face the reference arm."""
+    return [f"{REPORTS}/tables/arm_tests.csv"] if SEVERAL_TREATMENT_ARMS else []
+
+
 def secondary_targets(wildcards=None):
     """Result files of the secondary analyses the config asks for."""
     targets = []

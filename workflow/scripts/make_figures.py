@@ -6,7 +6,7 @@ from trial.report import forest_plot, primary_distribution_plot
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
-forest_plot(pd.read_csv(snakemake.input.outcomes), snakemake.output.forest)
+forest_plot(snakemake.config, pd.read_csv(snakemake.input.outcomes), snakemake.output.forest)
 primary_distribution_plot(
     snakemake.config, pd.read_csv(snakemake.input.table), snakemake.output.primary
 )

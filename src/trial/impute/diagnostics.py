@@ -24,8 +24,8 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from trial.analysis import baseline_column, followup_column, outcome_scales  # noqa: E402
-from trial.config import Config  # noqa: E402
-from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
+from trial.config import Config, arms, treatment_arms  # noqa: E402
+from trial.reporting import PNG_METADATA, Section, arm_colours, embed_png  # noqa: E402
 
 __all__ = [
     "diagnostics_section",
@@ -35,13 +35,7 @@ __all__ = [
     "trace_plot",
 ]
 
-_ARM_COLOURS = ("#1f4e79", "#c55a11")  # treatment, reference
 _OBSERVED, _IMPUTED = "#1f4e79", "#c00000"
-
-
-def _arms(config: Config) -> list[str]:
-    design = config["design"]
-    return [design["treatment_arm"], design["reference_arm"]]
 
 
 def _timepoints(config: Config) -> list[tuple[str, Any]]:
@@ -63,7 +57,7 @@ def missingness_table(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     for scale in outcome_scales(config):
         for time, column_of in _timepoints(config):
             column = column_of(scale)
-            for arm in [*_arms(config), "all"]:
+            for arm in [*arms(config), "all"]:
                 part = (
                     table[column]
                     if arm == "all"
@@ -111,7 +105,7 @@ def imputed_vs_observed_table(
             missing = table[column].isna().to_numpy()
             if not missing.any():
                 continue
-            for arm in _arms(config):
+            for arm in arms(config):
                 in_arm = (table[design["arm"]] == arm).to_numpy()
                 observed = table.loc[in_arm & ~missing, column]
                 imputed = np.concatenate(
@@ -202,7 +196,8 @@ def imputed_vs_observed_plot(
         [observed, *[f[column].to_numpy(dtype=float)[missing] for f in completed]]
     )
     grid = np.linspace(grid_values.min(), grid_values.max(), 200)
-    for arm, colour in zip(_arms(config), _ARM_COLOURS, strict=True):
+    colours = arm_colours(treatment_arms(config), config["design"]["reference_arm"])
+    for arm, colour in colours.items():
         in_arm = (table[design["arm"]] == arm).to_numpy()
         label = design["arm_labels"][arm]
         obs = table.loc[in_arm & ~missing, column].to_numpy(dtype=float)
@@ -240,7 +235,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:
         .pivot_table(
             index=["label", "timepoint"], columns="arm", values="cell", aggfunc="first", sort=False
         )
-        .reindex(columns=[*_arms(config), "all"])
+        .reindex(columns=[*arms(config), "all"])
         .reset_index()
     )
     totals = missingness[missingness["arm"] != "all"].drop_duplicates(["arm"]).set_index("arm")["n"]
@@ -253,7 +248,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:
         "iterations": config["imputation"]["iterations"],
         "model": model,
         "missingness": wide.to_dict("records"),
-        "arm_n": {arm: int(totals.get(arm, 0)) for arm in _arms(config)},
+        "arm_n": {arm: int(totals.get(arm, 0)) for arm in arms(config)},
         "total_n": int(missingness.loc[missingness["arm"] == "all", "n"].iloc[0]),
         "comparison": pd.read_csv(inputs["imputed_vs_observed"]).to_dict("records"),
         "figures": {
@@ -261,7 +256,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:
             "imputed": embed_png(inputs["imputed_figure"]),
         },
         "primary_label": config["scales"][outcome_scales(config)[0]]["label"],
-        "arm_codes": _arms(config),
+        "arm_codes": arms(config),
         "n_outcomes": len(outcome_scales(config)),
         "extra_imputed": [
             c

@@ -140,12 +140,12 @@ def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTe
     there is checked too); the outcome and the cluster are added.
     """
     from trial.analysis import (
-        TREATMENT,
-        arm_term,
+        arm_terms,
         baseline_column,
         design_matrix,
         followup_column,
         outcome_scales,
+        treatment_indicators,
     )
 
     design = config["design"]
@@ -153,6 +153,8 @@ def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTe
     for kind, names in (("stratum", design["strata"]), ("covariate", config["covariates"])):
         for name in names:
             sources[name] = (kind, name)
+    indicators = treatment_indicators(config)
+    arm_indicator = {term: indicators[arm] for arm, term in arm_terms(config).items()}
     terms: list[AnalysisTerm] = []
     for scale in outcome_scales(config):
         terms.append(AnalysisTerm(scale, "outcome", scale, followup_column(scale)))
@@ -160,8 +162,8 @@ def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTe
         for column in X.columns:
             if column == "(Intercept)":
                 continue
-            if column == arm_term(config):
-                terms.append(AnalysisTerm(scale, "arm", design["arm"], TREATMENT))
+            if column in arm_indicator:
+                terms.append(AnalysisTerm(scale, "arm", design["arm"], arm_indicator[column]))
             elif column == baseline_column(scale):
                 terms.append(AnalysisTerm(scale, "baseline", scale, column))
             else:
@@ -223,17 +225,17 @@ def check_imputation_model(config: Config, table: pd.DataFrame) -> ImputationMod
         Naming every missing term (or column of the config absent from the table), by outcome.
     """
     from trial.analysis import (
-        TREATMENT,
         baseline_column,
         followup_column,
         imputed_extra_columns,
         outcome_scales,
+        treatment_indicators,
     )
 
     design = config["design"]
     needed = [
         design["cluster_id"],
-        TREATMENT,
+        *treatment_indicators(config).values(),
         *design["strata"],
         *config["covariates"],
         *config["imputation"].get("auxiliary", []),

@@ -10,7 +10,8 @@
 # The script also exports MASS::nlschools to tests/reference/data/mixed/nlschools.csv.
 # Datasets: refocus, boundary, unbalanced, nested (tests/reference/data/mixed/make_data.py),
 # nlschools (MASS), refocus_example (export_refocus_example.py: the bundled example's primary
-# model), nested_large (make_nested_large.py: audit-sized nested model, no Kenward-Roger).
+# model), nested_large (make_nested_large.py: audit-sized nested model, no Kenward-Roger),
+# trio_example (export_trio_example.py: the three-arm example's primary model).
 
 suppressPackageStartupMessages({
   library(lme4)
@@ -119,8 +120,13 @@ write_fixture <- function(dataset) {
                                append = TRUE, quote = TRUE))
 }
 
+# Datasets named on the command line are refitted alone (all when none is named), e.g.
+#   Rscript tests/reference/r/mixed_models.R trio_example
+only <- commandArgs(trailingOnly = TRUE)
+
 # kr = FALSE skips pbkrtest (Kenward-Roger), which works with dense n x n matrices
 fit_both <- function(dataset, formula, data, ftests_of, kr = TRUE) {
+  if (length(only) > 0 && !(dataset %in% only)) return(invisible(NULL))
   m_reml <- lmer(formula, data = data, REML = TRUE, control = ctrl)
   record_fit(dataset, "REML", m_reml, lapply(ftests_of, function(r) contrast_rows(m_reml, r)), kr)
   m_ml <- lmer(formula, data = data, REML = FALSE, control = ctrl)
@@ -177,5 +183,19 @@ large <- read.csv(file.path(data_dir, "nested_large.csv"))
 large$time <- factor(large$time)
 fit_both("nested_large", y ~ arm * time + (1 | team) + (1 | team:consumer), large,
          list(arm_time = as.list(paste0("arm:time", 1:6))), kr = FALSE)
+
+# (h) the three-arm TRIO example's primary model on its complete cases (exported by
+#     tests/reference/data/mixed/export_trio_example.py): week-26 PHQ-9 ~ allocation (usual care
+#     as reference) + baseline PHQ-9 + region + age + sex + (1 | practice). Factors are coded as
+#     in the pipeline: treatment contrasts against the first level listed in the config.
+trio <- read.csv(file.path(data_dir, "trio_example.csv"))
+trio$allocation <- factor(trio$allocation,
+                          levels = c("usual_care", "guided_self_help", "self_help_plus_groups"))
+trio$region <- factor(trio$region, levels = c("north", "midlands", "south"))
+trio$sex <- factor(trio$sex, levels = c("female", "male"))
+fit_both("trio_example",
+         phq9__followup ~ allocation + phq9__baseline + region + age + sex + (1 | practice_id),
+         trio,
+         list(arms = list("allocationguided_self_help", "allocationself_help_plus_groups")))
 
 cat("fixtures written to", out_dir, "\n")
