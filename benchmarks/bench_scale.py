@@ -11,7 +11,7 @@ in its own working directory (timed). Printed per scenario:
 * peak memory: the largest resident set of any one job (``getrusage`` of the children, exact)
   and the peak sum over the whole process tree (sampled every 0.2 s with psutil);
 * busy time per rule (from Snakemake's job start and finish stamps, 1-s resolution), so one can
-  see where the time goes.
+  see where the time goes, and the largest resident set of any job of each rule (sampled).
 
 Usage::
 
@@ -98,12 +98,18 @@ def scaled_config(
 
 
 class TreeMemory:
-    """Sample the summed resident memory of a process and all its descendants."""
+    """Sample the summed resident memory of a process and all its descendants.
+
+    Also keeps the largest resident set seen of each rule's job process, recognised by the
+    name of the script Snakemake runs (``.snakemake/scripts/tmpXXXX.<script>.py``; every rule's
+    script bears the rule's name).
+    """
 
     def __init__(self, pid: int, interval: float = 0.2) -> None:
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak = 0
+        self.peak_by_rule: dict[str, int] = defaultdict(int)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -116,9 +122,15 @@ class TreeMemory:
             total = 0
             for proc in procs:
                 try:
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
+                    cmdline = proc.cmdline()
                 except psutil.NoSuchProcess:
                     continue
+                total += rss
+                for arg in cmdline[1:2]:
+                    if match := _SCRIPT.search(arg):
+                        rule = match.group(1)
+                        self.peak_by_rule[rule] = max(self.peak_by_rule[rule], rss)
             self.peak = max(self.peak, total)
             self._stop.wait(self.interval)
 
@@ -131,6 +143,7 @@ class TreeMemory:
         self._thread.join()
 
 
+_SCRIPT = re.compile(r"\.snakemake/scripts/tmp\w+\.(\w+)\.py$")
 _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _START = re.compile(r"^(?:local)?rule (\w+):$")
 _JOBID = re.compile(r"^\s+jobid: (\d+)$")
@@ -218,6 +231,7 @@ def run_scenario(
         if analysed.exists()
         else None,
         "rules": rule_busy_seconds(log_text),
+        "rule_peak_rss_mib": {rule: round(rss / 2**20) for rule, rss in tree.peak_by_rule.items()},
         "load_before_after": None,
         "log": str(log_path) if returncode else None,
         "log_tail": log_text.splitlines()[-30:] if returncode else None,
@@ -256,9 +270,11 @@ def print_result(result: dict) -> None:
         f"whole process tree {result['peak_tree_rss_mib']} MiB (sampled)"
     )
     print(f"   analysis table: {result['analysis_table_mib']} MiB")
-    print("   busy time per rule (jobs, seconds summed over jobs):")
+    print("   busy time per rule (jobs, seconds summed over jobs; largest sampled job RSS):")
+    peaks = result.get("rule_peak_rss_mib", {})
     for rule, (jobs, busy) in sorted(result["rules"].items(), key=lambda kv: -kv[1][1]):
-        print(f"     {rule:<28} {jobs:>4} jobs {busy:>8.0f} s")
+        peak = f"{peaks[rule]:>6} MiB" if rule in peaks else ""
+        print(f"     {rule:<28} {jobs:>4} jobs {busy:>8.0f} s {peak}")
 
 
 def main() -> None:

@@ -376,3 +376,49 @@ def test_collinear_design_is_reported() -> None:
     df["arm2"] = 2 * df["arm"]
     with pytest.raises(ValueError, match="'y'.*singular"):
         impute_multilevel(df, cluster="site", impute=["y"], predictors=["arm", "arm2"], seed=1)
+
+
+def test_collinear_combination_of_three_predictors_is_reported() -> None:
+    df = _small_trial()
+    df["z1"] = np.random.default_rng(2).normal(size=len(df))
+    df["z2"] = 0.3 * df["z1"] - 1.7 * df["arm"] + 0.25  # intercept, arm and z1 span it
+    with pytest.raises(ValueError, match="'y'.*singular"):
+        impute_multilevel(df, cluster="site", impute=["y"], predictors=["arm", "z1", "z2"], seed=1)
+
+
+def test_singular_cluster_level_design_is_reported() -> None:
+    df = _small_trial()
+    df["arm3"] = 3 * df["arm"]
+    with pytest.raises(ValueError, match="'w'.*singular"):
+        impute_multilevel(
+            df, cluster="site", impute=["w"], predictors=["arm", "arm3"], cluster_level=["w"],
+            seed=1,
+        )  # fmt: skip
+
+
+def test_collinear_design_in_the_sampler_is_reported() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 2))
+    X = np.column_stack([np.ones(300), x, x @ [2.0, -0.5], np.zeros(300)])
+    y = rng.normal(size=300)
+    codes = np.repeat(np.arange(30), 10)
+    for cols in ([0, 1, 2, 3], [0, 1, 4]):  # a linear combination; a column of zeros
+        with pytest.raises(ValueError, match="singular"):
+            sample_random_intercept(y, X[:, cols], codes, 30, n_draws=1, rng=rng)
+    sample_random_intercept(y, X[:, :3], codes, 30, n_draws=1, rng=rng)  # full rank passes
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1.0, 1e4])
+def test_singularity_check_agrees_with_the_rank_of_the_design(scale: float) -> None:
+    from trial.impute.multilevel import _is_singular
+
+    rng = np.random.default_rng(int(np.log10(scale)) + 10)
+    for trial in range(40):
+        n, p = int(rng.integers(30, 400)), int(rng.integers(2, 12))
+        X = rng.normal(size=(n, p)) * scale * rng.uniform(0.1, 10, p)
+        X[:, 0] = 1.0
+        if trial % 2:  # make one column a combination of others
+            j = int(rng.integers(1, p))
+            others = [c for c in range(p) if c != j]
+            X[:, j] = X[:, others] @ rng.normal(size=p - 1)
+        assert _is_singular(X.T @ X) == (np.linalg.matrix_rank(X) < p)

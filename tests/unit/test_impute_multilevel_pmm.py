@@ -66,19 +66,65 @@ def test_matching_needs_a_level1_imputed_column(data):
         )  # fmt: skip
 
 
-def test_donor_matching_in_blocks_equals_the_full_distance_matrix():
-    """Blocking bounds memory on large trials; it must not change which donor is drawn."""
-    import numpy as np
+def _brute_force_donors(fitted_obs, y_obs, fitted_mis, k, choice):
+    """Reference: every distance, stable sort by distance over the stably sorted donors."""
+    k = min(k, fitted_obs.size)
+    order = np.argsort(fitted_obs, kind="stable")
+    full = np.abs(fitted_mis[:, None] - fitted_obs[order][None, :])
+    nearest = np.argsort(full, axis=1, kind="stable")[:, :k]
+    return y_obs[order[nearest[np.arange(fitted_mis.size), choice]]]
 
+
+def _check_against_brute_force(fitted_obs, fitted_mis, k, seed):
     from trial.impute.multilevel import _match_donors
 
-    rng = np.random.default_rng(3)
-    fitted_obs, y_obs = rng.normal(size=30_000), rng.normal(size=30_000)
-    fitted_mis = rng.normal(size=2_500)  # 2,500 x 30,000 distances: four blocks
-    k = 5
-    choice = np.random.default_rng(9).integers(0, k, fitted_mis.size)
-    full = np.abs(fitted_mis[:, None] - fitted_obs[None, :])
-    nearest = np.argpartition(full, k - 1, axis=1)[:, :k]
-    expected = y_obs[nearest[np.arange(fitted_mis.size), choice]]
-    got = _match_donors(fitted_obs, y_obs, fitted_mis, k, np.random.default_rng(9))
-    assert np.array_equal(got, expected)
+    y_obs = np.arange(fitted_obs.size, dtype=float)  # the donor's identity
+    choice = np.random.default_rng(seed).integers(0, min(k, fitted_obs.size), fitted_mis.size)
+    expected = _brute_force_donors(fitted_obs, y_obs, fitted_mis, k, choice)
+    got = _match_donors(fitted_obs, y_obs, fitted_mis, k, np.random.default_rng(seed))
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 10])
+def test_donors_equal_brute_force_on_continuous_values(k):
+    rng = np.random.default_rng(3 + k)
+    _check_against_brute_force(rng.normal(size=3_000), rng.normal(scale=1.5, size=800), k, k)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("levels", [1, 2, 4, 25])
+def test_donors_equal_brute_force_with_ties(k, levels):
+    # Few distinct values: long runs of equal fitted values, equal distances on both sides of
+    # a missing row (integers and half-integers), and missing values beyond both ends.
+    rng = np.random.default_rng(100 * k + levels)
+    fitted_obs = rng.integers(0, levels, 400).astype(float)
+    fitted_mis = rng.integers(-2, 2 * levels + 2, 300) / 2.0
+    _check_against_brute_force(fitted_obs, fitted_mis, k, k + levels)
+
+
+@pytest.mark.parametrize("n_obs", [1, 2, 4, 6])
+def test_donors_equal_brute_force_when_k_exceeds_the_observed_rows(n_obs):
+    rng = np.random.default_rng(n_obs)
+    fitted_obs = rng.integers(0, 3, n_obs).astype(float)
+    fitted_mis = rng.normal(1, 2, 50).round(1)
+    _check_against_brute_force(fitted_obs, fitted_mis, 7, n_obs)
+
+
+def test_donors_by_hand():
+    from trial.impute.multilevel import _match_donors
+
+    # Observed fitted values and their donor values; one missing row at 2.0 with k = 3.
+    fitted_obs = np.array([5.0, 1.0, 3.0, 2.5, 1.0, 0.0])
+    y_obs = np.array([50.0, 10.0, 30.0, 25.0, 11.0, 0.0])
+    # Distances: 3, 1, 1, 0.5, 1, 2. Nearest: 2.5 (0.5); then the tie at 1 among 1.0 (row 1),
+    # 1.0 (row 4) and 3.0: sorted order 1.0 (row 1), 1.0 (row 4), 3.0, so rows 1 then 4.
+    donors = [25.0, 10.0, 11.0]
+    rng = np.random.default_rng(0)
+    choice = int(np.random.default_rng(0).integers(0, 3, 1)[0])
+    got = _match_donors(fitted_obs, y_obs, np.array([2.0]), 3, rng)
+    assert got[0] == donors[choice]
+    # Every choice index maps to the stated donor.
+    for seed in range(20):
+        c = int(np.random.default_rng(seed).integers(0, 3, 1)[0])
+        out = _match_donors(fitted_obs, y_obs, np.array([2.0]), 3, np.random.default_rng(seed))
+        assert out[0] == donors[c]

@@ -25,6 +25,7 @@ __all__ = [
     "PRIOR_SCALE_FRACTION_U",
     "PRIOR_SCALE_FRACTION_E",
     "RandomInterceptDraws",
+    "SINGULAR_TOLERANCE",
     "impute_multilevel",
     "sample_random_intercept",
 ]
@@ -41,6 +42,12 @@ PRIOR_DF = 1.0
 PRIOR_SCALE_FRACTION_U = 0.01
 #: Prior scale of the residual variance, as a fraction of the observed variance.
 PRIOR_SCALE_FRACTION_E = 1.0
+
+#: A design counts as singular when the smallest eigenvalue of its column-scaled cross-product
+#: (unit diagonal) is below this fraction of the largest, i.e. when the scaled design's
+#: condition number exceeds 1e6. Exactly collinear designs give about 1e-16; the samplers work
+#: with cross-products, which lose about a digit of accuracy per factor of 10 in this ratio.
+SINGULAR_TOLERANCE = 1e-12
 
 _FloatArray = NDArray[np.float64]
 _IntArray = NDArray[np.intp]
@@ -82,6 +89,20 @@ def _segment_sums(codes: _IntArray, values: _FloatArray, n_groups: int) -> _Floa
         ],
         axis=1,
     )
+
+
+def _is_singular(crossprod: _FloatArray) -> bool:
+    """Whether the cross-product ``X'X`` of a design is (numerically) singular.
+
+    Checks the eigenvalues of the column-scaled cross-product against
+    :data:`SINGULAR_TOLERANCE`; costs O(p^3) instead of the O(n p^2) of a rank check on ``X``.
+    """
+    diag = np.diag(crossprod)
+    if not np.all(diag > 0):  # a column of zeros
+        return True
+    scale = 1.0 / np.sqrt(diag)
+    eigen = np.linalg.eigvalsh(crossprod * scale[:, None] * scale[None, :])
+    return bool(eigen[0] < SINGULAR_TOLERANCE * eigen[-1])
 
 
 def _draw_mvn_from_precision(
@@ -185,11 +206,11 @@ def sample_random_intercept(
         raise ValueError(f"{n_obs} observed values are too few for {p} fixed effects")
 
     Xo, yo, go = X[obs], y[obs], codes[obs]
-    if np.linalg.matrix_rank(Xo) < p:
+    XtX = Xo.T @ Xo
+    if _is_singular(XtX):
         raise ValueError("the design matrix is singular (collinear predictors?)")
     Xm, gm = X[~obs], codes[~obs]
     n_j = np.bincount(go, minlength=n_clusters).astype(float)
-    XtX = Xo.T @ Xo
     Xty = Xo.T @ yo
     Sx = _segment_sums(go, Xo, n_clusters)  # (J, p)
     Sy = _segment_sums(go, yo, n_clusters)  # (J,)
@@ -257,9 +278,9 @@ def _draw_bayes_regression(
     residual variance.
     """
     n, p = X.shape
-    if np.linalg.matrix_rank(X) < p:
-        raise np.linalg.LinAlgError("singular design")
     XtX = X.T @ X
+    if _is_singular(XtX):
+        raise np.linalg.LinAlgError("singular design")
     chol = np.linalg.cholesky(XtX)
     bhat = np.linalg.solve(chol.T, np.linalg.solve(chol, X.T @ y))
     sse = float(np.sum((y - X @ bhat) ** 2))
@@ -277,19 +298,57 @@ def _match_donors(
 ) -> _FloatArray:
     """Predictive mean matching: an observed value from one of the ``k`` nearest donors.
 
-    Distances are computed for blocks of missing rows (about 2e7 distances at a time) so that
-    memory stays bounded on large trials; each row's donors do not depend on the blocking.
+    The donors of a missing row are the ``k`` observed rows whose fitted values are nearest
+    its own, ordered by distance with ties broken by position in the (stable) sort of the
+    observed fitted values; a uniform random index then picks one of them. This equals
+    sorting all distances with a stable sort and taking the first ``k``, but costs
+    O((n_obs + n_mis) log n_obs + n_mis k) time and O(n_mis k) memory.
+
+    The ``k`` nearest lie among the ``k`` sorted neighbours on either side of the row's
+    insertion point. The one exception is a tie at the ``k``-th distance that extends to the
+    left of that window: the tie-break then prefers sorted positions further left, so for
+    those rows ``k`` more candidates are taken from the start of the tied run, found by
+    bisection (the distance is monotone on each side of the insertion point).
     """
-    k = min(k, fitted_obs.size)
+    n_obs = fitted_obs.size
+    k = min(k, n_obs)
     choice = rng.integers(0, k, fitted_mis.size)
-    pick = np.empty(fitted_mis.size, dtype=np.intp)
-    block = max(1, 20_000_000 // max(fitted_obs.size, 1))
-    for start in range(0, fitted_mis.size, block):
-        rows = slice(start, start + block)
-        distance = np.abs(fitted_mis[rows, None] - fitted_obs[None, :])
-        nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
-        pick[rows] = nearest[np.arange(nearest.shape[0]), choice[rows]]
-    return y_obs[pick]
+    order = np.argsort(fitted_obs, kind="stable")
+    ordered = fitted_obs[order]
+    pos = np.searchsorted(ordered, fitted_mis)
+
+    def distances(index: NDArray[np.intp]) -> _FloatArray:
+        valid = (index >= 0) & (index < n_obs)
+        dist = np.abs(fitted_mis[:, None] - ordered[np.clip(index, 0, n_obs - 1)])
+        return np.where(valid, dist, np.inf)
+
+    window = pos[:, None] + np.arange(-k, k)
+    window_dist = distances(window)
+    kth = np.sort(window_dist, axis=1)[:, k - 1]
+    # Rows whose k-th distance is shared by the sorted neighbour just left of the window.
+    outside = pos - k - 1
+    tied_left = outside >= 0
+    tied_left[tied_left] = (
+        np.abs(fitted_mis[tied_left] - ordered[outside[tied_left]]) == kth[tied_left]
+    )
+    # Start of the tied run: smallest i with |f - ordered[i]| <= kth (monotone in i < pos).
+    lo = np.zeros(fitted_mis.size, dtype=np.intp)
+    hi = np.where(tied_left, outside, 0)
+    rows = np.flatnonzero(lo < hi)
+    while rows.size:
+        mid = (lo[rows] + hi[rows]) // 2
+        inside = np.abs(fitted_mis[rows] - ordered[mid]) <= kth[rows]
+        hi[rows] = np.where(inside, mid, hi[rows])
+        lo[rows] = np.where(inside, lo[rows], mid + 1)
+        rows = rows[lo[rows] < hi[rows]]
+    extra = lo[:, None] + np.arange(k)
+    # Extra candidates only for tied rows, and only those left of the window (no duplicates).
+    extra = np.where(tied_left[:, None] & (extra < (pos - k)[:, None]), extra, -1)
+    candidates = np.concatenate([extra, window], axis=1)  # ascending sorted position
+    candidate_dist = np.concatenate([distances(extra), window_dist], axis=1)
+    nearest = np.argsort(candidate_dist, axis=1, kind="stable")[:, :k]
+    chosen = candidates[np.arange(fitted_mis.size), nearest[np.arange(fitted_mis.size), choice]]
+    return y_obs[order[chosen]]
 
 
 def _validate(
