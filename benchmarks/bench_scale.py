@@ -189,7 +189,7 @@ def run_scenario(
     config_path = folder / "config.yaml"
     config_path.write_text(yaml.safe_dump(full, sort_keys=False), encoding="utf-8")
     t0 = time.perf_counter()
-    write_example(full, config_path, full["paths"]["raw"])
+    write_example(full, full["paths"]["raw"])
     generate_seconds = time.perf_counter() - t0
     config = scaled_config(example, clusters, individuals, m, engine, folder, drop)
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

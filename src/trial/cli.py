@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if "synthetic" not in config:
         print(f"{args.config}: no `synthetic` section, nothing to generate", file=sys.stderr)
         return 2
-    for path in write_example(config, args.config, args.out or config["paths"]["raw"]):
+    for path in write_example(config, args.out or config["paths"]["raw"]):
         print(path)
     return 0
 

@@ -172,7 +172,7 @@ def true_effects(config: Config) -> dict[str, Any]:
     return truth
 
 
-def write_example(config: Config, config_path: str | Path, out_dir: str | Path) -> list[Path]:
+def write_example(config: Config, out_dir: str | Path) -> list[Path]:
     """Generate the example, write each table as CSV plus ``truth.json`` and ``data_dictionary.md``.
 
     Returns the paths written. Files are byte-identical for the same config.

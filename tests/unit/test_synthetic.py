@@ -8,13 +8,13 @@ import pytest
 
 from trial.synthetic import generate_trial, write_example
 
-from ..conftest import EXAMPLE_CONFIG, ROOT
+from ..conftest import ROOT
 
 RAW = ROOT / "data" / "raw" / "refocus"
 
 
 def test_regenerating_gives_the_committed_files_byte_for_byte(example_config, tmp_path):
-    written = write_example(example_config, EXAMPLE_CONFIG, tmp_path)
+    written = write_example(example_config, tmp_path)
     for path in written:
         assert filecmp.cmp(path, RAW / path.name, shallow=False), (
             f"{path.name} differs from the committed file"
@@ -67,7 +67,7 @@ TRIO_RAW = ROOT / "data" / "raw" / "trio"
 def test_three_arm_example_regenerates_byte_for_byte(tmp_path):
     from trial.config import load_config
 
-    written = write_example(load_config(TRIO_CONFIG), TRIO_CONFIG, tmp_path)
+    written = write_example(load_config(TRIO_CONFIG), tmp_path)
     for path in written:
         assert filecmp.cmp(path, TRIO_RAW / path.name, shallow=False), path.name
 

@@ -74,7 +74,7 @@ def runs(example_config, tmp_path_factory):
         if raw_config is None:
             config_path = folder / "trial.yaml"
             config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-            write_example(config, config_path, config["paths"]["raw"])
+            write_example(config, config["paths"]["raw"])
             raw_config = config
         else:
             config["paths"]["raw"] = raw_config["paths"]["raw"]
