@@ -284,7 +284,7 @@ def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """
     alpha = config["analysis"]["alpha"]
     directions = {o["scale"]: o for o in config["analysis"]["outcomes"]}
-    stacked = pd.concat([f.assign(imputation=i + 1) for i, f in enumerate(fits)], ignore_index=True)
+    stacked = _stack_fits(fits)
     rows = []
     for scale, arm in ((s, a) for s in outcome_scales(config) for a in treatment_arms(config)):
         part = stacked[(stacked["outcome"] == scale) & (stacked["arm"] == arm)]
@@ -316,6 +316,11 @@ def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _stack_fits(fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The per-imputation fit tables as one, with a 1-based ``imputation`` column."""
+    return pd.concat([f.assign(imputation=i + 1) for i, f in enumerate(fits)], ignore_index=True)
+
+
 def pool_arm_tests(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Test per outcome that every treatment arm's effect is zero, pooled over imputations by D1.
 
@@ -326,7 +331,7 @@ def pool_arm_tests(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame
     from trial.pooling import pool_d1
 
     terms = list(arm_terms(config).values())
-    stacked = pd.concat([f.assign(imputation=i + 1) for i, f in enumerate(fits)], ignore_index=True)
+    stacked = _stack_fits(fits)
     rows = []
     for scale in outcome_scales(config):
         part = stacked[stacked["outcome"] == scale]
@@ -334,9 +339,7 @@ def pool_arm_tests(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame
             g.set_index("term").loc[terms] for _, g in part.groupby("imputation", sort=True)
         ]
         estimates = np.array([g["estimate"].to_numpy() for g in by_imputation])
-        covariances = np.array(
-            [g[[f"cov[{t}]" for t in terms]].to_numpy() for g in by_imputation]
-        )
+        covariances = np.array([g[[f"cov[{t}]" for t in terms]].to_numpy() for g in by_imputation])
         test = pool_d1(estimates, covariances, df_complete=float(part["arms_den_df"].mean()))
         rows.append(
             {

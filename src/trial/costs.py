@@ -690,46 +690,24 @@ def pool_costs(
         "prob_less_effective_less_costly": float(np.mean((de <= 0) & (dc < 0))),
         "prob_less_effective_more_costly": float(np.mean((de <= 0) & (dc >= 0))),
     }
-    ce_rows = [
-        {
-            "quantity": "incremental_cost",
-            "estimate": cost_pooled.estimate,
-            "ci_low": cost_pooled.ci_low,
-            "ci_high": cost_pooled.ci_high,
-            "df": cost_pooled.df,
-            "pct_low": float(np.quantile(dc, alpha / 2)),
-            "pct_high": float(np.quantile(dc, 1 - alpha / 2)),
-        },
-        {
-            "quantity": "incremental_effect",
-            "estimate": effect_pooled.estimate,
-            "ci_low": effect_pooled.ci_low,
-            "ci_high": effect_pooled.ci_high,
-            "df": effect_pooled.df,
-            "pct_low": float(np.quantile(de, alpha / 2)),
-            "pct_high": float(np.quantile(de, 1 - alpha / 2)),
-        },
-        {
-            "quantity": "icer",
-            "estimate": cost_pooled.estimate / effect_pooled.estimate,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "df": np.nan,
-            "pct_low": np.nan,
-            "pct_high": np.nan,
-        },
-    ]
-    ce_rows += [
-        {
-            "quantity": k,
-            "estimate": v,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "df": np.nan,
-            "pct_low": np.nan,
-            "pct_high": np.nan,
+
+    def interval_row(quantity: str, pooled: Any, draws: np.ndarray) -> dict[str, Any]:
+        return {
+            "quantity": quantity,
+            "estimate": pooled.estimate,
+            "ci_low": pooled.ci_low,
+            "ci_high": pooled.ci_high,
+            "df": pooled.df,
+            "pct_low": float(np.quantile(draws, alpha / 2)),
+            "pct_high": float(np.quantile(draws, 1 - alpha / 2)),
         }
-        for k, v in quadrants.items()
+
+    no_interval = dict.fromkeys(("ci_low", "ci_high", "df", "pct_low", "pct_high"), np.nan)
+    point_estimates = {"icer": cost_pooled.estimate / effect_pooled.estimate, **quadrants}
+    ce_rows = [
+        interval_row("incremental_cost", cost_pooled, dc),
+        interval_row("incremental_effect", effect_pooled, de),
+        *({"quantity": k, "estimate": v, **no_interval} for k, v in point_estimates.items()),
     ]
     ce = pd.DataFrame(ce_rows)
     ce["effect_scale"] = effect_scale(config)

@@ -479,8 +479,7 @@ def _instrument_items(
         lo, hi = scale["item_range"]
         reverse = {i for s in spec["scales"] for i in config["scales"][s].get("reverse", [])}
         gated = scale["method"] == "gated_mean"
-        effect_of = _arm_effects(config, spec)
-        arm_shift = np.array([effect_of.get(a, 0.0) for a in arm])
+        arm_shift = pd.Series(arm).map(_arm_effects(config, spec)).fillna(0.0).to_numpy(float)
         shift = arm_shift + spec.get("participation_effect", 0.0) * high
         for time in ("baseline", "followup"):
             trait = latent[name][time]
