@@ -1,0 +1,158 @@
+"""Wald inference on t (or z) with a denominator df per coefficient, shared by the kernels.
+
+A fitted model hands :class:`WaldInference` its estimates, their covariance and one df per
+coefficient (between-within for the GLMM, clusters - p for GEE, ``inf`` for z). A single
+contrast gets the smallest df of the coefficients it involves; a multi-df Wald test is
+``F = W / q`` on ``(q, df)`` with that same df, or chi-square ``W`` on ``q`` df when the df is
+infinite. The results are the linear engine's :class:`~trial.mixed.ContrastResult` and
+:class:`~trial.mixed.FTestResult`, so that callers treat all models alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from trial.mixed import ContrastResult, FTestResult
+from trial.stats._families import ModelInputError
+
+__all__ = ["LabelledFit", "WaldInference", "t_summary"]
+
+
+def t_summary(
+    est: np.ndarray, se: np.ndarray, df: np.ndarray, alpha: float
+) -> dict[str, np.ndarray]:
+    """Estimate, SE, df, t, two-sided p and the ``1 - alpha`` interval on t(df), as arrays."""
+    t = est / se
+    q = stats.t.ppf(1.0 - alpha / 2.0, df)
+    return {
+        "estimate": est,
+        "se": se,
+        "df": df,
+        "t": t,
+        "p": 2.0 * stats.t.sf(np.abs(t), df),
+        "ci_low": est - q * se,
+        "ci_high": est + q * se,
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class WaldInference:
+    """Wald contrasts and tests of ``beta`` with covariance ``cov`` and per-coefficient ``df``.
+
+    Attributes
+    ----------
+    beta : numpy.ndarray, shape (p,)
+    cov : numpy.ndarray, shape (p, p)
+    df : numpy.ndarray, shape (p,)
+        Denominator df of each coefficient (``inf`` for a z reference).
+    method : str
+        Name of the df rule, carried into the results.
+    """
+
+    beta: np.ndarray
+    cov: np.ndarray
+    df: np.ndarray
+    method: str
+
+    def _matrix(self, L: Any) -> np.ndarray:
+        Lm = np.atleast_2d(np.asarray(L, dtype=float))
+        if Lm.ndim != 2 or Lm.shape[1] != self.beta.size:
+            raise ModelInputError(f"L must have {self.beta.size} columns, got shape {Lm.shape}")
+        if not np.any(Lm):
+            raise ModelInputError("contrast weights are all zero")
+        return Lm
+
+    def _df(self, Lm: np.ndarray) -> float:
+        return float(np.min(self.df[np.any(Lm != 0, axis=0)]))
+
+    def contrast(self, L: Any, alpha: float = 0.05) -> ContrastResult:
+        """Estimate, SE, t test and interval of the single contrast ``L beta``."""
+        w = self._matrix(L)
+        if w.shape[0] != 1:
+            raise ModelInputError("a contrast is a single row of weights; use f_test for more")
+        df = self._df(w)
+        w = w[0]
+        est = float(w @ self.beta)
+        var = float(w @ self.cov @ w)
+        se = math.sqrt(var) if var > 0 else float("nan")
+        t = est / se
+        p = float(2.0 * stats.t.sf(abs(t), df))
+        q = float(stats.t.ppf(1.0 - alpha / 2.0, df))
+        return ContrastResult(est, se, df, t, p, est - q * se, est + q * se, alpha, self.method)
+
+    def f_test(self, L: Any) -> FTestResult:
+        """Wald test of ``L beta = 0``: ``F = W / q`` on ``(q, df)``, chi-square if ``df = inf``."""
+        Lm = self._matrix(L)
+        q = int(np.linalg.matrix_rank(Lm))
+        Lb = Lm @ self.beta
+        wald = float(Lb @ np.linalg.lstsq(Lm @ self.cov @ Lm.T, Lb, rcond=None)[0])
+        F = wald / q
+        ddf = self._df(Lm)
+        p = float(stats.chi2.sf(wald, q) if math.isinf(ddf) else stats.f.sf(F, q, ddf))
+        return FTestResult(F, float(q), ddf, p, F, 1.0, self.method)
+
+
+class LabelledFit:
+    """Mix-in giving a plain-array fit (``self.arrays``) labels (``self.terms``).
+
+    The array fit must have ``beta``, ``cov``, ``df``, ``df_method`` and ``_wald`` (a
+    :class:`WaldInference`).
+    """
+
+    arrays: Any
+    terms: tuple[str, ...]
+
+    @cached_property
+    def _index(self) -> pd.Index:
+        return pd.Index(self.terms, dtype=object, copy=False)
+
+    @cached_property
+    def params(self) -> pd.Series:
+        """Estimates indexed by term."""
+        return pd.Series(self.arrays.beta, index=self._index, name="estimate")
+
+    @cached_property
+    def cov(self) -> pd.DataFrame:
+        """Covariance of :attr:`params` used for inference."""
+        return pd.DataFrame(self.arrays.cov, index=self._index, columns=self._index)
+
+    @cached_property
+    def df(self) -> pd.Series:
+        """Denominator df of each coefficient."""
+        return pd.Series(self.arrays.df, index=self._index, name="df")
+
+    def weights(self, L: Any) -> np.ndarray:
+        """Contrast weights from an array, or from a Series (or DataFrame) matched by term."""
+        names = list(self.terms)
+        if isinstance(L, pd.Series | pd.DataFrame):
+            keys = L.index if isinstance(L, pd.Series) else L.columns
+            unknown = [k for k in keys if k not in names]
+            if unknown:
+                raise ModelInputError(f"unknown coefficient names in contrast: {unknown}")
+            if isinstance(L, pd.Series):
+                return L.reindex(names).fillna(0.0).to_numpy(dtype=float)
+            return L.reindex(columns=names).fillna(0.0).to_numpy(dtype=float)
+        return np.asarray(L, dtype=float)
+
+    def contrast(self, L: Any, alpha: float = 0.05) -> ContrastResult:
+        """A single contrast; a Series is matched by term (absent terms get weight 0)."""
+        return self.arrays._wald.contrast(self.weights(L), alpha)
+
+    def f_test(self, L: Any) -> FTestResult:
+        """A multi-df Wald test; a DataFrame is aligned to the terms by column."""
+        return self.arrays._wald.f_test(self.weights(L))
+
+    def summary_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per coefficient: ``term, estimate, se, df, t, p, ci_low, ci_high, df_method``."""
+        a = self.arrays
+        out: dict[str, Any] = {"term": list(self.terms)}
+        out.update(t_summary(a.beta, np.sqrt(np.diag(a.cov)), a.df, alpha))
+        out["df_method"] = a.df_method
+        return pd.DataFrame(out)
