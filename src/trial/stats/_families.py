@@ -20,7 +20,16 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-__all__ = ["FAMILIES", "Family", "ModelFitError", "ModelInputError", "get_family"]
+from trial.mixed import _gram_rank
+
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "ModelFitError",
+    "ModelInputError",
+    "get_family",
+    "model_inputs",
+]
 
 
 class ModelInputError(ValueError):
@@ -255,12 +264,26 @@ def check_arrays(
     return yv, Xv, off
 
 
-def check_rank(X: np.ndarray) -> None:
-    """Raise when ``X`` does not have full column rank (singular value ratio below 1e-7)."""
-    scale = np.sqrt(np.einsum("ij,ij->j", X, X))
-    if not np.all(scale > 0):
-        raise ModelInputError(f"X has an all-zero column: {np.flatnonzero(scale == 0).tolist()}")
-    s = np.linalg.svd(X / scale, compute_uv=False)
-    rank = int(np.count_nonzero(s > s[0] * 1e-7))
+def model_inputs(
+    y: Any, X: Any, clusters: Any, offset: Any, *, labelled: bool
+) -> tuple[tuple[str, ...] | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Validated inputs of a model fit: term names (labelled designs only), outcome, design,
+    offset, cluster codes and the number of clusters."""
+    names = None
+    if labelled:
+        if not isinstance(X, pd.DataFrame):
+            raise ModelInputError("X must be a pandas DataFrame whose columns name the terms")
+        names = tuple(str(c) for c in X.columns)
+        if len(set(names)) != len(names):
+            raise ModelInputError("X has duplicated column names")
+        X = X.to_numpy(dtype=float)
+    yv, Xv, off = check_arrays(y, X, offset, names)
+    codes, J = cluster_codes(clusters, yv.shape[0])
+    return names, yv, Xv, off, codes, J
+
+
+def check_full_rank(X: np.ndarray) -> None:
+    """Raise when ``X`` is rank deficient (lme4's tolerance, as the linear engine)."""
+    rank = _gram_rank(X.T @ X)
     if rank < X.shape[1]:
         raise ModelInputError(f"X is rank deficient (rank {rank} < {X.shape[1]} columns)")

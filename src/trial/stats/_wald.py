@@ -22,7 +22,7 @@ from scipy import stats
 from trial.mixed import ContrastResult, FTestResult
 from trial.stats._families import ModelInputError
 
-__all__ = ["LabelledFit", "WaldInference", "t_summary"]
+__all__ = ["ArrayInference", "LabelledFit", "WaldInference", "t_summary"]
 
 
 def t_summary(
@@ -99,15 +99,50 @@ class WaldInference:
         return FTestResult(F, float(q), ddf, p, F, 1.0, self.method)
 
 
+class ArrayInference:
+    """Mix-in of the plain-array fits: standard errors, contrasts, Wald tests and a summary.
+
+    The fit must have ``beta``, ``cov``, ``df`` and ``_wald`` (a :class:`WaldInference`).
+    """
+
+    beta: np.ndarray
+    cov: np.ndarray
+    df: np.ndarray
+    _wald: WaldInference
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors: square roots of the diagonal of ``cov``."""
+        return np.sqrt(np.diag(self.cov))
+
+    def contrast(self, L: Any, alpha: float = 0.05) -> ContrastResult:
+        """Estimate and t test of a single combination ``L beta``; its df is the smallest df
+        of the coefficients with a nonzero weight."""
+        return self._wald.contrast(L, alpha)
+
+    def f_test(self, L: Any) -> FTestResult:
+        """Wald test of ``L beta = 0``: ``F = W / q`` on ``(q, df)``, chi-square if ``df = inf``."""
+        return self._wald.f_test(L)
+
+    def summary(self, alpha: float = 0.05) -> dict[str, np.ndarray]:
+        """Per-coefficient ``estimate, se, df, t, p, ci_low, ci_high`` as arrays."""
+        return t_summary(self.beta, self.se, self.df, alpha)
+
+
 class LabelledFit:
     """Mix-in giving a plain-array fit (``self.arrays``) labels (``self.terms``).
 
-    The array fit must have ``beta``, ``cov``, ``df``, ``df_method`` and ``_wald`` (a
-    :class:`WaldInference`).
+    The array fit must be an :class:`ArrayInference` with a ``df_method``; its other
+    attributes are reachable from the labelled fit.
     """
 
     arrays: Any
     terms: tuple[str, ...]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "arrays":
+            raise AttributeError(name)
+        return getattr(self.arrays, name)
 
     @cached_property
     def _index(self) -> pd.Index:

@@ -80,21 +80,20 @@ import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trial.mixed import ContrastResult, FTestResult, _bw_df, _column_levels, _gram_rank
+from trial.mixed import _bw_df, _column_levels
 from trial.stats._families import (
     Family,
     ModelFitError,
     ModelInputError,
-    check_arrays,
-    cluster_codes,
+    check_full_rank,
     get_family,
+    model_inputs,
 )
-from trial.stats._wald import LabelledFit, WaldInference, t_summary
+from trial.stats._wald import ArrayInference, LabelledFit, WaldInference
 
 __all__ = [
     "DF_METHODS",
@@ -129,7 +128,7 @@ class GLMMConvergenceWarning(UserWarning):
 
 
 @dataclass(frozen=True, eq=False)
-class GLMMArrayFit:
+class GLMMArrayFit(ArrayInference):
     """A fitted random-intercept GLMM as plain arrays (coefficients in the column order of X).
 
     Attributes
@@ -189,11 +188,6 @@ class GLMMArrayFit:
     _wald: WaldInference = field(repr=False)
 
     @property
-    def se(self) -> np.ndarray:
-        """Standard errors: square roots of the diagonal of ``cov``."""
-        return np.sqrt(np.diag(self.cov))
-
-    @property
     def variance(self) -> float:
         """Variance ``theta^2`` of the cluster random intercept (lme4's ``VarCorr``)."""
         return self.theta**2
@@ -208,21 +202,6 @@ class GLMMArrayFit:
         if self.family != "binomial":
             return float("nan")
         return self.variance / (self.variance + math.pi**2 / 3.0)
-
-    def contrast(self, L: Any, alpha: float = 0.05) -> ContrastResult:
-        """Estimate and t test of a single linear combination ``L beta``.
-
-        The df is the smallest df of the coefficients with a nonzero weight.
-        """
-        return self._wald.contrast(L, alpha)
-
-    def f_test(self, L: Any) -> FTestResult:
-        """Wald test of ``L beta = 0``: ``F = W / q`` on ``(q, df)`` (chi-square for ``"z"``)."""
-        return self._wald.f_test(L)
-
-    def summary(self, alpha: float = 0.05) -> dict[str, np.ndarray]:
-        """Per-coefficient ``estimate, se, df, t, p, ci_low, ci_high`` as arrays."""
-        return t_summary(self.beta, self.se, self.df, alpha)
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,11 +220,6 @@ class GLMMFit(LabelledFit):
 
     arrays: GLMMArrayFit
     terms: tuple[str, ...]
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.arrays, name)
 
     @cached_property
     def variance_components(self) -> pd.Series:
@@ -545,9 +519,7 @@ def _fit(
         raise ModelInputError("at least two clusters are needed to estimate a cluster variance")
     if n <= p:
         raise ModelInputError(f"too few observations ({n}) for {p} fixed effects")
-    rank = _gram_rank(X.T @ X)
-    if rank < p:
-        raise ModelInputError(f"X is rank deficient (rank {rank} < {p} columns)")
+    check_full_rank(X)
     pr = _Problem(y, X, off, codes, J, fam, int(n_agq))
     with np.errstate(over="ignore", under="ignore"):
         par, H, ll, n_iter, boundary, step_se = _optimise(pr)
@@ -653,8 +625,7 @@ def fit_glmm_arrays(
     trial.stats._families.ModelFitError
         The optimum could not be reached (e.g. an infinite estimate under separation).
     """
-    yv, Xv, off = check_arrays(y, X, offset)
-    codes, J = cluster_codes(clusters, yv.shape[0])
+    _, yv, Xv, off, codes, J = model_inputs(y, X, clusters, offset, labelled=False)
     return _fit(yv, Xv, off, codes, J, family, n_agq, df_method)
 
 
@@ -677,11 +648,5 @@ def fit_glmm(
     -------
     GLMMFit
     """
-    if not isinstance(X, pd.DataFrame):
-        raise ModelInputError("X must be a pandas DataFrame whose columns name the terms")
-    names = tuple(str(c) for c in X.columns)
-    if len(set(names)) != len(names):
-        raise ModelInputError("X has duplicated column names")
-    yv, Xv, off = check_arrays(y, X.to_numpy(dtype=float), offset, names)
-    codes, J = cluster_codes(clusters, yv.shape[0])
+    names, yv, Xv, off, codes, J = model_inputs(y, X, clusters, offset, labelled=True)
     return GLMMFit(_fit(yv, Xv, off, codes, J, family, n_agq, df_method), names)
