@@ -23,13 +23,15 @@
 # Writes tests/reference/fixtures/gee/geeglm.csv with columns dataset, quantity, term, value;
 # quantities: estimate, alpha, scale, epsilon (geepack's convergence tolerance), se_geepack (summary()'s std.err), cov_<kind> for kind in
 # robust, naive, mancl_derouen, kauermann_carroll, fay_graubard (term = "row:col"), and for the
-# arm coefficient under each corrected covariance t, p and CI limits on t with J - p df.
+# arm coefficient under each corrected covariance t, p and CI limits on t with J - p df; for
+# the binary fits the standardised risks (marginal_*, described below).
 # The file starts with '#' comment lines recording the R and package versions.
 #
 # Run from the repository root:  Rscript tests/reference/r/gee.R
 
 suppressPackageStartupMessages({
   library(geepack)
+  library(numDeriv)
 })
 
 out_dir <- file.path("tests", "reference", "fixtures", "gee")
@@ -37,7 +39,8 @@ dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 
 versions <- c(
   R = R.version.string,
-  geepack = as.character(packageVersion("geepack"))
+  geepack = as.character(packageVersion("geepack")),
+  numDeriv = as.character(packageVersion("numDeriv"))
 )
 
 glmm_dir <- file.path("tests", "reference", "data", "glmm")
@@ -104,6 +107,41 @@ corrected_covariances <- function(X, y, id, offset, beta, alpha, phi, family) {
   lapply(meat, function(M) Binv %*% M %*% Binv)
 }
 
+# Standardised risks from the binary GEE fits (src/trial/stats/marginal.py) by hand: the mean of
+# plogis(x' beta) over the analysed individuals with arm set to 1 and to 0, the delta method with
+# numDeriv's Jacobian and the Mancl-DeRouen covariance, t on J - p df; risk difference on the
+# identity scale, risk and odds ratios on the log scale. quantities: marginal_<what>.
+gee_standardised <- function(name, X, beta, V, df) {
+  arm <- which(colnames(X) == "arm")
+  X1 <- X
+  X1[, arm] <- 1
+  X0 <- X
+  X0[, arm] <- 0
+  both <- function(b) c(mean(plogis(drop(X1 %*% b))), mean(plogis(drop(X0 %*% b))))
+  r <- both(beta)
+  G <- numDeriv::jacobian(both, beta)
+  add(name, "marginal_risk_treated", "", r[1])
+  add(name, "marginal_risk_control", "", r[2])
+  logit_g <- function(i) G[i, ] / (r[i] * (1 - r[i]))
+  measures <- list(
+    difference = list(value = r[1] - r[2], g = G[1, ] - G[2, ], log = FALSE),
+    ratio = list(value = r[1] / r[2], g = G[1, ] / r[1] - G[2, ] / r[2], log = TRUE),
+    odds_ratio = list(value = (r[1] / (1 - r[1])) / (r[2] / (1 - r[2])),
+                      g = logit_g(1) - logit_g(2), log = TRUE)
+  )
+  for (k in names(measures)) {
+    mm <- measures[[k]]
+    se <- sqrt(drop(mm$g %*% V %*% mm$g))
+    centre <- if (mm$log) log(mm$value) else mm$value
+    ci <- centre + c(-1, 1) * qt(0.975, df) * se
+    if (mm$log) ci <- exp(ci)
+    add(name, paste0("marginal_", k, "_estimate"), "", mm$value)
+    add(name, paste0("marginal_", k, "_se"), "", se)
+    add(name, paste0("marginal_", k, "_ci_low"), "", ci[1])
+    add(name, paste0("marginal_", k, "_ci_high"), "", ci[2])
+  }
+}
+
 for (name in names(cases)) {
   spec <- cases[[name]]
   d <- read.csv(spec$file, stringsAsFactors = FALSE)
@@ -142,6 +180,9 @@ for (name in names(cases)) {
     add(name, paste0("p_", kind), "arm", 2 * pt(-abs(t), df))
     add(name, paste0("ci_low_", kind), "arm", beta[k] - qt(0.975, df) * se)
     add(name, paste0("ci_high_", kind), "arm", beta[k] + qt(0.975, df) * se)
+  }
+  if (identical(spec$family$family, "binomial")) {
+    gee_standardised(name, X, beta, covs$mancl_derouen, df)
   }
 }
 

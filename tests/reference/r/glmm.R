@@ -9,13 +9,15 @@
 # quantities: estimate, se (vcov(), from lme4's finite-difference Hessian), theta, variance,
 # loglik, singular (isSingular()), cov_full (2 * solve(Hessian) in lme4's parameter order
 # theta, beta; term = "row:col"), ranef (conditional modes), max_grad (largest absolute
-# gradient of the deviance at the optimum, a check of the reference optimum), tol_pwrss.
+# gradient of the deviance at the optimum, a check of the reference optimum), tol_pwrss, and
+# the standardised risks of the binary fits at nAGQ = 10 (marginal_*, described below).
 # The file starts with '#' comment lines recording the R and package versions.
 #
 # Run from the repository root:  Rscript tests/reference/r/glmm.R
 
 suppressPackageStartupMessages({
   library(lme4)
+  library(numDeriv)
 })
 
 data_dir <- file.path("tests", "reference", "data", "glmm")
@@ -25,6 +27,7 @@ dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
 versions <- c(
   R = R.version.string,
   lme4 = as.character(packageVersion("lme4")),
+  numDeriv = as.character(packageVersion("numDeriv")),
   Matrix = as.character(packageVersion("Matrix")),
   nloptr = as.character(packageVersion("nloptr"))
 )
@@ -72,6 +75,67 @@ add <- function(dataset, nagq, quantity, term, value) {
   )
 }
 
+# ---------------------------------------------------------------------------------------------
+# Standardised (marginal) risks from the binomial fits at nAGQ = 10 (src/trial/stats/marginal.py),
+# written out by hand: every individual's design with arm set to 1 and to 0, the predicted risk
+# integrated over the random intercept with integrate() (random_effects = "integrated") or at a
+# random intercept of 0 ("zero"), averaged; delta-method standard errors from numDeriv's
+# Jacobian and lme4's covariance of (theta, beta) (2 * solve(Hessian)); t intervals on the
+# between-within df of the arm coefficient (clusters minus cluster-level columns); risk
+# difference on the identity scale, risk and odds ratios on the log scale.
+# quantities: marginal_<re>_<what>, re in integrated, zero.
+standardised <- function(name, m, d, X, V, df) {
+  arm <- which(colnames(X) == "arm")
+  X1 <- X
+  X1[, arm] <- 1
+  X0 <- X
+  X0[, arm] <- 0
+  risk <- function(par, Xa, re) {
+    eta <- drop(Xa %*% par[-1])
+    if (re == "zero") return(mean(plogis(eta)))
+    f <- function(z) vapply(z, function(zz) mean(plogis(eta + par[1] * zz)), 0) * dnorm(z)
+    integrate(f, -Inf, Inf, rel.tol = 1e-12, abs.tol = 0)$value
+  }
+  par <- c(getME(m, "theta"), fixef(m))
+  q <- qt(0.975, df)
+  for (re in c("integrated", "zero")) {
+    both <- function(par) c(risk(par, X1, re), risk(par, X0, re))
+    r <- both(par)
+    G <- numDeriv::jacobian(both, par)
+    key <- function(what) paste("marginal", re, what, sep = "_")
+    add(name, 10, key("risk_treated"), "", r[1])
+    add(name, 10, key("risk_control"), "", r[2])
+    add(name, 10, key("se_treated"), "", sqrt(drop(G[1, ] %*% V %*% G[1, ])))
+    add(name, 10, key("se_control"), "", sqrt(drop(G[2, ] %*% V %*% G[2, ])))
+    measures <- list(
+      difference = list(value = r[1] - r[2], g = G[1, ] - G[2, ], log = FALSE),
+      ratio = list(value = r[1] / r[2], g = G[1, ] / r[1] - G[2, ] / r[2], log = TRUE),
+      odds_ratio = list(value = (r[1] / (1 - r[1])) / (r[2] / (1 - r[2])),
+                        g = G[1, ] / (r[1] * (1 - r[1])) - G[2, ] / (r[2] * (1 - r[2])),
+                        log = TRUE)
+    )
+    for (k in names(measures)) {
+      mm <- measures[[k]]
+      se <- sqrt(drop(mm$g %*% V %*% mm$g))
+      centre <- if (mm$log) log(mm$value) else mm$value
+      ci <- centre + c(-1, 1) * q * se
+      if (mm$log) ci <- exp(ci)
+      add(name, 10, key(paste0(k, "_estimate")), "", mm$value)
+      add(name, 10, key(paste0(k, "_se")), "", se)
+      add(name, 10, key(paste0(k, "_ci_low")), "", ci[1])
+      add(name, 10, key(paste0(k, "_ci_high")), "", ci[2])
+      add(name, 10, key(paste0(k, "_p")), "", 2 * pt(-abs(centre / se), df))
+    }
+  }
+}
+
+# between-within df of a cluster-level coefficient: clusters minus the rank of the columns that
+# are constant within every cluster
+cluster_level_df <- function(X, cluster) {
+  within <- apply(X, 2, function(col) all(tapply(col, cluster, function(v) diff(range(v))) == 0))
+  length(unique(cluster)) - qr(X[, within, drop = FALSE])$rank
+}
+
 for (name in names(models)) {
   spec <- models[[name]]
   d <- read.csv(file.path(data_dir, paste0(name, ".csv")), stringsAsFactors = FALSE)
@@ -93,6 +157,10 @@ for (name in names(models)) {
     re <- ranef(m)$cluster
     add(name, agq, "ranef", rownames(re), re[, 1])
     add(name, agq, "max_grad", "", max(abs(m@optinfo$derivs$gradient)))
+    if (agq == 10 && name %in% c("trial", "unequal", "rare")) {
+      X <- getME(m, "X")
+      standardised(name, m, d, X, V, cluster_level_df(X, d$cluster))
+    }
   }
 }
 
