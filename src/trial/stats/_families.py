@@ -216,11 +216,9 @@ def get_family(name: str, allowed: tuple[str, ...]) -> Family:
 # ---------------------------------------------------------------------------------------------
 
 
-def cluster_codes(labels: Any, n: int) -> tuple[np.ndarray, int]:
-    """Integer codes ``0..J-1`` of cluster labels of any hashable type, and ``J``.
-
-    Integer labels keep their order; other labels are coded in order of first appearance.
-    """
+def cluster_codes(labels: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes ``0..J-1`` of cluster labels of any hashable type, and the labels in code
+    order (sorted for integer labels, in order of first appearance otherwise)."""
     if isinstance(labels, pd.Series | pd.Index):
         labels = labels.to_numpy()
     arr = np.asarray(labels)
@@ -228,11 +226,11 @@ def cluster_codes(labels: Any, n: int) -> tuple[np.ndarray, int]:
         raise ModelInputError(f"clusters must have shape ({n},), got {arr.shape}")
     if arr.dtype.kind in "iu":
         uniq, codes = np.unique(arr, return_inverse=True)
-        return codes.reshape(-1).astype(np.intp), int(uniq.size)
+        return codes.reshape(-1).astype(np.intp), uniq
     codes, uniq = pd.factorize(arr, sort=False, use_na_sentinel=True)
     if codes.size and codes.min() < 0:
         raise ModelInputError(f"clusters has a missing label in row {int(np.argmin(codes))}")
-    return codes.astype(np.intp), len(uniq)
+    return codes.astype(np.intp), np.asarray(uniq)
 
 
 def check_arrays(
@@ -278,8 +276,8 @@ def model_inputs(
             raise ModelInputError("X has duplicated column names")
         X = X.to_numpy(dtype=float)
     yv, Xv, off = check_arrays(y, X, offset, names)
-    codes, J = cluster_codes(clusters, yv.shape[0])
-    return names, yv, Xv, off, codes, J
+    codes, uniq = cluster_codes(clusters, yv.shape[0])
+    return names, yv, Xv, off, codes, uniq.size
 
 
 def check_full_rank(X: np.ndarray) -> None:
