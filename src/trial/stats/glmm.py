@@ -469,7 +469,12 @@ def _optimise(pr: _Problem) -> tuple[np.ndarray, np.ndarray, float, int, bool, f
         t = 1.0
         for _ in range(60):
             new = par + t * d
-            ll_new, g_new = pr.evaluate(new)
+            u_before = pr.u
+            try:
+                ll_new, g_new = pr.evaluate(new)
+            except ModelFitError:  # modes not found at a wild trial point: step back
+                pr.u = u_before
+                ll_new, g_new = -np.inf, None
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * abs(ll):
                 break
             t *= 0.5
