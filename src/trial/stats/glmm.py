@@ -30,15 +30,18 @@ Newton iteration (each step one pass over the data and one per-cluster sum), the
 ``n x n_agq`` linear predictors at the nodes and their per-cluster sums. The gradient of the
 approximate log-likelihood with respect to ``(beta, theta)`` is analytic, including the
 dependence of the mode and the curvature on the parameters (implicit differentiation of
-``h_j'(u_hat_j) = 0``). The likelihood is maximised by Newton's method on ``(beta, theta)``,
-with the Hessian from central differences of the analytic gradient, modified to be negative
-definite away from the optimum and safeguarded by a backtracking line search. The approximate
+``h_j'(u_hat_j) = 0``). The likelihood is maximised over ``(beta, theta)`` by a quasi-Newton
+method (a forward-difference Hessian of the analytic gradient to start, BFGS updates, its
+eigenvalues kept negative, a backtracking line search); once the step is small, the Hessian is
+recomputed by central differences of the analytic gradient and the exact Newton step must be
+small too. The starting values are the GLM estimates and the best of a few values of
+``theta``. The approximate
 likelihood is even in ``theta`` (``u`` and the quadrature rule are symmetric), so ``theta`` is
 optimised over the real line and its absolute value reported; when the fit with
 ``theta = 0`` (an ordinary GLM) is at least as good, the fit is on the boundary: ``theta`` is 0,
 the estimates are the GLM's, and ``at_boundary`` is set (lme4 reports such fits as singular).
-A fit is returned only when the Newton step at the optimum is below ``1e-6`` standard errors in
-every parameter.
+A fit is converged when that Newton step is below ``1e-6`` standard errors in every parameter;
+one whose step stays above ``1e-3`` standard errors is not returned (an error is raised).
 
 Covariance
 ----------
@@ -259,7 +262,6 @@ class _Problem:
         n_agq: int,
     ) -> None:
         order = np.argsort(codes, kind="stable")
-        self.order = order
         self.y = y[order]
         self.X = X[order]
         self.XT = np.ascontiguousarray(self.X.T)
@@ -275,7 +277,6 @@ class _Problem:
         self.node_const = (self.logw + 0.5 * self.z**2)[:, None]
         self.const = family.log_c(self.y)
         self.u = np.zeros(J)  # warm start of the modes
-        self.n_eval = 0
 
     def csum(self, a: np.ndarray) -> np.ndarray:
         """Per-cluster sums along the last axis of ``a`` (shape (n,) or (k, n))."""
@@ -319,7 +320,6 @@ class _Problem:
     # -- the approximate log-likelihood ------------------------------------------------------
     def evaluate(self, par: np.ndarray, grad: bool = True) -> tuple[float, np.ndarray | None]:
         """Approximate log-likelihood at ``par = (beta, theta)`` and its gradient."""
-        self.n_eval += 1
         p, K, c = self.p, self.K, self.c
         beta, theta = par[:p], float(par[p])
         a = beta @ self.XT + self.off
