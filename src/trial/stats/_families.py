@@ -56,13 +56,15 @@ class Family:
         """Inverse link: the mean ``mu`` at the linear predictor ``eta``."""
         raise NotImplementedError
 
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        """Derivative ``d mu / d eta`` of the inverse link."""
-        raise NotImplementedError
-
     def variance(self, mu: np.ndarray) -> np.ndarray:
         """Variance function ``V(mu)`` (the variance up to the scale)."""
         raise NotImplementedError
+
+    def mean_mu_eta(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and ``d mu / d eta`` together (for a canonical link the latter is
+        ``V(mu)``, so one inverse-link evaluation serves both)."""
+        mu = self.mean(eta)
+        return mu, self.variance(mu)
 
     def cumulant(self, eta: np.ndarray) -> np.ndarray:
         """``b(eta)``: the log-likelihood is ``y eta - b(eta) + c(y)``."""
@@ -98,10 +100,6 @@ class Binomial(Family):
 
     def mean(self, eta: np.ndarray) -> np.ndarray:
         return special.expit(eta)
-
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        mu = special.expit(eta)
-        return mu * (1.0 - mu)
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu * (1.0 - mu)
@@ -146,9 +144,6 @@ class Poisson(Family):
     def mean(self, eta: np.ndarray) -> np.ndarray:
         return np.exp(eta)
 
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        return np.exp(eta)
-
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu
 
@@ -188,11 +183,11 @@ class Gaussian(Family):
     def mean(self, eta: np.ndarray) -> np.ndarray:
         return eta
 
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        return np.ones_like(eta)
-
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.ones_like(mu)
+
+    def mean_mu_eta(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return eta, np.ones_like(eta)
 
     def start_mean(self, y: np.ndarray) -> np.ndarray:
         return y.astype(float)

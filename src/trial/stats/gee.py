@@ -196,14 +196,15 @@ class GEEFit(LabelledFit):
 
 
 class _Data:
-    """Outcome, design and offset sorted by cluster, with the cluster starts and sizes."""
+    """Outcome, design (stored transposed, ``(p, n)``) and offset sorted by cluster, with the
+    cluster starts and sizes; per-cluster sums are ``np.add.reduceat`` along the last axis."""
 
     def __init__(
         self, y: np.ndarray, X: np.ndarray, off: np.ndarray, codes: np.ndarray, J: int
     ) -> None:
         order = np.argsort(codes, kind="stable")
         self.y = y[order]
-        self.X = X[order]
+        self.XT = np.ascontiguousarray(X[order].T)
         self.off = off[order]
         c = codes[order]
         self.n, self.p = X.shape
@@ -213,25 +214,38 @@ class _Data:
         self.n_pairs = float(np.sum(self.m * (self.m - 1.0)) / 2.0)
 
     def csum(self, a: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(a, self.starts, axis=0)
+        return np.add.reduceat(a, self.starts, axis=-1)
 
 
-def _standardised(d: _Data, fam: Family, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``D* = diag(dmu/deta / sqrt(V)) X`` and the Pearson residuals ``(y - mu) / sqrt(V)``."""
-    eta = d.X @ beta + d.off
-    mu = fam.mean(eta)
+@dataclass
+class _State:
+    """Standardised derivatives and residuals at ``beta`` and their cluster sums."""
+
+    DT: np.ndarray  # (p, n): D*' = (X diag(dmu/deta / sqrt(V)))'
+    r: np.ndarray  # (n,): Pearson residuals (y - mu) / sqrt(V)
+    s: np.ndarray  # (p, J): cluster sums of the rows of D*
+    sr: np.ndarray  # (p, J): cluster sums of D* r
+    t: np.ndarray  # (J,): cluster sums of r
+    t2: np.ndarray  # (J,): cluster sums of r^2
+
+
+def _state(d: _Data, fam: Family, beta: np.ndarray) -> _State:
+    eta = beta @ d.XT + d.off
+    mu, dmu = fam.mean_mu_eta(eta)
     sd = np.sqrt(fam.variance(mu))
     if not np.all(sd > 0):
         raise ModelFitError("fitted means on the boundary of the family's range (separation?)")
-    return d.X * (fam.mu_eta(eta) / sd)[:, None], (d.y - mu) / sd
+    DT = d.XT * (dmu / sd)
+    r = (d.y - mu) / sd
+    p = d.p
+    sums = d.csum(np.concatenate([DT, DT * r, r[None, :], (r * r)[None, :]]))
+    return _State(DT, r, sums[:p], sums[p : 2 * p], sums[2 * p], sums[2 * p + 1])
 
 
-def _moments(d: _Data, r: np.ndarray) -> tuple[float, float]:
+def _moments(d: _Data, st: _State) -> tuple[float, float]:
     """Moment estimates of the scale and the exchangeable correlation (geepack's)."""
-    phi = float(r @ r) / d.n
-    t = d.csum(r)
-    ss = d.csum(r * r)
-    pairs = float(np.sum(t * t - ss)) / 2.0
+    phi = float(st.r @ st.r) / d.n
+    pairs = float(np.sum(st.t * st.t - st.t2)) / 2.0
     alpha = pairs / (phi * d.n_pairs) if d.n_pairs > 0 else 0.0
     return phi, alpha
 
@@ -248,27 +262,24 @@ def _weights(m: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
 
 
 def _blocks(
-    d: _Data, Ds: np.ndarray, r: np.ndarray, alpha: float, per_cluster_C: bool
+    d: _Data, st: _State, alpha: float, per_cluster_C: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """``B = sum C_j``, the cluster scores ``U_j`` and (optionally) the ``C_j``, all with the
-    scale left out: ``C_j = D*_j' R_j^-1 D*_j``, ``U_j = D*_j' R_j^-1 r_j``."""
+    """``B = sum C_j``, the cluster scores ``U_j`` (rows) and (optionally) the ``C_j``, all with
+    the scale left out: ``C_j = D*_j' R_j^-1 D*_j``, ``U_j = D*_j' R_j^-1 r_j``."""
     a, cw = _weights(d.m, alpha)
-    s = d.csum(Ds)  # (J, p): cluster sums of the rows of D*
-    t = d.csum(r)  # (J,)
-    U = a * (d.csum(Ds * r[:, None]) - (cw * t)[:, None] * s)
-    ss = cw[:, None, None] * s[:, :, None] * s[:, None, :]
+    U = a * (st.sr - cw * st.t * st.s).T  # (J, p)
+    cs = cw * st.s
     if per_cluster_C:
-        DD = d.csum(Ds[:, :, None] * Ds[:, None, :])
-        C = a * (DD - ss)
+        p = d.p
+        DD = d.csum((st.DT[:, None, :] * st.DT[None, :, :]).reshape(p * p, d.n))
+        C = a * (DD.T.reshape(d.J, p, p) - np.einsum("kj,lj->jkl", cs, st.s))
         return C.sum(axis=0), U, C
-    return a * (Ds.T @ Ds - ss.sum(axis=0)), U, None
+    return a * (st.DT @ st.DT.T - cs @ st.s.T), U, None
 
 
-def sandwich_covariances(
-    d: _Data, Ds: np.ndarray, r: np.ndarray, alpha: float, phi: float
-) -> SandwichCovariances:
+def sandwich_covariances(d: _Data, st: _State, alpha: float, phi: float) -> SandwichCovariances:
     """All covariances of :class:`SandwichCovariances` at given estimates (module docstring)."""
-    B, U, C = _blocks(d, Ds, r, alpha, per_cluster_C=True)
+    B, U, C = _blocks(d, st, alpha, per_cluster_C=True)
     G = np.linalg.inv(B)
     G = 0.5 * (G + G.T)
     ev, Q = np.linalg.eigh(G)
@@ -325,14 +336,15 @@ def _fit(
     mu = fam.start_mean(d.y)
     w = fam.variance(mu)
     z = fam.link_fun(mu) - d.off + (d.y - mu) / w
-    beta = np.linalg.solve((d.X.T * w) @ d.X, (d.X.T * w) @ z)
+    XTw = d.XT * w
+    beta = np.linalg.solve(XTw @ d.XT.T, XTw @ z)
     alpha = 0.0
     n_iter = 0
     with np.errstate(over="ignore"):
         for n_iter in range(1, _MAXIT + 1):
-            Ds, r = _standardised(d, fam, beta)
-            alpha_new = _moments(d, r)[1] if n_iter > 1 else 0.0
-            B, U, _ = _blocks(d, Ds, r, alpha_new, per_cluster_C=False)
+            st = _state(d, fam, beta)
+            alpha_new = _moments(d, st)[1] if n_iter > 1 else 0.0
+            B, U, _ = _blocks(d, st, alpha_new, per_cluster_C=False)
             step = np.linalg.solve(B, U.sum(axis=0))
             beta = beta + step
             done = np.max(np.abs(step)) < _TOL * (1.0 + np.max(np.abs(beta)))
@@ -342,9 +354,9 @@ def _fit(
                 break
         else:
             raise ModelFitError(f"GEE did not converge in {_MAXIT} iterations")
-    Ds, r = _standardised(d, fam, beta)
-    phi, alpha = _moments(d, r)
-    covs = sandwich_covariances(d, Ds, r, alpha, phi)
+    st = _state(d, fam, beta)
+    phi, alpha = _moments(d, st)
+    covs = sandwich_covariances(d, st, alpha, phi)
     cov = covs.get(cov_type)
     if not np.all(np.isfinite(cov)):
         raise ModelFitError(
