@@ -53,8 +53,9 @@ def test_analysis_table_carries_costs_for_imputation(example_config):
     table = build_analysis_table(example_config)
     assert {COST_BASELINE, COST_FOLLOWUP} <= set(table.columns)
     consumers = pd.read_csv(RAW / "consumers.csv")
-    not_followed = (consumers["followup_status"] != "completed").sum()
-    assert table[COST_FOLLOWUP].isna().sum() == not_followed
+    # the use of those who died is recorded up to death (their costs while alive)
+    not_recorded = (~consumers["followup_status"].isin(["completed", "died"])).sum()
+    assert table[COST_FOLLOWUP].isna().sum() == not_recorded
     assert table[COST_BASELINE].notna().all()
 
 
