@@ -189,8 +189,15 @@ def estimand_config_problems(config: Config) -> list[str]:
 
 
 def _events_by_row(config: Config, table: pd.DataFrame) -> pd.Series:
-    """The intercurrent event (name) of each row, or ``""``."""
-    status = table[config["design"]["followup_status"]].astype(str)
+    """The intercurrent event (name) of each row, or ``""``.
+
+    A table without the follow-up status column (one made by hand, not by
+    :func:`trial.analysis.build_analysis_table`) records no event.
+    """
+    column = config["design"]["followup_status"]
+    if column not in table:
+        return pd.Series("", index=table.index)
+    status = table[column].astype(str)
     names = {code: e.name for e in intercurrent_events(config) for code in e.status}
     return status.map(lambda code: names.get(code, ""))
 
