@@ -33,8 +33,8 @@ Mixed model of cluster-period means (:func:`fit_mixed_model`)
     an unstructured covariance of a cluster's period means: clusters may differ in level, in
     trajectory and in variability over time, so the arm x time terms are estimated between
     clusters, on clusters - cluster-level parameters df, and their joint test is Hotelling's
-    ``T^2`` (exact; Kenward-Roger gives the same). With only cluster and individual random
-    intercepts the arm x time terms would get thousands of df.
+    ``T^2`` (exact under normality; Kenward-Roger reproduces it). With only cluster and
+    individual random intercepts the arm x time terms would get thousands of df.
 Final time point
     The difference between arms at the last time point (mixed model only) and the
     difference-in-differences: that difference minus the mean difference over the
@@ -493,7 +493,8 @@ PANEL_DF_METHOD = (
 )
 MIXED_DF_METHOD = (
     "unstructured covariance of each cluster's period means; t on clusters - cluster-level "
-    "parameters df, joint F by Hotelling's T-squared (exact; Kenward-Roger gives the same)"
+    "parameters df, joint F by Hotelling's T-squared (exact under normality; Kenward-Roger "
+    "reproduces it)"
 )
 
 
@@ -632,9 +633,10 @@ def fit_mixed_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -
     ``Sigma_hat`` is the residual cross-products over ``nu = J - p`` (``p`` cluster-level
     parameters), each contrast of the arm effects over time has a t distribution on ``nu`` df,
     and the joint test of the ``q`` arm x time terms is Hotelling's ``T^2``:
-    ``F = (nu - q + 1) / (nu q) T^2`` on ``(q, nu - q + 1)`` df, exact under normality (the
-    Kenward-Roger F reproduces it). Arm x time term ``t`` is the arm effect at time ``t`` minus
-    that at the first time point.
+    ``F = (nu - q + 1) / (nu q) T^2`` on ``(q, nu - q + 1)`` df, exact under normality; the
+    Kenward-Roger F reproduces it in multivariate regression models (Kenward and Roger 1997,
+    Biometrics 53:983; Birkes, Oregon State thesis 2007). Arm x time term ``t`` is the arm
+    effect at time ``t`` minus that at the first time point.
     """
     spec = config["audit"]
     data = _used(config, long, measure.name)
