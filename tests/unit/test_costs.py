@@ -273,3 +273,16 @@ def test_effect_left_undefined_by_the_estimand_drops_out_of_the_effect_only(smal
     )
     expected = weighted_ols_coefficient(y, X, weights[:, ~died], 1)
     np.testing.assert_allclose(reps["effect"], expected)
+
+
+def test_congeniality_is_claimed_only_for_the_engine_that_contains_the_analysis(config):
+    from trial.costs import congeniality_text
+
+    config["imputation"]["engine"] = "forest"
+    forest = congeniality_text(config)
+    assert "congeniality is not established" in forest
+    config["imputation"]["engine"] = "multilevel"
+    multilevel = congeniality_text(config)
+    assert "not established" not in multilevel and "contain the linear" in multilevel
+    for text in (forest, multilevel):
+        assert "MI then bootstrap" in text and "was not done" in text  # says which, and why
