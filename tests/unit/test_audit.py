@@ -240,9 +240,13 @@ def test_no_effect_gives_estimates_near_zero(example_config):
 
 
 @pytest.mark.slow
-def test_panel_did_interval_covers_the_truth(example_config):
-    """Coverage of the cluster-robust 95% CI of the difference-in-differences, 24 clusters."""
-    from trial.audit import AuditMeasure, fit_panel_model
+@pytest.mark.parametrize("model", ["panel", "mixed"])
+def test_did_interval_covers_the_truth(example_config, model):
+    """Coverage of the 95% CI of the difference-in-differences, 24 clusters: the panel model's
+    CR2 interval and the cluster-period model's t interval on cluster-level df."""
+    from trial.audit import AuditMeasure, fit_mixed_model, fit_panel_model
+
+    fit = fit_panel_model if model == "panel" else fit_mixed_model
 
     measures = [
         AuditMeasure("items_documented", "composite", "mean"),
@@ -255,7 +259,7 @@ def test_panel_did_interval_covers_the_truth(example_config):
         audit, clusters = simulate_audit(derive_rng(20240601, "test_audit", "coverage", r))
         long = prepare_audit(example_config, audit, clusters).long
         for m in measures:
-            did = fit_panel_model(example_config, long, m).estimates.set_index("quantity")
+            did = fit(example_config, long, m).estimates.set_index("quantity")
             did = did.loc["did_final_vs_pre"]
             covered[m.name] += did["ci_low"] <= truths[m.name] <= did["ci_high"]
     for name, n in covered.items():
