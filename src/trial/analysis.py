@@ -71,7 +71,8 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     """One row per individual: cluster, arm, strata, covariates and every outcome's scores.
 
     Every individual of the individual table is kept (intention to treat); scores that could not
-    be computed, or questionnaires not returned, are missing and left for imputation.
+    be computed, or questionnaires not returned, are missing and left for imputation, except as
+    the declared estimands say (:func:`trial.estimands.prepare_for_imputation`).
     """
     design = config["design"]
     clusters = read_table(config, design["cluster_table"], raw_dir)
@@ -114,7 +115,9 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
         totals = cost_totals(config, raw_dir)
         table = table.merge(totals, on=design["individual_id"], how="left", validate="one_to_one")
         columns += cost_columns(config)
-    return table[list(dict.fromkeys(columns))]
+    from trial.estimands import prepare_for_imputation
+
+    return prepare_for_imputation(config, table[list(dict.fromkeys(columns))])
 
 
 def _individual_columns(config: Config) -> list[str]:

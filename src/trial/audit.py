@@ -9,9 +9,9 @@ the share, of items documented).
 Data flow (each step one workflow rule): raw audit table -> :func:`prepare_audit` (one long table
 with arm, strata and composite; records not available counted per time point and arm) ->
 :func:`summarise_by_time` (per time point and arm: proportion or mean with a cluster-robust CI),
-:func:`fit_audit_models` (arm x time: a fixed-effects panel model with cluster-robust SEs and a
-linear mixed model with cluster and individual random intercepts) -> :func:`trajectory_plot`
-and :func:`audit_section` (the report).
+:func:`fit_audit_models` (arm x time: a fixed-effects panel model with CR2 cluster-robust SEs
+and a mixed model of the cluster-period means with an unstructured covariance over time) ->
+:func:`trajectory_plot` and :func:`audit_section` (the report).
 
 Methods
 -------
@@ -23,17 +23,18 @@ Per time point and arm
 Panel model (linearmodels ``PanelOLS``)
     ``y_it = a_i + sum_{t > 1} g_t [time = t] + sum_{t > 1} d_t [time = t] x treatment + e_it``
     with individual (entity) fixed effects ``a_i`` and time effects entered as indicators.
-    Standard errors are clustered by cluster with the small-sample factor
-    ``G/(G-1) * (n-1)/(n-k)`` (``k`` slope coefficients; the individual effects are nested in the
-    clusters and are not counted, as in Stata's ``xtreg, fe vce(cluster)``); t and F tests use
-    ``G - 1`` denominator df. The arm main effect and the strata are absorbed by the individual
-    effects, so this model estimates only changes relative to the first time point.
-Mixed model (:func:`trial.mixed.fit_random_intercept_model`)
-    Intercept, treatment, strata, time indicators and treatment x time indicators, REML, random
-    intercepts for cluster and for individual nested in cluster, with the config's small-sample
-    df method. The arm x time terms vary within clusters, so their df are large; the random
-    intercepts assume that clusters differ only in level, not in trajectory, which the panel
-    model's cluster-robust SEs do not assume.
+    Standard errors are CR2 cluster-robust by cluster (:mod:`trial.sandwich`); single terms get
+    t tests on Satterthwaite (Bell-McCaffrey) df, the arm x time terms jointly the HTZ test
+    (Pustejovsky and Tipton 2018), as R's clubSandwich computes them. The arm main effect and
+    the strata are absorbed by the individual effects, so this model estimates only changes
+    relative to the first time point.
+Mixed model of cluster-period means (:func:`fit_mixed_model`)
+    Each cluster's mean at each time point, with arm, strata, time and their interactions and
+    an unstructured covariance of a cluster's period means: clusters may differ in level, in
+    trajectory and in variability over time, so the arm x time terms are estimated between
+    clusters, on clusters - cluster-level parameters df, and their joint test is Hotelling's
+    ``T^2`` (exact under normality; Kenward-Roger reproduces it). With only cluster and
+    individual random intercepts the arm x time terms would get thousands of df.
 Final time point
     The difference between arms at the last time point (mixed model only) and the
     difference-in-differences: that difference minus the mean difference over the
@@ -59,8 +60,8 @@ from scipy import stats  # noqa: E402
 
 from trial.analysis import arm_term, contrast_label  # noqa: E402
 from trial.config import Config, single_treatment_arm  # noqa: E402
-from trial.mixed import fit_random_intercept_model  # noqa: E402
 from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
+from trial.sandwich import cr2_covariance  # noqa: E402
 
 __all__ = [
     "AuditData",
@@ -486,190 +487,246 @@ class ModelResult:
     test: dict[str, Any]
 
 
-PANEL_DF_METHOD = "cluster-robust (CR1), t/F on clusters - 1 df"
+PANEL_DF_METHOD = (
+    "CR2 cluster-robust SEs; t on Satterthwaite (Bell-McCaffrey) df, joint F by the HTZ "
+    "Hotelling approximation"
+)
+MIXED_DF_METHOD = (
+    "unstructured covariance of each cluster's period means; t on clusters - cluster-level "
+    "parameters df, joint F by Hotelling's T-squared (exact under normality; Kenward-Roger "
+    "reproduces it)"
+)
+
+
+def _within(frame: pd.DataFrame, entity: np.ndarray) -> pd.DataFrame:
+    """Deviations from each entity's mean (the within transformation of a panel)."""
+    return frame - frame.groupby(entity).transform("mean")
 
 
 def fit_panel_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -> ModelResult:
     """Individual fixed effects, time effects and arm x time terms (linearmodels PanelOLS).
 
-    Standard errors are clustered by cluster (``debiased=True, group_debias=True``: the factor
-    ``G/(G-1) (n-1)/(n-k)``); t and F tests use ``G - 1`` denominator df.
+    Standard errors are CR2 cluster-robust (:mod:`trial.sandwich`), computed from the
+    within-transformed design (the individual effects are nested in the clusters, so this equals
+    CR2 with the effects as dummy columns); single terms are tested with t on the
+    Satterthwaite (Bell-McCaffrey) df, the arm x time terms jointly by the HTZ test.
     """
     design = config["design"]
     spec = config["audit"]
     data = _used(config, long, measure.name)
     times = _times(config, data)
     X = _time_design(config, data, times)
+    entity = data[spec["id"]].to_numpy()
     index = pd.MultiIndex.from_arrays(
-        [data[spec["id"]].to_numpy(), data[spec["time"]].to_numpy()], names=["entity", "time"]
+        [entity, data[spec["time"]].to_numpy()], names=["entity", "time"]
     )
-    X.index = index
-    y = pd.Series(data[measure.name].to_numpy(dtype=float), index=index, name=measure.name)
-    cluster_codes, cluster_levels = pd.factorize(data[design["cluster_id"]])
-    clusters = pd.DataFrame({"cluster": cluster_codes}, index=index)
-    G = len(cluster_levels)
+    y = pd.Series(data[measure.name].to_numpy(dtype=float), index=data.index, name=measure.name)
+    G = int(data[design["cluster_id"]].nunique())
     if G < 3:
         raise AuditInputError(f"{measure.name}: at least three clusters needed, found {G}")
-    res = PanelOLS(y, X, entity_effects=True).fit(
-        cov_type="clustered", clusters=clusters, debiased=True, group_debias=True
-    )
+    res = PanelOLS(y.set_axis(index), X.set_axis(index), entity_effects=True).fit()
     params = res.params
-    cov = res.cov
-    df = float(G - 1)
+    Xw = _within(X, entity)
+    residuals = _within(y.to_frame(), entity).iloc[:, 0] - Xw @ params
+    cr2 = cr2_covariance(Xw, residuals, data[design["cluster_id"]], params)
     counts = {
         "n_obs": int(res.nobs),
         "n_individuals": int(data[spec["id"]].nunique()),
         "n_clusters": G,
     }
     rows = []
-    for t in times[1:]:
-        term = _interaction_term(config, t)
+    contrasts = {
+        ("arm_x_time", t): pd.Series({_interaction_term(config, t): 1.0}) for t in times[1:]
+    }
+    contrasts |= {
+        (quantity, None): w for quantity, w in _final_weights(config, times, with_arm=False).items()
+    }
+    for (quantity, t), w in contrasts.items():
+        c = cr2.contrast(w)
+        term = _interaction_term(config, t) if t is not None else ""
         rows.append(
             _row(
                 config,
                 "panel",
                 measure,
-                "arm_x_time",
+                quantity,
                 term,
-                t,
-                float(params[term]),
-                math.sqrt(float(cov.loc[term, term])),
-                df,
+                t if t is not None else times[-1],
+                c.estimate,
+                c.se,
+                c.df,
                 PANEL_DF_METHOD,
                 counts,
             )
         )
-    for quantity, w in _final_weights(config, times, with_arm=False).items():
-        w = w.reindex(params.index).fillna(0.0).to_numpy()
-        est = float(w @ params.to_numpy())
-        se = math.sqrt(float(w @ cov.to_numpy() @ w))
+    terms = [_interaction_term(config, t) for t in times[1:]]
+    test = cr2.wald_test(pd.DataFrame(np.eye(len(terms)), columns=terms))
+    joint = {
+        "model": "panel",
+        "measure": measure.name,
+        "measure_label": measure.label,
+        "hypothesis": "all arm x time terms are zero",
+        "F": test.F,
+        "num_df": test.num_df,
+        "den_df": test.den_df,
+        "p": test.p,
+        "df_method": PANEL_DF_METHOD,
+        **counts,
+    }
+    return ModelResult(pd.DataFrame(rows), joint)
+
+
+def cluster_period_means(
+    config: Config, long: pd.DataFrame, measure: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each cluster's mean of ``measure`` at each time point, and its cluster-level design.
+
+    Returns
+    -------
+    means : pandas.DataFrame
+        One row per cluster, one column per time point.
+    design : pandas.DataFrame
+        Per cluster: intercept, treatment indicator and strata columns.
+
+    Raises
+    ------
+    AuditInputError
+        A cluster has no record of ``measure`` at some time point (the grid must be complete).
+    """
+    cid = config["design"]["cluster_id"]
+    time = config["audit"]["time"]
+    data = _used(config, long, measure)
+    means = data.pivot_table(index=cid, columns=time, values=measure, aggfunc="mean")
+    means = means.reindex(columns=_times(config, long))
+    empty = means.isna().stack()
+    if empty.any():
+        (cluster, t), n = empty[empty].index[0], int(empty.sum())
+        raise AuditInputError(
+            f"{measure}: {n} cluster x time cells have no audited record (first: {cid}={cluster}, "
+            f"{time}={t}); the cluster-period model needs every cluster audited at every time"
+        )
+    first = data.groupby(cid).first().loc[means.index]
+    design = pd.concat(
+        [
+            pd.DataFrame(
+                {"(Intercept)": 1.0, arm_term(config): first[TREATMENT].astype(float)},
+                index=means.index,
+            ),
+            _strata_columns(config, first),
+        ],
+        axis=1,
+    )
+    return means, design
+
+
+def fit_mixed_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -> ModelResult:
+    """Cluster-period means with an unstructured covariance over time within cluster.
+
+    Each cluster's vector of period means ``m_j`` (one entry per time point; every record
+    weighted equally within its cluster and period, every cluster equally: a cluster-average
+    effect) follows ``m_j = B' x_j + e_j`` with ``x_j`` the intercept, arm and strata and
+    ``e_j ~ N(0, Sigma)``, ``Sigma`` unstructured: any variation of clusters over time (random
+    cluster and cluster x time effects of any covariance) and the sampling error of the means.
+    This is the linear mixed model ``m = arm * time + strata * time`` with an unstructured
+    repeated-measures covariance per cluster (SAS ``REPEATED / TYPE=UN``). With every cluster
+    observed at every time point its REML estimates are least squares per time point,
+    ``Sigma_hat`` is the residual cross-products over ``nu = J - p`` (``p`` cluster-level
+    parameters), each contrast of the arm effects over time has a t distribution on ``nu`` df,
+    and the joint test of the ``q`` arm x time terms is Hotelling's ``T^2``:
+    ``F = (nu - q + 1) / (nu q) T^2`` on ``(q, nu - q + 1)`` df, exact under normality; the
+    Kenward-Roger F reproduces it in multivariate regression models (Kenward and Roger 1997,
+    Biometrics 53:983; Birkes, Oregon State thesis 2007). Arm x time term ``t`` is the arm
+    effect at time ``t`` minus that at the first time point.
+    """
+    spec = config["audit"]
+    data = _used(config, long, measure.name)
+    means, X = cluster_period_means(config, long, measure.name)
+    times = list(means.columns)
+    J, p = X.shape
+    nu = J - np.linalg.matrix_rank(X.to_numpy())
+    if nu < 1:
+        raise AuditInputError(
+            f"{measure.name}: {J} clusters cannot estimate {p} cluster-level parameters"
+        )
+    Xv, Y = X.to_numpy(dtype=float), means.to_numpy(dtype=float)
+    bread = np.linalg.pinv(Xv.T @ Xv)
+    B = bread @ Xv.T @ Y
+    resid = Y - Xv @ B
+    sigma = resid.T @ resid / nu
+    arm = list(X.columns).index(arm_term(config))
+    effect = pd.Series(B[arm], index=times)  # arm effect at each time point
+    scale = float(bread[arm, arm])
+    counts = {
+        "n_obs": int(len(data)),
+        "n_individuals": int(data[spec["id"]].nunique()),
+        "n_clusters": J,
+    }
+
+    def contrast(weights: pd.Series) -> tuple[float, float]:
+        w = weights.reindex(times).fillna(0.0).to_numpy()
+        return float(w @ effect.to_numpy()), math.sqrt(scale * float(w @ sigma @ w))
+
+    first = times[0]
+    by_term = {_interaction_term(config, t): pd.Series({t: 1.0, first: -1.0}) for t in times[1:]}
+    rows = []
+    for t, (term, w) in zip(times[1:], by_term.items(), strict=True):
+        est, se = contrast(w)
         rows.append(
             _row(
                 config,
-                "panel",
+                "mixed",
+                measure,
+                "arm_x_time",
+                term,
+                t,
+                est,
+                se,
+                float(nu),
+                MIXED_DF_METHOD,
+                counts,
+            )
+        )
+    for quantity, weights in _final_weights(config, times, with_arm=True).items():
+        w = pd.Series(0.0, index=times)
+        for name, value in weights.items():
+            if name == arm_term(config):
+                w[first] += value
+            else:
+                w = w.add(by_term[name] * value, fill_value=0.0)
+        est, se = contrast(w)
+        rows.append(
+            _row(
+                config,
+                "mixed",
                 measure,
                 quantity,
                 "",
                 times[-1],
                 est,
                 se,
-                df,
-                PANEL_DF_METHOD,
+                float(nu),
+                MIXED_DF_METHOD,
                 counts,
             )
         )
-    terms = [_interaction_term(config, t) for t in times[1:]]
-    b = params[terms].to_numpy()
-    V = cov.loc[terms, terms].to_numpy()
-    q = len(terms)
-    F = float(b @ np.linalg.solve(V, b)) / q
-    test = {
-        "model": "panel",
-        "measure": measure.name,
-        "measure_label": measure.label,
-        "hypothesis": "all arm x time terms are zero",
-        "F": F,
-        "num_df": float(q),
-        "den_df": df,
-        "p": float(stats.f.sf(F, q, df)),
-        "df_method": PANEL_DF_METHOD,
-        **counts,
-    }
-    return ModelResult(pd.DataFrame(rows), test)
-
-
-def fit_mixed_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -> ModelResult:
-    """Arm, strata, time and arm x time with cluster and nested individual random intercepts.
-
-    REML via :func:`trial.mixed.fit_random_intercept_model`; df by the config's df method; the
-    joint test is the fit's multi-df F test of the arm x time terms.
-    """
-    design = config["design"]
-    spec = config["audit"]
-    df_method = config["analysis"]["df_method"]
-    data = _used(config, long, measure.name)
-    times = _times(config, data)
-    X = pd.concat(
-        [
-            pd.DataFrame(
-                {"(Intercept)": 1.0, arm_term(config): data[TREATMENT].astype(float)},
-                index=data.index,
-            ),
-            _strata_columns(config, data),
-            _time_design(config, data, times),
-        ],
-        axis=1,
-    )
-    fit = fit_random_intercept_model(
-        data[measure.name].to_numpy(dtype=float),
-        X,
-        data[design["cluster_id"]].to_numpy(),
-        nested=data[spec["id"]].to_numpy(),
-        reml=True,
-        df_method=df_method,
-    )
-    counts = {
-        "n_obs": fit.n_obs,
-        "n_individuals": int(fit.n_groups_nested or 0),
-        "n_clusters": fit.n_clusters,
-    }
-    table = fit.summary_table(alpha=config["analysis"]["alpha"]).set_index("term")
-    rows = []
-    for t in times[1:]:
-        term = _interaction_term(config, t)
-        r = table.loc[term]
-        rows.append(
-            _row(
-                config,
-                "mixed",
-                measure,
-                "arm_x_time",
-                term,
-                t,
-                float(r["estimate"]),
-                float(r["se"]),
-                float(r["df"]),
-                df_method,
-                counts,
-            )
-        )
-    for quantity, w in _final_weights(config, times, with_arm=True).items():
-        c = fit.contrast(w, alpha=config["analysis"]["alpha"])
-        rows.append(
-            _row(
-                config,
-                "mixed",
-                measure,
-                quantity,
-                "",
-                times[-1],
-                c.estimate,
-                c.se,
-                c.df,
-                df_method,
-                counts,
-            )
-        )
-    L = pd.DataFrame(
-        np.eye(len(times) - 1), columns=[_interaction_term(config, t) for t in times[1:]]
-    )
-    ft = fit.f_test(L)
+    L = np.array([by_term[term].reindex(times).fillna(0.0).to_numpy() for term in by_term])
+    q = L.shape[0]
+    b = L @ effect.to_numpy()
+    T2 = float(b @ np.linalg.solve(scale * L @ sigma @ L.T, b))
+    den = nu - q + 1
+    F = (nu - q + 1) / (nu * q) * T2 if den > 0 else math.nan
     test = {
         "model": "mixed",
         "measure": measure.name,
         "measure_label": measure.label,
         "hypothesis": "all arm x time terms are zero",
-        "F": ft.F,
-        "num_df": ft.num_df,
-        "den_df": ft.den_df,
-        "p": ft.p,
-        "df_method": df_method,
+        "F": F,
+        "num_df": float(q),
+        "den_df": float(den) if den > 0 else math.nan,
+        "p": float(stats.f.sf(F, q, den)) if den > 0 else math.nan,
+        "df_method": MIXED_DF_METHOD,
         **counts,
-        "var_cluster": float(fit.variance_components["cluster"]),
-        "var_individual": float(fit.variance_components["nested"]),
-        "var_residual": float(fit.variance_components["residual"]),
-        "at_boundary": bool(fit.at_boundary),
-        "converged": bool(fit.converged),
+        "n_cluster_periods": int(Y.size),
     }
     return ModelResult(pd.DataFrame(rows), test)
 
@@ -821,7 +878,7 @@ def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:
         "contrast": contrast_label(config, "treatment_minus_reference"),
         "composite": spec.get("composite"),
         "time_label": spec.get("time_label", spec["time"]),
-        "mixed_df_method": config["analysis"]["df_method"],
+        "mixed_df_method": MIXED_DF_METHOD,
         "panel_df_method": PANEL_DF_METHOD,
         "figure": embed_png(inputs["audit_figure"]),
     }

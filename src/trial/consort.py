@@ -37,6 +37,11 @@ def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
         rows = flow[(flow["arm"] == arm) & flow["stage"].str.startswith("lost: ")]
         return "\n".join(f"  {r.stage[6:].replace('_', ' ')}: {r.n}" for r in rows.itertuples())
 
+    def excluded(arm: str) -> str:
+        rows = flow[(flow["arm"] == arm) & flow["stage"].str.startswith("excluded from outcome")]
+        parts = (r.stage.split(": ", 1) + [r.n] for r in rows.itertuples())
+        return "".join(f"\n{head}:\n  {label}: {n}" for head, label, n in parts)
+
     total_clusters = sum(n("cluster", "randomised", a) for a in arms)
     fig, ax = plt.subplots(figsize=(4.5 * len(arms), 7))
     ax.set_axis_off()
@@ -79,6 +84,7 @@ def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
                 f"{n('cluster', 'analysed', a)} {cl}s, "
                 f"{n('individual', ANALYSED, a)} {ind}s\n"
                 f"primary outcome observed: {n('individual', 'primary outcome observed', a)}"
+                f"{excluded(a)}"
             ),
         ),
     ]

@@ -10,14 +10,22 @@ Data flow (each step one workflow rule):
 * :func:`use_and_cost_table`: observed use and cost by service, service category and arm at
   baseline and follow-up (mean, SD, % using).
 * :func:`fit_costs` (one completed data set): the adjusted cost difference (follow-up cost on
-  arm, baseline cost, strata and covariates) by a random-intercept mixed model with small-sample
-  df, by least squares (the estimator the bootstrap resamples), and by a gamma GLM with log link
-  and cluster-robust standard errors (sensitivity; ratio of means and recycled-prediction
-  difference); plus the least-squares incremental effect on the primary outcome.
+  arm, baseline cost, strata and covariates) by least squares (the estimator the bootstrap
+  resamples), by a random-intercept mixed model with small-sample df, and by a gamma GLM with
+  log link and cluster-robust standard errors (ratio of means and recycled-prediction
+  difference); plus the least-squares incremental effect on the effect scale, among the
+  individuals whose effect score the declared estimands define (:mod:`trial.estimands`).
 * :func:`bootstrap_costs` (one chunk of replicates, every completed data set): joint two-stage
   cluster bootstrap (with shrinkage) of the incremental cost and effect.
 * :func:`pool_costs`: Rubin's rules over imputations, the bootstrap combined with multiple
-  imputation, the cost-effectiveness summary and the acceptability curve.
+  imputation, the comparison of every mean difference with the headline, the cost-effectiveness
+  summary and the acceptability curve.
+
+The headline cost difference is the method named by ``costs.headline`` (default: the two-stage
+bootstrap of the least-squares mean difference, pooled by Rubin's rules), with the reason given
+in ``costs.headline_reason``; every other mean difference is compared with it and flagged when
+it differs by more than ``costs.agreement`` (``estimate_se`` headline SEs for the estimate, a
+factor ``se_ratio`` for the SE).
 
 Multiple imputation and the bootstrap (Brand et al 2019, Stat Med 38:210-220) are combined by
 **MI then bootstrap** ("MI-boot"): every completed data set is bootstrapped with the same
@@ -26,9 +34,11 @@ data and its within-imputation variance is the variance of its bootstrap replica
 pooled by Rubin's rules with Barnard-Rubin df whose complete-data df is the number of clusters
 minus the cluster-level parameters (intercept, arm, strata). The percentile interval of all
 ``m x B`` replicates stacked ("pooled sample") is reported beside it and the stacked replicates
-draw the cost-effectiveness plane and the acceptability curve. Bootstrapping before imputing
-(Brand et al's best-performing "bootstrap then single imputation") would need the imputation
-model refitted in every replicate and is not implemented.
+draw the cost-effectiveness plane and the acceptability curve. That is valid when the imputation
+model is proper and congenial with the cost and effect regressions; :func:`congeniality_text`
+states in the report what the configured engine does and does not guarantee. Bootstrapping
+before imputing (Brand et al's "bootstrap then single imputation", which needs no congeniality)
+would need the imputation model refitted in every replicate and is not implemented.
 """
 
 from __future__ import annotations
@@ -58,6 +68,7 @@ from trial.bootstrap import (
     weighted_ols_coefficient,
 )
 from trial.config import Config, single_treatment_arm
+from trial.estimands import score_defined
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.validation import read_table
@@ -127,6 +138,48 @@ def wtp_grid(config: Config) -> np.ndarray:
     if step <= 0 or hi < lo:
         raise CostConfigError(f"costs/willingness_to_pay: need from <= to and step > 0, got {spec}")
     return lo + step * np.arange(int(math.floor((hi - lo) / step + 1e-9)) + 1)
+
+
+HEADLINE_METHODS = ("bootstrap_rubin", "bootstrap_percentile", "mixed_model", "glm_difference")
+
+
+def headline_method(config: Config) -> str:
+    """The method whose estimate is the headline cost difference (``costs.headline``)."""
+    return str(config["costs"].get("headline", "bootstrap_rubin"))
+
+
+def _agreement(config: Config) -> dict[str, float]:
+    spec = {"estimate_se": 0.5, "se_ratio": 1.5}
+    spec.update(config["costs"].get("agreement", {}))
+    return spec
+
+
+def _compare_with_headline(config: Config, costs: pd.DataFrame) -> pd.DataFrame:
+    """The cost rows, headline first, each mean difference compared with the headline.
+
+    ``difference_in_headline_se`` is (estimate - headline estimate) / headline SE and
+    ``se_ratio`` the row's SE over the headline's; ``agrees`` is False when either passes the
+    configured tolerance (``costs.agreement``: ``estimate_se``, ``se_ratio``). Rows that are not
+    a mean difference (the ratio of means) are not compared.
+    """
+    tolerance = _agreement(config)
+    method = headline_method(config)
+    if method not in set(costs["method"]):
+        raise CostConfigError(f"costs/headline: {method!r} is not one of {HEADLINE_METHODS}")
+    head = costs.set_index("method").loc[method]
+    out = pd.concat(
+        [costs[costs["method"] == method], costs[costs["method"] != method]], ignore_index=True
+    )
+    out.insert(1, "headline", out["method"] == method)
+    comparable = (out["estimand"] == "mean difference") & ~out["headline"]
+    shift = (out["estimate"] - head["estimate"]) / head["se"]
+    ratio = out["se"] / head["se"]
+    out["difference_in_headline_se"] = shift.where(comparable)
+    out["se_ratio"] = ratio.where(comparable)
+    spread = np.maximum(ratio, 1.0 / ratio)
+    agrees = (shift.abs() <= tolerance["estimate_se"]) & (spread <= tolerance["se_ratio"])
+    out["agrees"] = agrees.where(comparable)
+    return out
 
 
 def _bootstrap_spec(config: Config) -> dict[str, Any]:
@@ -282,7 +335,17 @@ def unit_cost_table(config: Config, raw_dir: str | Path | None = None) -> pd.Dat
 # ---------------------------------------------------------------------------------------------
 
 
+def _rows(config: Config, table: pd.DataFrame, scale: str) -> np.ndarray:
+    """Rows analysed for ``scale``: every row for cost; for the effect, the rows whose score the
+    declared estimands define (:func:`trial.estimands.score_defined`)."""
+    if scale == COST:
+        return np.ones(len(table), dtype=bool)
+    return score_defined(config, table)
+
+
 def _design(config: Config, table: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Outcome, design matrix and arm column of ``scale`` on its analysed rows (:func:`_rows`)."""
+    table = table[_rows(config, table, scale)]
     X = design_matrix(config, table, scale)
     y = table[followup_column(scale)].to_numpy(dtype=float)
     column = list(X.columns).index(arm_term(config))
@@ -397,6 +460,7 @@ def fit_costs(config: Config, table: pd.DataFrame) -> pd.DataFrame:
             "df": np.nan,
             "df_method": "",
             **base,
+            "n_individuals": len(ye),
         }
     )
     out = pd.DataFrame(rows)
@@ -461,13 +525,23 @@ def bootstrap_costs(
         estimates = {}
         for name, scale in (("cost", COST), ("effect", effect_scale(config))):
             y, X, column = _design(config, table, scale)
+            rows = _rows(config, table, scale)
+            # the same draws for cost and effect; an effect left undefined by the estimand
+            # (e.g. after death) drops out of the effect regression only
+            part = (
+                layout
+                if rows.all()
+                else ClusterLayout.from_labels(
+                    table.loc[rows, design["cluster_id"]], _resampling_groups(config, table[rows])
+                )
+            )
             if resampling == "two-stage":
                 # common factors from the fitted model's residuals (see trial.bootstrap)
                 beta = np.linalg.lstsq(X, y, rcond=None)[0]
-                factors = shrinkage_factors(y - X @ beta, layout)
+                factors = shrinkage_factors(y - X @ beta, part)
                 shrunk = shrink_two_stage(
-                    np.column_stack([y, table[baseline_column(scale)].to_numpy(float)]),
-                    layout,
+                    np.column_stack([y, table.loc[rows, baseline_column(scale)].to_numpy(float)]),
+                    part,
                     factors,
                 )
                 y = shrunk[:, 0]
@@ -478,7 +552,7 @@ def bootstrap_costs(
                         baseline_column(scale)
                     ),
                 ] = shrunk[:, 1]
-            estimates[name] = weighted_ols_coefficient(y, X, weights, column)
+            estimates[name] = weighted_ols_coefficient(y, X, weights[:, rows], column)
         frames.append(
             pd.DataFrame({"imputation": imputation, "replicate": list(replicates), **estimates})
         )
@@ -667,7 +741,7 @@ def pool_costs(
             row["se"] = np.nan  # a ratio's SE is on the log scale; the CI is exponentiated
         rows.append(row)
     means = {arm: float(part("mixed")[f"mean_{arm}"].mean()) for arm in ("treatment", "reference")}
-    costs = pd.DataFrame(rows)
+    costs = _compare_with_headline(config, pd.DataFrame(rows))
     costs["mean_treatment"] = means["treatment"]
     costs["mean_reference"] = means["reference"]
 
@@ -867,8 +941,8 @@ _CHEERS_2022 = [
         17,
         "Methods",
         "Analytics and assumptions",
-        "{costs}: methods paragraph (mixed model, "
-        "two-stage bootstrap with shrinkage, multiple imputation, GLM sensitivity)",
+        "{costs}: headline and methods paragraphs (two-stage bootstrap with shrinkage, mixed "
+        "model, multiple imputation, GLM sensitivity, agreement between methods)",
     ),
     (18, "Methods", "Characterising heterogeneity", "not reported: no subgroup analysis"),
     (19, "Methods", "Characterising distributional effects", "not reported: not assessed"),
@@ -980,9 +1054,11 @@ def _published_row(
             "as_stated": published,
             "stated_contrast": contrast_label(config, published["direction"]),
         }
+    shown = ["bootstrap_rubin", "bootstrap_percentile", "mixed_model", "glm_difference"]
+    head = headline_method(config)
     row["this_run"] = (
         costs.set_index("method")
-        .loc[["mixed_model", "bootstrap_rubin", "bootstrap_percentile"]]
+        .loc[[head, *(m for m in shown if m != head)]]
         .reset_index()
         .to_dict("records")
     )
@@ -1021,15 +1097,20 @@ def cost_section(config: Config, inputs: Mapping[str, Any]) -> Any:
             "ceac": embed_png(inputs["ceac_figure"]),
         },
         "direction_text": _direction_text(config, costs),
+        "headline": costs[costs["headline"].astype(bool)].iloc[0].to_dict(),
+        "headline_reason": spec.get("headline_reason", ""),
+        "agreement": _agreement(config),
+        "disagreements": _disagreements(config, costs),
+        "congeniality": congeniality_text(config),
     }
     return Section("costs", SECTION_TITLE, "costs.html.j2", context)
 
 
 def _direction_text(config: Config, costs: pd.DataFrame) -> str:
-    """Plain statement of which arm cost more, from the primary (mixed-model) estimate."""
+    """Plain statement of which arm cost more, from the headline estimate."""
     design = config["design"]
     labels = design["arm_labels"]
-    row = costs.set_index("method").loc["mixed_model"]
+    row = costs.set_index("method").loc[headline_method(config)]
     difference = _cost_sign(config) * float(row["estimate"])  # treatment minus reference
     currency = config["costs"].get("currency", "")
     word = "lower" if difference < 0 else "higher"
@@ -1037,6 +1118,56 @@ def _direction_text(config: Config, costs: pd.DataFrame) -> str:
     return (
         f"Adjusted mean cost at follow-up was {currency} {abs(difference):,.0f} {word} with "
         f"{labels[single_treatment_arm(config)]} than with {labels[design['reference_arm']]} "
-        f"(mixed model); the confidence interval "
+        f"(headline: {row['label']}); the confidence interval "
         f"{'excludes' if significant else 'includes'} no difference."
+    )
+
+
+def _disagreements(config: Config, costs: pd.DataFrame) -> list[str]:
+    """Sentences naming each method whose mean difference disagrees with the headline."""
+    currency = config["costs"].get("currency", "")
+    tolerance = _agreement(config)
+    head = costs[costs["headline"].astype(bool)].iloc[0]
+    out = []
+    for row in costs[costs["agrees"].astype(str) == "False"].itertuples():
+        out.append(
+            f"{row.label}: {currency} {row.estimate:,.0f} (SE {row.se:,.0f}) against the "
+            f"headline {currency} {head['estimate']:,.0f} (SE {head['se']:,.0f}), a difference "
+            f"of {row.difference_in_headline_se:+.2f} headline SEs (tolerance "
+            f"{tolerance['estimate_se']:g}) and an SE ratio of {row.se_ratio:.2f} (tolerance "
+            f"{tolerance['se_ratio']:g})"
+        )
+    return out
+
+
+def congeniality_text(config: Config) -> str:
+    """Why the MI-then-bootstrap acceptability curve is (or may not be) valid here."""
+    engine = config["imputation"]["engine"]
+    design = config["design"]
+    text = (
+        "The plane and the acceptability curve stack the bootstrap replicates of every completed "
+        "data set (MI then bootstrap). Bootstrapping each completed data set treats imputed "
+        "values as data, so the stacked replicates carry the imputation uncertainty only "
+        "through the spread between imputations; this is valid when the imputation model is "
+        "proper and congenial with the cost and effect regressions, i.e. contains them: here it "
+        f"imputes follow-up cost and the effect jointly with the arm, the "
+        f"{', '.join(design['strata']) or 'strata'}, their baseline values and the "
+        f"{design['cluster_label']}. "
+    )
+    if engine == "forest":
+        text += (
+            "The imputation engine is a tree ensemble (chained equations with predictive mean "
+            "matching), which is not guaranteed to carry the arm effect or the cost-effect "
+            "relation into the imputed values: congeniality is not established, and the "
+            "imputation checks (arm effect among imputed against observed rows) should be read "
+            "before the curve. "
+        )
+    else:
+        text += (
+            "The multilevel engine's normal random-intercept models contain the linear "
+            "regressions analysed, with predictive mean matching for costs. "
+        )
+    return text + (
+        "Bootstrapping before imputing (a fresh imputation model in every replicate), which "
+        "needs no congeniality, was not done: it costs one imputation per replicate."
     )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from trial.analysis import baseline_column, followup_column, outcome_scales
 from trial.config import Config, arms, treatment_arms
+from trial.estimands import flow_rows
 
 
 def flow_counts(
@@ -22,7 +23,10 @@ def flow_counts(
     """Flow of clusters and individuals per arm, CONSORT-style, as a long table.
 
     Columns: ``level`` (cluster or individual), ``stage``, ``arm``, ``n``; the loss stage is
-    broken down by recorded reason in rows whose stage starts with ``lost: ``. A treatment
+    broken down by recorded reason in rows whose stage starts with ``lost: ``. Individuals whose
+    intercurrent event leaves their outcome undefined (a while-alive strategy,
+    :mod:`trial.estimands`) are counted in rows starting ``excluded from outcome analyses: `` and
+    not among those analysed. A treatment
     cluster counts as having received the intervention when its participation table shows any
     participation above zero; without participation data every cluster is counted as receiving
     its allocation (stated in the report).
@@ -53,6 +57,7 @@ def flow_counts(
         ]
         reasons = people.loc[~completed, design["followup_status"]].value_counts().sort_index()
         rows += [("individual", f"lost: {reason}", arm, int(n)) for reason, n in reasons.items()]
+        excluded = [r for r in flow_rows(config, people) if r[2] == arm]
         rows += [
             (
                 "individual",
@@ -60,7 +65,13 @@ def flow_counts(
                 arm,
                 int(people[followup_column(primary)].notna().sum()),
             ),
-            ("individual", "analysed (multiple imputation, intention to treat)", arm, len(people)),
+            *excluded,
+            (
+                "individual",
+                "analysed (multiple imputation, intention to treat)",
+                arm,
+                len(people) - sum(r[3] for r in excluded),
+            ),
         ]
     return pd.DataFrame(rows, columns=["level", "stage", "arm", "n"])
 

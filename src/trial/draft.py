@@ -60,6 +60,10 @@ def draft_config(data_dir: str | Path) -> str:
         "  followup: TODO",
         "  followup_status: TODO",
         "  followup_completed: TODO",
+        "estimands:                           # TODO: what the effects are about (see docs)",
+        "  population: TODO",
+        "  level: individual                  # individual- or cluster-average effect",
+        "  intercurrent_events: []            # TODO: e.g. death, with a strategy for outcomes",
         "tables:",
     ]
     for name, frame in frames.items():

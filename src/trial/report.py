@@ -32,6 +32,7 @@ from trial.audit import audit_section  # noqa: E402
 from trial.checklist import CONSORT_CLUSTER, checklist_rows  # noqa: E402
 from trial.config import Config, arms, single_treatment_arm, treatment_arms  # noqa: E402
 from trial.costs import cost_section  # noqa: E402
+from trial.estimands import estimands_section  # noqa: E402
 from trial.icc import icc_section  # noqa: E402
 from trial.impute.diagnostics import diagnostics_section  # noqa: E402
 from trial.participation import participation_section  # noqa: E402
@@ -300,6 +301,7 @@ def _provenance_section(config: Config, inputs: Inputs) -> Section:
 # The report's sections in order: (name, builder, the input names it needs).
 SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("design", _design_section, ("traces",)),
+    ("estimands", estimands_section, ("intercurrent_events",)),
     ("flow", _flow_section, ("flow", "flow_figure")),
     ("baseline", _baseline_section, ("baseline", "primary_figure")),
     ("outcomes", _outcomes_section, ("outcomes", "forest_figure")),

@@ -48,6 +48,7 @@ from trial.analysis import (  # noqa: E402
     outcome_scales,
 )
 from trial.config import Config, single_treatment_arm  # noqa: E402
+from trial.estimands import score_defined  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
 from trial.pooling import pool_rubin  # noqa: E402
 from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
@@ -457,7 +458,8 @@ def delta_adjustment(
     scale, sign, direction = _primary(config)
     alpha = config["analysis"]["alpha"]
     y_col = followup_column(scale)
-    imputed = observed[y_col].isna().to_numpy()
+    # imputed values (a score that the estimand leaves undefined stays missing: not shifted)
+    imputed = observed[y_col].isna().to_numpy() & score_defined(config, observed)
     ids = observed[design["individual_id"]].to_numpy()
     designs = []
     for table in completed:

@@ -14,7 +14,9 @@ the same code makes any trial shaped by its config. The generating model:
 * items are ``round(item_mean + loading * trait + noise)``, clipped to the item range, with
   reverse-keyed items written reversed and item gaps at random;
 * follow-up loss is missing at random given baseline covariates (logistic, rate solved exactly);
-* service use is Poisson with a person gamma frailty and a cluster effect;
+* service use is Poisson with a person gamma frailty (correlated between the baseline and
+  follow-up recall periods) and a cluster effect; use up to an event such as death is recorded
+  for the share of the follow-up recall period lived;
 * audit items are logistic with cluster and person effects, a time trend and an arm effect after
   the intervention starts.
 
@@ -163,9 +165,16 @@ def true_effects(config: Config) -> dict[str, Any]:
     if "costs" in config:
         costs = syn["costs"]
         baseline_mean = sum(s["mean"] * s["unit_cost"] for s in costs["services"].values())
+        # Follow-up cost is counted while alive: people whose use is recorded until an event
+        # (lost to follow-up through it) live a uniform share, on average half, of the period.
+        dropout = syn["dropout"]
+        reasons = dropout["reasons"]
+        until_event = sum(reasons.get(r, 0.0) for r in costs.get("recorded_until_event", []))
+        share = dropout["rate"] * until_event / sum(reasons.values())
+        followup_mean = baseline_mean * (1.0 - share / 2)
         truth["costs"] = {
-            "treatment_minus_reference": baseline_mean * (costs["arm_ratio_followup"] - 1.0),
-            "reference_mean_cost": baseline_mean,
+            "treatment_minus_reference": followup_mean * (costs["arm_ratio_followup"] - 1.0),
+            "reference_mean_cost": followup_mean,
         }
     if "audit" in config:
         truth["audit"] = {"log_odds_ratio_after_start": syn["audit"]["arm_effect_after"]}
@@ -635,8 +644,7 @@ def _service_use(
         }
     )
     n = len(people)
-    shape = syn["frailty_shape"]
-    frailty = rng.gamma(shape, 1 / shape, n)
+    frailty = _frailty_pair(syn, n, rng)
     cluster_effect = np.exp(
         syn["cluster_sd"] * rng.standard_normal(len(clusters)) - syn["cluster_sd"] ** 2 / 2
     )
@@ -645,17 +653,27 @@ def _service_use(
         people[design["cluster_id"]].map(clusters.set_index(design["cluster_id"])[design["arm"]])
         == single_treatment_arm(config)
     ).to_numpy()
-    followed = (people[design["followup_status"]] == design["followup_completed"]).to_numpy()
+    status = people[design["followup_status"]].to_numpy()
+    followed = status == design["followup_completed"]
+    # Use up to an event (e.g. death) is recorded from care records for the part of the recall
+    # period the person lived through: a uniform share of it.
+    until_event = np.isin(status, syn.get("recorded_until_event", []))
+    exposure = np.where(until_event, rng.random(n), 1.0)
     quantity_max = config["tables"][spec["use_table"]]["columns"][spec["quantity"]].get(
         "max", np.inf
     )
     rows = []
-    for code, present, ratio in (
-        (design["baseline"], np.ones(n, bool), np.ones(n)),
-        (design["followup"], followed, np.where(treat, syn["arm_ratio_followup"], 1.0)),
+    for time, code, present, ratio in (
+        (0, design["baseline"], np.ones(n, bool), np.ones(n)),
+        (
+            1,
+            design["followup"],
+            followed | until_event,
+            np.where(treat, syn["arm_ratio_followup"], 1.0) * exposure,
+        ),
     ):
         for service, s in services.items():
-            mean = s["mean"] * frailty * person_cluster * ratio
+            mean = s["mean"] * frailty[time] * person_cluster * ratio
             quantity = np.minimum(rng.poisson(mean), quantity_max).astype(int)
             part = pd.DataFrame(
                 {
@@ -674,6 +692,22 @@ def _service_use(
     )
     use = use.sort_values([design["individual_id"], "_t", "_s"]).drop(columns=["_t", "_s"])
     return {spec["use_table"]: use.reset_index(drop=True), spec["unit_cost_table"]: cost_table}
+
+
+def _frailty_pair(
+    syn: Mapping[str, Any], n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Person frailties in the baseline and follow-up recall periods.
+
+    Each is gamma with shape ``k = frailty_shape`` and mean 1, built as
+    ``(G_shared + G_own) / k`` with ``G_shared ~ Gamma(rho k)`` and ``G_own ~ Gamma((1 - rho) k)``
+    independent, so the two correlate exactly ``rho = frailty_correlation``.
+    """
+    k = float(syn["frailty_shape"])
+    rho = float(syn["frailty_correlation"])
+    shared = rng.gamma(rho * k, 1.0, n) if rho > 0 else np.zeros(n)
+    own = [rng.gamma((1 - rho) * k, 1.0, n) if rho < 1 else np.zeros(n) for _ in range(2)]
+    return (shared + own[0]) / k, (shared + own[1]) / k
 
 
 def _audit(config: Config, clusters: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

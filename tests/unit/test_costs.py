@@ -53,8 +53,9 @@ def test_analysis_table_carries_costs_for_imputation(example_config):
     table = build_analysis_table(example_config)
     assert {COST_BASELINE, COST_FOLLOWUP} <= set(table.columns)
     consumers = pd.read_csv(RAW / "consumers.csv")
-    not_followed = (consumers["followup_status"] != "completed").sum()
-    assert table[COST_FOLLOWUP].isna().sum() == not_followed
+    # the use of those who died is recorded up to death (their costs while alive)
+    not_recorded = (~consumers["followup_status"].isin(["completed", "died"])).sum()
+    assert table[COST_FOLLOWUP].isna().sum() == not_recorded
     assert table[COST_BASELINE].notna().all()
 
 
@@ -211,3 +212,77 @@ def test_cheers_has_28_items_each_placed():
     assert list(table["item"]) == list(range(1, 29))
     assert table["where"].str.len().gt(10).all()
     assert set(table["applicable"]) <= {"yes", "no", "outside pipeline", "yes, not reported"}
+
+
+def test_headline_comes_first_and_disagreement_is_flagged_by_hand(small):
+    config, _, fits, reps = small
+    costs = pool_costs(config, fits, reps)["costs"]
+    assert costs["method"].iloc[0] == "bootstrap_rubin" and costs["headline"].iloc[0]
+    head = costs.iloc[0]
+    tolerance = config["costs"]["agreement"]
+    for row in costs.iloc[1:].itertuples():
+        if row.estimand != "mean difference":
+            assert pd.isna(row.agrees)
+            continue
+        shift = (row.estimate - head["estimate"]) / head["se"]
+        ratio = row.se / head["se"]
+        assert row.difference_in_headline_se == pytest.approx(shift)
+        assert row.se_ratio == pytest.approx(ratio)
+        expected = abs(shift) <= tolerance["estimate_se"] and (
+            1 / tolerance["se_ratio"] <= ratio <= tolerance["se_ratio"]
+        )
+        assert row.agrees == expected, row.method
+    # a tighter tolerance flags every other mean difference; another headline reorders
+    import copy
+
+    strict = copy.deepcopy(config)
+    strict["costs"]["agreement"] = {"estimate_se": 1e-9, "se_ratio": 1.0}
+    strict["costs"]["headline"] = "mixed_model"
+    again = pool_costs(strict, fits, reps)["costs"]
+    assert again["method"].iloc[0] == "mixed_model"
+    compared = again[again["estimand"] == "mean difference"].iloc[1:]
+    assert not compared["agrees"].astype(bool).any()
+
+
+def test_effect_left_undefined_by_the_estimand_drops_out_of_the_effect_only(small):
+    """Deaths (while alive) have no effect score: the effect regression uses the others, with
+    the same replicate weights; the cost regression keeps everyone."""
+    from trial.analysis import design_matrix, followup_column
+    from trial.bootstrap import ClusterLayout, bootstrap_weights, weighted_ols_coefficient
+    from trial.costs import _resampling_groups
+    from trial.estimands import undefined_after_events
+
+    config, tables, _, _ = small
+    config = {**config, "costs": {**config["costs"], "bootstrap": {"resampling": "cluster"}}}
+    observed = build_analysis_table(config)
+    table = undefined_after_events(config, observed, tables[1])
+    died = (table["followup_status"] == "died").to_numpy()
+    assert table.loc[died, followup_column("qpr_total")].isna().all() and died.sum() == 8
+    fit = fit_costs(config, table).set_index("method")
+    X = design_matrix(config, table[~died], "qpr_total").to_numpy(float)
+    y = table.loc[~died, followup_column("qpr_total")].to_numpy(float)
+    assert fit.loc["effect_ols", "estimate"] == pytest.approx(
+        np.linalg.lstsq(X, y, rcond=None)[0][1]
+    )
+    assert fit.loc["effect_ols", "n_individuals"] == len(table) - 8
+    assert fit.loc["ols", "n_individuals"] == len(table)
+    reps = bootstrap_costs(config, {1: table}, range(5))
+    layout = ClusterLayout.from_labels(table["team_id"], _resampling_groups(config, table))
+    weights = bootstrap_weights(
+        layout, range(5), seed=config["seed"], keys=("cost_bootstrap", 1), resampling="cluster"
+    )
+    expected = weighted_ols_coefficient(y, X, weights[:, ~died], 1)
+    np.testing.assert_allclose(reps["effect"], expected)
+
+
+def test_congeniality_is_claimed_only_for_the_engine_that_contains_the_analysis(config):
+    from trial.costs import congeniality_text
+
+    config["imputation"]["engine"] = "forest"
+    forest = congeniality_text(config)
+    assert "congeniality is not established" in forest
+    config["imputation"]["engine"] = "multilevel"
+    multilevel = congeniality_text(config)
+    assert "not established" not in multilevel and "contain the linear" in multilevel
+    for text in (forest, multilevel):
+        assert "MI then bootstrap" in text and "was not done" in text  # says which, and why

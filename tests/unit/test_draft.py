@@ -27,6 +27,11 @@ def test_draft_of_the_example_files():
     assert tables["unit_costs"]["columns"]["unit_cost"]["type"] in ("integer", "number")
     assert tables["consumer_measures"]["columns"]["qpr_01"]["missing"] == "allowed"
     assert draft["design"]["cluster_table"] == "TODO"
+    assert draft["estimands"] == {
+        "population": "TODO",
+        "level": "individual",
+        "intercurrent_events": [],
+    }
 
 
 def test_no_csv_files_is_a_clear_error(tmp_path):

@@ -3,6 +3,7 @@
 import filecmp
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,9 +50,15 @@ def test_followup_loss_is_missing_at_random_on_age(example_config):
 
 def test_truth_matches_the_generating_parameters(example_config):
     truth = json.loads((RAW / "truth.json").read_text())
-    costs = example_config["synthetic"]["costs"]
-    expected = sum(s["mean"] * s["unit_cost"] for s in costs["services"].values()) * (
-        costs["arm_ratio_followup"] - 1
+    syn = example_config["synthetic"]
+    costs = syn["costs"]
+    # deaths (4% of the 26.3% lost) have costs for half the follow-up period on average
+    died = syn["dropout"]["rate"] * syn["dropout"]["reasons"]["died"]
+    died /= sum(syn["dropout"]["reasons"].values())
+    expected = (
+        sum(s["mean"] * s["unit_cost"] for s in costs["services"].values())
+        * (1 - died / 2)
+        * (costs["arm_ratio_followup"] - 1)
     )
     assert truth["costs"]["treatment_minus_reference"] == pytest.approx(expected)
     # a single-item outcome with no clipping in practice: its true effect is the shift itself
@@ -90,3 +97,90 @@ def test_three_arm_truth_follows_each_arms_shift():
     assert phq["self_help_plus_groups"] < phq["guided_self_help"] < 0
     arms = pd.read_csv(TRIO_RAW / "practices.csv")["allocation"].value_counts().to_dict()
     assert arms == {"usual_care": 11, "guided_self_help": 11, "self_help_plus_groups": 11}
+
+
+def _large_cost_population(config, n_clusters: int, size: int, status: np.ndarray):
+    """People and clusters for the cost generator alone: every cluster in the reference arm."""
+    design = config["design"]
+    clusters = pd.DataFrame(
+        {
+            design["cluster_id"]: [f"K{j}" for j in range(n_clusters)],
+            design["arm"]: design["reference_arm"],
+        }
+    )
+    index = np.repeat(np.arange(n_clusters), size)
+    people = pd.DataFrame(
+        {
+            design["individual_id"]: [f"P{i}" for i in range(index.size)],
+            design["cluster_id"]: clusters[design["cluster_id"]].to_numpy()[index],
+            "_cluster_index": index,
+            design["followup_status"]: status,
+        }
+    )
+    return people, clusters
+
+
+def _totals(config, tables) -> pd.DataFrame:
+    spec = config["costs"]
+    use = tables[spec["use_table"]].merge(tables[spec["unit_cost_table"]], on=spec["service"])
+    use["cost"] = use[spec["quantity"]] * use[spec["unit_cost"]]
+    design = config["design"]
+    return use.groupby([design["individual_id"], design["timepoint"]])["cost"].sum().unstack()
+
+
+def test_baseline_followup_cost_correlation_matches_its_closed_form(example_config):
+    """Cost_t = sum_s u_s Poisson(m_s F_t C): with a = sum u m, b = sum u^2 m, E[F^2] = 1 + 1/k,
+    E[F_0 F_1] = 1 + rho/k and E[C^2] = exp(sigma^2), the correlation of the two periods' costs
+    is a^2 ((1 + rho/k) e^{s2} - 1) / (b + a^2 ((1 + 1/k) e^{s2} - 1))."""
+    from trial.synthetic import _service_use
+
+    config = example_config
+    syn = config["synthetic"]["costs"]
+    k, rho, s2 = syn["frailty_shape"], syn["frailty_correlation"], syn["cluster_sd"] ** 2
+    a = sum(s["mean"] * s["unit_cost"] for s in syn["services"].values())
+    b = sum(s["mean"] * s["unit_cost"] ** 2 for s in syn["services"].values())
+    truth = a**2 * ((1 + rho / k) * np.exp(s2) - 1) / (b + a**2 * ((1 + 1 / k) * np.exp(s2) - 1))
+    assert 0.3 < truth < 0.6  # a realistic correlation, unlike one shared frailty (~0.99)
+    n_clusters, size, batches = 400, 50, 20
+    status = np.full(n_clusters * size, config["design"]["followup_completed"])
+    people, clusters = _large_cost_population(config, n_clusters, size, status)
+    totals = _totals(config, _service_use(config, people, clusters, np.random.default_rng(5)))
+    totals = totals.loc[people[config["design"]["individual_id"]]]
+    base = totals[config["design"]["baseline"]].to_numpy()
+    follow = totals[config["design"]["followup"]].to_numpy()
+    estimate = np.corrcoef(base, follow)[0, 1]
+    # Monte Carlo SE from independent batches of whole clusters (costs are heavy-tailed)
+    per_batch = [
+        np.corrcoef(b_, f_)[0, 1]
+        for b_, f_ in zip(np.split(base, batches), np.split(follow, batches), strict=True)
+    ]
+    mc_se = np.std(per_batch, ddof=1) / np.sqrt(batches)
+    assert abs(estimate - truth) < 4 * mc_se, (estimate, truth, mc_se)
+    # and the committed example's own correlation is in the realistic range
+    example = _totals(
+        config, {n: pd.read_csv(RAW / f"{n}.csv") for n in ("service_use", "unit_costs")}
+    )
+    assert 0.3 < example.dropna().corr().iloc[0, 1] < 0.6
+
+
+def test_costs_after_death_cover_the_share_of_the_period_lived(example_config):
+    """Deaths get follow-up use for a uniform share of the recall period: half the mean cost."""
+    from trial.synthetic import _service_use
+
+    config = example_config
+    design = config["design"]
+    n_clusters, size = 200, 50
+    status = np.tile(["died", design["followup_completed"]], n_clusters * size // 2)
+    people, clusters = _large_cost_population(config, n_clusters, size, status)
+    totals = _totals(config, _service_use(config, people, clusters, np.random.default_rng(6)))
+    totals = totals.loc[people[design["individual_id"]]]
+    follow = totals[design["followup"]].to_numpy()
+    died = status == "died"
+    assert not np.isnan(follow).any()  # recorded for the dead too
+    # the ratio of means by the delta method, within clusters so that cluster effects cancel
+    ratio = follow[died].mean() / follow[~died].mean()
+    paired = pd.DataFrame({"c": people["_cluster_index"], "d": died, "y": follow})
+    sums = paired.groupby(["c", "d"])["y"].mean().unstack()
+    r = sums[True] / sums[False].mean() - ratio * sums[False] / sums[False].mean()
+    mc_se = r.std(ddof=1) / np.sqrt(n_clusters)
+    assert abs(ratio - 0.5) < 4 * mc_se, (ratio, mc_se)

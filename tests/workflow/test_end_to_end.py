@@ -100,7 +100,11 @@ def test_primary_estimate_recovers_the_truth(runs):
             row["estimate"],
             true_value,
         )
-        assert row["n_clusters"] == 40 and row["n_individuals"] == 1200
+        # deaths are left out of the outcome analyses (the config's while-alive strategy)
+        consumers = pd.read_csv(folder / "raw" / "consumers.csv")
+        died = int((consumers["followup_status"] == "died").sum())
+        assert died > 0
+        assert row["n_clusters"] == 40 and row["n_individuals"] == 1200 - died
         assert row["df_method"] == "kenward-roger"
         assert 10 < row["df"] < 40  # cluster-level df, not the individual-level n - p
 

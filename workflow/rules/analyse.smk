@@ -69,6 +69,26 @@ if SEVERAL_TREATMENT_ARMS:
     REPORT_INPUTS.update(arm_tests=f"{REPORTS}/tables/arm_tests.csv")
 
 
+rule describe_estimands:
+    """Intercurrent events by arm and how their follow-up values are handled."""
+    input:
+        f"{DERIVED}/scored/analysis_table.csv",
+    output:
+        f"{REPORTS}/tables/intercurrent_events.csv",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/describe_estimands.log",
+    params:
+        estimands=config.get("estimands", {}),
+        design=config["design"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/describe_estimands.py"
+
+
 rule describe_trial:
     """Flow counts and the baseline table, from the data."""
     input:

@@ -29,6 +29,7 @@ rule make_figures:
 REPORT_INPUTS.update(
     outcomes=f"{REPORTS}/tables/outcomes.csv",
     flow=f"{REPORTS}/tables/flow.csv",
+    intercurrent_events=f"{REPORTS}/tables/intercurrent_events.csv",
     flow_figure=f"{REPORTS}/figures/consort_flow.png",
     baseline=f"{REPORTS}/tables/baseline.csv",
     forest_figure=f"{REPORTS}/figures/forest.png",

@@ -102,12 +102,14 @@ def imputed_vs_observed_table(
     for scale in outcome_scales(config):
         for time, column_of in _timepoints(config):
             column = column_of(scale)
-            missing = table[column].isna().to_numpy()
+            # imputed: missing before, filled after (a value an estimand leaves undefined stays
+            # missing in the completed data and is not an imputed value)
+            missing = (table[column].isna() & completed[0][column].notna()).to_numpy()
             if not missing.any():
                 continue
             for arm in arms(config):
                 in_arm = (table[design["arm"]] == arm).to_numpy()
-                observed = table.loc[in_arm & ~missing, column]
+                observed = table.loc[in_arm & table[column].notna().to_numpy(), column]
                 imputed = np.concatenate(
                     [c[column].to_numpy(dtype=float)[in_arm & missing] for c in completed]
                 )
@@ -177,10 +179,10 @@ def imputed_vs_observed_plot(
     design = config["design"]
     scale = outcome_scales(config)[0]
     column = followup_column(scale)
-    missing = table[column].isna().to_numpy()
+    missing = (table[column].isna() & completed[0][column].notna()).to_numpy()
     rng = np.random.default_rng(0)  # jitter only
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), width_ratios=[1.4, 1])
-    observed = table.loc[~missing, column].to_numpy(dtype=float)
+    observed = table[column].dropna().to_numpy(dtype=float)
     left.scatter(rng.uniform(-0.25, 0.25, observed.size), observed, s=4, color=_OBSERVED, alpha=0.5)
     shown = completed[:max_strips]
     for i, frame in enumerate(shown, start=1):
@@ -200,7 +202,7 @@ def imputed_vs_observed_plot(
     for arm, colour in colours.items():
         in_arm = (table[design["arm"]] == arm).to_numpy()
         label = design["arm_labels"][arm]
-        obs = table.loc[in_arm & ~missing, column].to_numpy(dtype=float)
+        obs = table.loc[in_arm & table[column].notna().to_numpy(), column].to_numpy(dtype=float)
         imp = np.concatenate([f[column].to_numpy(dtype=float)[in_arm & missing] for f in completed])
         if obs.size > 1 and np.ptp(obs) > 0:
             right.plot(grid, stats.gaussian_kde(obs)(grid), color=colour, label=f"{label} observed")

@@ -1,0 +1,487 @@
+"""Estimands: what each analysis estimates, and how intercurrent events are handled.
+
+The config's ``estimands`` section declares the ICH E9(R1) attributes of the trial's effects:
+the population, the treatment conditions, the variable (each outcome scale at follow-up, and
+the follow-up cost), the population-level summary, whether the effect is an individual-average
+or a cluster-average one (Kahan et al 2023, Clin Trials 20:107), and each **intercurrent event**
+(an event after randomisation that ends or changes what the follow-up value means, recorded by a
+follow-up status code) with the strategy that handles it, separately for the outcome scores and
+for costs:
+
+``treatment_policy``
+    The value is wanted whatever happened; a missing one is multiply imputed under missing at
+    random (MAR) given the imputation model. Not allowed for a terminal event (e.g. death),
+    after which the value does not exist.
+``hypothetical``
+    The value had the event not occurred; a missing one is multiply imputed under MAR, which is
+    the assumption that people with the event would have followed the imputation model.
+``while_alive``
+    Terminal events only. Scores: the follow-up score is not defined after the event, so no
+    imputed value is used; in every completed data set the score stays missing and each
+    analysis leaves the individual out (and counts them). The comparison is then among those
+    without the event, which randomisation protects only if the arms do not change who has it.
+    Costs: the costs incurred before the event, which must be recorded; they are never imputed.
+``composite``
+    Scores only: the event is part of the outcome, the follow-up score is set to the declared
+    value for the outcome (e.g. its worst value) before imputation.
+
+Every individual whose follow-up status names an intercurrent event is counted per arm, with
+what was done to their values (:func:`handling_table`), and the report's estimand text is
+generated from these declarations (:func:`methods_paragraphs`). Without an ``estimands`` section
+no intercurrent event is declared and every missing follow-up value is imputed under MAR.
+
+Data flow: :func:`prepare_for_imputation` (called by
+:func:`trial.analysis.build_analysis_table`) sets composite values and checks that while-alive
+costs are recorded; :func:`undefined_after_events` (the impute rule, after imputing) clears the
+imputed scores that a while-alive strategy leaves undefined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trial.config import Config, arms
+
+__all__ = [
+    "COST_STRATEGIES",
+    "SCORE_STRATEGIES",
+    "EstimandDataError",
+    "IntercurrentEvent",
+    "estimand_config_problems",
+    "handling_table",
+    "intercurrent_events",
+    "methods_paragraphs",
+    "prepare_for_imputation",
+    "score_defined",
+    "undefined_after_events",
+]
+
+SCORE_STRATEGIES = ("treatment_policy", "hypothetical", "while_alive", "composite")
+COST_STRATEGIES = ("treatment_policy", "hypothetical", "while_alive")
+
+STRATEGY_LABELS = {
+    "treatment_policy": "treatment policy",
+    "hypothetical": "hypothetical",
+    "while_alive": "while alive",
+    "composite": "composite",
+}
+
+
+class EstimandDataError(ValueError):
+    """The data do not allow a declared strategy (e.g. a while-alive cost not recorded)."""
+
+
+@dataclass(frozen=True)
+class IntercurrentEvent:
+    """One declared intercurrent event and its strategies.
+
+    Attributes
+    ----------
+    name, label : str
+        Key and report wording.
+    status : tuple of str
+        Follow-up status codes that record the event.
+    terminal : bool
+        No outcome exists after the event (death).
+    scores : str
+        Strategy for the outcome scores (one of :data:`SCORE_STRATEGIES`).
+    costs : str or None
+        Strategy for costs (one of :data:`COST_STRATEGIES`); None without a costs section.
+    composite_values : mapping of str to float
+        For ``composite``: the follow-up score given to each outcome scale.
+    rationale : str
+        Why this strategy (printed in the report).
+    """
+
+    name: str
+    label: str
+    status: tuple[str, ...]
+    terminal: bool
+    scores: str
+    costs: str | None
+    composite_values: Mapping[str, float] = field(default_factory=dict)
+    rationale: str = ""
+
+
+def intercurrent_events(config: Config) -> list[IntercurrentEvent]:
+    """The declared intercurrent events, in config order (none without ``estimands``)."""
+    events = []
+    for spec in config.get("estimands", {}).get("intercurrent_events", []):
+        events.append(
+            IntercurrentEvent(
+                name=spec["name"],
+                label=spec.get("label", spec["name"]),
+                status=tuple(spec["status"]),
+                terminal=bool(spec.get("terminal", False)),
+                scores=spec["outcomes"],
+                costs=spec.get("costs"),
+                composite_values=dict(spec.get("composite_values", {})),
+                rationale=spec.get("rationale", ""),
+            )
+        )
+    return events
+
+
+def estimand_config_problems(config: Config) -> list[str]:
+    """Problems of the ``estimands`` section that the schema cannot see (listed all at once)."""
+    if "estimands" not in config:
+        return []
+    from trial.analysis import outcome_scales
+
+    design = config["design"]
+    status_spec = (
+        config["tables"]
+        .get(design["individual_table"], {})
+        .get("columns", {})
+        .get(design["followup_status"], {})
+    )
+    codes = status_spec.get("values")
+    problems = []
+    seen: dict[str, str] = {}
+    for i, event in enumerate(intercurrent_events(config)):
+        where = f"estimands/intercurrent_events/{i} ({event.name})"
+        for code in event.status:
+            if code == design["followup_completed"]:
+                problems.append(
+                    f"{where}/status: {code!r} is the code of a completed follow-up, not an event"
+                )
+            elif codes is not None and code not in codes:
+                problems.append(
+                    f"{where}/status: {code!r} is not one of the {design['followup_status']} "
+                    f"codes {codes}"
+                )
+            if code in seen:
+                problems.append(f"{where}/status: {code!r} already names event {seen[code]!r}")
+            seen[code] = event.name
+        for kind, strategy in (("outcomes", event.scores), ("costs", event.costs)):
+            if strategy == "treatment_policy" and event.terminal:
+                problems.append(
+                    f"{where}/{kind}: treatment_policy needs the value to exist after the event; "
+                    "after a terminal event choose while_alive, composite or hypothetical"
+                )
+            if strategy == "while_alive" and not event.terminal:
+                problems.append(
+                    f"{where}/{kind}: while_alive applies to terminal events (set terminal: true)"
+                )
+        if "costs" in config and event.costs is None:
+            problems.append(f"{where}/costs: the trial has costs; declare their strategy")
+        if "costs" not in config and event.costs is not None:
+            problems.append(f"{where}/costs: the config has no costs section")
+        scales = outcome_scales(config) if config.get("analysis") else []
+        if event.scores == "composite":
+            missing = [s for s in scales if s not in event.composite_values]
+            if missing:
+                problems.append(
+                    f"{where}/composite_values: give the follow-up score of every outcome "
+                    f"scale; missing {missing}"
+                )
+        extra = [s for s in event.composite_values if s not in scales]
+        if extra:
+            problems.append(f"{where}/composite_values: {extra} are not outcome scales")
+        if event.composite_values and event.scores != "composite":
+            problems.append(f"{where}/composite_values: only the composite strategy uses them")
+    return problems
+
+
+def _events_by_row(config: Config, table: pd.DataFrame) -> pd.Series:
+    """The intercurrent event (name) of each row, or ``""``.
+
+    A table without the follow-up status column (one made by hand, not by
+    :func:`trial.analysis.build_analysis_table`) records no event.
+    """
+    column = config["design"]["followup_status"]
+    if column not in table:
+        return pd.Series("", index=table.index)
+    status = table[column].astype(str)
+    names = {code: e.name for e in intercurrent_events(config) for code in e.status}
+    return status.map(lambda code: names.get(code, ""))
+
+
+def prepare_for_imputation(config: Config, table: pd.DataFrame) -> pd.DataFrame:
+    """Apply the strategies that act before imputation.
+
+    Composite: the follow-up score of each outcome is set to the declared value. While-alive
+    costs: checked to be recorded (never imputed).
+
+    Raises
+    ------
+    EstimandDataError
+        Individuals with an event whose cost strategy is while_alive have no follow-up cost.
+    """
+    from trial.analysis import followup_column
+
+    out = table.copy()
+    event_of = _events_by_row(config, table)
+    design = config["design"]
+    for event in intercurrent_events(config):
+        rows = (event_of == event.name).to_numpy()
+        if event.scores == "composite":
+            for scale, value in event.composite_values.items():
+                out.loc[rows, followup_column(scale)] = float(value)
+        if event.costs == "while_alive" and "costs" in config:
+            from trial.costs import COST_FOLLOWUP
+
+            unrecorded = rows & out[COST_FOLLOWUP].isna().to_numpy()
+            if unrecorded.any():
+                ids = out.loc[unrecorded, design["individual_id"]].astype(str).tolist()
+                raise EstimandDataError(
+                    f"estimands: {int(unrecorded.sum())} individuals with "
+                    f"{design['followup_status']} in {list(event.status)} have no service use "
+                    f"recorded at {design['followup']!r} (first: {ids[:5]}), but the cost "
+                    f"strategy for {event.name!r} is while_alive: record the use up to the "
+                    "event, or declare another cost strategy"
+                )
+    return out
+
+
+def score_defined(config: Config, table: pd.DataFrame) -> np.ndarray:
+    """True for rows whose follow-up scores exist under the declared strategies.
+
+    False for individuals with an event whose score strategy is while_alive.
+    """
+    excluded = {e.name for e in intercurrent_events(config) if e.scores == "while_alive"}
+    return ~_events_by_row(config, table).isin(excluded).to_numpy()
+
+
+def undefined_after_events(
+    config: Config, table: pd.DataFrame, completed: pd.DataFrame
+) -> pd.DataFrame:
+    """A completed data set with the scores a while-alive strategy leaves undefined cleared.
+
+    Follow-up scores that were missing in ``table`` (before imputation) for individuals outside
+    :func:`score_defined` are set back to missing, so that no analysis uses an imputed value
+    for them (each analysis counts them among its excluded rows).
+    """
+    from trial.analysis import followup_column, outcome_scales
+
+    out = completed.copy()
+    undefined = ~score_defined(config, table)
+    for scale in outcome_scales(config):
+        column = followup_column(scale)
+        clear = undefined & table[column].isna().to_numpy()
+        out.loc[clear, column] = np.nan
+    return out
+
+
+def _score_handling(event: IntercurrentEvent) -> str:
+    return {
+        "treatment_policy": "imputed under MAR",
+        "hypothetical": "imputed under MAR (the value had the event not occurred)",
+        "while_alive": "not defined: left out of the outcome analyses",
+        "composite": "set to the declared composite value",
+    }[event.scores]
+
+
+def _cost_handling(event: IntercurrentEvent) -> str:
+    return {
+        "treatment_policy": "imputed under MAR",
+        "hypothetical": "imputed under MAR (the cost had the event not occurred)",
+        "while_alive": "recorded costs up to the event, not imputed",
+    }[str(event.costs)]
+
+
+def handling_table(config: Config, table: pd.DataFrame) -> pd.DataFrame:
+    """Per intercurrent event and arm: how many individuals, and what was done with them.
+
+    Columns: ``event, label, status, arm, n, outcomes_strategy, outcomes_handling,
+    costs_strategy, costs_handling``; one row per event and arm (zero counts included), then a
+    row per arm for follow-up losses that are not intercurrent events (missing data, imputed
+    under MAR).
+    """
+    design = config["design"]
+    event_of = _events_by_row(config, table)
+    completed = table[design["followup_status"]].astype(str) == design["followup_completed"]
+    rows = []
+    for event in intercurrent_events(config):
+        for arm in arms(config):
+            in_arm = table[design["arm"]] == arm
+            rows.append(
+                {
+                    "event": event.name,
+                    "label": event.label,
+                    "status": ", ".join(event.status),
+                    "arm": arm,
+                    "n": int(((event_of == event.name) & in_arm).sum()),
+                    "outcomes_strategy": event.scores,
+                    "outcomes_handling": _score_handling(event),
+                    "costs_strategy": event.costs or "",
+                    "costs_handling": _cost_handling(event) if event.costs else "",
+                }
+            )
+    costed = "costs" in config
+    other = ~completed & (event_of == "")
+    other_codes = ", ".join(sorted(set(table.loc[other, design["followup_status"]].astype(str))))
+    for arm in arms(config):
+        in_arm = table[design["arm"]] == arm
+        rows.append(
+            {
+                "event": "",
+                "label": "lost to follow-up for other reasons (missing data)",
+                "status": other_codes,
+                "arm": arm,
+                "n": int((other & in_arm).sum()),
+                "outcomes_strategy": "",
+                "outcomes_handling": "imputed under MAR",
+                "costs_strategy": "",
+                "costs_handling": "imputed under MAR if not recorded" if costed else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def flow_rows(config: Config, table: pd.DataFrame) -> list[tuple[str, str, str, int]]:
+    """Flow-table rows ``(level, stage, arm, n)`` of individuals left out of the outcome
+    analyses by a while-alive strategy, one per such event and arm."""
+    event_of = _events_by_row(config, table)
+    design = config["design"]
+    rows = []
+    for event in intercurrent_events(config):
+        if event.scores != "while_alive":
+            continue
+        for arm in arms(config):
+            n = int(((event_of == event.name) & (table[design["arm"]] == arm)).sum())
+            rows.append(("individual", f"excluded from outcome analyses: {event.label}", arm, n))
+    return rows
+
+
+def _level_text(config: Config) -> str:
+    design = config["design"]
+    cluster, individual = design["cluster_label"], design["individual_label"]
+    if config.get("estimands", {}).get("level", "individual") == "cluster":
+        return (
+            f"Cluster-average: every {cluster} counts equally. The mixed models weight "
+            f"{cluster}s by their precision, between equal and size-proportional weights; they "
+            f"estimate the cluster-average effect when the effect does not vary with {cluster} "
+            "size (Kahan et al 2023)."
+        )
+    return (
+        f"Individual-average: every {individual} counts equally. The mixed models weight "
+        f"{cluster}s by their precision, between equal and size-proportional weights; they "
+        f"estimate the individual-average effect when the effect does not vary with {cluster} "
+        "size (Kahan et al 2023); the cost bootstrap weights every "
+        f"{individual} equally."
+    )
+
+
+def estimand_rows(config: Config) -> list[dict[str, str]]:
+    """The estimand attributes, one row per attribute (for the report)."""
+    from trial.analysis import outcome_scales
+
+    spec = config.get("estimands", {})
+    design = config["design"]
+    labels = design["arm_labels"]
+    compared = ", ".join(labels[a] for a in arms(config)[:-1])
+    treatments = spec.get(
+        "treatment", f"{compared} versus {labels[design['reference_arm']]} (as allocated)"
+    )
+    variables = "; ".join(config["scales"][s]["label"] for s in outcome_scales(config))
+    variable_text = f"Outcome scores at {design['followup']}: {variables}"
+    if "costs" in config:
+        variable_text += f". Total service cost in the recall period before {design['followup']}"
+    events = intercurrent_events(config)
+    event_text = (
+        "; ".join(
+            f"{e.label} ({', '.join(e.status)}): outcomes {STRATEGY_LABELS[e.scores]}"
+            + (f", costs {STRATEGY_LABELS[e.costs]}" if e.costs else "")
+            for e in events
+        )
+        or "none declared"
+    )
+    return [
+        {
+            "attribute": "Population",
+            "value": spec.get(
+                "population",
+                f"{design['individual_label']}s of the randomised "
+                f"{design['cluster_label']}s, assessed at baseline",
+            ),
+        },
+        {"attribute": "Treatment conditions", "value": treatments},
+        {"attribute": "Variable", "value": variable_text},
+        {"attribute": "Intercurrent events and strategies", "value": event_text},
+        {
+            "attribute": "Population-level summary",
+            "value": spec.get(
+                "summary",
+                "difference in means between arms, adjusted for the baseline value and "
+                "the strata (for a linear model the same as the marginal difference)",
+            ),
+        },
+        {"attribute": "Individual- or cluster-average", "value": _level_text(config)},
+    ]
+
+
+def methods_paragraphs(config: Config) -> list[dict[str, str]]:
+    """The estimand paragraphs of the report (``heading``, ``text``), from the declarations."""
+    design = config["design"]
+    paragraphs = []
+    for event in intercurrent_events(config):
+        codes = ", ".join(f"'{c}'" for c in event.status)
+        heading = event.label
+        text = (
+            f"(follow-up status {codes}{', a terminal event' if event.terminal else ''}). "
+            f"Outcome scores: {STRATEGY_LABELS[event.scores]} strategy; "
+        )
+        text += {
+            "treatment_policy": "the score is wanted whatever happened, and a missing one is "
+            "imputed under missing at random given the imputation model.",
+            "hypothetical": "the estimand is the score had the event not occurred; a missing "
+            "score is imputed under missing at random, i.e. as if those with the event followed "
+            "the imputation model of those without it.",
+            "while_alive": "the score does not exist after the event, so it is not imputed: "
+            f"these {design['individual_label']}s are left out of every outcome analysis and "
+            "counted. The comparison is then among those without the event, which "
+            "randomisation protects only if the arms do not change who has it (counts by arm "
+            "below).",
+            "composite": "the event is part of the outcome: the follow-up score is set to "
+            + ", ".join(f"{v:g} ({s})" for s, v in event.composite_values.items())
+            + " before imputation.",
+        }[event.scores]
+        if event.costs:
+            cost_text = {
+                "treatment_policy": "a missing cost is imputed under missing at random.",
+                "hypothetical": "the cost had the event not occurred; a missing one is imputed "
+                "under missing at random.",
+                "while_alive": "the costs incurred before the event, as recorded; they are not "
+                "imputed and no cost is imputed after the event.",
+            }[event.costs]
+            text += f" Costs: {STRATEGY_LABELS[event.costs]} strategy; {cost_text}"
+        if event.rationale:
+            text += f" Rationale: {event.rationale}"
+        paragraphs.append({"heading": heading, "text": text})
+    other = (
+        f"Other losses to follow-up are missing data: their missing values are imputed under "
+        f"missing at random given the imputation model ({design['followup_status']} other than "
+        f"'{design['followup_completed']}' and the events above)"
+    )
+    if "sensitivity" in config:
+        other += (
+            "; the delta-adjustment sensitivity analysis shows how far the primary result "
+            "depends on that assumption"
+        )
+    paragraphs.append({"heading": "", "text": other + "."})
+    return paragraphs
+
+
+def estimands_section(config: Config, inputs: Mapping[str, Any]) -> Any:
+    """The report section: attributes, strategy paragraphs and the handling counts by arm."""
+    from trial.reporting import Section
+
+    handling = pd.read_csv(inputs["intercurrent_events"], keep_default_na=False)
+    wide = []
+    for _, part in handling.groupby(["event", "label"], sort=False):
+        by_arm = part.set_index("arm")["n"]
+        first = part.iloc[0].to_dict()
+        wide.append({**first, "counts": [int(by_arm.get(a, 0)) for a in arms(config)]})
+    context = {
+        "attributes": estimand_rows(config),
+        "paragraphs": methods_paragraphs(config),
+        "handling": wide,
+        "has_costs": "costs" in config,
+    }
+    return Section("estimands", "Estimands", "estimands.html.j2", context)
