@@ -198,3 +198,28 @@ class TestD1:
         est = np.random.default_rng(0).normal(size=(5, 2))
         with pytest.raises(ValueError, match="singular"):
             pool_d1(est, np.ones((5, 2, 2)), df_complete=25)
+
+    @pytest.mark.parametrize("where", ["estimates", "covariances"])
+    @pytest.mark.parametrize("bad", [math.nan, math.inf])
+    def test_non_finite_input(self, where: str, bad: float) -> None:
+        est = np.random.default_rng(1).normal(size=(6, 2))
+        cov = np.broadcast_to(np.eye(2), (6, 2, 2)).copy()
+        if where == "estimates":
+            est[3, 1] = bad
+        else:
+            cov[2, 0, 1] = bad
+        with pytest.raises(ValueError, match="finite"):
+            pool_d1(est, cov, df_complete=25)
+
+    def test_no_parameter(self) -> None:
+        with pytest.raises(ValueError, match="at least one parameter"):
+            pool_d1(np.zeros((4, 0)), np.zeros((4, 0, 0)), df_complete=25)
+
+    def test_two_imputations_are_enough(self) -> None:
+        # m = 2, k = 3: k (m - 1) = 3, Li et al's small-t df t (1 + 1/k) (1 + 1/r)^2 / 2
+        est = np.array([[0.1, 0.3, -0.2], [0.3, 0.2, 0.0]])
+        cov = np.broadcast_to(np.eye(3) * 0.05, (2, 3, 3))
+        res = pool_d1(est, cov, df_complete=math.inf)
+        r = 1.5 * (0.02 + 0.005 + 0.02) / 0.05 / 3  # (1 + 1/m) tr(B) / (0.05 k)
+        assert res.riv == pytest.approx(r)
+        assert res.den_df == pytest.approx(3 * (4 / 3) * (1 + 1 / r) ** 2 / 2)
