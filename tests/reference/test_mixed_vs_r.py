@@ -231,6 +231,47 @@ def test_f_tests(name: str, fit: str, method: str) -> None:
         if method == "kenward-roger":
             _assert_rel(res.F_unscaled, ref["F_unscaled"], RTOL_EST, "F unscaled")
             _assert_rel(res.scale, ref["F_scaling"], RTOL_EST, "F scaling")
+        else:
+            # lmerTest's contestMD does not scale its F
+            assert res.scale == 1.0 and res.F_unscaled == res.F
+
+
+@pytest.mark.parametrize(
+    ("name", "fit", "method"),
+    [(name, "REML", "kenward-roger") for name in KR_DATASETS]
+    + [(name, fit, "satterthwaite") for name in DATASETS for fit in ("REML", "ML")],
+)
+def test_single_contrasts_and_intervals(name: str, fit: str, method: str) -> None:
+    """Each coefficient as a contrast: R's estimate, SE, df, t, p, and the t interval on R's df.
+
+    The reference interval is estimate -/+ qt(0.975, df) SE from R's own estimate, SE and df.
+    """
+    from scipy import stats
+
+    fx = _fixture(name)
+    m = _fit(name, fit == "REML", method)
+    tag = method.replace("-", "_")
+    est = _ref(fx, fit, "estimate")
+    se = _ref(fx, fit, "se_kenward_roger" if method == "kenward-roger" else "se")
+    df = _ref(fx, fit, f"df_{tag}")
+    t = _ref(fx, fit, f"t_{tag}")
+    p = _ref(fx, fit, f"p_{tag}")
+    tab = m.summary_table(alpha=0.1).set_index("term")
+    for term in est.index:
+        c = m.contrast(pd.Series({term: 1.0}), alpha=0.1)
+        q = stats.t.ppf(0.95, df[term])
+        _assert_rel(c.estimate, est[term], RTOL_EST, f"estimate {term}")
+        _assert_rel(c.se, se[term], RTOL_EST, f"se {term}")
+        _assert_rel(c.df, df[term], RTOL_DF, f"df {term}")
+        _assert_rel(c.t, t[term], RTOL_EST, f"t {term}")
+        assert abs(c.p - p[term]) < ATOL_P
+        half = q * se[term]
+        # the limits move with the df by about SE dq/ddf; 1e-3 of a half-width covers it
+        assert c.ci_low == pytest.approx(est[term] - half, abs=1e-3 * half)
+        assert c.ci_high == pytest.approx(est[term] + half, abs=1e-3 * half)
+        assert (c.alpha, c.df_method) == (0.1, method)
+        assert tab.loc[term, "ci_low"] == pytest.approx(c.ci_low, rel=1e-12)
+        assert tab.loc[term, "ci_high"] == pytest.approx(c.ci_high, rel=1e-12)
 
 
 # -- the REFOCUS example's primary model through the pipeline's own design matrix ---------------
@@ -331,3 +372,44 @@ def test_array_entry_point(name: str, fit: str, method: str) -> None:
         _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
         _assert_rel(res.den_df, ref["den_df"], RTOL_DF, f"den df {label}")
         assert abs(res.p - ref["p"]) < ATOL_P
+
+
+# -- between-within df and multi-df F tests (tests/reference/r/between_within.R) ---------------
+
+# the tests of between_within.R: coefficients set to zero by each
+BW_TESTS = {
+    "refocus": {"arm_stratum": ["arm", "stratum"], "all_slopes": ["arm", "baseline", "stratum"]},
+    "boundary": {"arm_x": ["arm", "x"]},
+    "unbalanced": {"x1_x2": ["x1", "x2"], "x1_z": ["x1", "z"]},
+    "nlschools": {"comb_gs": ["COMB", "GS"], "iq_ses": ["IQ", "SES"], "iq_gs": ["IQ", "GS"]},
+    "nested": {
+        "arm_time": [f"arm:time{t}" for t in range(1, 5)],
+        "arm_time1": ["arm", "time1"],
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(BW_TESTS))
+@pytest.mark.parametrize("fit", ["REML", "ML"])
+def test_between_within_against_r(name: str, fit: str) -> None:
+    """Per-coefficient df (the rule computed in R from its definition) and Wald F tests.
+
+    R's F is lmerTest's contestMD F value (the Wald statistic with lme4's covariance over q),
+    its den df the smallest between-within df of the coefficients tested.
+    """
+    fx = _fixture("between_within")
+    fx = fx[fx.dataset == name]
+    m = _fit(name, fit == "REML", "between-within")
+    df = _ref(fx, fit, "df_between_within")
+    np.testing.assert_array_equal(m.df[df.index].to_numpy(), df.to_numpy())
+    for label, terms in BW_TESTS[name].items():
+        ref = _ref(fx, fit, f"F_{label}_between_within")
+        res = m.f_test(_L(m, terms))
+        assert res.num_df == ref["num_df"] >= 2
+        assert res.den_df == ref["den_df"]
+        _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
+        assert res.F_unscaled == res.F and res.scale == 1.0
+        _assert_rel(res.p, ref["p"], 1e-4, f"p {label}")
+        # a single contrast of the same coefficients has the same (smallest) df
+        c = m.contrast(pd.Series(1.0, index=terms))
+        assert c.df == ref["den_df"]

@@ -98,6 +98,8 @@ def test_contrast_f_test_consistency(method: str) -> None:
         assert c.df == pytest.approx(tab.loc[name, "df"], rel=1e-10)
         assert c.p == pytest.approx(tab.loc[name, "p"], rel=1e-8)
         assert c.ci_low == pytest.approx(tab.loc[name, "ci_low"])
+        assert c.ci_high == pytest.approx(tab.loc[name, "ci_high"])
+        assert c.ci_high - c.estimate == pytest.approx(c.estimate - c.ci_low)
         f = fit.f_test(w[None, :])
         assert f.num_df == 1
         assert f.F == pytest.approx(c.t**2, rel=1e-10)
