@@ -1,0 +1,217 @@
+"""Mutation testing of the statistical kernels: run mutmut on a scope and score the result.
+
+Each mutant (one operator, constant or call changed at a time in ``src/trial/pooling.py``,
+``src/trial/bootstrap.py`` or ``src/trial/mixed.py``) is checked by the fast unit and
+R-reference tests of these modules that reach the mutated function (``[tool.mutmut]`` in
+``pyproject.toml``). A mutant no test kills either shows a gap in the tests or is
+*equivalent* (it cannot change any result); ``tests/mutation/equivalent.toml`` says why for
+each known equivalent survivor, and the score counts only the others.
+
+Scopes:
+
+* ``pooling``: all of ``pooling.py``;
+* ``bootstrap``: all of ``bootstrap.py``;
+* ``inference``: the Kenward-Roger, Satterthwaite, between-within and contrast code of
+  ``mixed.py`` (the functions listed in ``INFERENCE`` below).
+
+Run from the repository root (needs the ``mutation`` extra, ``pip install -e ".[mutation]"``);
+not part of CI. Mutants are run niced, one at a time unless ``--max-children`` says otherwise::
+
+    python tests/mutation/run_mutation.py                        # all three scopes, in full
+    python tests/mutation/run_mutation.py --scope inference --sample 400 --seed 1
+    python tests/mutation/run_mutation.py --report-only          # rescore the last run
+
+The score and every surviving mutant (with its diff and, where known, why it is equivalent)
+are written to ``tests/mutation/results.md``. Work files go to ``mutants/`` (ignored by git);
+delete it to start afresh after the code or the tests change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tomllib
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+META = {
+    "pooling": "mutants/src/trial/pooling.py.meta",
+    "bootstrap": "mutants/src/trial/bootstrap.py.meta",
+    "inference": "mutants/src/trial/mixed.py.meta",
+}
+# the Kenward-Roger / Satterthwaite / between-within / contrast code of mixed.py
+INFERENCE = [
+    "xǁMixedModelArrayFitǁcontrast",
+    "xǁMixedModelArrayFitǁf_test",
+    "xǁMixedModelArrayFitǁsummary",
+    "xǁMixedModelFitǁ_weights",
+    "xǁMixedModelFitǁcontrast",
+    "xǁMixedModelFitǁf_test",
+    "xǁMixedModelFitǁsummary_table",
+    "xǁ_Inferenceǁcontrast_df",
+    "xǁ_Inferenceǁf_test",
+    "x__kr_ddf",
+    "x__kr_df_from_a",
+    "x__satt_df_1d",
+    "x__satt_f",
+    "x__inference",
+    "x__inv_info",
+    "x__inv_info_2",
+    "x__single_kr",
+    "x__single_blocks",
+    "x__blocks_general",
+    "x__bw_df",
+    "x__column_levels",
+]
+PATTERNS = {
+    "pooling": ["trial.pooling.*"],
+    "bootstrap": ["trial.bootstrap.*"],
+    "inference": [f"trial.mixed.{f}__mutmut_*" for f in INFERENCE],
+}
+STATUS = {
+    1: "killed",
+    3: "killed",
+    0: "survived",
+    33: "no tests",
+    36: "timeout",
+    -24: "timeout",
+    24: "timeout",
+}
+
+
+def _function(name: str) -> str:
+    return name.split("__mutmut_")[0]
+
+
+def _in_scope(scope: str, name: str) -> bool:
+    if scope != "inference":
+        return True
+    return _function(name).split("trial.mixed.")[-1] in INFERENCE
+
+
+def _results(scope: str) -> dict[str, str]:
+    path = ROOT / META[scope]
+    if not path.exists():
+        return {}
+    codes = json.loads(path.read_text())["exit_code_by_key"]
+    return {
+        k: STATUS.get(v, "not checked" if v is None else f"exit {v}")
+        for k, v in codes.items()
+        if _in_scope(scope, k)
+    }
+
+
+def _mutmut(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["nice", "-n", "15", "mutmut", *args], cwd=ROOT, text=True, capture_output=True, check=False
+    )
+
+
+def _diff(name: str) -> str:
+    out = _mutmut(["show", name]).stdout
+    lines = [ln for ln in out.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+    return "\n".join(lines)
+
+
+def _selected() -> dict[str, dict]:
+    """Per scope: the mutants last run and the command that ran them."""
+    path = ROOT / "mutants" / "selected.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _run(scopes: list[str], sample: int, seed: int, max_children: int, command: str) -> None:
+    names: list[str] = []
+    selected = _selected()
+    for scope in scopes:
+        if not (ROOT / META[scope]).exists():
+            # generate the mutants (and the test-to-function map) without running any
+            _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
+        chosen = sorted(_results(scope))
+        if sample and sample < len(chosen):
+            chosen = sorted(random.Random(seed).sample(chosen, sample))
+        names += chosen
+        selected[scope] = {"names": chosen, "command": command}
+    (ROOT / "mutants").mkdir(exist_ok=True)
+    (ROOT / "mutants" / "selected.json").write_text(json.dumps(selected))
+    proc = _mutmut(["run", "--max-children", str(max_children), *names])
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"mutmut run failed with exit code {proc.returncode}")
+
+
+def _report() -> str:
+    equivalent = tomllib.loads((HERE / "equivalent.toml").read_text())
+    selected = _selected()
+    rows, survivors, commands = [], [], []
+    for scope in META:
+        if scope not in selected:
+            continue
+        names = set(selected[scope]["names"])
+        res = {k: v for k, v in _results(scope).items() if k in names}
+        commands.append(f"`{selected[scope]['command']}` ({scope})")
+        checked = {k: v for k, v in res.items() if v != "not checked"}
+        killed = sum(v in ("killed", "timeout") for v in checked.values())
+        alive = sorted(k for k, v in checked.items() if v not in ("killed", "timeout"))
+        equiv = [k for k in alive if k in equivalent]
+        gaps = [k for k in alive if k not in equivalent]
+        score = killed / (len(checked) - len(equiv)) if len(checked) > len(equiv) else float("nan")
+        rows.append(
+            f"| {scope} | {len(checked)} | {killed} | {len(alive)} | {len(equiv)} | "
+            f"{100 * killed / max(len(checked), 1):.1f}% | {100 * score:.1f}% |"
+        )
+        for k in alive:
+            survivors.append((scope, k, equivalent.get(k, {}).get("why", ""), _diff(k)))
+        if gaps:
+            print(f"{scope}: {len(gaps)} surviving mutants not known to be equivalent")
+    out = [
+        "# Mutation score of the statistical kernels",
+        "",
+        f"Made on {date.today().isoformat()} with mutmut "
+        f"{_mutmut(['--version']).stdout.split()[-1]} by " + "; ".join(commands) + ".",
+        "Timeouts count as killed. The score excludes the survivors shown to be equivalent.",
+        "",
+        "| scope | mutants run | killed | survived | of which equivalent | raw score | "
+        "score of non-equivalent |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "## Surviving mutants",
+        "",
+    ]
+    for scope, k, why, diff in survivors:
+        out += [
+            f"### {k} ({scope})",
+            "",
+            "```diff",
+            diff,
+            "```",
+            "",
+            f"Equivalent: {why}" if why else "**Not known to be equivalent.**",
+            "",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scope", choices=list(META), action="append")
+    ap.add_argument("--sample", type=int, default=0, help="mutants per scope (0: all)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-children", type=int, default=1)
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    scopes = args.scope or list(META)
+    command = " ".join(["python tests/mutation/run_mutation.py", *sys.argv[1:]])
+    if not args.report_only:
+        _run(scopes, args.sample, args.seed, args.max_children, command)
+    (HERE / "results.md").write_text(_report())
+    print((HERE / "results.md").read_text().split("## Surviving")[0])
+
+
+if __name__ == "__main__":
+    main()
