@@ -29,6 +29,9 @@ delete it to start afresh after the code or the tests change.
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
+import functools
 import json
 import random
 import subprocess
@@ -112,10 +115,29 @@ def _mutmut(args: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+@functools.cache
+def _bodies(module: str) -> dict[str, list[str]]:
+    """Body lines of every original and mutated function in mutmut's copy of a module."""
+    text = (ROOT / "mutants" / "src" / "trial" / f"{module}.py").read_text()
+    lines = text.splitlines()
+    return {
+        node.name: lines[node.body[0].lineno - 1 : node.end_lineno]
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef) and "__mutmut_" in node.name
+    }
+
+
 def _diff(name: str) -> str:
-    out = _mutmut(["show", name]).stdout
-    lines = [ln for ln in out.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
-    return "\n".join(lines)
+    """The lines a mutant changes (what ``mutmut show`` prints, without a process per mutant)."""
+    module, function = name.split(".", 2)[1:]
+    bodies = _bodies(module)
+    original = bodies[function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"]
+    lines = difflib.unified_diff(original, bodies[function], lineterm="", n=0)
+    return "\n".join(
+        ln.strip() if ln[0] == " " else ln[0] + " " + ln[1:].strip()
+        for ln in lines
+        if ln[:1] in "+-" and ln[:3] not in ("+++", "---")
+    )
 
 
 def _selected() -> dict[str, dict]:

@@ -17,7 +17,10 @@ class TestRubinHandCalculated:
     # riv = (4/3) / 0.5 = 8/3, lambda = (4/3) / (11/6) = 8/11,
     # v_old = (m - 1) / lambda^2 = 242/64, v_obs = (11/13) 10 (3/11) = 30/13,
     # df = 1 / (64/242 + 13/30) = 3630/2533.
-    res = pool_rubin([1.0, 2.0, 3.0], [0.5, 0.5, 0.5], df_complete=10)
+    @property
+    def res(self) -> PooledEstimate:
+        # computed when a test runs, not when the module is imported
+        return pool_rubin([1.0, 2.0, 3.0], [0.5, 0.5, 0.5], df_complete=10)
 
     def test_variance_components(self) -> None:
         assert self.res.estimate == pytest.approx(2.0)
