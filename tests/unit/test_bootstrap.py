@@ -312,3 +312,110 @@ def test_shrink_columns_with_common_and_own_factors():
     bad[2] = np.nan
     with pytest.raises(BootstrapInputError, match="complete"):
         shrink_two_stage(bad, layout)
+
+
+# -- replicate seeding, layout codes and the inputs' types ----------------------------------------
+
+
+def test_replicate_r_uses_the_seed_the_keys_and_r():
+    from trial.bootstrap import replicate_weights
+    from trial.seeding import derive_rng
+
+    layout, _ = _two_stage_layout()
+    w = bootstrap_weights(layout, [3, 7], seed=11, keys=("cost", 2), resampling="two-stage")
+    for row, r in zip(w, [3, 7], strict=True):
+        own = replicate_weights(derive_rng(11, "cost", 2, r), layout, "two-stage")
+        np.testing.assert_array_equal(row, own)
+    for other in (
+        bootstrap_weights(layout, [3], seed=12, keys=("cost", 2), resampling="two-stage"),
+        bootstrap_weights(layout, [3], seed=11, keys=("cost", 3), resampling="two-stage"),
+    ):
+        assert (other[0] != w[0]).any()
+
+
+def test_no_replicates_gives_an_empty_integer_array():
+    layout, sizes = _two_stage_layout()
+    w = bootstrap_weights(layout, range(0), seed=1, keys=(), resampling="cluster")
+    assert w.shape == (0, sizes.sum()) and w.dtype == np.int64
+
+
+def test_weights_do_not_depend_on_row_order_or_label_order():
+    """Codes follow the sorted labels and members keep their row order within a cluster, so a
+    replicate gives each person the same weight however the clusters' rows are interleaved
+    (the one-stage bootstrap whatever the row order)."""
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(2, 40, size=30)
+    cluster = np.repeat(np.arange(30), sizes)
+    labels = np.array([f"c{j:02d}" for j in range(30)])[cluster]
+    groups = np.where(cluster % 3 == 0, "b", "a")
+    # interleave the clusters' rows at random, each cluster's rows kept in their order
+    keys = rng.random(cluster.size)
+    for j in range(30):
+        keys[cluster == j] = np.sort(keys[cluster == j])
+    interleave = np.argsort(keys)
+    shuffle = rng.permutation(cluster.size)
+    a = ClusterLayout.from_labels(labels, groups)
+    for perm, schemes in ((interleave, ("cluster", "two-stage")), (shuffle, ("cluster",))):
+        b = ClusterLayout.from_labels(labels[perm], groups[perm])
+        for resampling in schemes:
+            wa = bootstrap_weights(a, range(3), seed=4, keys=("o",), resampling=resampling)
+            wb = bootstrap_weights(b, range(3), seed=4, keys=("o",), resampling=resampling)
+            np.testing.assert_array_equal(wb, wa[:, perm])
+    b = ClusterLayout.from_labels(labels[shuffle], groups[shuffle])
+    # members of a cluster in row order; clusters of a group in code order
+    for layout in (a, b):
+        for j in range(layout.n_clusters):
+            start = layout.member_start[j]
+            block = layout.members[start : start + layout.sizes[j]]
+            assert (np.diff(block) > 0).all()
+        for g in np.unique(layout.group):
+            in_group = layout.group_order[layout.group[layout.group_order] == g]
+            assert (np.diff(in_group) > 0).all()
+
+
+def test_integer_values_are_shrunk_as_floats():
+    y, layout = _layout_of(UTILITIES)
+    counts = np.round(y * 100).astype(int)
+    np.testing.assert_allclose(
+        shrink_two_stage(counts, layout), shrink_two_stage(counts.astype(float), layout), rtol=1e-15
+    )
+
+
+def test_one_weight_vector_gives_a_number():
+    rng = np.random.default_rng(5)
+    X = np.column_stack([np.ones(20), rng.standard_normal(20)])
+    y = 1.0 + 2.0 * X[:, 1] + 0.1 * rng.standard_normal(20)
+    one = weighted_ols_coefficient(y, X, np.ones(20, dtype=int), 1)
+    assert np.ndim(one) == 0
+    assert one == pytest.approx(np.linalg.lstsq(X, y, rcond=None)[0][1], rel=1e-12)
+
+
+def test_layout_error_messages_name_the_problem():
+    with pytest.raises(
+        BootstrapInputError, match="^cluster labels must be present for every individual$"
+    ):
+        ClusterLayout.from_labels(["a", None, "b", "b"])
+    with pytest.raises(
+        BootstrapInputError, match="^cluster labels must be present for every individual$"
+    ):
+        ClusterLayout.from_labels([])
+    with pytest.raises(BootstrapInputError, match=r"at least two clusters.*\[1\]$"):
+        ClusterLayout.from_labels(["a"])
+    with pytest.raises(
+        BootstrapInputError, match="^resampling-group labels must be present for everyone$"
+    ):
+        ClusterLayout.from_labels([1, 1, 2, 2], ["x", "x", None, None])
+    with pytest.raises(
+        BootstrapInputError, match=r"^resampling group varies within cluster\(s\) \['2'\]$"
+    ):
+        ClusterLayout.from_labels([1, 1, 2, 2, 3, 3], ["a", "a", "a", "b", "b", "b"])
+    with pytest.raises(
+        BootstrapInputError,
+        match=r"^every resampling group needs at least two clusters to be resampled; "
+        r"clusters per group: \[2, 1\]$",
+    ):
+        ClusterLayout.from_labels([1, 1, 2, 2, 3], ["a", "a", "a", "a", "b"])
+    y, layout = _layout_of(UTILITIES)
+    y[0] = np.inf
+    with pytest.raises(BootstrapInputError, match="^values to shrink must be complete and finite$"):
+        shrink_two_stage(y, layout)
