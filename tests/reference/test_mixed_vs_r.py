@@ -78,13 +78,15 @@ def _case(name: str) -> Case:
             cols_l[f"arm:time{t}"] = d.arm * (d.time == t)
         ft = {"arm_time": [f"arm:time{t}" for t in range(1, 7)]}
         return Case(d.y, pd.DataFrame(cols_l), d.team, d.consumer, ft)
-    if name == "nested":
+    if name in ("nested", "nested_covariate"):
         d = pd.read_csv(DATA / "nested.csv")
         cols: dict[str, object] = {"(Intercept)": 1.0, "arm": d.arm}
         for t in range(1, 5):
             cols[f"time{t}"] = (d.time == t).astype(float)
         for t in range(1, 5):
             cols[f"arm:time{t}"] = d.arm * (d.time == t)
+        if name == "nested_covariate":  # consumer-level, as between_within.R makes it
+            cols["cons"] = (d.consumer.str[1:3].astype(int) % 3).astype(float)
         X = pd.DataFrame(cols)
         ft = {"arm_time": [f"arm:time{t}" for t in range(1, 5)]}
         return Case(d.y, X, d.team, d.consumer, ft)
@@ -386,6 +388,7 @@ BW_TESTS = {
         "arm_time": [f"arm:time{t}" for t in range(1, 5)],
         "arm_time1": ["arm", "time1"],
     },
+    "nested_covariate": {"arm_cons": ["arm", "cons"], "cons_time1": ["cons", "time1"]},
 }
 
 
@@ -413,3 +416,21 @@ def test_between_within_against_r(name: str, fit: str) -> None:
         # a single contrast of the same coefficients has the same (smallest) df
         c = m.contrast(pd.Series(1.0, index=terms))
         assert c.df == ref["den_df"]
+
+
+# -- the Kenward-Roger df and F scaling from A1, A2 and q (tests/reference/r/kr_ddf.R) --------
+
+
+KR_DDF = pd.read_csv(FIXTURES / "kr_ddf.csv", comment="#")
+
+
+@pytest.mark.parametrize("row", KR_DDF.to_dict("records"), ids=list(KR_DDF["case"]))
+def test_kr_df_and_scaling_match_pbkrtest(row: dict) -> None:
+    """pbkrtest's .KR_adjust on inputs built to give chosen A1 and A2: ordinary cases, a df
+    within 0.01 of 2 (scaling set to 1), V0 = 0 (|V0| < 1e-10 set to 0) and V0 < 0."""
+    from trial.mixed import _kr_df_from_a
+
+    ddf, scale, q = _kr_df_from_a(row["A1"], row["A2"], int(row["q"]))
+    assert q == row["q"]
+    assert ddf == pytest.approx(row["ddf"], rel=1e-10, abs=1e-12)
+    assert scale == pytest.approx(row["F_scaling"], rel=1e-10, abs=1e-12)

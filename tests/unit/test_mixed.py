@@ -551,3 +551,54 @@ def test_cluster_sums_by_sorting_match_indicator_product(monkeypatch: pytest.Mon
     sorted_ = mixed._single_stats(*args)
     np.testing.assert_allclose(sorted_.SSx, one_hot.SSx, rtol=1e-12)
     np.testing.assert_allclose(sorted_.G, one_hot.G, rtol=1e-12)
+
+
+# -- the covariance of the variance components when the information is singular ----------------
+
+
+def test_information_inverse_regular_and_singular() -> None:
+    """``2 IE2^-1`` for a regular information, ``2 pinv(IE2)`` for a singular one."""
+    from trial import mixed
+
+    regular2 = np.array([[4.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(mixed._inv_info(regular2), 2 * np.linalg.inv(regular2), rtol=1e-14)
+    singular2 = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(
+        mixed._inv_info(singular2), 2 * np.linalg.pinv(singular2), rtol=1e-12
+    )
+    regular3 = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+    np.testing.assert_allclose(mixed._inv_info(regular3), 2 * np.linalg.inv(regular3), rtol=1e-13)
+    singular3 = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    np.testing.assert_allclose(
+        mixed._inv_info(singular3), 2 * np.linalg.pinv(singular3), rtol=1e-12, atol=1e-14
+    )
+    # judged relative to the largest eigenvalue: an information in tiny units is still regular
+    tiny = regular3 * 1e-24
+    np.testing.assert_allclose(mixed._inv_info(tiny), 2 * np.linalg.inv(tiny), rtol=1e-12)
+    np.testing.assert_allclose(
+        mixed._inv_info(regular2 * 1e-24), 2 * np.linalg.inv(regular2 * 1e-24), rtol=1e-12
+    )
+
+
+def test_contrast_input_errors() -> None:
+    from trial.mixed import fit_random_intercept_arrays
+
+    y, X, cl = _simulate(seed=47)
+    fit = fit_random_intercept_arrays(y.to_numpy(), X.to_numpy(), pd.factorize(cl)[0])
+    with pytest.raises(MixedModelInputError, match=r"^contrast weights are all zero$"):
+        fit.contrast([0.0, 0.0, 0.0])
+    with pytest.raises(MixedModelInputError, match=r"1-D vector of length 3, got shape \(1, 3\)"):
+        fit.contrast([[0.0, 1.0, 0.0]])
+    with pytest.raises(MixedModelInputError, match=r"1-D vector of length 3, got shape \(2,\)"):
+        fit.contrast([0.0, 1.0])
+    with pytest.raises(MixedModelInputError, match=r"^L must have 3 columns, got shape \(1, 2\)$"):
+        fit.f_test([[0.0, 1.0]])
+    with pytest.raises(MixedModelInputError, match=r"^contrast matrix has rank 0$"):
+        fit.f_test(np.zeros((2, 3)))
+    labelled = fit_random_intercept_model(y, X, cl)
+    with pytest.raises(MixedModelInputError, match=r"unknown coefficient names in contrast"):
+        labelled.contrast(pd.Series({"armm": 1.0}))
+    with pytest.raises(MixedModelInputError, match=r"unknown coefficient names in contrast"):
+        labelled.f_test(pd.DataFrame([[1.0]], columns=["armm"]))
+    with pytest.raises(MixedModelInputError, match=r"1-D vector of length 3, got shape \(2,\)"):
+        labelled.contrast([1.0, 0.0])

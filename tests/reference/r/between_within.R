@@ -120,6 +120,12 @@ fit_both("nested", y ~ arm * time + (1 | team) + (1 | team:consumer), nested,
          list(nested$team, paste(nested$team, nested$consumer)),
          list(arm_time = paste0("arm:time", 1:4), arm_time1 = c("arm", "time1")))
 
+# a consumer-level covariate (constant within consumer, varying within team): the middle level
+nested$cons <- as.integer(substr(nested$consumer, 2, 3)) %% 3
+fit_both("nested_covariate", y ~ arm * time + cons + (1 | team) + (1 | team:consumer), nested,
+         list(nested$team, paste(nested$team, nested$consumer)),
+         list(arm_cons = c("arm", "cons"), cons_time1 = c("cons", "time1")))
+
 versions <- c(
   R = R.version.string,
   lme4 = as.character(packageVersion("lme4")),
