@@ -79,6 +79,7 @@ def test_fixtures_cover_brief() -> None:
     assert (large & (D1["riv"] == 0)).any()
     assert (D1["m"] == 2).any()
     assert (~large & (t <= 4)).any() and (~large & (D1["den_df"] <= 0)).any()
+    assert (~large & (D1["den_df"] > 0) & (D1["den_df"] < 1)).any()  # returned, not refused
 
 
 @pytest.mark.parametrize("row", MITML.to_dict("records"), ids=list(MITML["case"]))

@@ -269,3 +269,31 @@ def test_integer_input_is_pooled_as_float() -> None:
         np.array([[1.0, 2], [3, 1], [2, 2]]), np.array([np.eye(2) * 2.0] * 3), df_complete=math.inf
     )
     assert d1_int == d1_float
+
+
+def test_li_raghunathan_rubin_df_at_t_equal_5() -> None:
+    """k (m - 1) = 5 is the first value of the large-t form 4 + (t - 4) (1 + (1 - 2/t) / r)^2."""
+    est = np.array([[0.1, 0.3, -0.2, 0.0, 0.4], [0.3, 0.2, 0.0, 0.1, 0.2]])  # m = 2, k = 5
+    cov = np.broadcast_to(np.eye(5) * 0.05, (2, 5, 5))
+    res = pool_d1(est, cov, df_complete=math.inf)
+    b = est.var(axis=0, ddof=1)
+    r = 1.5 * b.sum() / 0.05 / 5
+    assert res.riv == pytest.approx(r)
+    assert res.den_df == pytest.approx(4 + (5 - 4) * (1 + (1 - 2 / 5) / r) ** 2)
+
+
+@pytest.mark.parametrize("bad", [None, "x"])
+def test_values_that_are_not_numbers(bad: object) -> None:
+    """Missing values become NaN and are refused as not finite; text is refused as such."""
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_rubin([1.0, bad, 2.0], [0.5, 0.5, 0.5], df_complete=10)
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_rubin([1.0, 1.5, 2.0], [0.5, bad, 0.5], df_complete=10)
+    est = np.array([[1.0, 2.0], [3.0, bad], [2.0, 2.0]], dtype=object)
+    cov = np.array([np.eye(2)] * 3)
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_d1(est, cov, df_complete=math.inf)
+    cov_bad = cov.astype(object)
+    cov_bad[1, 0, 0] = bad
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_d1(np.ones((3, 2)), cov_bad, df_complete=math.inf)
