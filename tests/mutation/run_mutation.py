@@ -121,7 +121,7 @@ def _bodies(module: str) -> dict[str, list[str]]:
     text = (ROOT / "mutants" / "src" / "trial" / f"{module}.py").read_text()
     lines = text.splitlines()
     return {
-        node.name: lines[node.body[0].lineno - 1 : node.end_lineno]
+        node.name: [ln.replace(node.name, "f") for ln in lines[node.lineno - 1 : node.end_lineno]]
         for node in ast.walk(ast.parse(text))
         if isinstance(node, ast.FunctionDef) and "__mutmut_" in node.name
     }
@@ -179,15 +179,19 @@ def _report() -> str:
         checked = {k: v for k, v in res.items() if v != "not checked"}
         killed = sum(v in ("killed", "timeout") for v in checked.values())
         alive = sorted(k for k, v in checked.items() if v not in ("killed", "timeout"))
-        equiv = [k for k in alive if k in equivalent]
+        equiv = [k for k in alive if equivalent.get(k, {}).get("kind") == "equivalent"]
         gaps = [k for k in alive if k not in equivalent]
-        score = killed / (len(checked) - len(equiv)) if len(checked) > len(equiv) else float("nan")
+        n_scored = len(checked) - len(equiv)
+        score = killed / n_scored if n_scored else float("nan")
+        se = (score * (1 - score) / n_scored) ** 0.5 if n_scored else float("nan")
+        total = len(_results(scope))
         rows.append(
-            f"| {scope} | {len(checked)} | {killed} | {len(alive)} | {len(equiv)} | "
-            f"{100 * killed / max(len(checked), 1):.1f}% | {100 * score:.1f}% |"
+            f"| {scope} | {len(checked)} of {total} | {killed} | {len(alive)} | {len(equiv)} | "
+            f"{100 * killed / max(len(checked), 1):.1f}% | {100 * score:.1f}% "
+            f"(SE {100 * se:.1f}%) |"
         )
         for k in alive:
-            survivors.append((scope, k, equivalent.get(k, {}).get("why", ""), _diff(k)))
+            survivors.append((scope, k, equivalent.get(k, {}), _diff(k)))
         if gaps:
             print(f"{scope}: {len(gaps)} surviving mutants not known to be equivalent")
     out = [
@@ -195,7 +199,9 @@ def _report() -> str:
         "",
         f"Made on {date.today().isoformat()} with mutmut "
         f"{_mutmut(['--version']).stdout.split()[-1]} by " + "; ".join(commands) + ".",
-        "Timeouts count as killed. The score excludes the survivors shown to be equivalent.",
+        "Timeouts count as killed. The score excludes the survivors shown to be equivalent "
+        '(`tests/mutation/equivalent.toml`, `kind = "equivalent"`); a sampled scope\'s score is '
+        "an estimate with the binomial standard error shown.",
         "",
         "| scope | mutants run | killed | survived | of which equivalent | raw score | "
         "score of non-equivalent |",
@@ -205,17 +211,15 @@ def _report() -> str:
         "## Surviving mutants",
         "",
     ]
-    for scope, k, why, diff in survivors:
-        out += [
-            f"### {k} ({scope})",
-            "",
-            "```diff",
-            diff,
-            "```",
-            "",
-            f"Equivalent: {why}" if why else "**Not known to be equivalent.**",
-            "",
-        ]
+    verdicts = {
+        "equivalent": "Equivalent (excluded from the score)",
+        "exact-value": "Not equivalent, but differs only at an exact floating-point value no "
+        "input is known to reach (counted as surviving)",
+    }
+    for scope, k, entry, diff in survivors:
+        verdict = verdicts.get(entry.get("kind", ""), "**Not known to be equivalent**")
+        out += [f"### {k} ({scope})", "", "```diff", diff, "```", ""]
+        out += [f"{verdict}: {entry['why']}" if entry else verdict + ".", ""]
     return "\n".join(out) + "\n"
 
 

@@ -434,3 +434,48 @@ def test_kr_df_and_scaling_match_pbkrtest(row: dict) -> None:
     assert q == row["q"]
     assert ddf == pytest.approx(row["ddf"], rel=1e-10, abs=1e-12)
     assert scale == pytest.approx(row["F_scaling"], rel=1e-10, abs=1e-12)
+
+
+# -- branches of the multi-df Satterthwaite F test (tests/reference/r/satterthwaite_f.R) --------
+
+SATT_F = pd.read_csv(FIXTURES / "satterthwaite_f.csv", comment="#")
+SATT_F_TERMS = {
+    "arm_z": ["arm", "z"],
+    "time": ["time1", "time2"],
+    "arm_time": ["arm", "time1", "time2"],
+}
+
+
+def _satt_f_case(dataset: str) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    d = pd.read_csv(DATA / f"{dataset}.csv")
+    if dataset == "satt_few_clusters":
+        X = pd.DataFrame({"(Intercept)": 1.0, "arm": d.arm, "z": d.z, "x": d.x})
+    else:
+        X = pd.DataFrame(
+            {
+                "(Intercept)": 1.0,
+                "arm": d.arm,
+                "time1": (d.time == 1) * 1.0,
+                "time2": (d.time == 2) * 1.0,
+            }
+        )
+    return d.y, X.astype(float), d.cluster
+
+
+@pytest.mark.parametrize(
+    "row",
+    SATT_F.to_dict("records"),
+    ids=[f"{r.dataset}-{r.fit}-{r.test}" for r in SATT_F.itertuples()],
+)
+def test_satterthwaite_f_branches(row: dict) -> None:
+    """A direction with df <= 2 (den df 2), equal df (their mean), equal and unequal (combined)."""
+    y, X, cl = _satt_f_case(row["dataset"])
+    fit = fit_random_intercept_model(y, X, cl, reml=row["fit"] == "REML", df_method="satterthwaite")
+    terms = SATT_F_TERMS[row["test"]]
+    coef_df = [float(v) for v in row["coefficient_df"].split(";")]
+    _assert_rel(fit.df[terms].to_numpy(), coef_df, RTOL_DF, "coefficient df")
+    res = fit.f_test(_L(fit, terms))
+    assert res.num_df == row["num_df"]
+    _assert_rel(res.F, row["F"], RTOL_EST, "F")
+    _assert_rel(res.den_df, row["den_df"], RTOL_DF, "den df")
+    assert abs(res.p - row["p"]) < ATOL_P
