@@ -109,6 +109,8 @@ def test_contrast_f_test_consistency(method: str) -> None:
     assert by_name.estimate == pytest.approx(fit.params["arm"])
     diff = fit.contrast(pd.Series({"arm": 2.0, "x": -1.0}))
     assert diff.estimate == pytest.approx(2 * fit.params["arm"] - fit.params["x"])
+    assert list(tab.columns) == ["estimate", "se", "df", "t", "p", "ci_low", "ci_high", "df_method"]
+    assert (tab["df_method"] == method).all()
     two = fit.f_test(pd.DataFrame([[0, 1, 0], [0, 0, 1]], columns=fit.params.index))
     assert two.num_df == 2 and two.den_df > 0 and 0 <= two.p <= 1
 
@@ -602,3 +604,24 @@ def test_contrast_input_errors() -> None:
         labelled.f_test(pd.DataFrame([[1.0]], columns=["armm"]))
     with pytest.raises(MixedModelInputError, match=r"1-D vector of length 3, got shape \(2,\)"):
         labelled.contrast([1.0, 0.0])
+
+
+def test_kenward_roger_df_of_a_coefficient_free_of_the_variance_components() -> None:
+    """A coefficient whose variance does not move with the variance components has infinite df.
+
+    Blocks of the generic Kenward-Roger path built by hand: P_r (the derivatives of
+    X'V^-1X) are zero in every row and column of coefficient 1, so its ``a`` is 0; the other
+    coefficient's df must be pbkrtest's single-contrast df, computed by the general contrast
+    route (``_kr_ddf``).
+    """
+    from trial import mixed
+
+    P = np.array([[[-2.0, 0.0], [0.0, 0.0]], [[-0.5, 0.0], [0.0, 0.0]]])
+    Q = np.zeros((3, 2, 2))
+    Q[:, 0, 0] = [0.8, 0.2, 0.1]
+    blocks = mixed._Blocks(P, Q, np.array([[30.0, 4.0], [4.0, 60.0]]))
+    Phi = np.diag([0.3, 0.2])
+    inf, cov, df = mixed._inference(blocks, np.array([0.5, 2.0]), Phi, True, "kenward-roger", None)
+    assert np.isinf(df[1]) and np.isfinite(df[0]) and df[0] > 0
+    assert df[0] == pytest.approx(inf.contrast_df(np.array([[1.0, 0.0]])), rel=1e-10)
+    assert cov[1, 1] == Phi[1, 1]
