@@ -146,20 +146,26 @@ def _selected() -> dict[str, dict]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _run(scopes: list[str], sample: int, seed: int, max_children: int, command: str) -> None:
+def _run(
+    scopes: list[str], sample: int, seed: int, max_children: int, command: str, resume: bool
+) -> None:
     names: list[str] = []
     selected = _selected()
     for scope in scopes:
         if not (ROOT / META[scope]).exists():
             # generate the mutants (and the test-to-function map) without running any
             _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
-        chosen = sorted(_results(scope))
+        results = _results(scope)
+        chosen = sorted(results)
         if sample and sample < len(chosen):
             chosen = sorted(random.Random(seed).sample(chosen, sample))
-        names += chosen
+        # tests only added since: a killed mutant stays killed, so --resume reruns the rest
+        names += [k for k in chosen if not (resume and results[k] in ("killed", "timeout"))]
         selected[scope] = {"names": chosen, "command": command}
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "selected.json").write_text(json.dumps(selected))
+    if not names:  # without names mutmut would run every mutant
+        return
     proc = _mutmut(["run", "--max-children", str(max_children), *names])
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
@@ -215,6 +221,7 @@ def _report() -> str:
         "equivalent": "Equivalent (excluded from the score)",
         "exact-value": "Not equivalent, but differs only at an exact floating-point value no "
         "input is known to reach (counted as surviving)",
+        "gap": "Not equivalent: a test is missing (counted as surviving)",
     }
     for scope, k, entry, diff in survivors:
         verdict = verdicts.get(entry.get("kind", ""), "**Not known to be equivalent**")
@@ -230,11 +237,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-children", type=int, default=1)
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep earlier kills (valid while tests are only added) and run the other mutants",
+    )
     args = ap.parse_args()
     scopes = args.scope or list(META)
     command = " ".join(["python tests/mutation/run_mutation.py", *sys.argv[1:]])
     if not args.report_only:
-        _run(scopes, args.sample, args.seed, args.max_children, command)
+        _run(scopes, args.sample, args.seed, args.max_children, command, args.resume)
     (HERE / "results.md").write_text(_report())
     print((HERE / "results.md").read_text().split("## Surviving")[0])
 
