@@ -306,6 +306,17 @@ def test_shrink_columns_with_common_and_own_factors():
         shrink_two_stage(x, layout, common),
         rtol=1e-12,
     )
+    # the given factors, not x's own: m_g + c (xbar - m_g) + d (x - xbar) with y's c and d
+    own = shrinkage_factors(x, layout)
+    assert abs(own.c - common.c) > 0.05
+    groups = layout.group_of_individual()
+    xbar = (np.bincount(layout.cluster, weights=x) / layout.sizes)[layout.cluster]
+    m_g = np.array([x[groups == g].mean() for g in (0, 1)])[groups]
+    np.testing.assert_allclose(
+        shrink_two_stage(x, layout, common),
+        m_g + common.c * (xbar - m_g) + common.d * (x - xbar),
+        rtol=1e-12,
+    )
     frame = pd.DataFrame({"y": y, "x": x})
     np.testing.assert_allclose(shrink_two_stage(frame, layout), both, rtol=1e-12)
     bad = y.copy()

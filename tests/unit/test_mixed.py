@@ -574,6 +574,13 @@ def test_information_inverse_regular_and_singular() -> None:
     np.testing.assert_allclose(
         mixed._inv_info(singular3), 2 * np.linalg.pinv(singular3), rtol=1e-12, atol=1e-14
     )
+    # nearly singular (eigenvalue ratio 1e-13): the pseudo-inverse, not the cancelling closed
+    # form; in large units too
+    for scale in (1.0, 1e6):
+        near = np.array([[1.0, 2.0], [2.0, 4.0 + 5e-13]]) * scale
+        np.testing.assert_allclose(
+            mixed._inv_info(near), 2 * np.linalg.pinv(near), rtol=1e-9, err_msg=str(scale)
+        )
     # judged relative to the largest eigenvalue: an information in tiny units is still regular
     tiny = regular3 * 1e-24
     np.testing.assert_allclose(mixed._inv_info(tiny), 2 * np.linalg.inv(tiny), rtol=1e-12)

@@ -6,7 +6,8 @@
 # With Phi = I, L = I_q, one variance parameter, P_1 = diag(d) and W = w, these are
 # A1 = w (sum d)^2 and A2 = w sum d^2, so tests/reference/data/mixed/kr_ddf_cases.csv (case, q,
 # w, d1..d3) chooses A1 and A2: ordinary cases, a df within 0.01 of 2 (pbkrtest then sets the
-# scaling to 1), and V0 = 1 + c1 B at zero (|V0| < 1e-10 is set to 0) and below zero.
+# scaling to 1) and one further from 2 (the formula applies), and V0 = 1 + c1 B at zero
+# (|V0| < 1e-10 is set to 0) and below zero.
 # Writes tests/reference/fixtures/mixed/kr_ddf.csv: case, q, A1, A2, V0, ddf, F_scaling as
 # pbkrtest reports them ('#' header lines record the versions).
 # Run from the repository root:  Rscript tests/reference/r/kr_ddf.R
