@@ -227,6 +227,7 @@ def test_f_tests(name: str, fit: str, method: str) -> None:
         ref = _ref(fx, fit, f"F_{label}_{tag}")
         res = m.f_test(_L(m, terms))
         assert res.num_df == ref["num_df"]
+        assert res.df_method == method
         _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
         _assert_rel(res.den_df, ref["den_df"], RTOL_DF, f"den df {label}")
         assert abs(res.p - ref["p"]) < ATOL_P
@@ -412,6 +413,7 @@ def test_between_within_against_r(name: str, fit: str) -> None:
         assert res.den_df == ref["den_df"]
         _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
         assert res.F_unscaled == res.F and res.scale == 1.0
+        assert res.df_method == "between-within"
         _assert_rel(res.p, ref["p"], 1e-4, f"p {label}")
         # a single contrast of the same coefficients has the same (smallest) df
         c = m.contrast(pd.Series(1.0, index=terms))
