@@ -54,6 +54,11 @@ Denominator degrees of freedom
     random-effect to residual standard deviations; their covariance is twice the inverse of the
     observed Hessian of the (REML or ML) deviance; the gradient of ``L Phi L'`` is taken with
     respect to the same parameters. Here both are computed analytically rather than numerically.
+    The inverse of the Hessian is taken after scaling its ``sigma`` row and column by ``sigma``
+    (which makes it unit-free), dropping eigenvalues below 1e-8 of the largest; lmerTest's
+    cut-off of 1e-8 is absolute, which makes its df depend on the outcome's unit (for an
+    outcome in small units it drops the ``sigma`` direction and inflates the df). At the unit
+    scale of the R reference data the two agree.
     Multi-df tests follow lmerTest's ``contestMD`` (eigen-decomposition of ``L Phi L'``).
 ``"between-within"``
     The between-within rule of Schluchter and Elashoff (1990) (SAS ``DDFM=BETWITHIN``), in the
@@ -118,6 +123,12 @@ _min = np.minimum.reduce
 # relative error in theta at which Newton's method stops (the size of its last step): estimates
 # then change by about as little, far below the 1e-5 agreement with lme4 that is tested
 _THETA_RTOL = 1e-8
+# eigenvalues of the unit-free Hessian of the deviance in the Satterthwaite variance
+# parameters below this fraction of the largest count as zero (lmerTest's 1e-8, made relative)
+_HESSIAN_EIG_RTOL = 1e-8
+# eigenvalue ratio of the variance components' information below which its inverse is a
+# pseudo-inverse
+_INFO_RTOL = 1e-10
 # coarse grid of starting values of theta (both components) for the nested model
 _THETA_START = np.array([0.1, 0.3, 1.0, 3.0, 10.0])
 
@@ -844,8 +855,8 @@ def _column_levels(Xs: np.ndarray, cstarts: np.ndarray, gstarts: np.ndarray | No
     0: constant overall; 1: constant within clusters; 2: constant within nested subgroups
     (nested model only); last level: varies within the finest grouping.
     """
-    scale = np.maximum(np.max(np.abs(Xs), axis=0), 1.0)
-    tol = 1e-10 * scale
+    # relative to each column's own magnitude, so that the unit of a covariate does not matter
+    tol = 1e-10 * np.max(np.abs(Xs), axis=0)
 
     def constant_within(starts: np.ndarray) -> np.ndarray:
         rng = np.maximum.reduceat(Xs, starts, axis=0) - np.minimum.reduceat(Xs, starts, axis=0)
@@ -1325,7 +1336,10 @@ def _single_optimise(st: _Single, reml: bool) -> tuple[_SingleEval, bool]:
         if abs(t_new - t) <= _THETA_RTOL * t or hi - lo <= 1e-15 * hi:
             break
         t = t_new
-    if ev is None or not ev.f <= float(f[i]) + 1e-9 * abs(float(f[i])) or ev.d2 <= 0.0:
+    # f carries dof * log(pwrss), which moves with the outcome's unit; the slack is relative to
+    # its size, with a floor of n for a criterion that happens to be near zero
+    f_grid = float(f[i])
+    if ev is None or not ev.f <= f_grid + 1e-9 * (abs(f_grid) + st.n) or ev.d2 <= 0.0:
         raise MixedModelFitError(
             "the one-dimensional search did not reach a minimum of the profiled criterion"
         )
@@ -1820,9 +1834,19 @@ def _inference(
         Hk[nth, nth] = 2.0 * theta[k] ** 2
         Hv += grad[k] * Hk
     Hv[nth, nth] += 2.0 * grad[nth]
-    evals, evecs = np.linalg.eigh(0.5 * (Hv + Hv.T))
-    pos = evals > 1e-8
-    vcov_varpar = 2.0 * (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    # The Hessian in (theta, sigma) mixes units: its sigma row scales as 1 / sigma. Scaled to
+    # D Hv D with D = diag(1, ..., 1, sigma) it is unit-free, so the eigenvalue cut-off of the
+    # pseudo-inverse (relative to the largest eigenvalue) and the precision of the
+    # eigen-decomposition do not depend on the outcome's unit. lmerTest cuts at an absolute
+    # 1e-8 on the unscaled Hessian, which drops the sigma direction for outcomes measured in
+    # small units (e.g. costs in pence) and so inflates the df; at unit scale the two agree.
+    dscale = np.ones(R)
+    dscale[nth] = sigma
+    Hs = Hv * dscale[:, None] * dscale[None, :]
+    evals, evecs = np.linalg.eigh(0.5 * (Hs + Hs.T))
+    pos = evals > _HESSIAN_EIG_RTOL * max(float(evals[-1]), 0.0)
+    U = evecs[:, pos] * dscale[:, None]
+    vcov_varpar = 2.0 * (U / evals[pos]) @ U.T
     # d Phi / d psi_r = -Phi P_r Phi, chained to the variance parameters
     jac = list(np.tensordot(Jm, -T, axes=(0, 0)))
     grads = np.array([np.diag(Jk) for Jk in jac])  # (n_varpar, p)
@@ -1837,7 +1861,10 @@ def _inv_info_2(a: float, b: float, c: float) -> np.ndarray:
     # its eigenvalues are m - r and m + r
     m = 0.5 * (a + c)
     r = math.hypot(0.5 * (a - c), b)
-    if min(abs(m - r), abs(m + r)) > 1e-10:
+    # the information has the units of 1 / variance^2: near-singularity is judged relative to
+    # the larger eigenvalue
+    ev = (abs(m - r), abs(m + r))
+    if min(ev) > _INFO_RTOL * max(ev):
         f = 2.0 / (a * c - b * b)
         return np.array([[f * c, -f * b], [-f * b, f * a]])
     return 2.0 * np.linalg.pinv(np.array([[a, b], [b, c]]))
@@ -1850,7 +1877,7 @@ def _inv_info(IE2: np.ndarray) -> np.ndarray:
         (a, b), (_, c) = IE2.tolist()
         return _inv_info_2(a, b, c)
     ev, evec = np.linalg.eigh(IE2)
-    if float(np.min(np.abs(ev))) > 1e-10:
+    if float(np.min(np.abs(ev))) > _INFO_RTOL * float(np.max(np.abs(ev))):
         W = 2.0 * (evec / ev) @ evec.T
     else:
         W = 2.0 * np.linalg.pinv(IE2)

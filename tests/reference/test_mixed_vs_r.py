@@ -78,13 +78,15 @@ def _case(name: str) -> Case:
             cols_l[f"arm:time{t}"] = d.arm * (d.time == t)
         ft = {"arm_time": [f"arm:time{t}" for t in range(1, 7)]}
         return Case(d.y, pd.DataFrame(cols_l), d.team, d.consumer, ft)
-    if name == "nested":
+    if name in ("nested", "nested_covariate"):
         d = pd.read_csv(DATA / "nested.csv")
         cols: dict[str, object] = {"(Intercept)": 1.0, "arm": d.arm}
         for t in range(1, 5):
             cols[f"time{t}"] = (d.time == t).astype(float)
         for t in range(1, 5):
             cols[f"arm:time{t}"] = d.arm * (d.time == t)
+        if name == "nested_covariate":  # consumer-level, as between_within.R makes it
+            cols["cons"] = (d.consumer.str[1:3].astype(int) % 3).astype(float)
         X = pd.DataFrame(cols)
         ft = {"arm_time": [f"arm:time{t}" for t in range(1, 5)]}
         return Case(d.y, X, d.team, d.consumer, ft)
@@ -225,12 +227,54 @@ def test_f_tests(name: str, fit: str, method: str) -> None:
         ref = _ref(fx, fit, f"F_{label}_{tag}")
         res = m.f_test(_L(m, terms))
         assert res.num_df == ref["num_df"]
+        assert res.df_method == method
         _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
         _assert_rel(res.den_df, ref["den_df"], RTOL_DF, f"den df {label}")
         assert abs(res.p - ref["p"]) < ATOL_P
         if method == "kenward-roger":
             _assert_rel(res.F_unscaled, ref["F_unscaled"], RTOL_EST, "F unscaled")
             _assert_rel(res.scale, ref["F_scaling"], RTOL_EST, "F scaling")
+        else:
+            # lmerTest's contestMD does not scale its F
+            assert res.scale == 1.0 and res.F_unscaled == res.F
+
+
+@pytest.mark.parametrize(
+    ("name", "fit", "method"),
+    [(name, "REML", "kenward-roger") for name in KR_DATASETS]
+    + [(name, fit, "satterthwaite") for name in DATASETS for fit in ("REML", "ML")],
+)
+def test_single_contrasts_and_intervals(name: str, fit: str, method: str) -> None:
+    """Each coefficient as a contrast: R's estimate, SE, df, t, p, and the t interval on R's df.
+
+    The reference interval is estimate -/+ qt(0.975, df) SE from R's own estimate, SE and df.
+    """
+    from scipy import stats
+
+    fx = _fixture(name)
+    m = _fit(name, fit == "REML", method)
+    tag = method.replace("-", "_")
+    est = _ref(fx, fit, "estimate")
+    se = _ref(fx, fit, "se_kenward_roger" if method == "kenward-roger" else "se")
+    df = _ref(fx, fit, f"df_{tag}")
+    t = _ref(fx, fit, f"t_{tag}")
+    p = _ref(fx, fit, f"p_{tag}")
+    tab = m.summary_table(alpha=0.1).set_index("term")
+    for term in est.index:
+        c = m.contrast(pd.Series({term: 1.0}), alpha=0.1)
+        q = stats.t.ppf(0.95, df[term])
+        _assert_rel(c.estimate, est[term], RTOL_EST, f"estimate {term}")
+        _assert_rel(c.se, se[term], RTOL_EST, f"se {term}")
+        _assert_rel(c.df, df[term], RTOL_DF, f"df {term}")
+        _assert_rel(c.t, t[term], RTOL_EST, f"t {term}")
+        assert abs(c.p - p[term]) < ATOL_P
+        half = q * se[term]
+        # the limits move with the df by about SE dq/ddf; 1e-3 of a half-width covers it
+        assert c.ci_low == pytest.approx(est[term] - half, abs=1e-3 * half)
+        assert c.ci_high == pytest.approx(est[term] + half, abs=1e-3 * half)
+        assert (c.alpha, c.df_method) == (0.1, method)
+        assert tab.loc[term, "ci_low"] == pytest.approx(c.ci_low, rel=1e-12)
+        assert tab.loc[term, "ci_high"] == pytest.approx(c.ci_high, rel=1e-12)
 
 
 # -- the REFOCUS example's primary model through the pipeline's own design matrix ---------------
@@ -331,3 +375,109 @@ def test_array_entry_point(name: str, fit: str, method: str) -> None:
         _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
         _assert_rel(res.den_df, ref["den_df"], RTOL_DF, f"den df {label}")
         assert abs(res.p - ref["p"]) < ATOL_P
+
+
+# -- between-within df and multi-df F tests (tests/reference/r/between_within.R) ---------------
+
+# the tests of between_within.R: coefficients set to zero by each
+BW_TESTS = {
+    "refocus": {"arm_stratum": ["arm", "stratum"], "all_slopes": ["arm", "baseline", "stratum"]},
+    "boundary": {"arm_x": ["arm", "x"]},
+    "unbalanced": {"x1_x2": ["x1", "x2"], "x1_z": ["x1", "z"]},
+    "nlschools": {"comb_gs": ["COMB", "GS"], "iq_ses": ["IQ", "SES"], "iq_gs": ["IQ", "GS"]},
+    "nested": {
+        "arm_time": [f"arm:time{t}" for t in range(1, 5)],
+        "arm_time1": ["arm", "time1"],
+    },
+    "nested_covariate": {"arm_cons": ["arm", "cons"], "cons_time1": ["cons", "time1"]},
+}
+
+
+@pytest.mark.parametrize("name", list(BW_TESTS))
+@pytest.mark.parametrize("fit", ["REML", "ML"])
+def test_between_within_against_r(name: str, fit: str) -> None:
+    """Per-coefficient df (the rule computed in R from its definition) and Wald F tests.
+
+    R's F is lmerTest's contestMD F value (the Wald statistic with lme4's covariance over q),
+    its den df the smallest between-within df of the coefficients tested.
+    """
+    fx = _fixture("between_within")
+    fx = fx[fx.dataset == name]
+    m = _fit(name, fit == "REML", "between-within")
+    df = _ref(fx, fit, "df_between_within")
+    np.testing.assert_array_equal(m.df[df.index].to_numpy(), df.to_numpy())
+    for label, terms in BW_TESTS[name].items():
+        ref = _ref(fx, fit, f"F_{label}_between_within")
+        res = m.f_test(_L(m, terms))
+        assert res.num_df == ref["num_df"] >= 2
+        assert res.den_df == ref["den_df"]
+        _assert_rel(res.F, ref["F"], RTOL_EST, f"F {label}")
+        assert res.F_unscaled == res.F and res.scale == 1.0
+        assert res.df_method == "between-within"
+        _assert_rel(res.p, ref["p"], 1e-4, f"p {label}")
+        # a single contrast of the same coefficients has the same (smallest) df
+        c = m.contrast(pd.Series(1.0, index=terms))
+        assert c.df == ref["den_df"]
+
+
+# -- the Kenward-Roger df and F scaling from A1, A2 and q (tests/reference/r/kr_ddf.R) --------
+
+
+KR_DDF = pd.read_csv(FIXTURES / "kr_ddf.csv", comment="#")
+
+
+@pytest.mark.parametrize("row", KR_DDF.to_dict("records"), ids=list(KR_DDF["case"]))
+def test_kr_df_and_scaling_match_pbkrtest(row: dict) -> None:
+    """pbkrtest's .KR_adjust on inputs built to give chosen A1 and A2: ordinary cases, a df
+    within 0.01 of 2 (scaling set to 1), V0 = 0 (|V0| < 1e-10 set to 0) and V0 < 0."""
+    from trial.mixed import _kr_df_from_a
+
+    ddf, scale, q = _kr_df_from_a(row["A1"], row["A2"], int(row["q"]))
+    assert q == row["q"]
+    assert ddf == pytest.approx(row["ddf"], rel=1e-10, abs=1e-12)
+    assert scale == pytest.approx(row["F_scaling"], rel=1e-10, abs=1e-12)
+
+
+# -- branches of the multi-df Satterthwaite F test (tests/reference/r/satterthwaite_f.R) --------
+
+SATT_F = pd.read_csv(FIXTURES / "satterthwaite_f.csv", comment="#")
+SATT_F_TERMS = {
+    "arm_z": ["arm", "z"],
+    "time": ["time1", "time2"],
+    "arm_time": ["arm", "time1", "time2"],
+}
+
+
+def _satt_f_case(dataset: str) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    d = pd.read_csv(DATA / f"{dataset}.csv")
+    if dataset == "satt_few_clusters":
+        X = pd.DataFrame({"(Intercept)": 1.0, "arm": d.arm, "z": d.z, "x": d.x})
+    else:
+        X = pd.DataFrame(
+            {
+                "(Intercept)": 1.0,
+                "arm": d.arm,
+                "time1": (d.time == 1) * 1.0,
+                "time2": (d.time == 2) * 1.0,
+            }
+        )
+    return d.y, X.astype(float), d.cluster
+
+
+@pytest.mark.parametrize(
+    "row",
+    SATT_F.to_dict("records"),
+    ids=[f"{r.dataset}-{r.fit}-{r.test}" for r in SATT_F.itertuples()],
+)
+def test_satterthwaite_f_branches(row: dict) -> None:
+    """A direction with df <= 2 (den df 2), equal df (their mean), equal and unequal (combined)."""
+    y, X, cl = _satt_f_case(row["dataset"])
+    fit = fit_random_intercept_model(y, X, cl, reml=row["fit"] == "REML", df_method="satterthwaite")
+    terms = SATT_F_TERMS[row["test"]]
+    coef_df = [float(v) for v in row["coefficient_df"].split(";")]
+    _assert_rel(fit.df[terms].to_numpy(), coef_df, RTOL_DF, "coefficient df")
+    res = fit.f_test(_L(fit, terms))
+    assert res.num_df == row["num_df"]
+    _assert_rel(res.F, row["F"], RTOL_EST, "F")
+    _assert_rel(res.den_df, row["den_df"], RTOL_DF, "den df")
+    assert abs(res.p - row["p"]) < ATOL_P

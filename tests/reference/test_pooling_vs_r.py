@@ -70,6 +70,16 @@ def test_fixtures_cover_brief() -> None:
     assert (MICE["between"] == 0).any()
     assert np.isinf(MITML["df_complete"]).any()
     assert set(D1["k"]) >= {2, 3}
+    # every branch of the D1 df: Reiter's (finite df_complete), Li et al's for k (m - 1) > 4 and
+    # <= 4, no between-imputation variance, m = 2, and the two cases where Reiter's df is
+    # undefined (k (m - 1) = 4) or not positive
+    large = np.isinf(D1["df_complete"])
+    t = D1["k"] * (D1["m"] - 1)
+    assert (large & (t > 4)).any() and (large & (t <= 4)).any()
+    assert (large & (D1["riv"] == 0)).any()
+    assert (D1["m"] == 2).any()
+    assert (~large & (t <= 4)).any() and (~large & (D1["den_df"] <= 0)).any()
+    assert (~large & (D1["den_df"] > 0) & (D1["den_df"] < 1)).any()  # returned, not refused
 
 
 @pytest.mark.parametrize("row", MITML.to_dict("records"), ids=list(MITML["case"]))
@@ -89,6 +99,9 @@ def test_rubin_matches_mitml(row: dict) -> None:
     # mitml computes 2 * (1 - pt(|t|, df)); p_accurate is the same with the upper tail
     _close(res.p, row["p_accurate"], RTOL_P)
     _close(res.p, row["p"], RTOL_P)
+    # mitml's confint: estimate -/+ qt(0.975, df) se (qnorm when df is infinite)
+    _close(res.ci_low, row["ci_low"], RTOL)
+    _close(res.ci_high, row["ci_high"], RTOL)
 
 
 @pytest.mark.parametrize("row", MICE.to_dict("records"), ids=list(MICE["case"]))
@@ -114,7 +127,34 @@ def test_rubin_matches_mice(row: dict) -> None:
         _close(res.fmi, row["fmi"], RTOL)
 
 
-@pytest.mark.parametrize("row", D1.to_dict("records"), ids=list(D1["case"]))
+# Reiter's df is undefined for k (m - 1) <= 4 (a division by k (m - 1) - 4) and meaningless
+# when not positive; mitml still returns a number there, pool_d1 raises
+_REITER_UNDEFINED = np.isfinite(D1["df_complete"]) & (
+    (D1["k"] * (D1["m"] - 1) <= 4) | ~(D1["den_df"] > 0)
+)
+D1_DEFINED = D1[~_REITER_UNDEFINED]
+D1_UNDEFINED = D1[_REITER_UNDEFINED]
+
+
+@pytest.mark.parametrize("row", D1_UNDEFINED.to_dict("records"), ids=list(D1_UNDEFINED["case"]))
+def test_d1_refuses_where_reiter_df_is_undefined(row: dict) -> None:
+    q, u = _d1_input(row["case"], int(row["k"]))
+    if row["k"] * (row["m"] - 1) <= 4:
+        # mitml divides by k (m - 1) - 4 = 0 and returns the degenerate limit 4
+        assert row["k"] * (row["m"] - 1) == 4 and row["den_df"] == 4
+        with pytest.raises(ValueError, match=r"k \(m - 1\) > 4"):
+            pool_d1(q, u, df_complete=row["df_complete"])
+    else:
+        assert row["den_df"] <= 0  # what mitml returns for a complete-data df this small
+        with pytest.raises(ValueError, match="too small"):
+            pool_d1(q, u, df_complete=row["df_complete"])
+    # the test statistic itself is defined: the large-sample df gives it as mitml does
+    res = pool_d1(q, u, df_complete=math.inf)
+    _close(res.F, row["F"], RTOL)
+    _close(res.riv, row["riv"], RTOL)
+
+
+@pytest.mark.parametrize("row", D1_DEFINED.to_dict("records"), ids=list(D1_DEFINED["case"]))
 def test_d1_matches_mitml(row: dict) -> None:
     q, u = _d1_input(row["case"], int(row["k"]))
     res = pool_d1(q, u, df_complete=row["df_complete"])

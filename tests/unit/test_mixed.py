@@ -98,6 +98,8 @@ def test_contrast_f_test_consistency(method: str) -> None:
         assert c.df == pytest.approx(tab.loc[name, "df"], rel=1e-10)
         assert c.p == pytest.approx(tab.loc[name, "p"], rel=1e-8)
         assert c.ci_low == pytest.approx(tab.loc[name, "ci_low"])
+        assert c.ci_high == pytest.approx(tab.loc[name, "ci_high"])
+        assert c.ci_high - c.estimate == pytest.approx(c.estimate - c.ci_low)
         f = fit.f_test(w[None, :])
         assert f.num_df == 1
         assert f.F == pytest.approx(c.t**2, rel=1e-10)
@@ -107,6 +109,8 @@ def test_contrast_f_test_consistency(method: str) -> None:
     assert by_name.estimate == pytest.approx(fit.params["arm"])
     diff = fit.contrast(pd.Series({"arm": 2.0, "x": -1.0}))
     assert diff.estimate == pytest.approx(2 * fit.params["arm"] - fit.params["x"])
+    assert list(tab.columns) == ["estimate", "se", "df", "t", "p", "ci_low", "ci_high", "df_method"]
+    assert (tab["df_method"] == method).all()
     two = fit.f_test(pd.DataFrame([[0, 1, 0], [0, 0, 1]], columns=fit.params.index))
     assert two.num_df == 2 and two.den_df > 0 and 0 <= two.p <= 1
 
@@ -549,3 +553,82 @@ def test_cluster_sums_by_sorting_match_indicator_product(monkeypatch: pytest.Mon
     sorted_ = mixed._single_stats(*args)
     np.testing.assert_allclose(sorted_.SSx, one_hot.SSx, rtol=1e-12)
     np.testing.assert_allclose(sorted_.G, one_hot.G, rtol=1e-12)
+
+
+# -- the covariance of the variance components when the information is singular ----------------
+
+
+def test_information_inverse_regular_and_singular() -> None:
+    """``2 IE2^-1`` for a regular information, ``2 pinv(IE2)`` for a singular one."""
+    from trial import mixed
+
+    regular2 = np.array([[4.0, 1.0], [1.0, 3.0]])
+    np.testing.assert_allclose(mixed._inv_info(regular2), 2 * np.linalg.inv(regular2), rtol=1e-14)
+    singular2 = np.array([[1.0, 2.0], [2.0, 4.0]])
+    np.testing.assert_allclose(
+        mixed._inv_info(singular2), 2 * np.linalg.pinv(singular2), rtol=1e-12
+    )
+    regular3 = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+    np.testing.assert_allclose(mixed._inv_info(regular3), 2 * np.linalg.inv(regular3), rtol=1e-13)
+    singular3 = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    np.testing.assert_allclose(
+        mixed._inv_info(singular3), 2 * np.linalg.pinv(singular3), rtol=1e-12, atol=1e-14
+    )
+    # nearly singular (eigenvalue ratio 1e-13): the pseudo-inverse, not the cancelling closed
+    # form; in large units too
+    for scale in (1.0, 1e6):
+        near = np.array([[1.0, 2.0], [2.0, 4.0 + 5e-13]]) * scale
+        np.testing.assert_allclose(
+            mixed._inv_info(near), 2 * np.linalg.pinv(near), rtol=1e-9, err_msg=str(scale)
+        )
+    # judged relative to the largest eigenvalue: an information in tiny units is still regular
+    tiny = regular3 * 1e-24
+    np.testing.assert_allclose(mixed._inv_info(tiny), 2 * np.linalg.inv(tiny), rtol=1e-12)
+    np.testing.assert_allclose(
+        mixed._inv_info(regular2 * 1e-24), 2 * np.linalg.inv(regular2 * 1e-24), rtol=1e-12
+    )
+
+
+def test_contrast_input_errors() -> None:
+    from trial.mixed import fit_random_intercept_arrays
+
+    y, X, cl = _simulate(seed=47)
+    fit = fit_random_intercept_arrays(y.to_numpy(), X.to_numpy(), pd.factorize(cl)[0])
+    with pytest.raises(MixedModelInputError, match=r"^contrast weights are all zero$"):
+        fit.contrast([0.0, 0.0, 0.0])
+    with pytest.raises(MixedModelInputError, match=r"1-D vector of length 3, got shape \(1, 3\)"):
+        fit.contrast([[0.0, 1.0, 0.0]])
+    with pytest.raises(MixedModelInputError, match=r"1-D vector of length 3, got shape \(2,\)"):
+        fit.contrast([0.0, 1.0])
+    with pytest.raises(MixedModelInputError, match=r"^L must have 3 columns, got shape \(1, 2\)$"):
+        fit.f_test([[0.0, 1.0]])
+    with pytest.raises(MixedModelInputError, match=r"^contrast matrix has rank 0$"):
+        fit.f_test(np.zeros((2, 3)))
+    labelled = fit_random_intercept_model(y, X, cl)
+    with pytest.raises(MixedModelInputError, match=r"unknown coefficient names in contrast"):
+        labelled.contrast(pd.Series({"armm": 1.0}))
+    with pytest.raises(MixedModelInputError, match=r"unknown coefficient names in contrast"):
+        labelled.f_test(pd.DataFrame([[1.0]], columns=["armm"]))
+    with pytest.raises(MixedModelInputError, match=r"1-D vector of length 3, got shape \(2,\)"):
+        labelled.contrast([1.0, 0.0])
+
+
+def test_kenward_roger_df_of_a_coefficient_free_of_the_variance_components() -> None:
+    """A coefficient whose variance does not move with the variance components has infinite df.
+
+    Blocks of the generic Kenward-Roger path built by hand: P_r (the derivatives of
+    X'V^-1X) are zero in every row and column of coefficient 1, so its ``a`` is 0; the other
+    coefficient's df must be pbkrtest's single-contrast df, computed by the general contrast
+    route (``_kr_ddf``).
+    """
+    from trial import mixed
+
+    P = np.array([[[-2.0, 0.0], [0.0, 0.0]], [[-0.5, 0.0], [0.0, 0.0]]])
+    Q = np.zeros((3, 2, 2))
+    Q[:, 0, 0] = [0.8, 0.2, 0.1]
+    blocks = mixed._Blocks(P, Q, np.array([[30.0, 4.0], [4.0, 60.0]]))
+    Phi = np.diag([0.3, 0.2])
+    inf, cov, df = mixed._inference(blocks, np.array([0.5, 2.0]), Phi, True, "kenward-roger", None)
+    assert np.isinf(df[1]) and np.isfinite(df[0]) and df[0] > 0
+    assert df[0] == pytest.approx(inf.contrast_df(np.array([[1.0, 0.0]])), rel=1e-10)
+    assert cov[1, 1] == Phi[1, 1]

@@ -17,7 +17,10 @@ class TestRubinHandCalculated:
     # riv = (4/3) / 0.5 = 8/3, lambda = (4/3) / (11/6) = 8/11,
     # v_old = (m - 1) / lambda^2 = 242/64, v_obs = (11/13) 10 (3/11) = 30/13,
     # df = 1 / (64/242 + 13/30) = 3630/2533.
-    res = pool_rubin([1.0, 2.0, 3.0], [0.5, 0.5, 0.5], df_complete=10)
+    @property
+    def res(self) -> PooledEstimate:
+        # computed when a test runs, not when the module is imported
+        return pool_rubin([1.0, 2.0, 3.0], [0.5, 0.5, 0.5], df_complete=10)
 
     def test_variance_components(self) -> None:
         assert self.res.estimate == pytest.approx(2.0)
@@ -29,6 +32,7 @@ class TestRubinHandCalculated:
         assert self.res.lambda_ == pytest.approx(8 / 11)
         assert self.res.mc_se == pytest.approx(math.sqrt(1 / 3))
         assert self.res.m == 3
+        assert self.res.df_complete == 10 and self.res.alpha == 0.05
 
     def test_barnard_rubin_df(self) -> None:
         assert self.res.df == pytest.approx(3630 / 2533, rel=1e-12)
@@ -105,7 +109,11 @@ class TestNoBetweenVariance:
 
 class TestRubinInputErrors:
     def test_single_imputation(self) -> None:
-        with pytest.raises(ValueError, match="at least 2 imputations"):
+        with pytest.raises(
+            ValueError,
+            match=r"^pooling needs at least 2 imputations, got m=1: the between-imputation "
+            r"variance is undefined for a single imputation$",
+        ):
             pool_rubin([1.0], [0.5], df_complete=10)
 
     def test_length_mismatch(self) -> None:
@@ -115,20 +123,36 @@ class TestRubinInputErrors:
     def test_not_one_dimensional(self) -> None:
         with pytest.raises(ValueError, match="1-D"):
             pool_rubin([[1.0, 2.0]], [[0.5, 0.5]], df_complete=10)
+        # either argument alone
+        with pytest.raises(ValueError, match=r"must be 1-D, got shapes \(1, 2\) and \(2,\)"):
+            pool_rubin([[1.0, 2.0]], [0.5, 0.5], df_complete=10)
+        with pytest.raises(ValueError, match=r"must be 1-D, got shapes \(2,\) and \(2, 1\)"):
+            pool_rubin([1.0, 2.0], [[0.5], [0.5]], df_complete=10)
 
     @pytest.mark.parametrize("var", [[0.5, 0.0], [0.5, -1.0]])
     def test_non_positive_variance(self, var: list[float]) -> None:
-        with pytest.raises(ValueError, match="positive"):
+        with pytest.raises(ValueError, match="^variances must be positive$"):
             pool_rubin([1.0, 2.0], var, df_complete=10)
 
     def test_non_finite(self) -> None:
-        with pytest.raises(ValueError, match="finite"):
+        with pytest.raises(ValueError, match="^estimates and variances must be finite$"):
             pool_rubin([1.0, np.nan], [0.5, 0.5], df_complete=10)
+        with pytest.raises(ValueError, match="^estimates and variances must be finite$"):
+            pool_rubin([1.0, 2.0], [0.5, np.inf], df_complete=10)
 
     @pytest.mark.parametrize("dfc", [0.0, -3.0, math.nan])
     def test_bad_df_complete(self, dfc: float) -> None:
         with pytest.raises(ValueError, match="df_complete"):
             pool_rubin([1.0, 2.0], [0.5, 0.5], df_complete=dfc)
+
+    def test_df_complete_below_one_is_allowed(self) -> None:
+        # positive is all that is asked: v = 0.5 gives v_obs = (1.5 / 3.5) 0.5 (1 - lambda)
+        res = pool_rubin([1.0, 2.0], [0.5, 0.5], df_complete=0.5)
+        lam = 1.5 * 0.5 / (0.5 + 1.5 * 0.5)
+        v_old = 1 / lam**2
+        v_obs = (1 - lam) * 1.5 / 3.5 * 0.5
+        assert res.df == pytest.approx(1 / (1 / v_old + 1 / v_obs), rel=1e-12)
+        assert res.df_complete == 0.5
 
     @pytest.mark.parametrize("alpha", [0.0, 1.0, 1.5])
     def test_bad_alpha(self, alpha: float) -> None:
@@ -190,11 +214,86 @@ class TestD1:
         rng = np.random.default_rng(0)
         est = rng.normal(size=(3, 2))  # k (m - 1) = 4
         cov = np.broadcast_to(np.eye(2), (3, 2, 2))
-        with pytest.raises(ValueError, match=r"k \(m - 1\) > 4"):
+        with pytest.raises(
+            ValueError,
+            match=r"^Reiter's small-sample df needs k \(m - 1\) > 4, got k=2, m=3; "
+            r"use more imputations$",
+        ):
             pool_d1(est, cov, df_complete=25)
         assert pool_d1(est, cov, df_complete=math.inf).den_df > 0
 
     def test_singular_within_covariance(self) -> None:
         est = np.random.default_rng(0).normal(size=(5, 2))
-        with pytest.raises(ValueError, match="singular"):
+        with pytest.raises(
+            ValueError, match="^the mean within-imputation covariance matrix is singular$"
+        ):
             pool_d1(est, np.ones((5, 2, 2)), df_complete=25)
+
+    @pytest.mark.parametrize("where", ["estimates", "covariances"])
+    @pytest.mark.parametrize("bad", [math.nan, math.inf])
+    def test_non_finite_input(self, where: str, bad: float) -> None:
+        est = np.random.default_rng(1).normal(size=(6, 2))
+        cov = np.broadcast_to(np.eye(2), (6, 2, 2)).copy()
+        if where == "estimates":
+            est[3, 1] = bad
+        else:
+            cov[2, 0, 1] = bad
+        with pytest.raises(ValueError, match="^estimates and covariances must be finite$"):
+            pool_d1(est, cov, df_complete=25)
+
+    def test_no_parameter(self) -> None:
+        with pytest.raises(ValueError, match="^at least one parameter is needed$"):
+            pool_d1(np.zeros((4, 0)), np.zeros((4, 0, 0)), df_complete=25)
+
+    def test_two_imputations_are_enough(self) -> None:
+        # m = 2, k = 3: k (m - 1) = 3, Li et al's small-t df t (1 + 1/k) (1 + 1/r)^2 / 2
+        est = np.array([[0.1, 0.3, -0.2], [0.3, 0.2, 0.0]])
+        cov = np.broadcast_to(np.eye(3) * 0.05, (2, 3, 3))
+        res = pool_d1(est, cov, df_complete=math.inf)
+        r = 1.5 * (0.02 + 0.005 + 0.02) / 0.05 / 3  # (1 + 1/m) tr(B) / (0.05 k)
+        assert res.riv == pytest.approx(r)
+        assert res.den_df == pytest.approx(3 * (4 / 3) * (1 + 1 / r) ** 2 / 2)
+
+
+def test_integer_input_is_pooled_as_float() -> None:
+    """Integer estimates and variances (e.g. counts, costs in whole units) pool like floats."""
+    ints = pool_rubin([1, 2, 4], [2, 2, 3], df_complete=10)
+    floats = pool_rubin([1.0, 2.0, 4.0], [2.0, 2.0, 3.0], df_complete=10)
+    assert ints == floats
+    d1_int = pool_d1(
+        np.array([[1, 2], [3, 1], [2, 2]]),
+        np.array([np.eye(2, dtype=int) * 2] * 3),
+        df_complete=math.inf,
+    )
+    d1_float = pool_d1(
+        np.array([[1.0, 2], [3, 1], [2, 2]]), np.array([np.eye(2) * 2.0] * 3), df_complete=math.inf
+    )
+    assert d1_int == d1_float
+
+
+def test_li_raghunathan_rubin_df_at_t_equal_5() -> None:
+    """k (m - 1) = 5 is the first value of the large-t form 4 + (t - 4) (1 + (1 - 2/t) / r)^2."""
+    est = np.array([[0.1, 0.3, -0.2, 0.0, 0.4], [0.3, 0.2, 0.0, 0.1, 0.2]])  # m = 2, k = 5
+    cov = np.broadcast_to(np.eye(5) * 0.05, (2, 5, 5))
+    res = pool_d1(est, cov, df_complete=math.inf)
+    b = est.var(axis=0, ddof=1)
+    r = 1.5 * b.sum() / 0.05 / 5
+    assert res.riv == pytest.approx(r)
+    assert res.den_df == pytest.approx(4 + (5 - 4) * (1 + (1 - 2 / 5) / r) ** 2)
+
+
+@pytest.mark.parametrize("bad", [None, "x"])
+def test_values_that_are_not_numbers(bad: object) -> None:
+    """Missing values become NaN and are refused as not finite; text is refused as such."""
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_rubin([1.0, bad, 2.0], [0.5, 0.5, 0.5], df_complete=10)
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_rubin([1.0, 1.5, 2.0], [0.5, bad, 0.5], df_complete=10)
+    est = np.array([[1.0, 2.0], [3.0, bad], [2.0, 2.0]], dtype=object)
+    cov = np.array([np.eye(2)] * 3)
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_d1(est, cov, df_complete=math.inf)
+    cov_bad = cov.astype(object)
+    cov_bad[1, 0, 0] = bad
+    with pytest.raises(ValueError, match="finite" if bad is None else "could not convert"):
+        pool_d1(np.ones((3, 2)), cov_bad, df_complete=math.inf)

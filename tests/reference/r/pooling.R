@@ -2,7 +2,8 @@
 #
 # Reads the committed inputs in tests/reference/data/pooling/ (made by make_data.py there)
 # and writes tests/reference/fixtures/pooling/:
-#   rubin_mitml.csv  mitml::testEstimates(qhat, uhat, df.com = ...) per scalar case
+#   rubin_mitml.csv  mitml::testEstimates(qhat, uhat, df.com = ...) per scalar case, with
+#                    its 95% confidence interval (confint)
 #   rubin_mice.csv   mice::pool.scalar(Q, U, n = df_complete + 1, k = 1) per scalar case
 #                    (pool.scalar takes dfcom = n - k; n = Inf for the large-sample case)
 #   d1_mitml.csv     D1 with Reiter's df: mitml's D1 routine, the one testModels(method =
@@ -52,6 +53,7 @@ for (i in seq_len(nrow(cases))) {
   uhat <- lapply(d$variance, function(x) matrix(x, 1, 1, dimnames = list("theta", "theta")))
   te <- testEstimates(qhat = qhat, uhat = uhat, df.com = df_com_or_null(dfc))
   est <- te$estimates
+  ci <- confint(te, level = 0.95)
   mitml_rows[[i]] <- data.frame(
     case = cs, m = m, df_complete = dfc,
     estimate = est[1, "Estimate"], se = est[1, "Std.Error"], t = est[1, "t.value"],
@@ -59,6 +61,7 @@ for (i in seq_len(nrow(cases))) {
     # same t and df, upper tail computed without cancellation
     p_accurate = 2 * pt(abs(est[1, "t.value"]), est[1, "df"], lower.tail = FALSE),
     riv = est[1, "RIV"], fmi = est[1, "FMI"],
+    ci_low = ci[1, 1], ci_high = ci[1, 2],
     stringsAsFactors = FALSE
   )
 
@@ -89,7 +92,7 @@ for (i in seq_len(nrow(d1_cases))) {
   v <- read.csv(file.path(data_dir, paste0("d1_", cs, "_covariances.csv")))
   m <- nrow(e)
   nms <- paste0("b", seq_len(k))
-  Qhat <- t(as.matrix(e[, nms]))             # k x m, as mitml stores it
+  Qhat <- t(as.matrix(e[, nms, drop = FALSE]))  # k x m, as mitml stores it
   Uhat <- array(NA_real_, dim = c(k, k, m))  # k x k x m
   for (r in seq_len(nrow(v))) Uhat[v$row[r], v$col[r], v$imputation[r]] <- v$value[r]
   stopifnot(!anyNA(Uhat))
@@ -99,12 +102,16 @@ for (i in seq_len(nrow(d1_cases))) {
 
   qhat_list <- lapply(seq_len(m), function(j) setNames(Qhat[, j], nms))
   uhat_list <- lapply(seq_len(m), function(j) {
-    u <- Uhat[, , j]
-    dimnames(u) <- list(nms, nms)
-    u
+    matrix(Uhat[, , j], k, k, dimnames = list(nms, nms))
   })
-  tc <- testConstraints(qhat = qhat_list, uhat = uhat_list, constraints = nms,
-                        method = "D1", df.com = df_com_or_null(dfc))$test
+  # for the cases where Reiter's df is undefined or not positive, mitml still returns a number
+  # (recorded as is) or fails (NA)
+  tc <- tryCatch(
+    testConstraints(qhat = qhat_list, uhat = uhat_list, constraints = nms,
+                    method = "D1", df.com = df_com_or_null(dfc))$test,
+    error = function(e) matrix(NA_real_, 1, 4,
+                               dimnames = list(NULL, c("F.value", "df2", "P(>F)", "RIV")))
+  )
 
   d1_rows[[i]] <- data.frame(
     case = cs, m = m, k = k, df_complete = dfc,

@@ -39,6 +39,17 @@ D1_CASES = [
     ("k3_df25", 20, 25.0, [0.3, -0.2, 0.5], [0.15, 0.18, 0.20], 0.3, 0.5),
     ("k2_large_between", 10, 25.0, [0.4, 0.1], [0.12, 0.10], -0.2, 1.5),
     ("k3_large_sample", 8, float("inf"), [0.1, 0.2, -0.1], [0.10, 0.10, 0.12], 0.1, 0.7),
+    # the branches of the D1 df: k (m - 1) <= 4 without df_complete (Li et al's small-t form),
+    # the fewest imputations (m = 2), no between-imputation variance (infinite df), and the
+    # cases where Reiter's df is undefined (k (m - 1) = 4) or not positive (df_complete = 2)
+    ("k2_m3_large_sample", 3, float("inf"), [0.2, 0.1], [0.10, 0.12], 0.2, 0.8),
+    ("k1_m4_large_sample", 4, float("inf"), [0.3], [0.10], 0.0, 0.8),
+    ("k2_m2_large_sample", 2, float("inf"), [0.2, -0.1], [0.10, 0.10], 0.1, 0.8),
+    ("k3_zero_between_large_sample", 5, float("inf"), [0.3, -0.2, 0.1], [0.1, 0.1, 0.1], 0.2, 0.0),
+    ("k2_m3_df25", 3, 25.0, [0.2, 0.1], [0.10, 0.12], 0.2, 0.8),
+    ("k3_df2", 20, 2.0, [0.3, -0.2, 0.5], [0.15, 0.18, 0.20], 0.3, 0.5),
+    # Reiter's df positive but below 1: returned, not refused
+    ("k3_df_tiny", 20, 3.75, [0.3, -0.2, 0.5], [0.15, 0.18, 0.20], 0.3, 0.5),
 ]
 
 
@@ -71,7 +82,10 @@ def main() -> None:
         corr = np.full((k, k), rho) + np.eye(k) * (1 - rho)
         within = corr * np.outer(sds_arr, sds_arr)
         between = b_scale * within
-        est = rng.multivariate_normal(np.asarray(truth), between, size=m)
+        if b_scale == 0.0:
+            est = np.tile(np.asarray(truth, dtype=float), (m, 1))
+        else:
+            est = rng.multivariate_normal(np.asarray(truth), between, size=m)
         est_df = pd.DataFrame(est, columns=[f"b{j + 1}" for j in range(k)])
         est_df.insert(0, "imputation", np.arange(1, m + 1))
         _write(est_df, f"d1_{name}_estimates.csv")
