@@ -127,14 +127,11 @@ def participation_scores_file(wildcards=None):
     return [f"{DERIVED}/participation/scores.csv"] if HAS_PARTICIPATION else []
 
 
-def staff_inputs(wildcards=None):
-    """The staff analysis table and staff results, when the config has staff outcomes."""
+def staff_table_input(wildcards=None):
+    """The staff analysis table, when the config has staff outcomes."""
     if not HAS_STAFF_OUTCOMES:
         return {}
-    return {
-        "staff_table": f"{DERIVED}/staff/analysis_table.csv",
-        "staff_outcomes": f"{REPORTS}/tables/staff_outcomes.csv",
-    }
+    return {"staff_table": f"{DERIVED}/staff/analysis_table.csv"}
 
 
 def forest_all_inputs(wildcards=None):

@@ -136,9 +136,9 @@ rule sensitivity_analyses:
 
 
 rule rerandomisation_test:
-    """Stratified re-randomisation test of the primary outcome."""
+    """Stratified re-randomisation test of the primary outcome on the observed data."""
     input:
-        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+        table=f"{DERIVED}/scored/analysis_table.csv",
     output:
         f"{REPORTS}/tables/rerandomisation.json",
     conda:
@@ -198,11 +198,10 @@ rule secondary_figures:
 
 
 rule icc_table:
-    """ICC with CIs, cluster sizes and design effects of every outcome."""
+    """Within-arm and model-adjusted ICCs with CIs, cluster sizes and design effects."""
     input:
-        unpack(staff_inputs),
+        unpack(staff_table_input),
         table=f"{DERIVED}/scored/analysis_table.csv",
-        outcomes=f"{REPORTS}/tables/outcomes.csv",
     output:
         csv=f"{REPORTS}/tables/icc.csv",
         json=f"{REPORTS}/tables/icc.json",
@@ -213,6 +212,8 @@ rule icc_table:
     params:
         icc=config.get("icc"),
         seed=config["seed"],
+        analysis=config["analysis"],
+        covariates=config["covariates"],
     threads: 1
     resources:
         mem_mb=1000,
