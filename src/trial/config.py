@@ -237,9 +237,11 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                         f"which has no {column!r} column (outcomes are individual-level)"
                     )
 
+    from trial.multiplicity import multiplicity_problems  # imports this module
     from trial.participation import secondary_config_problems  # imports this module
 
     problems += secondary_config_problems(config)
+    problems += multiplicity_problems(config)
 
     synthetic = config.get("synthetic")
     if synthetic:

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from trial.analysis import baseline_column, design_matrix, followup_column, outcome_scales
+from trial.bootstrap import ClusterLayout, bootstrap_weights
 from trial.config import Config
 from trial.mixed import MixedModelError, fit_random_intercept_arrays
 from trial.reporting import Section
@@ -52,12 +53,12 @@ __all__ = [
     "ESTIMATORS",
     "adjusted_icc",
     "anova_icc",
+    "cluster_draw_counts",
     "cluster_size_summary",
     "design_effects",
     "icc_bootstrap",
     "icc_section",
     "icc_table",
-    "stratified_cluster_draws",
 ]
 
 #: The ICC estimators of the table, in report order, with their descriptions.
@@ -76,21 +77,21 @@ def _codes(values: Any) -> tuple[np.ndarray, int]:
 def _anova_icc_from_sums(
     n: np.ndarray, s: np.ndarray, q: np.ndarray, group: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """ICC, MSB, MSW and n0 from per-cluster counts, sums and sums of squares.
+    """ICC, MSB, MSW and n0 from per-cluster counts, sums, sums of squares and group codes.
 
-    The arrays have the clusters on their last axis (leading axes index replicates); ``group``
-    gives each cluster's arm code (the same for every replicate).
+    The arrays have the clusters on their last axis (a leading axis may index replicates).
     """
     k = n.shape[-1]
     N = n.sum(axis=-1)
-    onehot = np.eye(n_groups)[group]  # (k, A)
-    n_g = n @ onehot
-    s_g = s @ onehot
+    onehot = np.eye(n_groups)[np.broadcast_to(group, n.shape)]  # (..., k, A)
+    n_g = np.einsum("...k,...ka->...a", n, onehot)
+    s_g = np.einsum("...k,...ka->...a", s, onehot)
+    n2_g = np.einsum("...k,...ka->...a", n**2, onehot)
     ss_between = np.sum(s**2 / n, axis=-1) - np.sum(s_g**2 / n_g, axis=-1)
     ss_within = q.sum(axis=-1) - np.sum(s**2 / n, axis=-1)
     msb = ss_between / (k - n_groups)
     msw = ss_within / (N - k)
-    n0 = (N - np.sum((n**2 @ onehot) / n_g, axis=-1)) / (k - n_groups)
+    n0 = (N - np.sum(n2_g / n_g, axis=-1)) / (k - n_groups)
     icc = (msb - msw) / (msb + (n0 - 1) * msw)
     return icc, msb, msw, n0
 
@@ -185,33 +186,22 @@ def adjusted_icc(y: np.ndarray, X: np.ndarray, clusters: np.ndarray) -> dict[str
     }
 
 
-def stratified_cluster_draws(
-    strata: np.ndarray, replicates: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Cluster indices drawn with replacement within each stratum, one row per replicate.
+def cluster_draw_counts(layout: ClusterLayout, weights: np.ndarray) -> np.ndarray:
+    """Times each cluster was drawn in each replicate, from one-stage frequency weights.
 
     Parameters
     ----------
-    strata : ndarray, shape (k,)
-        Resampling stratum of each cluster (e.g. arm and randomisation stratum).
-    replicates : int
-        Number of replicates.
-    rng : numpy.random.Generator
-        Source of the draws.
+    layout : trial.bootstrap.ClusterLayout
+    weights : ndarray, shape (B, n)
+        Frequency weights of ``B`` one-stage cluster bootstrap replicates
+        (:func:`trial.bootstrap.bootstrap_weights` with ``resampling="cluster"``): every
+        individual of a cluster carries the cluster's number of draws.
 
     Returns
     -------
-    ndarray of int, shape (replicates, k)
-        Column ``j`` always draws from the stratum of cluster ``j``, so every replicate keeps
-        the number of clusters in each stratum, and a cluster's stratum-level attributes
-        (arm) are those of its column.
+    ndarray of int, shape (B, J)
     """
-    strata = np.asarray(strata)
-    draws = np.empty((replicates, len(strata)), dtype=int)
-    for level in pd.unique(strata):
-        members = np.flatnonzero(strata == level)
-        draws[:, members] = members[rng.integers(0, len(members), (replicates, len(members)))]
-    return draws
+    return np.asarray(weights)[:, layout.members[layout.member_start]]
 
 
 def icc_bootstrap(
@@ -219,7 +209,8 @@ def icc_bootstrap(
     clusters: np.ndarray,
     *,
     replicates: int,
-    rng: np.random.Generator,
+    seed: int,
+    keys: Sequence[object],
     groups: np.ndarray | None = None,
     strata: np.ndarray | None = None,
     X: np.ndarray | None = None,
@@ -227,21 +218,26 @@ def icc_bootstrap(
 ) -> tuple[float, float, int]:
     """Stratified cluster bootstrap percentile interval of an ICC.
 
+    Clusters are drawn with replacement within each resampling stratum by the shared cluster
+    bootstrap (:mod:`trial.bootstrap`, one stage), replicate ``r`` from
+    ``derive_seed(seed, *keys, r)``; a cluster drawn twice enters as two clusters.
+
     Parameters
     ----------
     y, clusters, groups
         As for :func:`anova_icc`.
     replicates : int
         Number of bootstrap replicates.
-    rng : numpy.random.Generator
-        Source of the draws.
+    seed : int
+        The trial seed.
+    keys : sequence
+        Names of this bootstrap (e.g. population, outcome, time point and estimator).
     strata : ndarray, shape (N,), optional
         Resampling stratum of each row (constant within cluster; e.g. arm and randomisation
         stratum). Default: ``groups`` (or no stratification without groups).
     X : ndarray, shape (N, p), optional
         Fixed effects: the interval is then of :func:`adjusted_icc`, refitted on every
-        replicate (a cluster drawn twice enters as two clusters); otherwise of the within-group
-        ANOVA ICC.
+        replicate; otherwise of the within-group ANOVA ICC.
     alpha : float, default 0.05
         1 - confidence level.
 
@@ -252,25 +248,34 @@ def icc_bootstrap(
         (a replicate whose model cannot be fitted, e.g. a rank-deficient design, is left out).
     """
     y = np.asarray(y, float)
-    codes, k = _codes(clusters)
+    strata = groups if strata is None else strata
+    layout = ClusterLayout.from_labels(clusters, strata)
+    # the layout codes clusters in sorted label order; the groups follow the same codes
     group_rows = np.zeros(len(y), int) if groups is None else _codes(groups)[0]
-    group = pd.Series(group_rows).groupby(codes).first().to_numpy()
-    strata_rows = group_rows if strata is None else _codes(strata)[0]
-    cluster_strata = pd.Series(strata_rows).groupby(codes).first().to_numpy()
-    draws = stratified_cluster_draws(cluster_strata, replicates, rng)
+    group = pd.Series(group_rows).groupby(layout.cluster).first().to_numpy()
+    counts = cluster_draw_counts(
+        layout,
+        bootstrap_weights(layout, range(replicates), seed=seed, keys=keys, resampling="cluster"),
+    )
+    k = layout.n_clusters
     if X is None:
-        n = np.bincount(codes, minlength=k).astype(float)
+        # a cluster drawn t times enters t times: repeat each replicate's clusters by count
+        n = layout.sizes.astype(float)
         centred = y - y.mean()
-        s = np.bincount(codes, weights=centred, minlength=k)
-        q = np.bincount(codes, weights=centred**2, minlength=k)
-        icc = _anova_icc_from_sums(n[draws], s[draws], q[draws], group, int(group.max()) + 1)[0]
+        s = np.bincount(layout.cluster, weights=centred, minlength=k)
+        q = np.bincount(layout.cluster, weights=centred**2, minlength=k)
+        picked = np.stack([np.repeat(np.arange(k), row) for row in counts])
+        icc = _anova_icc_from_sums(
+            n[picked], s[picked], q[picked], group[picked], int(group.max()) + 1
+        )[0]
     else:
         Xv = np.asarray(X, float)
-        members = [np.flatnonzero(codes == j) for j in range(k)]
+        members = np.split(layout.members, layout.member_start[1:])
         icc = np.full(replicates, np.nan)
-        for b, picked in enumerate(draws):
+        for b, row in enumerate(counts):
+            picked = np.repeat(np.arange(k), row)
             rows = np.concatenate([members[j] for j in picked])
-            labels = np.repeat(np.arange(k), [len(members[j]) for j in picked])
+            labels = np.repeat(np.arange(len(picked)), layout.sizes[picked])
             try:
                 icc[b] = adjusted_icc(y[rows], Xv[rows], labels)["icc"]
             except MixedModelError:
@@ -342,8 +347,6 @@ def _rows_for(
     replicates: int,
     alpha: float,
 ) -> list[dict[str, Any]]:
-    from trial.seeding import derive_rng
-
     design = config["design"]
     cid = design["cluster_id"]
     column = baseline_column(scale) if time == "baseline" else followup_column(scale)
@@ -368,9 +371,15 @@ def _rows_for(
         "at_boundary": False,
     }
     if replicates:
-        rng = derive_rng(config["seed"], "icc_bootstrap", population, scale, time, "anova")
         lo, hi, ok = icc_bootstrap(
-            y, cl, groups=arm, strata=boot_strata, replicates=replicates, rng=rng, alpha=alpha
+            y,
+            cl,
+            groups=arm,
+            strata=boot_strata,
+            replicates=replicates,
+            seed=config["seed"],
+            keys=("icc_bootstrap", population, scale, time, "anova"),
+            alpha=alpha,
         )
         row.update(boot_low=lo, boot_high=hi, n_boot=ok)
     estimates["within_arm_anova"] = (used, row)
@@ -394,14 +403,14 @@ def _rows_for(
         "at_boundary": fit["at_boundary"],
     }
     if replicates:
-        rng = derive_rng(config["seed"], "icc_bootstrap", population, scale, time, "model")
         lo, hi, ok = icc_bootstrap(
             y,
             cl,
             X=Xu.to_numpy(float),
             strata=_bootstrap_strata(config, table.loc[used]).to_numpy(),
             replicates=replicates,
-            rng=rng,
+            seed=config["seed"],
+            keys=("icc_bootstrap", population, scale, time, "model"),
             alpha=alpha,
         )
         row.update(boot_low=lo, boot_high=hi, n_boot=ok)

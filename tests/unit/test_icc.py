@@ -12,7 +12,6 @@ from trial.icc import (
     design_effects,
     icc_bootstrap,
     icc_table,
-    stratified_cluster_draws,
 )
 
 
@@ -57,40 +56,20 @@ def test_a_cluster_in_two_arms_is_refused() -> None:
         anova_icc(np.arange(6.0), np.array([1, 1, 2, 2, 3, 3]), groups=np.array([0, 1, 0, 0, 1, 1]))
 
 
-def test_stratified_draws_keep_every_cluster_in_its_stratum() -> None:
-    strata = np.array(["a", "a", "b", "b", "b", "c"])
-    draws = stratified_cluster_draws(strata, 500, np.random.default_rng(1))
-    assert draws.shape == (500, 6)
-    assert (strata[draws] == strata[None, :]).all()
-    assert set(np.unique(draws[:, 2:5])) == {2, 3, 4}  # every member of b is drawn sometimes
-    assert (draws[:, 5] == 5).all()  # a stratum of one cluster always draws it
+def test_bootstrap_draws_keep_every_cluster_in_its_stratum() -> None:
+    from trial.bootstrap import ClusterLayout, bootstrap_weights
+    from trial.icc import cluster_draw_counts
 
-
-def test_anova_icc_with_equal_sizes_is_the_textbook_balanced_formula() -> None:
-    rng = np.random.default_rng(2)
-    k, n = 15, 6
-    y = (rng.normal(0, 0.7, k)[:, None] + rng.normal(0, 1, (k, n))).ravel()
-    cl = np.repeat(np.arange(k), n)
-    res = anova_icc(y, cl)
-    groups = y.reshape(k, n)
-    msb = n * groups.mean(axis=1).var(ddof=1)
-    msw = groups.var(axis=1, ddof=1).mean()
-    assert res["n0"] == pytest.approx(n)
-    assert res["icc"] == pytest.approx((msb - msw) / (msb + (n - 1) * msw))
-    assert res["ci_low"] < res["icc"] < res["ci_high"]
-
-
-def test_bootstrap_interval_is_reproducible_and_brackets_a_clear_icc() -> None:
-    rng = np.random.default_rng(4)
-    k = 60
-    sizes = rng.integers(5, 15, k)
-    cl = np.repeat(np.arange(k), sizes)
-    y = rng.normal(0, 0.8, k)[cl] + rng.normal(0, 1, len(cl))
-    lo, hi, n_ok = icc_bootstrap(y, cl, replicates=500, rng=np.random.default_rng(9))
-    again = icc_bootstrap(y, cl, replicates=500, rng=np.random.default_rng(9))
-    assert (lo, hi, n_ok) == again and n_ok == 500
-    est = anova_icc(y, cl)["icc"]
-    assert lo < est < hi and lo > 0.1  # true ICC 0.39
+    clusters = np.repeat(np.arange(7), [3, 2, 4, 1, 5, 2, 3])
+    strata = np.repeat(np.array(["a", "a", "b", "b", "b", "c", "c"]), [3, 2, 4, 1, 5, 2, 3])
+    layout = ClusterLayout.from_labels(clusters, strata)
+    weights = bootstrap_weights(layout, range(400), seed=1, keys=("t",), resampling="cluster")
+    counts = cluster_draw_counts(layout, weights)
+    assert counts.shape == (400, 7)
+    # every replicate draws as many clusters from each stratum as it has
+    for members, size in (([0, 1], 2), ([2, 3, 4], 3), ([5, 6], 2)):
+        assert (counts[:, members].sum(axis=1) == size).all()
+    assert (counts > 1).any() and (counts == 0).any()  # with replacement
 
 
 def test_anova_icc_refuses_missing_values() -> None:
@@ -123,3 +102,23 @@ def test_icc_table_is_within_or_conditional_on_arm_at_every_time(small_config) -
     )
     # the example's arm effect on functioning is large: pooling the arms would inflate the ICC
     assert pooled_arms > within["icc"]
+
+
+def test_bootstrap_interval_is_reproducible_and_brackets_a_clear_icc() -> None:
+    rng = np.random.default_rng(4)
+    k = 60
+    sizes = rng.integers(5, 15, k)
+    cl = np.repeat(np.arange(k), sizes)
+    arm = (np.arange(k) % 2)[cl]
+    y = 2.0 * arm + rng.normal(0, 0.8, k)[cl] + rng.normal(0, 1, len(cl))
+    lo, hi, n_ok = icc_bootstrap(y, cl, groups=arm, replicates=500, seed=9, keys=("t",))
+    again = icc_bootstrap(y, cl, groups=arm, replicates=500, seed=9, keys=("t",))
+    assert (lo, hi, n_ok) == again and n_ok == 500
+    est = anova_icc(y, cl, groups=arm)["icc"]
+    assert lo < est < hi and lo > 0.1  # true within-arm ICC 0.39
+    # the model-based interval refits the model on every replicate and brackets its estimate
+    X = np.column_stack([np.ones(len(y)), arm])
+    from trial.icc import adjusted_icc
+
+    mlo, mhi, m_ok = icc_bootstrap(y, cl, groups=arm, X=X, replicates=100, seed=9, keys=("m",))
+    assert m_ok == 100 and mlo < adjusted_icc(y, X, cl)["icc"] < mhi and mlo > 0.1
