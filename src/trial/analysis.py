@@ -51,6 +51,18 @@ def arm_term(config: Config) -> str:
     return arm_terms(config)[single_treatment_arm(config)]
 
 
+def allocation_strata(config: Config, table: pd.DataFrame) -> pd.Series:
+    """Each row's arm and randomisation strata joined by ``/``: the groups within which a
+    cluster bootstrap resamples clusters, so that every replicate keeps the design's numbers
+    of clusters per arm and stratum."""
+    design = config["design"]
+    keys = table[[design["arm"], *design["strata"]]].astype(str)
+    joined = keys.iloc[:, 0]
+    for j in range(1, keys.shape[1]):  # column-wise: a row-wise join is slow on large n
+        joined = joined + "/" + keys.iloc[:, j]
+    return joined
+
+
 def baseline_column(scale: str) -> str:
     """Analysis-table column holding a scale's baseline score."""
     return f"{scale}__baseline"

@@ -43,8 +43,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.analysis import baseline_column, design_matrix, followup_column, outcome_scales
-from trial.bootstrap import ClusterLayout, bootstrap_weights
+from trial.analysis import (
+    allocation_strata,
+    baseline_column,
+    design_matrix,
+    followup_column,
+    outcome_scales,
+)
+from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
 from trial.config import Config
 from trial.mixed import MixedModelError, fit_random_intercept_arrays
 from trial.reporting import Section
@@ -53,7 +59,6 @@ __all__ = [
     "ESTIMATORS",
     "adjusted_icc",
     "anova_icc",
-    "cluster_draw_counts",
     "cluster_size_summary",
     "design_effects",
     "icc_bootstrap",
@@ -186,24 +191,6 @@ def adjusted_icc(y: np.ndarray, X: np.ndarray, clusters: np.ndarray) -> dict[str
     }
 
 
-def cluster_draw_counts(layout: ClusterLayout, weights: np.ndarray) -> np.ndarray:
-    """Times each cluster was drawn in each replicate, from one-stage frequency weights.
-
-    Parameters
-    ----------
-    layout : trial.bootstrap.ClusterLayout
-    weights : ndarray, shape (B, n)
-        Frequency weights of ``B`` one-stage cluster bootstrap replicates
-        (:func:`trial.bootstrap.bootstrap_weights` with ``resampling="cluster"``): every
-        individual of a cluster carries the cluster's number of draws.
-
-    Returns
-    -------
-    ndarray of int, shape (B, J)
-    """
-    return np.asarray(weights)[:, layout.members[layout.member_start]]
-
-
 def icc_bootstrap(
     y: np.ndarray,
     clusters: np.ndarray,
@@ -330,12 +317,6 @@ def _fixed_effects(
     return X
 
 
-def _bootstrap_strata(config: Config, table: pd.DataFrame) -> pd.Series:
-    design = config["design"]
-    keys = table[[design["arm"], *design["strata"]]].astype(str)
-    return keys.agg("/".join, axis=1)
-
-
 def _rows_for(
     config: Config,
     table: pd.DataFrame,
@@ -356,7 +337,7 @@ def _rows_for(
     y = table.loc[used, column].to_numpy(float)
     cl = table.loc[used, cid].to_numpy()
     arm = table.loc[used, design["arm"]].to_numpy()
-    boot_strata = _bootstrap_strata(config, table.loc[used]).to_numpy()
+    boot_strata = allocation_strata(config, table.loc[used]).to_numpy()
     res = anova_icc(y, cl, groups=arm, alpha=alpha)
     row: dict[str, Any] = {
         "icc": res["icc"],
@@ -407,7 +388,7 @@ def _rows_for(
             y,
             cl,
             X=Xu.to_numpy(float),
-            strata=_bootstrap_strata(config, table.loc[used]).to_numpy(),
+            strata=allocation_strata(config, table.loc[used]).to_numpy(),
             replicates=replicates,
             seed=config["seed"],
             keys=("icc_bootstrap", population, scale, time, "model"),

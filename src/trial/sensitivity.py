@@ -694,13 +694,14 @@ def forest_rows(
             else ("Participation, NOT randomised: staff")
         )
         rows.append(row(group, r["label"], r, r["sd_baseline"]))
+    groups = {
+        "high_vs_low": "Participation, NOT randomised",
+        "complier_average": "Complier-average effect, instrumental variable (NOT randomised)",
+        "dose_response": "Dose per unit of participation, instrumental variable (NOT randomised)",
+    }
     for _, r in (participation if participation is not None else pd.DataFrame()).iterrows():
-        group = (
-            "Complier-average effect (randomised)"
-            if r["analysis"] == "cace"
-            else ("Participation, NOT randomised")
-        )
-        rows.append(row(group, r["label"], r, sd.get(r["outcome"], math.nan)))
+        if r["method"] in ("mixed_model", "2sls"):  # the cluster-level IV rows are in Table P4
+            rows.append(row(groups[r["analysis"]], r["label"], r, sd.get(r["outcome"], math.nan)))
     for _, r in (sensitivity if sensitivity is not None else pd.DataFrame()).iterrows():
         rows.append(
             row(

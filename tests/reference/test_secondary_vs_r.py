@@ -21,7 +21,7 @@ import pytest
 from scipy import stats
 
 from trial.icc import adjusted_icc, anova_icc, icc_table
-from trial.participation import cace_fit
+from trial.participation import cluster_level_iv, two_stage_least_squares
 from trial.sensitivity import cluster_level_fit, cluster_mean_residuals
 
 HERE = Path(__file__).resolve().parent
@@ -37,21 +37,21 @@ def test_iv_estimate_and_clustered_se_match_aer_ivreg_with_vcovcl() -> None:
     d = _iv_data()
     ref = pd.read_csv(FIXTURES / "iv.csv").set_index("term")
     exog = pd.DataFrame({"(Intercept)": 1.0, "baseline": d.baseline, "stratum": d.stratum})
-    fit = cace_fit(
+    fit = two_stage_least_squares(
         d.y.to_numpy(), exog, d.received.to_numpy(), d.arm.to_numpy(), d.cluster.to_numpy()
     )
-    np.testing.assert_allclose(fit["estimate"], ref.loc["received", "estimate"], rtol=1e-9)
-    np.testing.assert_allclose(fit["se"], ref.loc["received", "se_cluster_hc1"], rtol=1e-8)
+    np.testing.assert_allclose(fit.estimate, ref.loc["received", "estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fit.se, ref.loc["received", "se_cluster_hc1"], rtol=1e-8)
     # between-within df: 16 clusters - (intercept, stratum, instrument)
-    assert fit["df"] == 16 - 3
-    assert fit["n_clusters"] == 16 and fit["n_individuals"] == len(d)
+    assert fit.df == 16 - 3
+    assert fit.n_clusters == 16 and fit.n_individuals == len(d)
 
 
 def test_iv_without_covariates_is_the_wald_ratio() -> None:
     d = _iv_data()
     ref = pd.read_csv(FIXTURES / "iv.csv").set_index("term")
     exog = pd.DataFrame({"(Intercept)": np.ones(len(d))})
-    fit = cace_fit(
+    fit = two_stage_least_squares(
         d.y.to_numpy(), exog, d.received.to_numpy(), d.arm.to_numpy(), d.cluster.to_numpy()
     )
     # hand calculation: ITT difference in means / difference in the share receiving treatment
@@ -59,12 +59,12 @@ def test_iv_without_covariates_is_the_wald_ratio() -> None:
     by_hand = (d.y[arm].mean() - d.y[~arm].mean()) / (
         d.received[arm].mean() - d.received[~arm].mean()
     )
-    np.testing.assert_allclose(fit["estimate"], by_hand, rtol=1e-10)
+    np.testing.assert_allclose(fit.estimate, by_hand, rtol=1e-10)
     np.testing.assert_allclose(
-        fit["estimate"], ref.loc["wald_ratio_no_covariates", "estimate"], rtol=1e-9
+        fit.estimate, ref.loc["wald_ratio_no_covariates", "estimate"], rtol=1e-9
     )
-    np.testing.assert_allclose(fit["itt"], d.y[arm].mean() - d.y[~arm].mean(), rtol=1e-10)
-    np.testing.assert_allclose(fit["first_stage"], d.received[arm].mean(), rtol=1e-10)
+    np.testing.assert_allclose(fit.itt, d.y[arm].mean() - d.y[~arm].mean(), rtol=1e-10)
+    np.testing.assert_allclose(fit.first_stage, d.received[arm].mean(), rtol=1e-10)
 
 
 @pytest.mark.parametrize("case", ["unequal", "equal", "small"])
@@ -178,3 +178,42 @@ def test_model_adjusted_icc_matches_lme4() -> None:
         ref.loc[("followup", "model_adjusted"), "icc"],
         rtol=1e-5,
     )
+
+
+@pytest.mark.parametrize("received", ["received", "score"])
+def test_instrumental_variable_estimates_match_ivreg(received: str) -> None:
+    """Any participation (complier-average) and the score (dose), on individuals with a
+    cluster-robust SE and on the clusters' stage-1 mean residuals."""
+    ref = pd.read_csv(FIXTURES / "trial_iv.csv").set_index(["received", "level"])
+    d = _trial_table().dropna(subset=["y"])
+    exog = pd.DataFrame(
+        {
+            "(Intercept)": 1.0,
+            "baseline": d.baseline,
+            "s2": (d.stratum == "s2").astype(float),
+            "s3": (d.stratum == "s3").astype(float),
+            "age": d.age.astype(float),
+        }
+    )
+    fit = two_stage_least_squares(
+        d.y.to_numpy(), exog, d[received].to_numpy(float), d.arm.to_numpy(), d.cluster.to_numpy()
+    )
+    r = ref.loc[(received, "individual")]
+    np.testing.assert_allclose(fit.estimate, r["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-8)
+    assert fit.df == 30 - 3 - 1  # clusters - (intercept, two stratum dummies) - received
+
+    stage1 = cluster_mean_residuals(_trial_config(), _trial_table(), "y")
+    cm = stage1.clusters
+    per_cluster = d.groupby("cluster")[received].first().loc[cm.index]
+    fit = cluster_level_iv(
+        cm["residual"].to_numpy(),
+        per_cluster.to_numpy(float),
+        cm["treated"].to_numpy(float),
+        df=stage1.df,
+        n_individuals=int(cm["n"].sum()),
+    )
+    r = ref.loc[(received, "cluster")]
+    np.testing.assert_allclose(fit.estimate, r["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(fit.se, r["se"], rtol=1e-8)
+    assert fit.df == 26 and fit.n_clusters == 30

@@ -57,8 +57,7 @@ def test_a_cluster_in_two_arms_is_refused() -> None:
 
 
 def test_bootstrap_draws_keep_every_cluster_in_its_stratum() -> None:
-    from trial.bootstrap import ClusterLayout, bootstrap_weights
-    from trial.icc import cluster_draw_counts
+    from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
 
     clusters = np.repeat(np.arange(7), [3, 2, 4, 1, 5, 2, 3])
     strata = np.repeat(np.array(["a", "a", "b", "b", "b", "c", "c"]), [3, 2, 4, 1, 5, 2, 3])

@@ -1,5 +1,6 @@
-# Secondary analyses: participation (non-randomised high vs low, and the complier-average
-# effect), staff outcomes, sensitivity analyses of the primary outcome, and the ICC table.
+# Secondary analyses: participation (non-randomised high vs low, and instrumental-variable
+# complier-average and dose-response estimates), staff outcomes, sensitivity analyses of the
+# primary outcome, and the ICC table.
 # Each part runs only when the config has its section (participation, staff.outcomes,
 # sensitivity, icc).
 
@@ -25,7 +26,7 @@ rule participation_scores:
 
 
 rule fit_participation:
-    """High vs low participation and complier-average fits on completed dataset {i}."""
+    """High vs low participation and instrumental-variable fits on completed dataset {i}."""
     input:
         data=f"{DERIVED}/imputed/{{i}}.csv",
         scores=f"{DERIVED}/participation/scores.csv",
