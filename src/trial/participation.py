@@ -725,16 +725,15 @@ def fit_participation(
 def iv_contrast_label(config: Config, analysis: str, direction: str) -> str:
     """Human-readable contrast of an instrumental-variable estimate, in ``direction``."""
     design = config["design"]
-    treated = design["arm_labels"][single_treatment_arm(config)]
-    cluster = design["cluster_label"]
     if analysis == "complier_average":
+        treated = design["arm_labels"][single_treatment_arm(config)]
+        cluster = design["cluster_label"]
         return (
             contrast_label(config, direction)
             + f", among {design['individual_label']}s of {cluster}s that would take part "
             + f"in {treated} (compliers)"
         )
-    sign = "" if direction == "treatment_minus_reference" else "minus "
-    return f"{sign}effect per unit of participation score (0 = none, 1 = full) of {treated}"
+    return contrast_label(config, direction) + ", per unit of participation score (0 to 1)"
 
 
 def pool_participation(
