@@ -332,70 +332,45 @@ def _rows_for(
     cid = design["cluster_id"]
     column = baseline_column(scale) if time == "baseline" else followup_column(scale)
     X = _fixed_effects(config, table, scale, time, covariates)
+    blank: dict[str, Any] = {"icc": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    blank.update(ci_method="", n0=math.nan, msb=math.nan, msw=math.nan)
+    blank.update(var_cluster=math.nan, var_residual=math.nan, at_boundary=False)
     estimates: dict[str, tuple[pd.Series, dict[str, Any]]] = {}
-    used = table[column].notna()
-    y = table.loc[used, column].to_numpy(float)
-    cl = table.loc[used, cid].to_numpy()
-    arm = table.loc[used, design["arm"]].to_numpy()
-    boot_strata = allocation_strata(config, table.loc[used]).to_numpy()
-    res = anova_icc(y, cl, groups=arm, alpha=alpha)
-    row: dict[str, Any] = {
-        "icc": res["icc"],
-        "ci_low": res["ci_low"],
-        "ci_high": res["ci_high"],
-        "ci_method": f"Searle variance-ratio, F({res['k'] - res['A']}, {res['N'] - res['k']}), n0",
-        "n0": res["n0"],
-        "msb": res["msb"],
-        "msw": res["msw"],
-        "var_cluster": math.nan,
-        "var_residual": math.nan,
-        "at_boundary": False,
-    }
-    if replicates:
-        lo, hi, ok = icc_bootstrap(
-            y,
-            cl,
-            groups=arm,
-            strata=boot_strata,
-            replicates=replicates,
-            seed=config["seed"],
-            keys=("icc_bootstrap", population, scale, time, "anova"),
-            alpha=alpha,
-        )
-        row.update(boot_low=lo, boot_high=hi, n_boot=ok)
-    estimates["within_arm_anova"] = (used, row)
-
-    used = table[column].notna() & X.notna().all(axis=1)
-    Xu = X[used]
-    Xu = Xu.loc[:, (Xu != 0).any(axis=0)]  # a stratum level absent here
-    y = table.loc[used, column].to_numpy(float)
-    cl = table.loc[used, cid].to_numpy()
-    fit = adjusted_icc(y, Xu.to_numpy(float), cl)
-    row = {
-        "icc": fit["icc"],
-        "ci_low": math.nan,
-        "ci_high": math.nan,
-        "ci_method": "",
-        "n0": math.nan,
-        "msb": math.nan,
-        "msw": math.nan,
-        "var_cluster": fit["var_cluster"],
-        "var_residual": fit["var_residual"],
-        "at_boundary": fit["at_boundary"],
-    }
-    if replicates:
-        lo, hi, ok = icc_bootstrap(
-            y,
-            cl,
-            X=Xu.to_numpy(float),
-            strata=allocation_strata(config, table.loc[used]).to_numpy(),
-            replicates=replicates,
-            seed=config["seed"],
-            keys=("icc_bootstrap", population, scale, time, "model"),
-            alpha=alpha,
-        )
-        row.update(boot_low=lo, boot_high=hi, n_boot=ok)
-    estimates["model_adjusted"] = (used, row)
+    for estimator in ESTIMATORS:
+        used = table[column].notna()
+        Xu = None
+        if estimator == "model_adjusted":
+            used &= X.notna().all(axis=1)
+            present = X[used].loc[:, (X[used] != 0).any(axis=0)]  # a stratum level absent here
+            Xu = present.to_numpy(float)
+        y = table.loc[used, column].to_numpy(float)
+        cl = table.loc[used, cid].to_numpy()
+        arm = table.loc[used, design["arm"]].to_numpy()
+        if Xu is None:
+            res = anova_icc(y, cl, groups=arm, alpha=alpha)
+            df_between, df_within = res["k"] - res["A"], res["N"] - res["k"]
+            values = {
+                **blank,
+                **{k: res[k] for k in ("icc", "ci_low", "ci_high", "n0", "msb", "msw")},
+                "ci_method": f"Searle variance-ratio, F({df_between}, {df_within}), n0",
+            }
+        else:
+            values = {**blank, **adjusted_icc(y, Xu, cl)}
+        values.update(boot_low=math.nan, boot_high=math.nan, n_boot=0)
+        if replicates:
+            lo, hi, ok = icc_bootstrap(
+                y,
+                cl,
+                groups=arm,
+                strata=allocation_strata(config, table.loc[used]).to_numpy(),
+                X=Xu,
+                replicates=replicates,
+                seed=config["seed"],
+                keys=("icc_bootstrap", population, scale, time, estimator),
+                alpha=alpha,
+            )
+            values.update(boot_low=lo, boot_high=hi, n_boot=ok)
+        estimates[estimator] = (used, values)
 
     rows = []
     for estimator, (rows_used, values) in estimates.items():
@@ -408,9 +383,6 @@ def _rows_for(
                 "timepoint": time,
                 "estimator": estimator,
                 **values,
-                "boot_low": values.get("boot_low", math.nan),
-                "boot_high": values.get("boot_high", math.nan),
-                "n_boot": values.get("n_boot", 0),
                 **cluster_size_summary(sizes),
                 **design_effects(values["icc"], sizes),
             }
