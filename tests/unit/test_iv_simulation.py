@@ -53,7 +53,7 @@ def _iv_config(example_config: dict, per_stratum_and_arm: int) -> dict:
         "2gether": {"control": k, "refocus": k},
     }
     syn["individuals"] = 15 * 4 * k
-    syn["dropout"]["rate"] = 0.001  # rounds to no one lost: complete data
+    syn["dropout"]["rate"] = 0.001  # one individual lost at most: the data are otherwise complete
     syn["questionnaire_missing"] = {"staff_rated": {"baseline": 0.0, "12m": 0.0}}
     syn["participation"]["non_participating"] = 0.3
     syn["truth_population"] = 200_000
