@@ -51,6 +51,18 @@ def arm_term(config: Config) -> str:
     return arm_terms(config)[single_treatment_arm(config)]
 
 
+def allocation_strata(config: Config, table: pd.DataFrame) -> pd.Series:
+    """Each row's arm and randomisation strata joined by ``/``: the groups within which a
+    cluster bootstrap resamples clusters, so that every replicate keeps the design's numbers
+    of clusters per arm and stratum."""
+    design = config["design"]
+    keys = table[[design["arm"], *design["strata"]]].astype(str)
+    joined = keys.iloc[:, 0]
+    for j in range(1, keys.shape[1]):  # column-wise: a row-wise join is slow on large n
+        joined = joined + "/" + keys.iloc[:, j]
+    return joined
+
+
 def baseline_column(scale: str) -> str:
     """Analysis-table column holding a scale's baseline score."""
     return f"{scale}__baseline"
@@ -225,18 +237,33 @@ def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFra
     return pd.concat(parts, axis=1)
 
 
+def treatment_pairs(config: Config) -> list[tuple[str, str]]:
+    """Every pair of treatment arms as ``(arm, versus)``, the later-listed arm first.
+
+    Empty in a two-arm trial. ``arm`` plays the part of the treatment and ``versus`` that of
+    the comparator in a pairwise (active-vs-active) contrast and its direction.
+    """
+    listed = treatment_arms(config)
+    return [(listed[j], listed[i]) for i in range(len(listed)) for j in range(i + 1, len(listed))]
+
+
 def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     """Fit the analysis model of every outcome on one (completed or complete-case) table.
 
     One row per outcome and treatment arm: the arm's effect against the reference arm, its
     covariances with the other arms' effects (columns ``cov[<term>]``) and the denominator df of
     the joint F test that every arm effect is zero (``arms_den_df``, the complete-data df of
-    :func:`pool_arm_tests`). Rows with a missing follow-up or baseline score are excluded from
-    that outcome's fit and counted in ``n_excluded``; on a completed table none are.
+    :func:`pool_arm_tests`). With several treatment arms, one row per outcome and pair of
+    treatment arms follows (:func:`treatment_pairs`): the difference of the two arm effects with
+    its own small-sample df. The ``versus`` column names the comparator of every row (the
+    reference arm, or the other treatment arm). Rows with a missing follow-up or baseline score
+    are excluded from that outcome's fit and counted in ``n_excluded``; on a completed table
+    none are.
     """
     design = config["design"]
     df_method = config["analysis"]["df_method"]
-    rows = []
+    terms_of = arm_terms(config)
+    rows, pair_rows = [], []
     for scale in outcome_scales(config):
         X = design_matrix(config, table, scale)
         y = table[followup_column(scale)].astype(float)
@@ -249,48 +276,90 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
             df_method=df_method,
         )
         components = fit.variance_components
-        terms = list(arm_terms(config).values())
+        terms = list(terms_of.values())
         joint = fit.f_test(pd.DataFrame(np.eye(len(terms)), columns=terms))
+        common = {
+            "outcome": scale,
+            "df_method": df_method,
+            "n_individuals": int(used.sum()),
+            "n_excluded": int((~used).sum()),
+            "n_clusters": int(table.loc[used, design["cluster_id"]].nunique()),
+            "var_cluster": float(components["cluster"]),
+            "var_residual": float(components["residual"]),
+            "icc": float(fit.icc),
+            "sd_baseline": float(table[baseline_column(scale)].std()),
+            "converged": bool(fit.converged),
+            "at_boundary": bool(fit.at_boundary),
+        }
         rows += [
             {
                 "outcome": scale,
                 "arm": arm,
+                "versus": design["reference_arm"],
                 "term": term,
                 "estimate": float(fit.params[term]),
                 "variance": float(fit.cov.loc[term, term]),
                 "df": float(fit.df[term]),
-                "df_method": df_method,
-                "n_individuals": int(used.sum()),
-                "n_excluded": int((~used).sum()),
-                "n_clusters": int(table.loc[used, design["cluster_id"]].nunique()),
-                "var_cluster": float(components["cluster"]),
-                "var_residual": float(components["residual"]),
-                "icc": float(fit.icc),
-                "sd_baseline": float(table[baseline_column(scale)].std()),
-                "converged": bool(fit.converged),
-                "at_boundary": bool(fit.at_boundary),
+                **common,
                 **{f"cov[{other}]": float(fit.cov.loc[term, other]) for other in terms},
                 "arms_den_df": float(joint.den_df),
             }
-            for arm, term in arm_terms(config).items()
+            for arm, term in terms_of.items()
         ]
-    return pd.DataFrame(rows)
+        for arm, versus in treatment_pairs(config):
+            contrast = fit.contrast(pd.Series({terms_of[arm]: 1.0, terms_of[versus]: -1.0}))
+            pair_rows.append(
+                {
+                    "outcome": scale,
+                    "arm": arm,
+                    "versus": versus,
+                    "term": f"{terms_of[arm]} - {terms_of[versus]}",
+                    "estimate": contrast.estimate,
+                    "variance": contrast.se**2,
+                    "df": contrast.df,
+                    **common,
+                }
+            )
+    return pd.DataFrame(rows + pair_rows)
 
 
 def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Pool per-imputation arm effects by Rubin's rules, in each outcome's reported direction.
 
-    One row per outcome and treatment arm, primary outcome first.
+    One row per outcome and treatment arm (each against the reference arm), primary outcome
+    first.
 
     The complete-data df given to the Barnard-Rubin formula is the mean over imputations of the
     per-imputation small-sample df (they differ only through the imputed values).
     """
+    reference = config["design"]["reference_arm"]
+    pairs = [(arm, reference) for arm in treatment_arms(config)]
+    return _pool_contrasts(config, fits, pairs)
+
+
+def pool_pairwise(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Pool the active-vs-active contrasts of a trial with several treatment arms.
+
+    One row per outcome and pair of treatment arms (:func:`treatment_pairs`), pooled like the
+    arm effects: Rubin's rules with the Barnard-Rubin df, whose complete-data df is the mean
+    over imputations of the contrast's own small-sample df. Empty with one treatment arm.
+    """
+    return _pool_contrasts(config, fits, treatment_pairs(config))
+
+
+def _pool_contrasts(
+    config: Config, fits: Sequence[pd.DataFrame], pairs: Sequence[tuple[str, str]]
+) -> pd.DataFrame:
     alpha = config["analysis"]["alpha"]
     directions = {o["scale"]: o for o in config["analysis"]["outcomes"]}
     stacked = _stack_fits(fits)
+    if "versus" not in stacked:  # fits made before pairwise contrasts: every row vs reference
+        stacked["versus"] = config["design"]["reference_arm"]
     rows = []
-    for scale, arm in ((s, a) for s in outcome_scales(config) for a in treatment_arms(config)):
-        part = stacked[(stacked["outcome"] == scale) & (stacked["arm"] == arm)]
+    for scale, (arm, versus) in ((s, p) for s in outcome_scales(config) for p in pairs):
+        part = stacked[
+            (stacked["outcome"] == scale) & (stacked["arm"] == arm) & (stacked["versus"] == versus)
+        ]
         sign = 1.0 if directions[scale]["direction"] == "treatment_minus_reference" else -1.0
         pooled = pool_rubin(
             sign * part["estimate"].to_numpy(),
@@ -304,8 +373,9 @@ def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
                 "label": config["scales"][scale]["label"],
                 "role": directions[scale]["role"],
                 "arm": arm,
+                **({} if versus == config["design"]["reference_arm"] else {"versus": versus}),
                 "direction": directions[scale]["direction"],
-                "contrast": contrast_label(config, directions[scale]["direction"], arm),
+                "contrast": contrast_label(config, directions[scale]["direction"], arm, versus),
                 **{k: v for k, v in pooled.as_dict().items() if k not in {"alpha"}},
                 "df_method": part["df_method"].iloc[0],
                 "n_clusters": int(part["n_clusters"].max()),
@@ -362,15 +432,20 @@ def pool_arm_tests(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def contrast_label(config: Config, direction: str, arm: str | None = None) -> str:
+def contrast_label(
+    config: Config, direction: str, arm: str | None = None, versus: str | None = None
+) -> str:
     """Human-readable direction of a contrast, e.g. ``Intervention minus Usual care``.
 
-    ``arm`` is the treatment arm compared; it may be left out in a two-arm trial.
+    ``arm`` is the treatment arm compared; it may be left out in a two-arm trial. ``versus`` is
+    its comparator (default the reference arm; another treatment arm for an active-vs-active
+    contrast, which then takes the reference arm's place in ``direction``).
     """
     design = config["design"]
     labels = design["arm_labels"]
     arm = single_treatment_arm(config) if arm is None else arm
-    treatment, reference = labels[arm], labels[design["reference_arm"]]
+    versus = design["reference_arm"] if versus is None else versus
+    treatment, reference = labels[arm], labels[versus]
     if direction == "treatment_minus_reference":
         return f"{treatment} minus {reference}"
     return f"{reference} minus {treatment}"

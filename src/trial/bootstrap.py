@@ -66,6 +66,7 @@ __all__ = [
     "Resampling",
     "ShrinkageFactors",
     "bootstrap_weights",
+    "cluster_draw_counts",
     "replicate_weights",
     "shrink_two_stage",
     "shrinkage_factors",
@@ -386,3 +387,21 @@ def weighted_ols_coefficient(
     if ok.any():
         result[ok] = np.linalg.solve(xtx[ok], xty[ok][..., None])[:, column, 0]
     return result[0] if single else result
+
+
+def cluster_draw_counts(layout: ClusterLayout, weights: np.ndarray) -> np.ndarray:
+    """Times each cluster was drawn in each replicate, from one-stage frequency weights.
+
+    Parameters
+    ----------
+    layout : ClusterLayout
+    weights : numpy.ndarray, shape (B, n)
+        Frequency weights of ``B`` one-stage (``"cluster"``) replicates, as from
+        :func:`bootstrap_weights`: every individual of a cluster carries its cluster's count.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (B, J)
+        Column ``j`` is cluster code ``j`` of the layout.
+    """
+    return np.asarray(weights)[:, layout.members[layout.member_start]]

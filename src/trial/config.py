@@ -238,10 +238,12 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                     )
 
     from trial.estimands import estimand_config_problems  # imports this module
+    from trial.multiplicity import multiplicity_problems  # imports this module
     from trial.participation import secondary_config_problems  # imports this module
 
     problems += secondary_config_problems(config)
     problems += estimand_config_problems(config)
+    problems += multiplicity_problems(config)
 
     synthetic = config.get("synthetic")
     if synthetic:

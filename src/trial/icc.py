@@ -1,39 +1,63 @@
 """Intraclass correlations, cluster sizes and design effects, for planning the next trial.
 
-The ICC of each outcome is the one-way ANOVA estimator on the observed values (no covariates),
-at baseline and at follow-up::
+A treatment effect that differs between arms adds between-cluster variation, so an ICC computed
+over both arms at follow-up overstates the clustering. Every ICC here is therefore either within
+arm or conditional on arm, on the observed values, at baseline and at follow-up:
 
-    ICC = (MSB - MSW) / (MSB + (n0 - 1) MSW),  n0 = (N - sum n_j^2 / N) / (k - 1)
+* ``within_arm_anova``: the one-way ANOVA estimator with arm as a fixed effect (clusters nested
+  in arms; no other covariates)::
 
-with ``k`` clusters, ``N`` individuals and ``n_j`` the cluster sizes. Its confidence interval is
-Searle's F-based interval (Searle 1971; exact for equal cluster sizes, with ``n0`` in place of the
-common size otherwise)::
+      ICC = (MSB - MSW) / (MSB + (n0 - 1) MSW)
+      n0 = (N - sum_a sum_{j in a} n_j^2 / N_a) / (k - A)
 
-    F = MSB / MSW,  F_L = F / F_{1-a/2}(k-1, N-k),  F_U = F / F_{a/2}(k-1, N-k)
-    ICC_L = (F_L - 1) / (F_L + n0 - 1),  ICC_U = (F_U - 1) / (F_U + n0 - 1)
+  with ``MSB`` the between-cluster mean square about each arm's mean (``k - A`` df), ``MSW`` the
+  within-cluster mean square (``N - k`` df), ``k`` clusters, ``A`` arms, ``N`` individuals,
+  ``N_a`` of them in arm ``a`` and ``n_j`` the cluster sizes; ``E(MSB) = s2_e + n0 s2_c``.
+  Searle's variance-ratio interval (Searle 1971; exact for equal cluster sizes under the
+  normal one-way model, approximate with ``n0`` otherwise)::
 
-A cluster bootstrap percentile interval is given beside it. Design effects use the mean cluster
-size ``m`` and its coefficient of variation ``cv``: ``1 + (m - 1) ICC`` (equal sizes) and
-``1 + ((cv^2 + 1) m - 1) ICC`` (unequal sizes; Eldridge, Ashby and Kerry 2006). The model-based
-ICC of the primary analysis (REML, adjusted for arm, baseline and strata, mean over imputations)
-is shown alongside where available.
+      F = MSB / MSW,  F_L = F / F_{1-a/2}(k-A, N-k),  F_U = F / F_{a/2}(k-A, N-k)
+      ICC_L = (F_L - 1) / (F_L + n0 - 1),  ICC_U = (F_U - 1) / (F_U + n0 - 1)
+
+* ``model_adjusted``: the cluster share of the variance in the analysis model (random intercept,
+  REML) conditional on arm, strata, covariates and, at follow-up, the baseline value of the
+  outcome, fitted to the individuals with every term observed.
+
+Both get a cluster bootstrap percentile interval: clusters are drawn with replacement within
+each arm and stratum (so every replicate keeps the design's numbers of clusters per arm and
+stratum) and the estimator, including the model fit, is recomputed on every replicate.
+
+Design effects use the ICC truncated at 0 (a negative estimate means no detectable clustering,
+not a design effect below 1), the mean cluster size ``m`` and its coefficient of variation
+``cv``: ``1 + (m - 1) ICC`` (equal sizes) and ``1 + ((cv^2 + 1) m - 1) ICC`` (unequal sizes;
+Eldridge, Ashby and Kerry 2006).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.analysis import baseline_column, followup_column, outcome_scales
+from trial.analysis import (
+    allocation_strata,
+    baseline_column,
+    design_matrix,
+    followup_column,
+    outcome_scales,
+)
+from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
 from trial.config import Config
+from trial.mixed import MixedModelError, fit_random_intercept_arrays
 from trial.reporting import Section
 
 __all__ = [
+    "ESTIMATORS",
+    "adjusted_icc",
     "anova_icc",
     "cluster_size_summary",
     "design_effects",
@@ -42,22 +66,49 @@ __all__ = [
     "icc_table",
 ]
 
+#: The ICC estimators of the table, in report order, with their descriptions.
+ESTIMATORS = {
+    "within_arm_anova": "one-way ANOVA within arm (arm as a fixed effect, no other covariates)",
+    "model_adjusted": "random-intercept model (REML) adjusted for arm, strata and covariates, "
+    "and for the baseline value at follow-up",
+}
 
-def _anova(y: np.ndarray, codes: np.ndarray, k: int) -> tuple[float, float, float, float]:
-    n_j = np.bincount(codes, minlength=k).astype(float)
-    s_j = np.bincount(codes, weights=y, minlength=k)
-    N = n_j.sum()
-    ss_total = float(np.sum((y - y.mean()) ** 2))
-    ss_between = float(np.sum(s_j**2 / n_j) - y.sum() ** 2 / N)
-    ss_within = ss_total - ss_between
-    msb = ss_between / (k - 1)
+
+def _codes(values: Any) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(pd.Series(values))
+    return codes, len(uniques)
+
+
+def _anova_icc_from_sums(
+    n: np.ndarray, s: np.ndarray, q: np.ndarray, group: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ICC, MSB, MSW and n0 from per-cluster counts, sums, sums of squares and group codes.
+
+    The arrays have the clusters on their last axis (a leading axis may index replicates).
+    """
+    k = n.shape[-1]
+    N = n.sum(axis=-1)
+    onehot = np.eye(n_groups)[np.broadcast_to(group, n.shape)]  # (..., k, A)
+    n_g = np.einsum("...k,...ka->...a", n, onehot)
+    s_g = np.einsum("...k,...ka->...a", s, onehot)
+    n2_g = np.einsum("...k,...ka->...a", n**2, onehot)
+    ss_between = np.sum(s**2 / n, axis=-1) - np.sum(s_g**2 / n_g, axis=-1)
+    ss_within = q.sum(axis=-1) - np.sum(s**2 / n, axis=-1)
+    msb = ss_between / (k - n_groups)
     msw = ss_within / (N - k)
-    n0 = (N - np.sum(n_j**2) / N) / (k - 1)
-    return msb, msw, float(n0), float(N)
+    n0 = (N - np.sum(n2_g / n_g, axis=-1)) / (k - n_groups)
+    icc = (msb - msw) / (msb + (n0 - 1) * msw)
+    return icc, msb, msw, n0
 
 
-def anova_icc(y: np.ndarray, clusters: np.ndarray, *, alpha: float = 0.05) -> dict[str, float]:
-    """One-way ANOVA ICC with Searle's F-based confidence interval.
+def anova_icc(
+    y: np.ndarray,
+    clusters: np.ndarray,
+    *,
+    groups: np.ndarray | None = None,
+    alpha: float = 0.05,
+) -> dict[str, float]:
+    """One-way ANOVA ICC (within groups, e.g. arms) with Searle's variance-ratio interval.
 
     Parameters
     ----------
@@ -65,6 +116,9 @@ def anova_icc(y: np.ndarray, clusters: np.ndarray, *, alpha: float = 0.05) -> di
         Observed values (no missing values).
     clusters : ndarray, shape (N,)
         Cluster labels.
+    groups : ndarray, shape (N,), optional
+        Group (arm) of each row, constant within cluster: the between-cluster mean square is
+        taken about each group's mean, with ``k - A`` df. ``None``: one group.
     alpha : float, default 0.05
         1 - confidence level.
 
@@ -72,26 +126,38 @@ def anova_icc(y: np.ndarray, clusters: np.ndarray, *, alpha: float = 0.05) -> di
     -------
     dict
         ``icc``, ``ci_low``, ``ci_high``, ``msb``, ``msw``, ``F``, ``n0``, ``k`` (clusters),
-        ``N`` (individuals). The estimate and limits may be negative (less variation between
-        clusters than expected by chance); they are not truncated.
+        ``A`` (groups), ``N`` (individuals). The estimate and limits may be negative (less
+        variation between clusters than expected by chance); they are not truncated.
     """
     y = np.asarray(y, float)
     if not np.all(np.isfinite(y)):
         raise ValueError("anova_icc: y has missing or infinite values; drop them first")
-    codes, uniques = pd.factorize(pd.Series(clusters))
-    k = len(uniques)
-    if k < 2 or len(y) <= k:
+    codes, k = _codes(clusters)
+    group_rows = np.zeros(len(y), int) if groups is None else _codes(groups)[0]
+    per_cluster = pd.Series(group_rows).groupby(codes).agg(["min", "max"])
+    if (per_cluster["min"] != per_cluster["max"]).any():
+        raise ValueError("anova_icc: a cluster spans more than one group")
+    group = per_cluster["min"].to_numpy()
+    A = int(group.max()) + 1
+    if k - A < 1 or len(y) <= k:
         raise ValueError(
-            f"anova_icc: need at least 2 clusters and more values than clusters "
-            f"(got {k} clusters, {len(y)} values)"
+            f"anova_icc: need more clusters than groups and more values than clusters "
+            f"(got {k} clusters, {A} groups, {len(y)} values)"
         )
-    msb, msw, n0, N = _anova(y, codes, k)
+    n = np.bincount(codes, minlength=k).astype(float)
+    s = np.bincount(codes, weights=y, minlength=k)
+    q = np.bincount(codes, weights=y**2, minlength=k)
+    # centre first: sums of squares of large values lose precision
+    shift = y.mean()
+    q = q - 2 * shift * s + n * shift**2
+    s = s - n * shift
+    icc, msb, msw, n0 = (float(v) for v in _anova_icc_from_sums(n, s, q, group, A))
+    N = float(n.sum())
     F = msb / msw
-    f_hi = stats.f.ppf(1 - alpha / 2, k - 1, N - k)
-    f_lo = stats.f.ppf(alpha / 2, k - 1, N - k)
-    FL, FU = F / f_hi, F / f_lo
+    FL = F / stats.f.ppf(1 - alpha / 2, k - A, N - k)
+    FU = F / stats.f.ppf(alpha / 2, k - A, N - k)
     return {
-        "icc": (msb - msw) / (msb + (n0 - 1) * msw),
+        "icc": icc,
         "ci_low": (FL - 1) / (FL + n0 - 1),
         "ci_high": (FU - 1) / (FU + n0 - 1),
         "msb": msb,
@@ -99,7 +165,29 @@ def anova_icc(y: np.ndarray, clusters: np.ndarray, *, alpha: float = 0.05) -> di
         "F": F,
         "n0": n0,
         "k": k,
+        "A": A,
         "N": int(N),
+    }
+
+
+def adjusted_icc(y: np.ndarray, X: np.ndarray, clusters: np.ndarray) -> dict[str, float]:
+    """ICC of a random-intercept model (REML) with fixed effects ``X``.
+
+    Returns
+    -------
+    dict
+        ``icc``, ``var_cluster``, ``var_residual``, ``at_boundary`` (cluster variance estimated
+        at 0).
+    """
+    codes, _ = _codes(clusters)
+    fit = fit_random_intercept_arrays(
+        np.asarray(y, float), np.asarray(X, float), codes, reml=True, df_method="between-within"
+    )
+    return {
+        "icc": float(fit.icc),
+        "var_cluster": float(fit.variance_components[0]),
+        "var_residual": float(fit.variance_components[-1]),
+        "at_boundary": bool(fit.at_boundary),
     }
 
 
@@ -108,45 +196,80 @@ def icc_bootstrap(
     clusters: np.ndarray,
     *,
     replicates: int,
-    rng: np.random.Generator,
+    seed: int,
+    keys: Sequence[object],
+    groups: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    X: np.ndarray | None = None,
     alpha: float = 0.05,
-) -> tuple[float, float]:
-    """Cluster bootstrap percentile interval of the ANOVA ICC (clusters drawn with replacement).
+) -> tuple[float, float, int]:
+    """Stratified cluster bootstrap percentile interval of an ICC.
+
+    Clusters are drawn with replacement within each resampling stratum by the shared cluster
+    bootstrap (:mod:`trial.bootstrap`, one stage), replicate ``r`` from
+    ``derive_seed(seed, *keys, r)``; a cluster drawn twice enters as two clusters.
 
     Parameters
     ----------
-    y, clusters
+    y, clusters, groups
         As for :func:`anova_icc`.
     replicates : int
         Number of bootstrap replicates.
-    rng : numpy.random.Generator
-        Source of the draws.
+    seed : int
+        The trial seed.
+    keys : sequence
+        Names of this bootstrap (e.g. population, outcome, time point and estimator).
+    strata : ndarray, shape (N,), optional
+        Resampling stratum of each row (constant within cluster; e.g. arm and randomisation
+        stratum). Default: ``groups`` (or no stratification without groups).
+    X : ndarray, shape (N, p), optional
+        Fixed effects: the interval is then of :func:`adjusted_icc`, refitted on every
+        replicate; otherwise of the within-group ANOVA ICC.
     alpha : float, default 0.05
         1 - confidence level.
 
     Returns
     -------
-    (float, float)
-        Lower and upper percentile limits.
+    (float, float, int)
+        Lower and upper percentile limits, and the number of replicates that gave an estimate
+        (a replicate whose model cannot be fitted, e.g. a rank-deficient design, is left out).
     """
     y = np.asarray(y, float)
-    codes, uniques = pd.factorize(pd.Series(clusters))
-    k = len(uniques)
-    n_j = np.bincount(codes, minlength=k).astype(float)
-    s_j = np.bincount(codes, weights=y, minlength=k)
-    q_j = np.bincount(codes, weights=y**2, minlength=k)
-    draws = rng.integers(0, k, size=(replicates, k))
-    n, s, q = n_j[draws], s_j[draws], q_j[draws]
-    N = n.sum(axis=1)
-    total = s.sum(axis=1)
-    ss_between = np.sum(s**2 / n, axis=1) - total**2 / N
-    ss_within = q.sum(axis=1) - np.sum(s**2 / n, axis=1)
-    msb = ss_between / (k - 1)
-    msw = ss_within / (N - k)
-    n0 = (N - np.sum(n**2, axis=1) / N) / (k - 1)
-    icc = (msb - msw) / (msb + (n0 - 1) * msw)
-    lo, hi = np.quantile(icc, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    strata = groups if strata is None else strata
+    layout = ClusterLayout.from_labels(clusters, strata)
+    # the layout codes clusters in sorted label order; the groups follow the same codes
+    group_rows = np.zeros(len(y), int) if groups is None else _codes(groups)[0]
+    group = pd.Series(group_rows).groupby(layout.cluster).first().to_numpy()
+    counts = cluster_draw_counts(
+        layout,
+        bootstrap_weights(layout, range(replicates), seed=seed, keys=keys, resampling="cluster"),
+    )
+    k = layout.n_clusters
+    if X is None:
+        # a cluster drawn t times enters t times: repeat each replicate's clusters by count
+        n = layout.sizes.astype(float)
+        centred = y - y.mean()
+        s = np.bincount(layout.cluster, weights=centred, minlength=k)
+        q = np.bincount(layout.cluster, weights=centred**2, minlength=k)
+        picked = np.stack([np.repeat(np.arange(k), row) for row in counts])
+        icc = _anova_icc_from_sums(
+            n[picked], s[picked], q[picked], group[picked], int(group.max()) + 1
+        )[0]
+    else:
+        Xv = np.asarray(X, float)
+        members = np.split(layout.members, layout.member_start[1:])
+        icc = np.full(replicates, np.nan)
+        for b, row in enumerate(counts):
+            picked = np.repeat(np.arange(k), row)
+            rows = np.concatenate([members[j] for j in picked])
+            labels = np.repeat(np.arange(len(picked)), layout.sizes[picked])
+            try:
+                icc[b] = adjusted_icc(y[rows], Xv[rows], labels)["icc"]
+            except MixedModelError:
+                continue
+    ok = icc[np.isfinite(icc)]
+    lo, hi = np.quantile(ok, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi), int(len(ok))
 
 
 def cluster_size_summary(sizes: np.ndarray) -> dict[str, float]:
@@ -167,106 +290,175 @@ def cluster_size_summary(sizes: np.ndarray) -> dict[str, float]:
 
 
 def design_effects(icc: float, sizes: np.ndarray) -> dict[str, float]:
-    """Design effect for equal (``1 + (m-1) ICC``) and unequal cluster sizes.
+    """Design effects for equal and unequal cluster sizes, from the ICC truncated at 0.
 
-    The unequal version is ``1 + ((cv^2 + 1) m - 1) ICC`` with ``m`` the mean size and ``cv`` the
-    coefficient of variation of the sizes (SD with divisor k - 1).
+    ``1 + (m - 1) ICC+`` and ``1 + ((cv^2 + 1) m - 1) ICC+`` with ``ICC+ = max(ICC, 0)``, ``m``
+    the mean size and ``cv`` the coefficient of variation of the sizes (SD with divisor
+    ``k - 1``).
     """
     s = cluster_size_summary(sizes)
     m, cv = s["size_mean"], s["size_cv"]
+    truncated = max(float(icc), 0.0)
     return {
-        "deff_equal": 1 + (m - 1) * icc,
-        "deff_unequal": 1 + ((cv**2 + 1) * m - 1) * icc,
+        "icc_truncated": truncated,
+        "deff_equal": 1 + (m - 1) * truncated,
+        "deff_unequal": 1 + ((cv**2 + 1) * m - 1) * truncated,
     }
+
+
+def _fixed_effects(
+    config: Config, table: pd.DataFrame, scale: str, time: str, covariates: bool
+) -> pd.DataFrame:
+    """Arm(s), strata, covariates and (at follow-up) the baseline value: the analysis model."""
+    spec = config if covariates else {**config, "covariates": []}
+    X = design_matrix(spec, table, scale)
+    if time == "baseline":
+        X = X.drop(columns=[baseline_column(scale)])
+    return X
+
+
+def _rows_for(
+    config: Config,
+    table: pd.DataFrame,
+    scale: str,
+    time: str,
+    *,
+    population: str,
+    covariates: bool,
+    replicates: int,
+    alpha: float,
+) -> list[dict[str, Any]]:
+    design = config["design"]
+    cid = design["cluster_id"]
+    column = baseline_column(scale) if time == "baseline" else followup_column(scale)
+    X = _fixed_effects(config, table, scale, time, covariates)
+    blank: dict[str, Any] = {"icc": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    blank.update(ci_method="", n0=math.nan, msb=math.nan, msw=math.nan)
+    blank.update(var_cluster=math.nan, var_residual=math.nan, at_boundary=False)
+    estimates: dict[str, tuple[pd.Series, dict[str, Any]]] = {}
+    for estimator in ESTIMATORS:
+        used = table[column].notna()
+        Xu = None
+        if estimator == "model_adjusted":
+            used &= X.notna().all(axis=1)
+            present = X[used].loc[:, (X[used] != 0).any(axis=0)]  # a stratum level absent here
+            Xu = present.to_numpy(float)
+        y = table.loc[used, column].to_numpy(float)
+        cl = table.loc[used, cid].to_numpy()
+        arm = table.loc[used, design["arm"]].to_numpy()
+        if Xu is None:
+            res = anova_icc(y, cl, groups=arm, alpha=alpha)
+            df_between, df_within = res["k"] - res["A"], res["N"] - res["k"]
+            values = {
+                **blank,
+                **{k: res[k] for k in ("icc", "ci_low", "ci_high", "n0", "msb", "msw")},
+                "ci_method": f"Searle variance-ratio, F({df_between}, {df_within}), n0",
+            }
+        else:
+            values = {**blank, **adjusted_icc(y, Xu, cl)}
+        values.update(boot_low=math.nan, boot_high=math.nan, n_boot=0)
+        if replicates:
+            lo, hi, ok = icc_bootstrap(
+                y,
+                cl,
+                groups=arm,
+                strata=allocation_strata(config, table.loc[used]).to_numpy(),
+                X=Xu,
+                replicates=replicates,
+                seed=config["seed"],
+                keys=("icc_bootstrap", population, scale, time, estimator),
+                alpha=alpha,
+            )
+            values.update(boot_low=lo, boot_high=hi, n_boot=ok)
+        estimates[estimator] = (used, values)
+
+    rows = []
+    for estimator, (rows_used, values) in estimates.items():
+        sizes = table.loc[rows_used, cid].value_counts().to_numpy()
+        rows.append(
+            {
+                "outcome": scale,
+                "label": config["scales"][scale]["label"],
+                "population": population,
+                "timepoint": time,
+                "estimator": estimator,
+                **values,
+                **cluster_size_summary(sizes),
+                **design_effects(values["icc"], sizes),
+            }
+        )
+    return rows
 
 
 def icc_table(
     config: Config,
     observed: pd.DataFrame,
     staff: pd.DataFrame | None = None,
-    outcomes: pd.DataFrame | None = None,
-    staff_outcomes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """ICC with CIs, cluster sizes and design effects for every outcome at baseline and follow-up.
+    """ICCs with intervals, cluster sizes and design effects of every outcome and time point.
 
     Parameters
     ----------
     config : dict
         Trial configuration (``icc.bootstrap`` replicates; ``seed``).
     observed : pandas.DataFrame
-        The analysis table before imputation (consumer outcomes).
+        The analysis table before imputation (individual outcomes).
     staff : pandas.DataFrame, optional
-        The staff analysis table (staff outcomes).
-    outcomes, staff_outcomes : pandas.DataFrame, optional
-        Pooled arm effects, whose model-based ICC is copied beside the ANOVA one.
+        The staff analysis table (staff outcomes; no individual covariates).
 
     Returns
     -------
     pandas.DataFrame
-        One row per outcome and time point.
+        One row per population, outcome, time point and estimator (:data:`ESTIMATORS`).
     """
-    from trial.seeding import derive_rng
-
-    cid = config["design"]["cluster_id"]
     alpha = config["analysis"]["alpha"]
     reps = int(config.get("icc", {}).get("bootstrap", 0))
-    model_icc: dict[str, float] = {}
-    if outcomes is not None:
-        model_icc.update(outcomes.set_index("outcome")["icc_mean"].to_dict())
-    if staff_outcomes is not None and len(staff_outcomes):
-        arm = staff_outcomes[staff_outcomes["analysis"] == "arm"]
-        model_icc.update(arm.set_index("outcome")["icc_model"].to_dict())
-    sources = [("individuals", observed, outcome_scales(config))]
+    sources: list[tuple[str, pd.DataFrame, Sequence[str], bool]] = [
+        ("individuals", observed, outcome_scales(config), True)
+    ]
     if staff is not None:
-        sources.append(("staff", staff, [o["scale"] for o in config["staff"]["outcomes"]]))
+        scales = [o["scale"] for o in config["staff"]["outcomes"]]
+        sources.append(("staff", staff, scales, False))
     rows = []
-    for population, table, scales in sources:
+    for population, table, scales, covariates in sources:
         for scale in scales:
-            for time, column in (
-                ("baseline", baseline_column(scale)),
-                ("followup", followup_column(scale)),
-            ):
-                used = table[column].notna()
-                y = table.loc[used, column].to_numpy(float)
-                cl = table.loc[used, cid].to_numpy()
-                res = anova_icc(y, cl, alpha=alpha)
-                sizes = pd.Series(cl).value_counts().to_numpy()
-                row: dict[str, Any] = {
-                    "outcome": scale,
-                    "label": config["scales"][scale]["label"],
-                    "population": population,
-                    "timepoint": time,
-                    "icc": res["icc"],
-                    "ci_low": res["ci_low"],
-                    "ci_high": res["ci_high"],
-                    "ci_method": "Searle F-based (n0)",
-                    "boot_low": math.nan,
-                    "boot_high": math.nan,
-                    "n_boot": reps,
-                    "n0": res["n0"],
-                    "msb": res["msb"],
-                    "msw": res["msw"],
-                    **cluster_size_summary(sizes),
-                    **design_effects(res["icc"], sizes),
-                    "icc_model_adjusted": (
-                        model_icc.get(scale, math.nan) if time == "followup" else math.nan
-                    ),
-                }
-                if reps:
-                    rng = derive_rng(config["seed"], "icc_bootstrap", population, scale, time)
-                    row["boot_low"], row["boot_high"] = icc_bootstrap(
-                        y, cl, replicates=reps, rng=rng, alpha=alpha
-                    )
-                rows.append(row)
+            for time in ("baseline", "followup"):
+                rows += _rows_for(
+                    config,
+                    table,
+                    scale,
+                    time,
+                    population=population,
+                    covariates=covariates,
+                    replicates=reps,
+                    alpha=alpha,
+                )
     return pd.DataFrame(rows)
 
 
 def icc_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     """Report section: the ICC table with cluster sizes and design effects."""
     table = pd.read_csv(inputs["icc"])
+    wide = []
+    for _, part in table.groupby(["population", "outcome", "timepoint"], sort=False):
+        by = part.set_index("estimator")
+        first = by.iloc[0]
+        wide.append(
+            {
+                "label": first["label"],
+                "population": first["population"],
+                "timepoint": first["timepoint"],
+                "n_clusters": int(first["n_clusters"]),
+                "n_individuals": int(first["n_individuals"]),
+                "size_mean": first["size_mean"],
+                "size_sd": first["size_sd"],
+                "size_cv": first["size_cv"],
+                **{name: by.loc[name].to_dict() for name in ESTIMATORS if name in by.index},
+            }
+        )
     return Section(
         "clustering",
         "Intraclass correlations, cluster sizes and design effects",
         "clustering.html.j2",
-        {"rows": table.to_dict("records")},
+        {"rows": wide, "estimators": ESTIMATORS},
     )

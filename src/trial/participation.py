@@ -1,22 +1,51 @@
 """Participation (implementation) effects and staff-level outcomes.
 
-Three analyses, each one workflow step:
+The analyses, each one workflow step:
 
 * **Participation score** (:func:`participation_scores`): each treatment cluster's values over the
-  parts of the intervention are combined into a score (their mean) and classed high or low by the
-  config's rule (at or above / above the median of treatment clusters). Reference clusters
-  cannot take part (one-sided non-compliance) and have no score.
+  parts of the intervention are combined into a score (their mean), classed high or low by the
+  config's rule (at or above / above the median of treatment clusters) for the non-randomised
+  comparison, and marked as having taken part when above 0. Reference clusters cannot take part
+  (one-sided non-compliance) and have no score.
 * **High vs low participation** (:func:`fit_participation`, :func:`staff_outcomes`): a
   random-intercept mixed model among treatment clusters only, with participation as a
   cluster-level factor plus the baseline value and strata, small-sample df. This comparison is
   **not randomised**: clusters chose how much to take part, so it may be confounded.
-* **Complier-average causal effect** (:func:`cace_fit`, :func:`cace_bootstrap`): randomisation
-  as the instrument for participation (the treatment received: 1 for high-participation
-  treatment clusters, or the score itself), two-stage least squares with baseline and strata as
-  exogenous regressors, cluster-robust covariance with the small-sample correction
-  ``G/(G-1) (n-1)/(n-k)`` (linearmodels ``IV2SLS``, ``cov_type="clustered"``,
-  ``debiased=True``), t on between-within df (clusters minus cluster-level parameters). A
-  cluster bootstrap (clusters resampled within arm and stratum) gives a percentile interval; with
+* **Instrumental-variable estimates** (:func:`two_stage_least_squares`,
+  :func:`cluster_level_iv`, :func:`iv_bootstrap`), with randomised allocation as the instrument
+  for the treatment received, in two versions:
+
+  - *complier-average effect*: treatment received = the cluster **took part at all** (score
+    above 0). Any participation counts as receipt, so the exclusion restriction (allocation
+    affects outcomes only through the treatment received) asks only that a cluster that took no
+    part gained nothing from its allocation; a median split would declare partial participants
+    untreated and break it by construction.
+  - *dose response*: treatment received = the **participation score** (0 = no part, 1 = full
+    participation in every part), a continuous dose; the estimate is the effect per unit of score
+    under the added assumption that the effect is linear in the score and zero at 0 (otherwise a
+    weighted average of the effects of the doses received).
+
+  Both assume, besides the exclusion restriction, that allocation was random (it was) and moved
+  participation (one-sided: reference clusters cannot take part). They are estimates under these
+  assumptions, not randomised comparisons. Allocation and participation are cluster-level, so
+  the information comes from the clusters and every analysis counts its df in clusters:
+
+  - ``2sls``: two-stage least squares on the individuals with baseline value, strata and
+    covariates as exogenous regressors, cluster-robust covariance with the small-sample
+    correction ``G/(G-1) (n-1)/(n-k)`` (linearmodels ``IV2SLS``, ``cov_type="clustered"``,
+    ``debiased=True``), t on clusters minus cluster-level parameters (intercept, stratum
+    dummies, the treatment received): the between-within df of the analysis model.
+  - ``cluster_level``: the two-stage residual method of the cluster-level analysis
+    (:func:`trial.sensitivity.cluster_mean_residuals`: follow-up regressed on baseline, strata
+    and covariates without arm) then two-stage least squares of the clusters' mean residuals on
+    their treatment received, instrumented by allocation, one row per cluster (each cluster
+    weighted equally), model-based standard error and t on ``G - S - A + 1`` df, as for the
+    adjusted cluster-level comparison.
+
+  A cluster bootstrap (clusters resampled within arm and stratum by :mod:`trial.bootstrap`)
+  gives percentile intervals; each replicate refits everything estimated from the data (the
+  covariate adjustment or stage-1 residuals, the first stage and the reduced form), the
+  treatment received being a fixed rule applied to each cluster's own participation. With
   multiple imputation the replicates of all completed datasets are pooled before taking
   percentiles (Schomaker and Heumann 2018, "MI boot pooled").
 
@@ -30,6 +59,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +69,7 @@ from scipy import stats
 
 from trial.analysis import (
     TREATMENT,
+    allocation_strata,
     arm_term,
     baseline_column,
     contrast_label,
@@ -46,34 +77,53 @@ from trial.analysis import (
     followup_column,
     outcome_scales,
 )
+from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
 from trial.config import Config, single_treatment_arm
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import Section, fmt, p_text
 from trial.scoring import score_scale
-from trial.seeding import derive_rng
 from trial.validation import read_table
 
 __all__ = [
     "HIGH",
+    "IV_ANALYSES",
+    "IV_METHODS",
     "RECEIVED",
+    "IVFit",
     "ParticipationError",
-    "cace_bootstrap",
-    "cace_fit",
+    "cluster_level_iv",
     "fit_participation",
+    "high_vs_low_possible",
+    "iv_bootstrap",
     "participation_direction_label",
     "participation_scores",
     "participation_section",
     "pool_participation",
+    "iv_contrast_label",
     "published_participation_table",
     "secondary_config_problems",
     "staff_analysis_table",
     "staff_outcomes",
+    "two_stage_least_squares",
 ]
 
 HIGH = "participation[high]"  # term name of the high-vs-low participation effect
-RECEIVED = "received"  # term name of the treatment received in the complier-average analysis
+RECEIVED = "received"  # term name of the treatment received in the instrumental-variable models
 SCORE = "participation_score"
+TOOK_PART = "took_part"
+
+#: The instrumental-variable analyses: name -> (column of the scores table that is the
+#: treatment received, what it means).
+IV_ANALYSES = {
+    "complier_average": (TOOK_PART, "took part at all (participation score above 0)"),
+    "dose_response": (SCORE, "participation score (0 = none, 1 = full participation)"),
+}
+#: The instrumental-variable estimators, in report order.
+IV_METHODS = {
+    "2sls": "two-stage least squares on individuals, cluster-robust SE (CR1, debiased)",
+    "cluster_level": "two-stage least squares on cluster-mean residuals (two-stage method)",
+}
 
 
 class ParticipationError(ValueError):
@@ -153,7 +203,9 @@ def participation_scores(config: Config, raw_dir: str | Path | None = None) -> p
     -------
     pandas.DataFrame
         Columns: cluster ID, stratum columns, one column per part, ``participation_score``
-        (the mean over parts), ``high`` (1/0) and ``level`` (``"high"``/``"low"``).
+        (the mean over parts), ``took_part`` (1 when the score is above 0), ``high`` (1/0)
+        and ``level`` (``"high"``/``"low"``; every cluster may fall in one class, see
+        :func:`high_vs_low_possible`).
 
     Raises
     ------
@@ -193,23 +245,17 @@ def participation_scores(config: Config, raw_dir: str | Path | None = None) -> p
         high = score > median
     out = treated[[cid, *design["strata"]]].set_index(cid).join(wide)
     out[SCORE] = score
+    out[TOOK_PART] = (score > 0).astype(int)
     out["high"] = high.astype(int)
     out["level"] = np.where(high, "high", "low")
-    if out["high"].nunique() < 2:
-        raise ParticipationError(
-            "participation: every treatment cluster falls in the same class "
-            f"({out['level'].iloc[0]}); a high vs low comparison is impossible"
-        )
     return out.reset_index()
 
 
-def _received(config: Config, table: pd.DataFrame, scores: pd.DataFrame) -> np.ndarray:
-    """Treatment received per row: 0 in reference clusters, high (or score) in treatment ones."""
-    cid = config["design"]["cluster_id"]
-    kind = config["participation"].get("received", "high")
-    column = "high" if kind == "high" else SCORE
-    values = table[cid].map(scores.set_index(cid)[column]).fillna(0.0).to_numpy(float)
-    return values * table[TREATMENT].to_numpy(float)
+def high_vs_low_possible(scores: pd.DataFrame) -> bool:
+    """Whether the treatment clusters fall in both classes (not so when, e.g., at least half of
+    them took no part and the median score is 0); the instrumental-variable analyses do not
+    need it."""
+    return scores["high"].nunique() == 2
 
 
 def participation_direction_label(config: Config) -> str:
@@ -262,26 +308,59 @@ def _high_vs_low(
 
 
 # ---------------------------------------------------------------------------------------------
-# Complier-average causal effect
+# Instrumental-variable estimators
 # ---------------------------------------------------------------------------------------------
 
 
-def _iv_design(config: Config, table: pd.DataFrame, scale: str, received: np.ndarray):
-    """Outcome, exogenous regressors, endogenous regressor and instrument of the 2SLS model."""
-    X = design_matrix(config, table, scale)
-    exog = X.drop(columns=[arm_term(config)])
-    y = table[followup_column(scale)].astype(float)
-    used = (y.notna() & exog.notna().all(axis=1)).to_numpy()
-    return (
-        y[used].to_numpy(float),
-        exog[used],
-        received[used],
-        table.loc[used, TREATMENT].to_numpy(float),
-        used,
-    )
+@dataclass(frozen=True)
+class IVFit:
+    """An instrumental-variable estimate of the effect of the treatment received.
+
+    Attributes
+    ----------
+    estimate, se, df, ci_low, ci_high, p : float
+        Estimate, standard error, df of the t reference, confidence interval and two-sided p.
+    first_stage : float
+        Coefficient of the instrument in the first stage (the difference in treatment received
+        between arms; with one-sided non-compliance, its mean in the treatment arm).
+    itt : float
+        Coefficient of the instrument in the reduced form (the intention-to-treat effect);
+        ``estimate = itt / first_stage``.
+    n_individuals, n_clusters : int
+        Individuals and clusters analysed.
+    """
+
+    estimate: float
+    se: float
+    df: float
+    ci_low: float
+    ci_high: float
+    p: float
+    first_stage: float
+    itt: float
+    n_individuals: int
+    n_clusters: int
+
+    @property
+    def variance(self) -> float:
+        """``se ** 2``."""
+        return self.se**2
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields and the variance as a plain ``dict``."""
+        return {**asdict(self), "variance": self.variance}
 
 
-def cace_fit(
+def _t_inference(estimate: float, se: float, df: float, alpha: float) -> dict[str, float]:
+    q = float(stats.t.ppf(1 - alpha / 2, df))
+    return {
+        "ci_low": estimate - q * se,
+        "ci_high": estimate + q * se,
+        "p": float(2 * stats.t.sf(abs(estimate / se), df)),
+    }
+
+
+def two_stage_least_squares(
     y: np.ndarray,
     exog: pd.DataFrame,
     received: np.ndarray,
@@ -290,8 +369,8 @@ def cace_fit(
     *,
     df: float | None = None,
     alpha: float = 0.05,
-) -> dict[str, float]:
-    """Two-stage least squares estimate of the effect of the treatment received.
+) -> IVFit:
+    """Two-stage least squares on individuals with a cluster-robust covariance.
 
     Parameters
     ----------
@@ -300,23 +379,22 @@ def cace_fit(
     exog : pandas.DataFrame, shape (n, p)
         Exogenous regressors including the intercept column.
     received : ndarray, shape (n,)
-        Treatment received (endogenous), 0 wherever ``instrument`` is 0 (one-sided).
+        Treatment received (endogenous): 0/1 or a dose, 0 wherever ``instrument`` is 0.
     instrument : ndarray, shape (n,)
         Randomised allocation (0/1).
     clusters : ndarray, shape (n,)
-        Cluster labels for the cluster-robust covariance.
+        Cluster labels for the cluster-robust covariance (linearmodels ``IV2SLS``,
+        ``cov_type="clustered"``, ``debiased=True``: CR1 with ``G/(G-1) (n-1)/(n-k)``).
     df : float, optional
         Degrees of freedom of the t reference; default: clusters minus cluster-level
-        parameters (every column of ``exog`` constant within clusters, plus the instrument).
+        parameters (every column of ``exog`` constant within clusters, plus the treatment
+        received).
     alpha : float, default 0.05
         Level of the confidence interval.
 
     Returns
     -------
-    dict
-        ``estimate``, ``se``, ``variance``, ``df``, ``ci_low``, ``ci_high``, ``p``,
-        ``first_stage`` (coefficient of the instrument in the first stage) and ``itt``
-        (reduced-form coefficient of the instrument), ``n_individuals``, ``n_clusters``.
+    IVFit
     """
     from linearmodels.iv import IV2SLS
 
@@ -332,97 +410,187 @@ def cace_fit(
         df = float(len(np.unique(codes)) - len(level) - 1)
     estimate = float(res.params[RECEIVED])
     se = float(res.std_errors[RECEIVED])
-    q = float(stats.t.ppf(1 - alpha / 2, df))
     Z = np.column_stack([exog.to_numpy(float), instrument])
     first = np.linalg.lstsq(Z, received, rcond=None)[0][-1]
     itt = np.linalg.lstsq(Z, y, rcond=None)[0][-1]
-    return {
-        "estimate": estimate,
-        "se": se,
-        "variance": se**2,
-        "df": df,
-        "ci_low": estimate - q * se,
-        "ci_high": estimate + q * se,
-        "p": float(2 * stats.t.sf(abs(estimate / se), df)),
-        "first_stage": float(first),
-        "itt": float(itt),
-        "n_individuals": int(len(y)),
-        "n_clusters": int(len(np.unique(codes))),
-    }
+    return IVFit(
+        estimate=estimate,
+        se=se,
+        df=float(df),
+        **_t_inference(estimate, se, df, alpha),
+        first_stage=float(first),
+        itt=float(itt),
+        n_individuals=int(len(y)),
+        n_clusters=int(len(np.unique(codes))),
+    )
 
 
-def _iv_estimates(
-    y: np.ndarray,
-    W: np.ndarray,
-    d: np.ndarray,
-    z: np.ndarray,
-    members: Sequence[np.ndarray],
-    picks: Sequence[np.ndarray],
-) -> np.ndarray:
-    """Just-identified 2SLS coefficient of ``d`` for each bootstrap sample of clusters.
+def cluster_level_iv(
+    residual: np.ndarray,
+    received: np.ndarray,
+    instrument: np.ndarray,
+    *,
+    df: float,
+    n_individuals: int,
+    alpha: float = 0.05,
+) -> IVFit:
+    """Two-stage least squares on one row per cluster (e.g. cluster-mean residuals).
 
-    ``members[k]`` holds the rows of cluster ``k``; ``picks[b]`` the clusters drawn (with
-    repeats) in replicate ``b``. A replicate's normal equations ``Z'X b = Z'y`` are sums of
-    per-cluster cross-products, each counted as often as its cluster was drawn, so the
-    replicates cost O(clusters p^2) each instead of O(n p^2).
+    The just-identified regression of ``residual`` on an intercept and ``received``,
+    instrumented by an intercept and ``instrument``; each cluster counts once. The estimate is
+    the Wald ratio of the difference between arms in mean residual to the difference in mean
+    treatment received; its covariance is the model-based 2SLS one,
+    ``s^2 (Z'X)^-1 Z'Z (X'Z)^-1`` with ``s^2`` the residual sum of squares over ``G - 2``, and
+    the t reference has ``df`` degrees of freedom (``G - S - A + 1`` after a stage-1
+    adjustment for ``S`` strata).
+
+    Parameters
+    ----------
+    residual, received, instrument : ndarray, shape (G,)
+        Per cluster: outcome (mean residual), treatment received, allocation (0/1).
+    df : float
+        Degrees of freedom of the t reference.
+    n_individuals : int
+        Individuals behind the cluster means (reported only).
+    alpha : float, default 0.05
+        Level of the confidence interval.
+
+    Returns
+    -------
+    IVFit
     """
-    X = np.column_stack([W, d])
-    Z = np.column_stack([W, z])
-    zx = np.stack([Z[rows].T @ X[rows] for rows in members])
-    zy = np.stack([Z[rows].T @ y[rows] for rows in members])
-    out = np.full(len(picks), np.nan)
-    for b, picked in enumerate(picks):
-        times = np.bincount(picked, minlength=len(members)).astype(float)
-        A = np.tensordot(times, zx, axes=1)
-        if np.linalg.matrix_rank(A) < A.shape[0]:
-            continue
-        out[b] = np.linalg.solve(A, times @ zy)[-1]
-    return out
+    r = np.asarray(residual, float)
+    d = np.asarray(received, float)
+    z = np.asarray(instrument, float)
+    G = len(r)
+    X = np.column_stack([np.ones(G), d])
+    Z = np.column_stack([np.ones(G), z])
+    ZX = Z.T @ X
+    if abs(np.linalg.det(ZX)) < 1e-12 * max(1.0, float(np.abs(ZX).max())) ** 2:
+        raise ParticipationError(
+            "the treatment received does not differ between arms: the instrumental-variable "
+            "effect is not identified"
+        )
+    beta = np.linalg.solve(ZX, Z.T @ r)
+    e = r - X @ beta
+    inv = np.linalg.inv(ZX)
+    cov = float(e @ e / (G - 2)) * inv @ (Z.T @ Z) @ inv.T
+    estimate, se = float(beta[1]), float(np.sqrt(cov[1, 1]))
+    treated = z == 1
+    return IVFit(
+        estimate=estimate,
+        se=se,
+        df=float(df),
+        **_t_inference(estimate, se, df, alpha),
+        first_stage=float(d[treated].mean() - d[~treated].mean()),
+        itt=float(r[treated].mean() - r[~treated].mean()),
+        n_individuals=int(n_individuals),
+        n_clusters=G,
+    )
 
 
-def cace_bootstrap(
+def iv_bootstrap(
     y: np.ndarray,
-    exog: pd.DataFrame,
+    exog: np.ndarray,
     received: np.ndarray,
     instrument: np.ndarray,
     clusters: np.ndarray,
     strata: np.ndarray,
     *,
+    method: str,
     replicates: int,
-    rng: np.random.Generator,
+    seed: int,
+    keys: Sequence[object],
 ) -> np.ndarray:
-    """Cluster bootstrap replicates of the 2SLS estimate.
+    """Cluster bootstrap replicates of an instrumental-variable estimate.
 
-    Clusters are resampled with replacement within each allocation stratum (arm x randomisation
-    stratum), so every replicate keeps the design's numbers of clusters per arm and stratum.
+    Clusters are drawn with replacement within each resampling stratum (arm x randomisation
+    stratum, so every replicate keeps the design's numbers of clusters per arm and stratum) by
+    :func:`trial.bootstrap.bootstrap_weights`; replicate ``r`` draws from
+    ``derive_seed(seed, *keys, r)``. Every replicate refits the whole estimator on the drawn
+    clusters: for ``"2sls"`` the two-stage least squares with its covariate coefficients; for
+    ``"cluster_level"`` the stage-1 regression (follow-up on ``exog`` without arm), the
+    clusters' mean residuals and the cluster-level 2SLS. The estimators are sums of per-cluster
+    cross-products, each counted as often as its cluster was drawn (O(clusters p^2) per
+    replicate instead of O(n p^2)).
 
     Parameters
     ----------
-    y, exog, received, instrument, clusters
-        As for :func:`cace_fit`.
+    y : ndarray, shape (n,)
+        Outcome.
+    exog : ndarray, shape (n, p)
+        Exogenous regressors including the intercept (not the arm).
+    received, instrument, clusters : ndarray, shape (n,)
+        As for :func:`two_stage_least_squares` (``received`` and ``instrument`` constant within
+        cluster for ``"cluster_level"``).
     strata : ndarray, shape (n,)
         Resampling stratum of each row (constant within cluster).
+    method : {"2sls", "cluster_level"}
+        The estimator (:data:`IV_METHODS`).
     replicates : int
         Number of bootstrap replicates.
-    rng : numpy.random.Generator
-        Source of the resampling draws.
+    seed : int
+        The trial seed.
+    keys : sequence
+        Names of this bootstrap.
 
     Returns
     -------
     ndarray, shape (replicates,)
         Replicate estimates; NaN where a replicate could not identify the effect (e.g. no
-        cluster receiving the treatment was drawn).
+        cluster that took part was drawn, or a singular stage-1 design).
     """
-    W = exog.to_numpy(float)
-    codes, uniques = pd.factorize(pd.Series(clusters))
-    members = [np.flatnonzero(codes == k) for k in range(len(uniques))]
-    cluster_stratum = pd.Series(strata).groupby(codes).first()
-    groups = [np.asarray(g.index) for _, g in cluster_stratum.groupby(cluster_stratum)]
-    picks = [
-        np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
-        for _ in range(replicates)
-    ]
-    return _iv_estimates(y, W, received.astype(float), instrument.astype(float), members, picks)
+    if method not in IV_METHODS:
+        raise ValueError(f"method must be one of {list(IV_METHODS)}, not {method!r}")
+    W = np.asarray(exog, float)
+    y = np.asarray(y, float)
+    d = np.asarray(received, float)
+    z = np.asarray(instrument, float)
+    layout = ClusterLayout.from_labels(clusters, strata)
+    times = cluster_draw_counts(
+        layout,
+        bootstrap_weights(layout, range(replicates), seed=seed, keys=keys, resampling="cluster"),
+    ).astype(float)
+    code = layout.cluster
+    J = layout.n_clusters
+
+    def per_cluster(values: np.ndarray) -> np.ndarray:
+        """Per-cluster sums of each row's values: shape (J, ...)."""
+        out = np.zeros((J, *values.shape[1:]))
+        np.add.at(out, code, values)
+        return out
+
+    out = np.full(replicates, np.nan)
+    if method == "2sls":
+        X = np.column_stack([W, d])
+        Z = np.column_stack([W, z])
+        zx = per_cluster(Z[:, :, None] * X[:, None, :])
+        zy = per_cluster(Z * y[:, None])
+        A = np.einsum("bj,jkl->bkl", times, zx)
+        b = times @ zy
+        ok = np.linalg.matrix_rank(A) == A.shape[1]
+        out[ok] = np.linalg.solve(A[ok], b[ok][..., None])[:, -1, 0]
+        return out
+    xtx = per_cluster(W[:, :, None] * W[:, None, :])
+    xty = per_cluster(W * y[:, None])
+    sum_w = per_cluster(W)
+    sum_y = per_cluster(y)
+    n = layout.sizes.astype(float)
+    dj = per_cluster(d) / n
+    zj = per_cluster(z) / n
+    A = np.einsum("bj,jkl->bkl", times, xtx)
+    ok = np.linalg.matrix_rank(A) == A.shape[1]
+    beta = np.full((replicates, W.shape[1]), np.nan)
+    beta[ok] = np.linalg.solve(A[ok], (times @ xty)[ok][..., None])[..., 0]
+    resid = (sum_y[None, :] - beta @ sum_w.T) / n[None, :]  # (B, J) cluster-mean residuals
+    t1, t0 = times * zj, times * (1 - zj)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        itt = (t1 * resid).sum(1) / t1.sum(1) - (t0 * resid).sum(1) / t0.sum(1)
+        first = (t1 @ dj) / t1.sum(1) - (t0 @ dj) / t0.sum(1)
+        est = itt / first
+    good = ok & np.isfinite(est) & (np.abs(first) > 1e-12)
+    out[good] = est[good]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +601,7 @@ def cace_bootstrap(
 def fit_participation(
     config: Config, table: pd.DataFrame, scores: pd.DataFrame, index: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """High-vs-low and complier-average fits of every outcome on one completed dataset.
+    """High-vs-low and instrumental-variable fits of every outcome on one completed dataset.
 
     Parameters
     ----------
@@ -444,71 +612,128 @@ def fit_participation(
     scores : pandas.DataFrame
         Output of :func:`participation_scores`.
     index : int
-        Imputation number (seeds the bootstrap).
+        Imputation number (names the bootstrap's random streams).
 
     Returns
     -------
     fits : pandas.DataFrame
-        One row per analysis (``high_vs_low``, ``cace``) and outcome: estimate, variance, df
-        and counts, in the raw (high minus low; received minus not) direction.
+        One row per analysis (``high_vs_low``, then each of :data:`IV_ANALYSES` by each of
+        :data:`IV_METHODS`) and outcome: estimate, variance, df and counts, in the raw (high
+        minus low; received minus not) direction; for the instrumental-variable rows also the
+        first stage and the ITT coefficient.
     bootstrap : pandas.DataFrame
-        ``outcome``, ``replicate``, ``estimate``: cluster bootstrap replicates of the
-        complier-average effect.
+        ``outcome``, ``analysis``, ``method``, ``replicate``, ``estimate``: cluster bootstrap
+        replicates of the instrumental-variable estimates.
     """
+    from trial.sensitivity import cluster_mean_residuals
+
     design = config["design"]
     cid = design["cluster_id"]
-    spec = config["participation"]
-    received = _received(config, table, scores)
-    high = table[cid].map(scores.set_index(cid)["high"])
+    alpha = config["analysis"]["alpha"]
+    reps = int(config["participation"].get("bootstrap", 0))
+    by_cluster = scores.set_index(cid)
+    high = table[cid].map(by_cluster["high"])
     treated = (table[TREATMENT] == 1).to_numpy()
-    # "arm/stratum/..." per row; column-wise concatenation (a row-wise join is slow on large n)
-    keys = table[[design["arm"], *design["strata"]]].astype(str)
-    strata = keys.iloc[:, 0]
-    for j in range(1, keys.shape[1]):
-        strata = strata + "/" + keys.iloc[:, j]
+    strata = allocation_strata(config, table)
     rows, boots = [], []
     for scale in outcome_scales(config):
         X = design_matrix(config, table, scale)
         y = table[followup_column(scale)].astype(float)
-        nonrand = _high_vs_low(
-            config, y[treated], X[treated], high[treated], table.loc[treated, cid]
-        )
-        rows.append({"analysis": "high_vs_low", "outcome": scale, **nonrand})
-        yv, exog, d, z, used = _iv_design(config, table, scale, received)
-        cl = table.loc[used, cid].to_numpy()
-        fit = cace_fit(yv, exog, d, z, cl, alpha=config["analysis"]["alpha"])
-        rows.append(
-            {
-                "analysis": "cace",
-                "outcome": scale,
-                "estimate": fit["estimate"],
-                "variance": fit["variance"],
-                "df": fit["df"],
-                "df_method": "between-within",
-                "n_individuals": fit["n_individuals"],
-                "n_clusters": fit["n_clusters"],
-                "n_high_clusters": int(scores["high"].sum()),
-                "first_stage": fit["first_stage"],
-                "itt": fit["itt"],
+        if high_vs_low_possible(scores):
+            nonrand = _high_vs_low(
+                config, y[treated], X[treated], high[treated], table.loc[treated, cid]
+            )
+            rows.append(
+                {"analysis": "high_vs_low", "method": "mixed_model", "outcome": scale, **nonrand}
+            )
+        exog = X.drop(columns=[arm_term(config)])
+        used = (y.notna() & exog.notna().all(axis=1)).to_numpy()
+        stage1 = cluster_mean_residuals(config, table, scale)
+        residuals = stage1.clusters
+        n_used = int(used.sum())
+        for analysis, (column, _) in IV_ANALYSES.items():
+            received = table[cid].map(by_cluster[column]).fillna(0.0).to_numpy(float)
+            received = received * table[TREATMENT].to_numpy(float)
+            fits = {
+                "2sls": two_stage_least_squares(
+                    y[used].to_numpy(float),
+                    exog[used],
+                    received[used],
+                    table.loc[used, TREATMENT].to_numpy(float),
+                    table.loc[used, cid].to_numpy(),
+                    alpha=alpha,
+                ),
+                "cluster_level": cluster_level_iv(
+                    residuals["residual"].to_numpy(),
+                    residuals.index.map(by_cluster[column]).fillna(0.0).to_numpy(float)
+                    * residuals["treated"].to_numpy(float),
+                    residuals["treated"].to_numpy(float),
+                    df=stage1.df,
+                    n_individuals=int(residuals["n"].sum()),
+                    alpha=alpha,
+                ),
             }
-        )
-        reps = int(spec.get("bootstrap", 0))
-        if reps:
-            rng = derive_rng(config["seed"], "cace_bootstrap", scale, index)
-            est = cace_bootstrap(
-                yv, exog, d, z, cl, strata[used].to_numpy(), replicates=reps, rng=rng
-            )
-            boots.append(
-                pd.DataFrame(
-                    {"outcome": scale, "replicate": np.arange(1, reps + 1), "estimate": est}
+            for method, fit in fits.items():
+                rows.append(
+                    {
+                        "analysis": analysis,
+                        "method": method,
+                        "outcome": scale,
+                        "estimate": fit.estimate,
+                        "variance": fit.variance,
+                        "df": fit.df,
+                        "df_method": "between-within"
+                        if method == "2sls"
+                        else "clusters - strata - arms + 1",
+                        "n_individuals": fit.n_individuals if method == "2sls" else n_used,
+                        "n_clusters": fit.n_clusters,
+                        "n_high_clusters": int(scores["high"].sum()),
+                        "n_took_part": int(scores[TOOK_PART].sum()),
+                        "first_stage": fit.first_stage,
+                        "itt": fit.itt,
+                    }
                 )
-            )
-    boot = (
-        pd.concat(boots, ignore_index=True)
-        if boots
-        else pd.DataFrame(columns=["outcome", "replicate", "estimate"])
-    )
+                if reps:
+                    est = iv_bootstrap(
+                        y[used].to_numpy(float),
+                        exog[used].to_numpy(float),
+                        received[used],
+                        table.loc[used, TREATMENT].to_numpy(float),
+                        table.loc[used, cid].to_numpy(),
+                        strata[used].to_numpy(),
+                        method=method,
+                        replicates=reps,
+                        seed=config["seed"],
+                        keys=("iv_bootstrap", scale, analysis, method, index),
+                    )
+                    boots.append(
+                        pd.DataFrame(
+                            {
+                                "outcome": scale,
+                                "analysis": analysis,
+                                "method": method,
+                                "replicate": np.arange(1, reps + 1),
+                                "estimate": est,
+                            }
+                        )
+                    )
+    columns = ["outcome", "analysis", "method", "replicate", "estimate"]
+    boot = pd.concat(boots, ignore_index=True) if boots else pd.DataFrame(columns=columns)
     return pd.DataFrame(rows), boot
+
+
+def iv_contrast_label(config: Config, analysis: str, direction: str) -> str:
+    """Human-readable contrast of an instrumental-variable estimate, in ``direction``."""
+    design = config["design"]
+    if analysis == "complier_average":
+        treated = design["arm_labels"][single_treatment_arm(config)]
+        cluster = design["cluster_label"]
+        return (
+            contrast_label(config, direction)
+            + f", among {design['individual_label']}s of {cluster}s that would take part "
+            + f"in {treated} (compliers)"
+        )
+    return contrast_label(config, direction) + ", per unit of participation score (0 to 1)"
 
 
 def pool_participation(
@@ -531,10 +756,12 @@ def pool_participation(
     Returns
     -------
     pandas.DataFrame
-        One row per analysis and outcome, in the reported direction (``direction`` and
+        One row per analysis, method and outcome, in the reported direction (``direction`` and
         ``contrast`` columns), with the pooled estimate, SE, df, CI, p, FMI, and for the
-        complier-average effect the bootstrap percentile interval. Every high-vs-low row has
-        ``randomised = False``.
+        instrumental-variable estimates the bootstrap percentile interval, the mean first
+        stage and ITT coefficient. ``basis`` says what each rests on: ``non-randomised`` (high
+        vs low) or ``instrumental variable`` (randomisation as the instrument, under the
+        assumptions stated in the report).
     """
     alpha = config["analysis"]["alpha"]
     arm_direction = {o["scale"]: o["direction"] for o in config["analysis"]["outcomes"]}
@@ -542,18 +769,27 @@ def pool_participation(
     stacked = pd.concat([f.assign(imputation=i + 1) for i, f in enumerate(fits)], ignore_index=True)
     boot = pd.concat(list(bootstraps), ignore_index=True) if bootstraps else pd.DataFrame()
     sd = {} if outcomes is None else outcomes.set_index("outcome")["sd_baseline"].to_dict()
+    analyses = [("high_vs_low", "mixed_model")]
+    analyses += [(a, m) for a in IV_ANALYSES for m in IV_METHODS]
     rows = []
-    for analysis in ("high_vs_low", "cace"):
+    for analysis, method in analyses:
+        iv = analysis != "high_vs_low"
         for scale in outcome_scales(config):
-            part = stacked[(stacked["analysis"] == analysis) & (stacked["outcome"] == scale)]
-            if analysis == "high_vs_low":
+            part = stacked[
+                (stacked["analysis"] == analysis)
+                & (stacked["method"] == method)
+                & (stacked["outcome"] == scale)
+            ]
+            if part.empty:  # high vs low when every cluster fell in one class (see the report)
+                continue
+            if not iv:
                 sign = _participation_sign(config)
                 direction = config["participation"].get("direction", "high_minus_low")
                 contrast = participation_direction_label(config)
             else:
                 sign = 1.0 if arm_direction[scale] == "treatment_minus_reference" else -1.0
                 direction = arm_direction[scale]
-                contrast = contrast_label(config, direction) + " (among compliers)"
+                contrast = iv_contrast_label(config, analysis, direction)
             pooled = pool_rubin(
                 sign * part["estimate"].to_numpy(),
                 part["variance"].to_numpy(),
@@ -562,7 +798,8 @@ def pool_participation(
             )
             row = {
                 "analysis": analysis,
-                "randomised": analysis == "cace",
+                "method": method,
+                "basis": "instrumental variable" if iv else "non-randomised",
                 "outcome": scale,
                 "label": config["scales"][scale]["label"],
                 "role": roles[scale],
@@ -581,11 +818,16 @@ def pool_participation(
                 "first_stage": math.nan,
                 "itt": math.nan,
             }
-            if analysis == "cace":
+            if iv:
                 row["first_stage"] = float(part["first_stage"].mean())
                 row["itt"] = float(sign * part["itt"].mean())
                 if len(boot):
-                    reps = sign * boot.loc[boot["outcome"] == scale, "estimate"].dropna()
+                    chosen = (
+                        (boot["outcome"] == scale)
+                        & (boot["analysis"] == analysis)
+                        & (boot["method"] == method)
+                    )
+                    reps = sign * boot.loc[chosen, "estimate"].dropna()
                     if len(reps):
                         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
                         row.update(boot_low=float(lo), boot_high=float(hi), n_boot=len(reps))
@@ -689,7 +931,7 @@ def staff_outcomes(
         used = y.notna()
         n_missing_baseline = int(table.loc[used, baseline_column(scale)].isna().sum())
         analyses = [("arm", used, X, arm_term(config))]
-        if scores is not None:
+        if scores is not None and high_vs_low_possible(scores):
             high = table[cid].map(scores.set_index(cid)["high"])
             Xp = X.copy()
             Xp[arm_term(config)] = high.fillna(0).to_numpy(float)
@@ -792,7 +1034,9 @@ def published_participation_table(
 
 
 def participation_section(config: Config, inputs: Mapping[str, Any]) -> Section:
-    """Report section: participation scores, high vs low, complier-average effects, staff."""
+    """Report section: participation scores, high vs low, instrumental-variable estimates,
+    staff outcomes."""
+    design = config["design"]
     scores = pd.read_csv(inputs["participation_scores"])
     pooled = pd.read_csv(inputs["participation"])
     staff = pd.read_csv(inputs["staff_outcomes"]) if inputs.get("staff_outcomes") else None
@@ -802,8 +1046,7 @@ def participation_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     parts = [
         c
         for c in scores.columns
-        if c
-        not in {config["design"]["cluster_id"], *config["design"]["strata"], SCORE, "high", "level"}
+        if c not in {design["cluster_id"], *design["strata"], SCORE, TOOK_PART, "high", "level"}
     ]
     levels = []
     for level in ("high", "low"):
@@ -818,14 +1061,32 @@ def participation_section(config: Config, inputs: Mapping[str, Any]) -> Section:
                 "parts": {p: float(sub[p].mean()) for p in parts},
             }
         )
+    true_values = (truth or {}).get("outcomes", {})
+    truth_key = {"complier_average": "complier_average_effect", "dose_response": "dose_effect"}
+    iv_rows = []
+    for r in pooled[pooled["basis"] == "instrumental variable"].to_dict("records"):
+        t = true_values.get(r["outcome"], {}).get(truth_key[r["analysis"]])
+        if t is not None and r["direction"] != "treatment_minus_reference":
+            t = -t
+        iv_rows.append({**r, "true_value": t})
+    rank = {
+        **{name: i for i, name in enumerate(IV_ANALYSES)},
+        **{name: i for i, name in enumerate(IV_METHODS)},
+        **{name: i for i, name in enumerate(outcome_scales(config))},
+    }
+    iv_rows.sort(key=lambda r: (rank[r["analysis"]], rank[r["outcome"]], rank[r["method"]]))
     context = {
         "parts": parts,
         "levels": levels,
         "threshold": float(scores[SCORE].median()),
         "rule": config["participation"]["high_rule"].replace("_", " "),
-        "received": config["participation"].get("received", "high"),
+        "n_treated": len(scores),
+        "high_vs_low_possible": high_vs_low_possible(scores),
+        "n_took_part": int(scores[TOOK_PART].sum()),
         "high_vs_low": pooled[pooled["analysis"] == "high_vs_low"].to_dict("records"),
-        "cace": pooled[pooled["analysis"] == "cace"].to_dict("records"),
+        "iv": iv_rows,
+        "iv_analyses": {k: v[1] for k, v in IV_ANALYSES.items()},
+        "iv_methods": IV_METHODS,
         "staff": [] if staff is None else staff.to_dict("records"),
         "published": [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
@@ -836,7 +1097,7 @@ def participation_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     }
     return Section(
         "participation",
-        "Participation (non-randomised and complier-average) and staff outcomes",
+        "Participation: non-randomised comparison, instrumental-variable estimates, staff outcomes",
         "participation.html.j2",
         context,
     )

@@ -260,10 +260,14 @@ def _baseline_section(config: Config, inputs: Inputs) -> Section:
 
 
 def _outcomes_section(config: Config, inputs: Inputs) -> Section:
-    arm_tests = pd.read_csv(inputs["arm_tests"]) if inputs.get("arm_tests") else None
+    def records(name: str) -> list[dict[str, Any]]:
+        return pd.read_csv(inputs[name]).to_dict("records") if inputs.get(name) else []
+
     context = {
-        "outcomes": pd.read_csv(inputs["outcomes"]).to_dict("records"),
-        "arm_tests": [] if arm_tests is None else arm_tests.to_dict("records"),
+        "outcomes": records("outcomes"),
+        "arm_tests": records("arm_tests"),
+        "pairwise": records("pairwise"),
+        "multiplicity": records("multiplicity"),
         "figures": {"forest": embed_png(inputs["forest_figure"])},
     }
     return Section("outcomes", "Primary and secondary outcomes", "outcomes.html.j2", context)

@@ -2,16 +2,25 @@
 
 * **Complete case**: the primary analysis model on the observed data only.
 * **Unadjusted**: arm only (no baseline value, strata or covariates), on the completed datasets.
-* **Cluster-level**: the mean follow-up value of each cluster regressed on arm, unweighted and
-  weighted by the number of individuals, t on clusters - 2 df, on each completed dataset.
+* **Cluster-level** (:func:`cluster_mean_residuals`, :func:`cluster_level_fit`): the two-stage
+  method for an adjusted cluster-level analysis (Hayes and Moulton 2017, *Cluster Randomised
+  Trials*, 2nd ed.). Stage 1 regresses the individual follow-up values on the baseline value,
+  strata and covariates by least squares, *without* arm; stage 2 averages the residuals per
+  cluster and compares the arms' cluster-mean residuals with a t test, unweighted (each cluster
+  counts once: a cluster-average contrast) and weighted by the number of individuals (an
+  individual-average contrast). The t test's df are reduced by the cluster-level parameters that
+  stage 1 estimated, as Hayes and Moulton prescribe: with ``G`` clusters, ``S`` strata and ``A``
+  arms, ``df = G - A - (S - 1) = G - S - A + 1``; individual-level covariates (the baseline
+  value) cost none. Run on each completed dataset and pooled.
 * **Re-randomisation test** (:func:`stratified_permutation_test`): the statistic is the
-  difference between arms in the mean over clusters of the cluster-mean residual of an
-  individual-level regression of the follow-up value on baseline, strata and covariates fitted
-  without arm (Hayes and Moulton's covariate-adjusted cluster-level statistic), averaged over the
-  completed datasets. Its null distribution is the set of allocations the randomisation could
-  have produced: the same number of treatment clusters in each stratum. It is enumerated
-  exactly (as a convolution of per-stratum sums) when there are at most ``max_enumerated``
-  allocations, otherwise sampled.
+  unweighted two-stage statistic above computed on the **observed** data (complete cases, no
+  imputation), so that nothing in it depends on the observed allocation except the grouping of
+  the clusters (stage 1 has no arm). Its null distribution is the set of allocations the
+  randomisation could have produced: the same number of treatment clusters in each stratum. It
+  tests the sharp null that allocation changes no individual's follow-up value nor whether it is
+  observed. The p-value is exact when every allocation is enumerated (as a convolution of
+  per-stratum sums, when there are at most ``max_enumerated``); otherwise allocations are sampled
+  and the p-value is a Monte Carlo estimate reported with its Monte Carlo SE.
 * **Delta adjustment** (:func:`delta_adjustment`): missing not at random. After imputation, the
   imputed follow-up values of one arm are shifted by ``delta`` (outcome units) and the primary
   analysis is refitted and pooled, over a grid of deltas; no extra imputation is run. The
@@ -19,7 +28,7 @@
   grid).
 
 Pooled rows use Rubin's rules with Barnard-Rubin df, the complete-data df being the model's
-small-sample df (mixed model) or clusters - 2 (cluster-level analysis).
+small-sample df (mixed model) or ``G - S - A + 1`` (cluster-level analysis).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +64,10 @@ from trial.pooling import pool_rubin  # noqa: E402
 from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
 
 __all__ = [
+    "ClusterResiduals",
     "PermutationResult",
     "cluster_level_fit",
+    "cluster_mean_residuals",
     "delta_adjustment",
     "forest_plot_all",
     "forest_rows",
@@ -65,6 +77,7 @@ __all__ = [
     "stratified_permutation_test",
     "tipping_points",
     "tipping_point_plot",
+    "two_stage_df",
 ]
 
 
@@ -97,24 +110,32 @@ def _mixed_fit(config: Config, table: pd.DataFrame, X: pd.DataFrame, y: pd.Serie
 
 
 def cluster_level_fit(
-    means: np.ndarray, treated: np.ndarray, weights: np.ndarray | None = None
+    means: np.ndarray,
+    treated: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    df: float | None = None,
 ) -> dict[str, float]:
-    """Difference in (weighted) cluster means between arms, t on clusters - 2 df.
+    """Difference in (weighted) cluster means between two arms, with a t reference.
 
     Parameters
     ----------
     means : ndarray, shape (G,)
-        Cluster mean outcome.
+        One value per cluster (its mean outcome, or its mean stage-1 residual).
     treated : ndarray, shape (G,)
         1 for treatment clusters, 0 for reference clusters.
     weights : ndarray, shape (G,), optional
         Weights (e.g. cluster sizes) of a weighted least-squares regression of the mean on arm;
         ``None`` gives the ordinary two-sample t test with pooled variance.
+    df : float, optional
+        Degrees of freedom of the t reference. The variance is always the two-sample (pooled,
+        divisor ``G - 2``) variance; ``df`` lowers only the reference distribution's df, as for
+        Hayes and Moulton's two-stage analysis. Default ``G - 2``.
 
     Returns
     -------
     dict
-        ``estimate`` (treatment minus reference), ``variance``, ``df`` (= G - 2).
+        ``estimate`` (treatment minus reference), ``variance``, ``df``.
     """
     y = np.asarray(means, float)
     t = np.asarray(treated, float)
@@ -123,10 +144,80 @@ def cluster_level_fit(
     XtW = X.T * w
     beta = np.linalg.solve(XtW @ X, XtW @ y)
     resid = y - X @ beta
-    df = len(y) - 2
-    sigma2 = float(np.sum(w * resid**2) / df)
+    sigma2 = float(np.sum(w * resid**2) / (len(y) - 2))
     cov = sigma2 * np.linalg.inv(XtW @ X)
-    return {"estimate": float(beta[1]), "variance": float(cov[1, 1]), "df": float(df)}
+    return {
+        "estimate": float(beta[1]),
+        "variance": float(cov[1, 1]),
+        "df": float(len(y) - 2 if df is None else df),
+    }
+
+
+def two_stage_df(n_clusters: int, cluster_level_parameters: int, n_arms: int = 2) -> int:
+    """Hayes and Moulton's df of a two-stage cluster-level comparison.
+
+    The two-sample t test's ``G - A`` df less one for each cluster-level parameter of stage 1
+    other than the intercept: ``G - A + 1 - p``, with ``p`` the stage-1 parameters constant
+    within clusters (intercept and ``S - 1`` stratum dummies, so ``G - S - A + 1`` with strata
+    only). Individual-level covariates such as the baseline value cost none.
+    """
+    return int(n_clusters - n_arms + 1 - cluster_level_parameters)
+
+
+@dataclass(frozen=True)
+class ClusterResiduals:
+    """Stage 1 of the two-stage analysis.
+
+    Attributes
+    ----------
+    clusters : pandas.DataFrame
+        Indexed by cluster ID: ``residual`` (mean residual), ``n`` (individuals used),
+        ``treated`` (0/1) and ``stratum`` (strata values joined by ``/``; ``all`` without
+        strata). Clusters with no usable row are absent.
+    cluster_level_parameters : int
+        Stage-1 parameters constant within clusters (the intercept, stratum dummies and any
+        cluster-level covariate): the rank of those columns.
+    """
+
+    clusters: pd.DataFrame
+    cluster_level_parameters: int
+
+    @property
+    def df(self) -> int:
+        """:func:`two_stage_df` of a two-arm comparison of these clusters."""
+        return two_stage_df(len(self.clusters), self.cluster_level_parameters)
+
+
+def cluster_mean_residuals(config: Config, table: pd.DataFrame, scale: str) -> ClusterResiduals:
+    """Stage 1 of the two-stage analysis: each cluster's mean residual, size, arm and stratum.
+
+    Least squares of the follow-up value on the analysis model's terms other than arm
+    (intercept, baseline value, strata, covariates), on the rows where all are observed.
+    """
+    design = config["design"]
+    cid = design["cluster_id"]
+    X = design_matrix(config, table, scale).drop(columns=[arm_term(config)])
+    y = table[followup_column(scale)].astype(float)
+    used = (y.notna() & X.notna().all(axis=1)).to_numpy()
+    Xu = X[used].to_numpy(float)
+    beta = np.linalg.lstsq(Xu, y[used].to_numpy(), rcond=None)[0]
+    resid = y[used].to_numpy() - Xu @ beta
+    rows = table.loc[used]
+    codes = rows[cid].to_numpy()
+    out = (
+        pd.DataFrame({"residual": resid, "n": 1, cid: codes})
+        .groupby(cid)
+        .agg(residual=("residual", "mean"), n=("n", "sum"))
+    )
+    by_cluster = rows.groupby(cid)
+    out["treated"] = by_cluster[TREATMENT].first().astype(int)
+    if design["strata"]:
+        out["stratum"] = by_cluster[design["strata"]].first().astype(str).agg("/".join, axis=1)
+    else:
+        out["stratum"] = "all"
+    constant = X[used].groupby(codes).nunique().le(1).all().to_numpy()
+    level = int(np.linalg.matrix_rank(Xu[:, constant])) if constant.any() else 0
+    return ClusterResiduals(out, level)
 
 
 def _pooled_row(
@@ -161,16 +252,6 @@ def _pooled_row(
         "n_clusters": int(max(f["n_clusters"] for f in fits)),
         "n_individuals": int(max(f["n_individuals"] for f in fits)),
     }
-
-
-def _cluster_means(config: Config, table: pd.DataFrame, column: str) -> pd.DataFrame:
-    cid = config["design"]["cluster_id"]
-    used = table[column].notna()
-    return (
-        table[used]
-        .groupby(cid)
-        .agg(mean=(column, "mean"), n=(column, "size"), treated=(TREATMENT, "first"))
-    )
 
 
 def sensitivity_analyses(
@@ -224,16 +305,18 @@ def sensitivity_analyses(
     for weighted in (False, True):
         fits = []
         for table in completed:
-            cm = _cluster_means(config, table, y_col)
+            stage1 = cluster_mean_residuals(config, table, scale)
+            cm = stage1.clusters
             fit = cluster_level_fit(
-                cm["mean"].to_numpy(),
+                cm["residual"].to_numpy(),
                 cm["treated"].to_numpy(),
                 cm["n"].to_numpy() if weighted else None,
+                df=stage1.df,
             )
             fits.append(
                 {
                     **fit,
-                    "df_method": "clusters - 2",
+                    "df_method": "clusters - strata - arms + 1",
                     "n_clusters": len(cm),
                     "n_individuals": int(cm["n"].sum()),
                 }
@@ -241,8 +324,13 @@ def sensitivity_analyses(
         rows.append(
             _pooled_row(
                 "cluster_level_weighted" if weighted else "cluster_level_unweighted",
-                "Cluster means of the follow-up value regressed on arm, "
-                + ("weighted by cluster size" if weighted else "unweighted (two-sample t)")
+                "Two-stage cluster-level analysis: follow-up regressed on baseline, strata and "
+                "covariates without arm, cluster-mean residuals compared between arms, "
+                + (
+                    "weighted by cluster size (individual-average)"
+                    if weighted
+                    else "unweighted (cluster-average)"
+                )
                 + ", imputed",
                 fits,
                 sign,
@@ -263,9 +351,11 @@ def sensitivity_analyses(
 class PermutationResult(dict):
     """Summary of a stratified re-randomisation test (a dict with the keys below).
 
-    ``statistic`` (observed), ``p`` (two-sided), ``method`` (``"exact"`` or ``"monte_carlo"``),
-    ``n_allocations`` (enumerated or sampled), ``null`` (ndarray of the statistic under every
-    enumerated / sampled allocation).
+    ``statistic`` (observed), ``p`` (two-sided), ``method`` (``"exact"`` when every allocation
+    was enumerated, ``"monte_carlo"`` when allocations were sampled), ``n_allocations``
+    (enumerated or sampled), ``mc_se`` (Monte Carlo SE of ``p``: 0 when exact,
+    ``sqrt(p (1 - p) / n_allocations)`` when sampled), ``null`` (ndarray of the statistic under
+    every enumerated / sampled allocation).
     """
 
 
@@ -331,7 +421,12 @@ def stratified_permutation_test(
         null = sums / n1 - (total - sums) / n0
         p = float(np.mean(np.abs(null) >= abs(observed) - tol))
         return PermutationResult(
-            statistic=observed, p=p, method="exact", n_allocations=int(len(null)), null=null
+            statistic=observed,
+            p=p,
+            method="exact",
+            n_allocations=int(len(null)),
+            mc_se=0.0,
+            null=null,
         )
     null = np.empty(permutations)
     groups = [np.flatnonzero(s == level) for level in np.unique(s)]
@@ -342,56 +437,42 @@ def stratified_permutation_test(
         null[b] = v[alloc].mean() - v[~alloc].mean()
     p = float((1 + np.sum(np.abs(null) >= abs(observed) - tol)) / (1 + permutations))
     return PermutationResult(
-        statistic=observed, p=p, method="monte_carlo", n_allocations=permutations, null=null
+        statistic=observed,
+        p=p,
+        method="monte_carlo",
+        n_allocations=permutations,
+        mc_se=math.sqrt(p * (1 - p) / permutations),
+        null=null,
     )
 
 
-def _adjusted_cluster_residuals(config: Config, table: pd.DataFrame, scale: str) -> pd.Series:
-    """Cluster means of residuals of follow-up on baseline, strata and covariates (no arm)."""
-    X = design_matrix(config, table, scale).drop(columns=[arm_term(config)])
-    y = table[followup_column(scale)].astype(float)
-    used = y.notna() & X.notna().all(axis=1)
-    beta = np.linalg.lstsq(X[used].to_numpy(float), y[used].to_numpy(), rcond=None)[0]
-    resid = y[used] - X[used].to_numpy(float) @ beta
-    return resid.groupby(table.loc[used, config["design"]["cluster_id"]]).mean()
-
-
 def rerandomisation_test(
-    config: Config, completed: Sequence[pd.DataFrame]
+    config: Config, observed: pd.DataFrame
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Stratified re-randomisation test of the primary outcome on the completed datasets.
+    """Stratified re-randomisation test of the primary outcome on the observed data.
 
     Parameters
     ----------
     config : dict
         Trial configuration with a ``sensitivity`` section.
-    completed : sequence of pandas.DataFrame
-        The completed datasets.
+    observed : pandas.DataFrame
+        The analysis table before imputation; the statistic uses its complete cases, so that no
+        imputation made with the observed allocation enters it.
 
     Returns
     -------
     summary : dict
-        Statistic (in the primary outcome's reported direction), p, method, number of
-        allocations, clusters per stratum and arm, and quantiles of the null distribution.
+        Statistic (in the primary outcome's reported direction), p, method (``exact`` or
+        ``monte_carlo``), the Monte Carlo SE of p, number of allocations, clusters per stratum
+        and arm, and quantiles of the null distribution.
     null : ndarray
         The statistic under every enumerated (or sampled) allocation, same direction.
     """
     from trial.seeding import derive_rng
 
     design = config["design"]
-    cid = design["cluster_id"]
     scale, sign, direction = _primary(config)
-    residuals = pd.concat(
-        [_adjusted_cluster_residuals(config, t, scale) for t in completed], axis=1
-    ).mean(axis=1)
-    clusters = completed[0].groupby(cid).agg(treated=(TREATMENT, "first"))
-    if design["strata"]:
-        clusters["stratum"] = (
-            completed[0].groupby(cid)[design["strata"]].first().astype(str).agg("/".join, axis=1)
-        )
-    else:
-        clusters["stratum"] = "all"
-    clusters = clusters.join(residuals.rename("residual"))
+    clusters = cluster_mean_residuals(config, observed, scale).clusters
     spec = config["sensitivity"]
     result = stratified_permutation_test(
         clusters["residual"].to_numpy(),
@@ -410,8 +491,10 @@ def rerandomisation_test(
         "statistic": sign * result["statistic"],
         "p": result["p"],
         "method": result["method"],
+        "mc_se": result["mc_se"],
         "n_allocations": result["n_allocations"],
-        "n_imputations": len(completed),
+        "data": "observed (complete cases, no imputation)",
+        "n_individuals": int(clusters["n"].sum()),
         "n_clusters": int(len(clusters)),
         "clusters_by_stratum_and_arm": {
             f"{stratum} / {single_treatment_arm(config) if t else design['reference_arm']}": int(n)
@@ -419,8 +502,10 @@ def rerandomisation_test(
         },
         "description": (
             "Difference between arms in the mean over clusters of the cluster-mean residual "
-            "(follow-up regressed on baseline, strata and covariates, without arm), averaged over "
-            "imputations; allocations keep the number of treatment clusters in each stratum."
+            "(follow-up regressed on baseline, strata and covariates, without arm) on the "
+            "observed data; allocations keep the number of treatment clusters in each stratum. "
+            "Null hypothesis: allocation changes no individual's follow-up value nor whether it "
+            "is observed."
         ),
     }
     summary["null_quantiles"] = {
@@ -611,13 +696,14 @@ def forest_rows(
             else ("Participation, NOT randomised: staff")
         )
         rows.append(row(group, r["label"], r, r["sd_baseline"]))
+    groups = {
+        "high_vs_low": "Participation, NOT randomised",
+        "complier_average": "Complier-average effect, instrumental variable (NOT randomised)",
+        "dose_response": "Dose per unit of participation, instrumental variable (NOT randomised)",
+    }
     for _, r in (participation if participation is not None else pd.DataFrame()).iterrows():
-        group = (
-            "Complier-average effect (randomised)"
-            if r["analysis"] == "cace"
-            else ("Participation, NOT randomised")
-        )
-        rows.append(row(group, r["label"], r, sd.get(r["outcome"], math.nan)))
+        if r["method"] in ("mixed_model", "2sls"):  # the cluster-level IV rows are in Table P4
+            rows.append(row(groups[r["analysis"]], r["label"], r, sd.get(r["outcome"], math.nan)))
     for _, r in (sensitivity if sensitivity is not None else pd.DataFrame()).iterrows():
         rows.append(
             row(

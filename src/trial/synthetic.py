@@ -10,7 +10,17 @@ the same code makes any trial shaped by its config. The generating model:
   factor (share ``common_weight``) with an instrument-specific factor; follow-up components
   correlate ``rho`` with baseline ones;
 * at follow-up the trait of individuals in treatment clusters shifts by ``arm_effect`` (item
-  units) plus or minus ``participation_effect`` for high or low participation clusters;
+  units); with a participation section the shift of a treatment cluster is
+  ``arm_effect x score / E(score)``, proportional to its participation score (the mean of its
+  participation values over the parts), so that the average over clusters is ``arm_effect``,
+  the effect is linear in the dose and a cluster that takes no part gains nothing: the
+  exclusion restriction of the instrumental-variable analyses holds by construction;
+* participation: each cluster has a latent propensity to take part, correlated
+  (``outcome_correlation``) with the cluster's common follow-up factor (so that clusters that
+  take part more also do better whatever their arm: the non-randomised high-vs-low comparison is
+  confounded); a share ``non_participating`` of treatment clusters, those least inclined, take
+  no part at all; the others take part in each part to a Beta-distributed degree (0-1) around
+  the part's mean, shifted by the propensity;
 * items are ``round(item_mean + loading * trait + noise)``, clipped to the item range, with
   reverse-keyed items written reversed and item gaps at random;
 * follow-up loss is missing at random given baseline covariates (logistic, rate solved exactly);
@@ -22,7 +32,10 @@ the same code makes any trial shaped by its config. The generating model:
 
 True effects are population mean differences of the *scored* outcomes, computed on a large
 counterfactual population in which every person is scored under both arms with the same draws
-(the clipping and rounding of items make a closed form impractical).
+(the clipping and rounding of items make a closed form impractical): the effect of allocation,
+the complier-average effect (mean effect among individuals of clusters that took part) and the
+dose effect (mean effect of allocation divided by the mean participation score under
+allocation: the estimand of a dose-response instrumental-variable analysis).
 """
 
 from __future__ import annotations
@@ -35,8 +48,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import integrate, stats
 from scipy.optimize import brentq
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from trial.config import Config, single_treatment_arm, treatment_arms
 from trial.scoring import score_scale
@@ -53,7 +67,6 @@ def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
 
     clusters = _make_clusters(config, derive_rng(seed, "clusters"))
-    participation_high = _participation(config, clusters, derive_rng(seed, "participation"), tables)
     tables[design["cluster_table"]] = clusters
 
     people = _make_people(
@@ -79,9 +92,18 @@ def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
 
     arm_of = clusters.set_index(design["cluster_id"])[design["arm"]]
     latent = {
-        name: _draw_latent(config, frame, derive_rng(seed, "latent", name))
+        name: _draw_latent(
+            config, frame, derive_rng(seed, "latent", name), n_clusters=len(clusters)
+        )
         for name, frame in population.items()
     }
+    dose_of = _participation(
+        config,
+        clusters,
+        latent["individuals"]["_common"]["cluster_followup"],
+        derive_rng(seed, "participation"),
+        tables,
+    )
     followed = _dropout(
         config, people, clusters, latent["individuals"], derive_rng(seed, "dropout")
     )
@@ -90,8 +112,8 @@ def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
 
     for name, frame in population.items():
         arm = frame[design["cluster_id"]].map(arm_of).to_numpy()
-        high = frame[design["cluster_id"]].map(participation_high).fillna(0).to_numpy()
-        items = _instrument_items(config, name, latent[name], arm, high)
+        dose = frame[design["cluster_id"]].map(dose_of).fillna(1.0).to_numpy()
+        items = _instrument_items(config, name, latent[name], arm, dose)
         for table_name, table in _measure_tables(
             config, name, frame, items, derive_rng(seed, "measures", name)
         ).items():
@@ -110,9 +132,15 @@ def true_effects(config: Config) -> dict[str, Any]:
     """True effects of the generating model, on the scored outcome scales.
 
     Returns a mapping with ``outcomes`` (per scale: ``arm_minus_reference``, each treatment arm
-    minus the reference arm, and, with a participation section, ``high_minus_low_participation``
-    among treatment clusters), ``costs`` (mean cost difference, treatment minus reference, at
-    follow-up) and the size of the counterfactual population used.
+    minus the reference arm, and, with a participation section, ``complier_average_effect``
+    (mean effect among individuals of treatment clusters that took part), ``dose_effect`` (mean
+    effect of allocation divided by the mean participation score under allocation, both over
+    individuals: the effect per unit of score that a dose-response instrumental-variable
+    analysis estimates) and ``high_minus_low_participation`` (difference in mean follow-up
+    score under allocation between clusters at or above and below the median score: an
+    association that includes the confounding, not an effect)), ``participation`` (share of
+    clusters taking part and mean scores), ``costs`` (mean cost difference, treatment minus
+    reference, at follow-up) and the size of the counterfactual population used.
     """
     syn = config["synthetic"]
     design = config["design"]
@@ -131,14 +159,16 @@ def true_effects(config: Config) -> dict[str, Any]:
             config, design["individual_table"], column, spec, rng, n_people
         )
     latent = _draw_latent(config, frame, rng, n_clusters=n_clusters)
-    high = np.where(rng.random(n_clusters) < 0.5, 1.0, -1.0)[frame["_cluster_index"]]
-    if "participation" not in config:
-        high = np.zeros(n_people)
+    cluster = frame["_cluster_index"].to_numpy()
+    dose = np.ones(n_people)
+    if "participation" in config:
+        values = _draw_participation_values(config, latent["_common"]["cluster_followup"], rng)
+        cluster_score = values.mean(axis=1)
+        score = cluster_score[cluster]
+        dose = score / expected_participation_score(config)
 
     def followup_scores(arm: str) -> dict[str, np.ndarray]:
-        # Participation (and so its effect) exists only in treatment clusters.
-        level = high if arm in treatment_arms(config) else np.zeros(n_people)
-        items = _instrument_items(config, "individuals", latent, np.full(n_people, arm), level)
+        items = _instrument_items(config, "individuals", latent, np.full(n_people, arm), dose)
         return {
             o["scale"]: score_scale(
                 _complete_items(config["scales"][o["scale"]], items["followup"]),
@@ -158,10 +188,25 @@ def true_effects(config: Config) -> dict[str, Any]:
         }
         if "participation" in config:
             s1 = treated[single_treatment_arm(config)][scale]
-            outcomes[scale]["high_minus_low_participation"] = float(
-                np.nanmean(s1[high > 0]) - np.nanmean(s1[high < 0])
+            effect = s1 - s0
+            ok = np.isfinite(effect)
+            took_part = score > 0
+            high = score >= np.median(cluster_score)
+            if config["participation"]["high_rule"] != "at_or_above_median":
+                high = score > np.median(cluster_score)
+            outcomes[scale].update(
+                complier_average_effect=float(np.mean(effect[ok & took_part])),
+                dose_effect=float(np.mean(effect[ok]) / np.mean(score[ok])),
+                high_minus_low_participation=float(np.nanmean(s1[high]) - np.nanmean(s1[~high])),
             )
     truth: dict[str, Any] = {"population_size": n_people, "outcomes": outcomes}
+    if "participation" in config:
+        truth["participation"] = {
+            "share_clusters_taking_part": float(np.mean(cluster_score > 0)),
+            "mean_score": float(np.mean(cluster_score)),
+            "mean_score_taking_part": float(np.mean(cluster_score[cluster_score > 0])),
+            "expected_score": expected_participation_score(config),
+        }
     if "costs" in config:
         costs = syn["costs"]
         baseline_mean = sum(s["mean"] * s["unit_cost"] for s in costs["services"].values())
@@ -310,40 +355,78 @@ def _make_clusters(config: Config, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
+def _participation_threshold(syn: Mapping[str, Any]) -> float:
+    """Propensity below which a cluster takes no part (``-inf`` when every cluster does)."""
+    share = float(syn.get("non_participating", 0.0))
+    return float(stats.norm.ppf(share)) if share > 0 else -np.inf
+
+
+def _draw_participation_values(
+    config: Config, cluster_factor: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Participation value (0-1, three decimals) of each cluster in each part, clusters by parts.
+
+    A cluster's propensity mixes its common follow-up factor (weight ``outcome_correlation``)
+    with noise; clusters below the ``non_participating`` quantile take no part (value 0).
+    """
+    syn = config["synthetic"]["participation"]
+    k = syn["concentration"]
+    c = float(syn.get("outcome_correlation", 0.0))
+    spread = float(syn.get("propensity_sd", 0.8))
+    noise = rng.standard_normal(len(cluster_factor))
+    propensity = c * np.asarray(cluster_factor) + np.sqrt(1 - c**2) * noise
+    takes_part = propensity > _participation_threshold(syn)
+    means = np.array(list(syn["mean_attendance"].values()), dtype=float)
+    a = expit(logit(means)[None, :] + spread * propensity[:, None])
+    values = np.round(rng.beta(a * k, (1 - a) * k), 3)
+    return np.where(takes_part[:, None], values, 0.0)
+
+
+def expected_participation_score(config: Config) -> float:
+    """Expected participation score of a treatment cluster under the generating model.
+
+    The mean over parts of ``E[expit(logit(mean) + sd Z); Z > threshold]`` for a standard
+    normal propensity ``Z`` (the Beta draws have mean ``expit(...)``), by quadrature.
+    """
+    syn = config["synthetic"]["participation"]
+    spread = float(syn.get("propensity_sd", 0.8))
+    means = np.array(list(syn["mean_attendance"].values()), dtype=float)
+
+    def integrand(z: float) -> float:
+        return float(np.mean(expit(logit(means) + spread * z)) * stats.norm.pdf(z))
+
+    return float(integrate.quad(integrand, _participation_threshold(syn), np.inf)[0])
+
+
 def _participation(
     config: Config,
     clusters: pd.DataFrame,
+    cluster_factor: np.ndarray,
     rng: np.random.Generator,
     tables: dict[str, pd.DataFrame],
 ) -> pd.Series:
-    """Write the participation table; return +1/-1 (high/low) per treatment cluster."""
+    """Write the participation table; return each treatment cluster's dose multiplier.
+
+    The multiplier is the cluster's score over its expected value, so that the arm effect
+    averages ``arm_effect`` over clusters and is zero where the cluster took no part.
+    """
     design = config["design"]
     if "participation" not in config:
         return pd.Series(dtype=float)
-    treated = clusters.loc[
-        clusters[design["arm"]] == single_treatment_arm(config), design["cluster_id"]
-    ]
+    treated = (clusters[design["arm"]] == single_treatment_arm(config)).to_numpy()
+    ids = clusters.loc[treated, design["cluster_id"]].to_numpy()
     spec = config["participation"]
-    syn = config["synthetic"]["participation"]
-    k = syn["concentration"]
-    rows = []
-    team_level = rng.normal(0.0, 0.8, len(treated))
-    for cluster, shift in zip(treated, team_level, strict=True):
-        for part, mean in syn["mean_attendance"].items():
-            a = expit(np.log(mean / (1 - mean)) + shift)
-            rows.append((cluster, part, float(np.round(rng.beta(a * k, (1 - a) * k), 3))))
-    table = pd.DataFrame(rows, columns=[design["cluster_id"], spec["part"], spec["value"]])
-    tables[spec["table"]] = table
-    return participation_level(table, config)
-
-
-def participation_level(table: pd.DataFrame, config: Config) -> pd.Series:
-    """+1 for high and -1 for low participation per treatment cluster, by the config's rule."""
-    spec = config["participation"]
-    score = table.groupby(config["design"]["cluster_id"])[spec["value"]].mean()
-    median = score.median()
-    high = score >= median if spec["high_rule"] == "at_or_above_median" else score > median
-    return pd.Series(np.where(high, 1.0, -1.0), index=score.index)
+    parts = list(config["synthetic"]["participation"]["mean_attendance"])
+    values = _draw_participation_values(config, np.asarray(cluster_factor)[treated], rng)
+    tables[spec["table"]] = pd.DataFrame(
+        {
+            design["cluster_id"]: np.repeat(ids, len(parts)),
+            spec["part"]: np.tile(parts, len(ids)),
+            spec["value"]: values.ravel(),
+        }
+    )
+    score = values.mean(axis=1)
+    return pd.Series(score / expected_participation_score(config), index=ids)
 
 
 def _make_people(
@@ -452,7 +535,7 @@ def _draw_latent(
             "gate_baseline": rng.random((n, _n_items(config, spec))),
             "gate_followup": rng.random((n, _n_items(config, spec))),
         }
-    latent["_common"] = {"baseline": common_person[0]}
+    latent["_common"] = {"baseline": common_person[0], "cluster_followup": common_cluster[1]}
     return latent
 
 
@@ -474,12 +557,13 @@ def _instrument_items(
     population: str,
     latent: Mapping[str, Mapping[str, np.ndarray]],
     arm: np.ndarray,
-    high: np.ndarray,
+    dose: np.ndarray,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Item responses (before gaps) per assessment: {"baseline"|"followup": {item: values}}.
 
-    ``arm`` is each person's arm code; ``high`` is +1 or -1 in high- or low-participation
-    treatment clusters and 0 elsewhere.
+    ``arm`` is each person's arm code; ``dose`` multiplies the arm effect (the cluster's
+    participation score over its expected value in treatment clusters; 1 without participation
+    data).
     """
     out: dict[str, dict[str, np.ndarray]] = {"baseline": {}, "followup": {}}
     for name, spec in _instruments_of(config, population).items():
@@ -489,7 +573,7 @@ def _instrument_items(
         reverse = {i for s in spec["scales"] for i in config["scales"][s].get("reverse", [])}
         gated = scale["method"] == "gated_mean"
         arm_shift = pd.Series(arm).map(_arm_effects(config, spec)).fillna(0.0).to_numpy(float)
-        shift = arm_shift + spec.get("participation_effect", 0.0) * high
+        shift = arm_shift * dose
         for time in ("baseline", "followup"):
             trait = latent[name][time]
             noise = latent[name][f"noise_{time}"]

@@ -126,3 +126,27 @@ def _other_outcomes(config: dict, data: pd.DataFrame) -> dict[str, pd.Series]:
             columns[f"{outcome['scale']}__{time}"] = data[f"phq9__{time}"]
     columns.update({c: data[c] for c in ("age", "sex", "region")})
     return columns
+
+
+PAIRWISE = (
+    HERE / "fixtures" / "multiplicity" / "trio_pairwise.csv"
+)  # tests/reference/r/multiplicity.R
+
+
+@pytest.mark.parametrize(
+    ("df_method", "ddf"), [("kenward-roger", "Kenward-Roger"), ("satterthwaite", "Satterthwaite")]
+)
+def test_active_vs_active_contrast_matches_lmertest_contest(config, data, df_method, ddf) -> None:
+    """Self-help plus groups minus guided self-help, with the contrast's own df (contest1D)."""
+    config["analysis"]["df_method"] = df_method
+    fits = fit_outcomes(config, data.assign(**_other_outcomes(config, data)))
+    pair = fits[(fits["outcome"] == "phq9") & (fits["versus"] == "guided_self_help")]
+    assert len(pair) == 1 and pair["arm"].iloc[0] == "self_help_plus_groups"
+    ref = pd.read_csv(PAIRWISE).set_index("ddf").loc[ddf]
+    row = pair.iloc[0]
+    np.testing.assert_allclose(row["estimate"], ref["estimate"], rtol=RTOL_EST)
+    np.testing.assert_allclose(np.sqrt(row["variance"]), ref["se"], rtol=RTOL_EST)
+    np.testing.assert_allclose(row["df"], ref["df"], rtol=RTOL_DF)
+    # the contrast's df is its own, not either arm's
+    arms = fits[(fits["outcome"] == "phq9") & (fits["versus"] == "usual_care")]
+    assert not np.isclose(arms["df"], row["df"], rtol=1e-3).any()

@@ -1,5 +1,6 @@
-"""Participation scores, the complier-average estimator against simulation truth, the cluster
-bootstrap's resampling design, staff outcomes and the published-vs-this-run table."""
+"""Participation scores, the instrumental-variable estimators against simulation truth, the
+cluster bootstrap against a row-by-row reference, staff outcomes and the published-vs-this-run
+table."""
 
 from __future__ import annotations
 
@@ -9,17 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
 from trial.participation import (
     ParticipationError,
-    cace_bootstrap,
-    cace_fit,
+    cluster_level_iv,
+    iv_bootstrap,
     participation_scores,
     published_participation_table,
     secondary_config_problems,
     staff_analysis_table,
     staff_outcomes,
+    two_stage_least_squares,
 )
-from trial.synthetic import participation_level
 
 from ..conftest import ROOT
 
@@ -34,9 +36,7 @@ def test_scores_are_part_means_and_high_is_at_or_above_the_median(config) -> Non
     assert (scores["high"] == (scores["participation_score"] >= by_hand.median())).all()
     teams = pd.read_csv(RAW / "teams.csv")
     assert set(scores.index) == set(teams.loc[teams.arm == "refocus", "team_id"])
-    # the generator classified the same clusters as high
-    generator = participation_level(raw, config)
-    assert ((generator.loc[scores.index] > 0).astype(int) == scores["high"]).all()
+    assert (scores["took_part"] == (by_hand.loc[scores.index] > 0).astype(int)).all()
 
 
 def test_above_median_rule_puts_the_median_cluster_low(config) -> None:
@@ -87,78 +87,118 @@ def _simulate(rng, n_clusters=80, effect=2.0, comply=0.6):
     return pd.concat(rows, ignore_index=True)
 
 
-def test_cace_recovers_the_complier_effect_despite_selection() -> None:
+def test_2sls_recovers_the_complier_effect_despite_selection() -> None:
     """Simulation truth: effect 2 in complying clusters; the as-treated contrast is biased."""
     d = _simulate(np.random.default_rng(123))
     exog = pd.DataFrame({"(Intercept)": 1.0, "base": d.base, "s": d.s})
-    fit = cace_fit(d.y.to_numpy(), exog, d.d.to_numpy(), d.arm.to_numpy(), d.c.to_numpy())
-    assert abs(fit["estimate"] - 2.0) < 3 * fit["se"]
-    assert fit["se"] < 0.5
-    assert fit["estimate"] == pytest.approx(fit["itt"] / fit["first_stage"], rel=1e-8)
+    fit = two_stage_least_squares(
+        d.y.to_numpy(), exog, d.d.to_numpy(), d.arm.to_numpy(), d.c.to_numpy()
+    )
+    assert abs(fit.estimate - 2.0) < 3 * fit.se
+    assert fit.se < 0.5
+    assert fit.estimate == pytest.approx(fit.itt / fit.first_stage, rel=1e-8)
     naive = d.loc[d.d == 1, "y"].mean() - d.loc[d.d == 0, "y"].mean()
-    assert abs(naive - 2.0) > abs(fit["estimate"] - 2.0)
+    assert abs(naive - 2.0) > abs(fit.estimate - 2.0)
+
+
+def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
+    rng = np.random.default_rng(8)
+    z = np.tile([1.0, 0.0], 10)
+    dose = z * rng.uniform(0.2, 0.9, 20)
+    r = 1.5 * dose + rng.normal(0, 0.3, 20)
+    fit = cluster_level_iv(r, dose, z, df=17, n_individuals=200)
+    by_hand = (r[z == 1].mean() - r[z == 0].mean()) / dose[z == 1].mean()
+    assert fit.estimate == pytest.approx(by_hand, rel=1e-12)
+    assert fit.first_stage == pytest.approx(dose[z == 1].mean()) and fit.df == 17
+    # the structural residuals' two-sample variance over the squared first stage (delta method)
+    e = r - fit.estimate * dose
+    pooled = (np.var(e[z == 1], ddof=1) * 9 + np.var(e[z == 0], ddof=1) * 9) / 18
+    assert fit.se == pytest.approx(np.sqrt(pooled * (1 / 10 + 1 / 10)) / fit.first_stage)
+    with pytest.raises(ParticipationError, match="not identified"):
+        cluster_level_iv(r, np.zeros(20), z, df=17, n_individuals=200)
 
 
 @pytest.mark.slow
-def test_cace_interval_coverage_by_simulation() -> None:
+def test_2sls_interval_coverage_by_simulation() -> None:
     rng = np.random.default_rng(99)
     covered = 0
     reps = 300
     for _ in range(reps):
         d = _simulate(rng, n_clusters=30)
         exog = pd.DataFrame({"(Intercept)": 1.0, "base": d.base, "s": d.s})
-        fit = cace_fit(d.y.to_numpy(), exog, d.d.to_numpy(), d.arm.to_numpy(), d.c.to_numpy())
-        covered += fit["ci_low"] <= 2.0 <= fit["ci_high"]
+        fit = two_stage_least_squares(
+            d.y.to_numpy(), exog, d.d.to_numpy(), d.arm.to_numpy(), d.c.to_numpy()
+        )
+        covered += fit.ci_low <= 2.0 <= fit.ci_high
+    # 95% nominal; binomial MC SE with 300 replicates 1.3 points: within about 3 MC SE
     assert 0.91 <= covered / reps <= 0.99
 
 
-def test_bootstrap_resamples_clusters_within_strata_and_is_seeded() -> None:
-    d = _simulate(np.random.default_rng(5), n_clusters=24)
-    exog = pd.DataFrame({"(Intercept)": 1.0, "base": d.base})
+def _bootstrap_args(d):
+    exog = np.column_stack([np.ones(len(d)), d.base, d.s])
     strata = (d.arm.astype(str) + "/" + d.s.astype(str)).to_numpy()
-    args = (d.y.to_numpy(), exog, d.d.to_numpy(), d.arm.to_numpy(), d.c.to_numpy(), strata)
-    a = cace_bootstrap(*args, replicates=200, rng=np.random.default_rng(1))
-    b = cace_bootstrap(*args, replicates=200, rng=np.random.default_rng(1))
-    np.testing.assert_array_equal(a, b)
-    fit = cace_fit(d.y.to_numpy(), exog, d.d.to_numpy(), d.arm.to_numpy(), d.c.to_numpy())
-    ok = a[np.isfinite(a)]
-    assert len(ok) >= 190
-    # the bootstrap SD is of the size of the cluster-robust SE (within a factor of 2)
-    assert 0.5 < ok.std() / fit["se"] < 2.0
+    return (
+        d.y.to_numpy(), exog, d.d.to_numpy(float), d.arm.to_numpy(float), d.c.to_numpy(), strata
+    )  # fmt: skip
 
 
-def _bootstrap_by_rows(y, exog, d, z, clusters, strata, replicates, rng):
-    """Reference: each replicate's rows stacked, Z'X b = Z'y solved on the stacked rows."""
-    W = exog.to_numpy(float)
-    codes, uniques = pd.factorize(pd.Series(clusters))
-    members = [np.flatnonzero(codes == k) for k in range(len(uniques))]
-    cluster_stratum = pd.Series(strata).groupby(codes).first()
-    groups = [np.asarray(g.index) for _, g in cluster_stratum.groupby(cluster_stratum)]
+def _bootstrap_by_rows(y, W, d, z, clusters, strata, method, replicates, seed, keys):
+    """Reference: each replicate's rows stacked (a cluster drawn twice is two clusters) and the
+    estimator computed from scratch on them."""
+    layout = ClusterLayout.from_labels(clusters, strata)
+    counts = cluster_draw_counts(
+        layout, bootstrap_weights(layout, range(replicates), seed=seed, keys=keys,
+                                  resampling="cluster")
+    )  # fmt: skip
+    members = np.split(layout.members, layout.member_start[1:])
     out = np.full(replicates, np.nan)
     for b in range(replicates):
-        picked = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+        picked = np.repeat(np.arange(layout.n_clusters), counts[b])
         idx = np.concatenate([members[k] for k in picked])
-        X = np.column_stack([W[idx], d[idx]])
-        Z = np.column_stack([W[idx], z[idx]])
-        A = Z.T @ X
-        if np.linalg.matrix_rank(A) == A.shape[0]:
-            out[b] = np.linalg.solve(A, Z.T @ y[idx])[-1]
+        label = np.repeat(np.arange(len(picked)), [len(members[k]) for k in picked])
+        if method == "2sls":
+            X = np.column_stack([W[idx], d[idx]])
+            Z = np.column_stack([W[idx], z[idx]])
+            A = Z.T @ X
+            if np.linalg.matrix_rank(A) == A.shape[0]:
+                out[b] = np.linalg.solve(A, Z.T @ y[idx])[-1]
+            continue
+        if np.linalg.matrix_rank(W[idx]) < W.shape[1]:
+            continue
+        beta = np.linalg.lstsq(W[idx], y[idx], rcond=None)[0]
+        r = pd.Series(y[idx] - W[idx] @ beta).groupby(label).mean().to_numpy()
+        dj = pd.Series(d[idx]).groupby(label).first().to_numpy()
+        zj = pd.Series(z[idx]).groupby(label).first().to_numpy() == 1
+        first = dj[zj].mean() - dj[~zj].mean()
+        if first != 0:
+            out[b] = (r[zj].mean() - r[~zj].mean()) / first
     return out
 
 
-def test_bootstrap_from_cluster_sums_equals_stacking_the_rows() -> None:
+@pytest.mark.parametrize("method", ["2sls", "cluster_level"])
+def test_bootstrap_from_cluster_sums_equals_stacking_the_rows(method) -> None:
     # Few clusters per stratum, so some replicates draw no cluster receiving the treatment.
-    d = _simulate(np.random.default_rng(1), n_clusters=8, comply=0.5)
-    exog = pd.DataFrame({"(Intercept)": 1.0, "base": d.base, "s": d.s})
-    strata = (d.arm.astype(str) + "/" + d.s.astype(str)).to_numpy()
-    args = (
-        d.y.to_numpy(), exog, d.d.to_numpy(float), d.arm.to_numpy(float), d.c.to_numpy(), strata
-    )  # fmt: skip
-    got = cace_bootstrap(*args, replicates=300, rng=np.random.default_rng(4))
-    expected = _bootstrap_by_rows(*args, 300, np.random.default_rng(4))
+    d = _simulate(np.random.default_rng(1), n_clusters=12, comply=0.5)
+    args = _bootstrap_args(d)
+    got = iv_bootstrap(*args, method=method, replicates=300, seed=4, keys=("t",))
+    expected = _bootstrap_by_rows(*args, method, 300, 4, ("t",))
     assert np.isnan(expected).any() and np.isfinite(expected).sum() > 150
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
-    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_bootstrap_is_seeded_and_its_spread_matches_the_standard_error() -> None:
+    d = _simulate(np.random.default_rng(5), n_clusters=24)
+    args = _bootstrap_args(d)
+    a = iv_bootstrap(*args, method="2sls", replicates=200, seed=1, keys=("k",))
+    b = iv_bootstrap(*args, method="2sls", replicates=200, seed=1, keys=("k",))
+    np.testing.assert_array_equal(a, b)
+    exog = pd.DataFrame(args[1], columns=["(Intercept)", "base", "s"])
+    fit = two_stage_least_squares(args[0], exog, args[2], args[3], args[4])
+    ok = a[np.isfinite(a)]
+    assert len(ok) >= 190
+    # the bootstrap SD is of the size of the cluster-robust SE (within a factor of 2)
+    assert 0.5 < ok.std() / fit.se < 2.0
 
 
 def test_staff_outcomes_use_a_missing_baseline_indicator(config) -> None:
@@ -206,20 +246,57 @@ def test_config_cross_references_are_checked(config) -> None:
     assert any("'placebo' is not one of the arm values" in p for p in problems)
 
 
-def test_received_score_makes_the_first_stage_the_mean_treated_score(config) -> None:
+def test_fit_participation_on_the_example(config) -> None:
+    """Every team of the example took part: the complier-average first stage is 1 and the
+    estimate the ITT; the dose first stage is the mean score of the treated individuals."""
     from trial.analysis import build_analysis_table
     from trial.participation import fit_participation
 
-    config["participation"].update(received="score", bootstrap=0)
+    config["participation"]["bootstrap"] = 5
     config["analysis"]["outcomes"] = config["analysis"]["outcomes"][:1]
     table = build_analysis_table(config)
     scores = participation_scores(config)
+    assert scores["took_part"].all()
     fits, boot = fit_participation(config, table, scores, 1)
-    cace = fits[fits["analysis"] == "cace"].iloc[0]
-    used = table["qpr_total__followup"].notna() & table["qpr_total__baseline"].notna()
-    treated = table[used & (table["treatment"] == 1)]
-    mean_score = treated["team_id"].map(scores.set_index("team_id")["participation_score"]).mean()
-    # with strata in the model the first stage is a within-stratum contrast; allow that margin
-    assert cace["first_stage"] == pytest.approx(mean_score, abs=0.03)
-    assert cace["estimate"] == pytest.approx(cace["itt"] / cace["first_stage"], rel=1e-8)
-    assert boot.empty
+    fits = fits.set_index(["analysis", "method"])
+    assert list(fits.index) == [
+        ("high_vs_low", "mixed_model"),
+        ("complier_average", "2sls"),
+        ("complier_average", "cluster_level"),
+        ("dose_response", "2sls"),
+        ("dose_response", "cluster_level"),
+    ]
+    cace = fits.loc[("complier_average", "2sls")]
+    assert cace["first_stage"] == pytest.approx(1.0) and cace["estimate"] == pytest.approx(
+        cace["itt"]
+    )
+    assert cace["df"] == 27 - 2 - 1  # teams - (intercept, stratum) - received
+    dose = fits.loc[("dose_response", "cluster_level")]
+    mean_score = scores["participation_score"].mean()  # cluster-level: each team once
+    assert dose["first_stage"] == pytest.approx(mean_score, rel=1e-10)
+    assert dose["df"] == 27 - 2 - 2 + 1
+    assert dose["estimate"] == pytest.approx(dose["itt"] / dose["first_stage"], rel=1e-10)
+    assert len(boot) == 5 * 4 and set(boot["method"]) == {"2sls", "cluster_level"}
+
+
+def test_one_participation_class_skips_high_vs_low_but_not_the_iv_analyses(config, tmp_path):
+    """Most teams take no part: the median score is 0, every team is 'high', the
+    non-randomised comparison cannot be made; the instrumental-variable analyses still can."""
+    from trial.analysis import build_analysis_table
+    from trial.participation import fit_participation, high_vs_low_possible
+
+    raw = _copy_raw(tmp_path)
+    table = pd.read_csv(raw / "participation.csv")
+    teams = sorted(table.team_id.unique())[:8]
+    table.loc[table.team_id.isin(teams), "attendance"] = 0.0
+    table.to_csv(raw / "participation.csv", index=False)
+    scores = participation_scores(config, raw)
+    assert not high_vs_low_possible(scores) and scores["took_part"].sum() == 6
+    config["participation"]["bootstrap"] = 0
+    config["analysis"]["outcomes"] = config["analysis"]["outcomes"][:1]
+    fits, _ = fit_participation(config, build_analysis_table(config, raw), scores, 1)
+    assert set(fits["analysis"]) == {"complier_average", "dose_response"}
+    cace = fits[(fits.analysis == "complier_average") & (fits.method == "cluster_level")].iloc[0]
+    assert cace["first_stage"] == pytest.approx(6 / 14)  # 6 of 14 teams took part
+    staff = staff_outcomes(config, staff_analysis_table(config, raw), scores)
+    assert set(staff["analysis"]) == {"arm"}

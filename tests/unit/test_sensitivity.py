@@ -142,3 +142,42 @@ def test_tipping_points_interpolate_the_crossing_by_hand() -> None:
     assert t_rows["tipping_delta"].iloc[0] == pytest.approx(1.0)
     c_rows = tp[tp["arm_shifted"] == "c"]
     assert len(c_rows) == 1 and np.isnan(c_rows["tipping_delta"].iloc[0])
+
+
+def test_monte_carlo_p_carries_its_monte_carlo_error_and_exact_has_none() -> None:
+    kw = {"permutations": 4000, "rng": np.random.default_rng(2)}
+    exact = stratified_permutation_test(**TINY, max_enumerated=10_000, **kw)
+    assert exact["method"] == "exact" and exact["mc_se"] == 0.0
+    mc = stratified_permutation_test(**TINY, max_enumerated=10, **kw)
+    assert mc["method"] == "monte_carlo"
+    assert mc["mc_se"] == pytest.approx(np.sqrt(mc["p"] * (1 - mc["p"]) / 4000))
+
+
+def test_rerandomisation_uses_observed_data_and_the_two_stage_statistic(small_config) -> None:
+    from trial.analysis import build_analysis_table
+    from trial.sensitivity import cluster_mean_residuals, rerandomisation_test
+
+    observed = build_analysis_table(small_config)
+    summary, null = rerandomisation_test(small_config, observed)
+    stage1 = cluster_mean_residuals(small_config, observed, "qpr_total").clusters
+    treated = stage1["treated"] == 1
+    by_hand = stage1.loc[treated, "residual"].mean() - stage1.loc[~treated, "residual"].mean()
+    assert summary["statistic"] == pytest.approx(by_hand)
+    assert summary["n_individuals"] == observed["qpr_total__followup"].notna().sum()
+    # 16 clusters (8 treated) in one stratum, 11 (6 treated) in the other: every allocation
+    assert summary["method"] == "exact" and summary["mc_se"] == 0
+    assert summary["n_allocations"] == len(null) == 12870 * 462
+    small_config["sensitivity"]["max_enumerated"] = 1000
+    sampled, _ = rerandomisation_test(small_config, observed)
+    assert sampled["method"] == "monte_carlo" and sampled["mc_se"] > 0
+    assert abs(sampled["p"] - summary["p"]) < 4 * sampled["mc_se"] + 1e-3
+
+
+def test_two_stage_df_counts_cluster_level_parameters_only(small_config) -> None:
+    from trial.analysis import build_analysis_table
+    from trial.sensitivity import cluster_mean_residuals, two_stage_df
+
+    stage1 = cluster_mean_residuals(small_config, build_analysis_table(small_config), "qpr_total")
+    # intercept and one stratum dummy are constant within teams; the baseline value is not
+    assert stage1.cluster_level_parameters == 2
+    assert stage1.df == two_stage_df(27, 2) == 27 - 2 - 2 + 1

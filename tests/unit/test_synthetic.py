@@ -184,3 +184,64 @@ def test_costs_after_death_cover_the_share_of_the_period_lived(example_config):
     r = sums[True] / sums[False].mean() - ratio * sums[False] / sums[False].mean()
     mc_se = r.std(ddof=1) / np.sqrt(n_clusters)
     assert abs(ratio - 0.5) < 4 * mc_se, (ratio, mc_se)
+
+
+def test_a_treatment_cluster_that_takes_no_part_gains_nothing(config):
+    """The generator's exclusion restriction: with dose 0 a treated person's items are those of
+    the reference arm; the shift is linear in the dose."""
+    import numpy as np
+
+    from trial.synthetic import _draw_latent, _instrument_items
+
+    frame = pd.DataFrame({"_cluster_index": np.repeat(np.arange(20), 10)})
+    latent = _draw_latent(config, frame, np.random.default_rng(3))
+    n = len(frame)
+
+    def items(arm, dose):
+        return _instrument_items(config, "individuals", latent, np.full(n, arm), np.full(n, dose))
+
+    control, untouched = items("control", 1.0), items("refocus", 0.0)
+    for item, values in control["followup"].items():
+        np.testing.assert_array_equal(untouched["followup"][item], values, err_msg=item)
+    # functioning is one item on 1-100 with no clipping here: the shift is arm_effect x dose
+    shift = config["synthetic"]["instruments"]["functioning"]["arm_effect"]
+    for dose in (0.5, 1.0, 1.5):
+        diff = items("refocus", dose)["followup"]["gaf"] - control["followup"]["gaf"]
+        assert abs(diff.mean() - shift * dose) < 0.1
+
+
+def test_truth_has_complier_and_dose_effects(example_config):
+    truth = json.loads((RAW / "truth.json").read_text())
+    share = truth["participation"]["share_clusters_taking_part"]
+    mean_score = truth["participation"]["mean_score"]
+    assert share == 1.0  # every REFOCUS team took part
+    for scale, t in truth["outcomes"].items():
+        itt = t["arm_minus_reference"]["refocus"]
+        # all take part: the complier-average effect is the effect of allocation
+        assert t["complier_average_effect"] == pytest.approx(itt, abs=1e-9), scale
+        # the dose effect is the effect of allocation per unit of mean score
+        assert t["dose_effect"] == pytest.approx(itt / mean_score, rel=0.02), scale
+
+
+def test_non_participating_clusters_make_the_complier_effect_exceed_the_itt(config):
+    from trial.synthetic import expected_participation_score, true_effects
+
+    config["synthetic"]["participation"]["non_participating"] = 0.3
+    config["synthetic"]["truth_population"] = 20_000
+    config["analysis"]["outcomes"] = [
+        o for o in config["analysis"]["outcomes"] if o["scale"] == "functioning"
+    ]
+    truth = true_effects(config)
+    share = truth["participation"]["share_clusters_taking_part"]
+    assert share == pytest.approx(0.7, abs=0.03)
+    t = truth["outcomes"]["functioning"]
+    itt = t["arm_minus_reference"]["refocus"]
+    # effects are zero outside the participating clusters: CACE = ITT / share taking part
+    assert t["complier_average_effect"] == pytest.approx(itt / share, rel=0.03)
+    assert itt == pytest.approx(6.96, rel=0.05)  # arm_effect stays the average effect
+    assert truth["participation"]["mean_score"] == pytest.approx(
+        expected_participation_score(config), rel=0.02
+    )
+    # the generated trial has teams with no participation at all, and they are in the table
+    teams = generate_trial(config)["participation"].groupby("team_id")["attendance"].sum()
+    assert (teams == 0).any() and len(teams) == 14

@@ -66,7 +66,51 @@ if SEVERAL_TREATMENT_ARMS:
         script:
             "../scripts/pool_arm_tests.py"
 
-    REPORT_INPUTS.update(arm_tests=f"{REPORTS}/tables/arm_tests.csv")
+    rule pool_pairwise:
+        """Pool the active-vs-active contrasts of every pair of treatment arms."""
+        input:
+            per_imputation(f"{DERIVED}/fits/{{i}}.csv"),
+        output:
+            f"{REPORTS}/tables/pairwise.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/pool_pairwise.log",
+        params:
+            analysis=config["analysis"],
+        threads: 1
+        resources:
+            mem_mb=500,
+        script:
+            "../scripts/pool_pairwise.py"
+
+    REPORT_INPUTS.update(
+        arm_tests=f"{REPORTS}/tables/arm_tests.csv", pairwise=f"{REPORTS}/tables/pairwise.csv"
+    )
+
+
+if HAS_MULTIPLICITY:
+
+    rule adjust_multiplicity:
+        """Holm-adjusted p-values over the families of hypotheses the config declares."""
+        input:
+            unpack(multiplicity_inputs),
+        output:
+            f"{REPORTS}/tables/multiplicity.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/adjust_multiplicity.log",
+        params:
+            multiplicity=config.get("multiplicity"),
+            alpha=config["analysis"]["alpha"],
+        threads: 1
+        resources:
+            mem_mb=500,
+        script:
+            "../scripts/adjust_multiplicity.py"
+
+    REPORT_INPUTS.update(multiplicity=f"{REPORTS}/tables/multiplicity.csv")
 
 
 rule describe_estimands:

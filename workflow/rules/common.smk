@@ -94,9 +94,26 @@ HAS_ICC = "icc" in config
 SEVERAL_TREATMENT_ARMS = len(config["design"]["treatment_arms"]) > 1
 
 
+HAS_MULTIPLICITY = "multiplicity" in config
+
+
 def arm_test_targets(wildcards=None):
-    """The joint test of all arm effects, when several treatment arms face the reference arm."""
-    return [f"{REPORTS}/tables/arm_tests.csv"] if SEVERAL_TREATMENT_ARMS else []
+    """The joint test of all arm effects and the active-vs-active contrasts, when several
+    treatment arms face the reference arm; the multiplicity table, when configured."""
+    targets = []
+    if SEVERAL_TREATMENT_ARMS:
+        targets += [f"{REPORTS}/tables/arm_tests.csv", f"{REPORTS}/tables/pairwise.csv"]
+    if HAS_MULTIPLICITY:
+        targets.append(f"{REPORTS}/tables/multiplicity.csv")
+    return targets
+
+
+def multiplicity_inputs(wildcards=None):
+    """The pooled contrasts the multiplicity adjustment reads."""
+    inputs = {"outcomes": f"{REPORTS}/tables/outcomes.csv"}
+    if SEVERAL_TREATMENT_ARMS:
+        inputs["pairwise"] = f"{REPORTS}/tables/pairwise.csv"
+    return inputs
 
 
 def secondary_targets(wildcards=None):
@@ -127,14 +144,11 @@ def participation_scores_file(wildcards=None):
     return [f"{DERIVED}/participation/scores.csv"] if HAS_PARTICIPATION else []
 
 
-def staff_inputs(wildcards=None):
-    """The staff analysis table and staff results, when the config has staff outcomes."""
+def staff_table_input(wildcards=None):
+    """The staff analysis table, when the config has staff outcomes."""
     if not HAS_STAFF_OUTCOMES:
         return {}
-    return {
-        "staff_table": f"{DERIVED}/staff/analysis_table.csv",
-        "staff_outcomes": f"{REPORTS}/tables/staff_outcomes.csv",
-    }
+    return {"staff_table": f"{DERIVED}/staff/analysis_table.csv"}
 
 
 def forest_all_inputs(wildcards=None):

@@ -1,5 +1,6 @@
-# Secondary analyses: participation (non-randomised high vs low, and the complier-average
-# effect), staff outcomes, sensitivity analyses of the primary outcome, and the ICC table.
+# Secondary analyses: participation (non-randomised high vs low, and instrumental-variable
+# complier-average and dose-response estimates), staff outcomes, sensitivity analyses of the
+# primary outcome, and the ICC table.
 # Each part runs only when the config has its section (participation, staff.outcomes,
 # sensitivity, icc).
 
@@ -25,7 +26,7 @@ rule participation_scores:
 
 
 rule fit_participation:
-    """High vs low participation and complier-average fits on completed dataset {i}."""
+    """High vs low participation and instrumental-variable fits on completed dataset {i}."""
     input:
         data=f"{DERIVED}/imputed/{{i}}.csv",
         scores=f"{DERIVED}/participation/scores.csv",
@@ -136,9 +137,9 @@ rule sensitivity_analyses:
 
 
 rule rerandomisation_test:
-    """Stratified re-randomisation test of the primary outcome."""
+    """Stratified re-randomisation test of the primary outcome on the observed data."""
     input:
-        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+        table=f"{DERIVED}/scored/analysis_table.csv",
     output:
         f"{REPORTS}/tables/rerandomisation.json",
     conda:
@@ -198,11 +199,10 @@ rule secondary_figures:
 
 
 rule icc_table:
-    """ICC with CIs, cluster sizes and design effects of every outcome."""
+    """Within-arm and model-adjusted ICCs with CIs, cluster sizes and design effects."""
     input:
-        unpack(staff_inputs),
+        unpack(staff_table_input),
         table=f"{DERIVED}/scored/analysis_table.csv",
-        outcomes=f"{REPORTS}/tables/outcomes.csv",
     output:
         csv=f"{REPORTS}/tables/icc.csv",
         json=f"{REPORTS}/tables/icc.json",
@@ -213,6 +213,8 @@ rule icc_table:
     params:
         icc=config.get("icc"),
         seed=config["seed"],
+        analysis=config["analysis"],
+        covariates=config["covariates"],
     threads: 1
     resources:
         mem_mb=1000,

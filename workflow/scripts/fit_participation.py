@@ -1,4 +1,4 @@
-"""Rule fit_participation: high vs low and complier-average fits on one completed dataset."""
+"""Rule fit_participation: high vs low and instrumental-variable fits on one completed dataset."""
 
 import pandas as pd
 

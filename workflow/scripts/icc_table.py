@@ -12,8 +12,6 @@ table = icc_table(
     snakemake.config,
     pd.read_csv(inputs.table),
     pd.read_csv(inputs.staff_table) if has_staff else None,
-    pd.read_csv(inputs.outcomes),
-    pd.read_csv(inputs.staff_outcomes) if has_staff else None,
 )
 log.info("\n%s", table.to_string())
 table.to_csv(snakemake.output.csv, index=False, lineterminator="\n", float_format="%.10g")

@@ -1,0 +1,152 @@
+"""Adjusting p-values for multiple comparisons over families of hypotheses declared in config.
+
+A family is a set of hypotheses, each the null of no difference for one outcome and one
+comparison: a treatment arm against the reference arm (``comparisons: reference``), a pair of
+treatment arms (``pairwise``; trials with several treatment arms), or both (``all``). Within a
+family the pooled p-values (Rubin's rules, Barnard-Rubin df) are adjusted by Holm's step-down
+procedure (Holm 1979), which controls the familywise error rate at ``alpha`` whatever the
+dependence between the tests.
+
+With ``gatekeeping: serial`` the families are tested in the order listed and a family is tested
+only when every hypothesis of the families before it was rejected (serial gatekeeping:
+Westfall and Krishen 2001; Dmitrienko, Offen and Westfall 2003): this controls the familywise
+error rate over all families at ``alpha``. The adjusted p-value of a hypothesis is then the
+larger of its Holm-adjusted p-value and every adjusted p-value of the earlier families, so a
+hypothesis is rejected exactly when its adjusted p-value is at most ``alpha``. With
+``gatekeeping: none`` each family is adjusted on its own (familywise control within families
+only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from trial.analysis import treatment_pairs
+from trial.config import Config, treatment_arms
+
+__all__ = ["adjust_families", "family_hypotheses", "holm", "multiplicity_problems"]
+
+COMPARISONS = ("reference", "pairwise", "all")
+
+
+def holm(p: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (capped at 1), in the order given."""
+    values = np.asarray(p, float)
+    if values.size == 0:
+        return values
+    return multipletests(values, method="holm")[1]
+
+
+def family_hypotheses(config: Config, family: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The hypotheses of one family as ``(outcome, arm, versus)``, in config order."""
+    reference = config["design"]["reference_arm"]
+    kind = family.get("comparisons", "reference")
+    pairs: list[tuple[str, str]] = []
+    if kind in ("reference", "all"):
+        pairs += [(arm, reference) for arm in treatment_arms(config)]
+    if kind in ("pairwise", "all"):
+        pairs += treatment_pairs(config)
+    return [(scale, arm, versus) for scale in family["outcomes"] for arm, versus in pairs]
+
+
+def multiplicity_problems(config: Config) -> list[str]:
+    """Cross-reference problems of the ``multiplicity`` section (empty when all is well)."""
+    spec = config.get("multiplicity")
+    if not spec:
+        return []
+    problems = []
+    scales = {o["scale"] for o in config["analysis"]["outcomes"]}
+    names = [f["name"] for f in spec["families"]]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"multiplicity/families: the name {name!r} is used more than once")
+    seen: dict[tuple[str, str, str], str] = {}
+    for i, family in enumerate(spec["families"]):
+        for scale in family["outcomes"]:
+            if scale not in scales:
+                problems.append(
+                    f"multiplicity/families/{i}/outcomes: {scale!r} is not an analysed outcome"
+                )
+        if family.get("comparisons") == "pairwise" and not treatment_pairs(config):
+            problems.append(
+                f"multiplicity/families/{i}/comparisons: 'pairwise' needs at least two "
+                "treatment arms"
+            )
+        for hypothesis in family_hypotheses(config, family):
+            if hypothesis in seen and hypothesis[0] in scales:
+                problems.append(
+                    f"multiplicity/families/{i}: {hypothesis[0]!r} {hypothesis[1]} vs "
+                    f"{hypothesis[2]} is already in family {seen[hypothesis]!r}"
+                )
+            seen.setdefault(hypothesis, family["name"])
+    return problems
+
+
+def adjust_families(
+    config: Config, outcomes: pd.DataFrame, pairwise: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Holm-adjusted (and, optionally, serially gatekept) p-values of every declared family.
+
+    Parameters
+    ----------
+    config : dict
+        Trial configuration with a ``multiplicity`` section.
+    outcomes : pandas.DataFrame
+        Pooled arm effects against the reference arm (``outcomes.csv``).
+    pairwise : pandas.DataFrame, optional
+        Pooled active-vs-active contrasts (``pairwise.csv``), needed by ``pairwise`` families.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per family and hypothesis, families in config order: the contrast, its pooled
+        estimate, CI and p, the Holm-adjusted p within the family (``p_holm``), the adjusted p
+        after gatekeeping (``p_adjusted``), whether it is rejected at ``alpha`` and the method.
+    """
+    spec = config["multiplicity"]
+    alpha = config["analysis"]["alpha"]
+    reference = config["design"]["reference_arm"]
+    serial = spec.get("gatekeeping", "none") == "serial"
+    table = outcomes.assign(versus=reference)
+    if pairwise is not None and len(pairwise):
+        table = pd.concat([table, pairwise], ignore_index=True)
+    table = table.set_index(["outcome", "arm", "versus"])
+    method = "Holm within family" + (", serial gatekeeping" if serial else "")
+    rows = []
+    gate = 0.0  # the largest adjusted p-value of the families tested so far
+    for order, family in enumerate(spec["families"], start=1):
+        hypotheses = family_hypotheses(config, family)
+        found = table.loc[hypotheses]
+        p_holm = holm(found["p"].to_numpy())
+        p_adjusted = np.maximum(p_holm, gate) if serial else p_holm
+        for (scale, arm, versus), r, ph, pa in zip(
+            hypotheses, found.itertuples(), p_holm, p_adjusted, strict=True
+        ):
+            rows.append(
+                {
+                    "family": family["name"],
+                    "family_label": family.get("label", family["name"]),
+                    "family_order": order,
+                    "outcome": scale,
+                    "label": r.label,
+                    "arm": arm,
+                    "versus": versus,
+                    "contrast": r.contrast,
+                    "estimate": r.estimate,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "p": r.p,
+                    "p_holm": float(ph),
+                    "p_adjusted": float(pa),
+                    "rejected": bool(pa <= alpha),
+                    "alpha": alpha,
+                    "method": method,
+                }
+            )
+        if serial:
+            gate = max(gate, float(p_adjusted.max()))
+    return pd.DataFrame(rows)
