@@ -3,6 +3,7 @@
 import pandas as pd
 
 from trial.icc import icc_table
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
@@ -10,8 +11,8 @@ inputs = snakemake.input
 has_staff = "staff_table" in inputs.keys()
 table = icc_table(
     snakemake.config,
-    pd.read_csv(inputs.table),
-    pd.read_csv(inputs.staff_table) if has_staff else None,
+    read_intermediate(snakemake.config, inputs.table),
+    read_intermediate(snakemake.config, inputs.staff_table) if has_staff else None,
     pd.read_csv(inputs.outcomes),
     pd.read_csv(inputs.staff_outcomes) if has_staff else None,
 )

@@ -1,13 +1,12 @@
 """Rule impute: make one completed dataset."""
 
-import pandas as pd
-
 from trial.analysis import impute_analysis_table
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 index = int(snakemake.wildcards.i)
-table = pd.read_csv(snakemake.input.table)
+table = read_intermediate(snakemake.config, snakemake.input.table)
 result = impute_analysis_table(snakemake.config, table, index)
 log.info("imputation %d with engine %s", index, result.engine)
 result.completed.to_csv(snakemake.output.data, index=False, lineterminator="\n")

@@ -2,14 +2,13 @@
 
 import json
 
-import pandas as pd
-
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 from trial.sensitivity import rerandomisation_test
 
 log = start_log(snakemake.log[0], snakemake.rule)
 summary, _ = rerandomisation_test(
-    snakemake.config, [pd.read_csv(p) for p in snakemake.input.imputed]
+    snakemake.config, [read_intermediate(snakemake.config, p) for p in snakemake.input.imputed]
 )
 log.info("%s", summary)
 with open(snakemake.output[0], "w", encoding="utf-8") as handle:
