@@ -133,8 +133,8 @@ def _guess_references(
 
 
 def _looks_like_id(column: str) -> bool:
-    """Whether a column's name says it holds identifiers (``id``, ``*_id``, ``*_code``...)."""
-    return bool(re.search(r"(^|_)(id|code|no|number)$", column, flags=re.IGNORECASE))
+    """Whether a column's name says it holds identifiers (``id``, ``*_id``, ``*_no``...)."""
+    return bool(re.search(r"(^|_)(id|no|number)$", column, flags=re.IGNORECASE))
 
 
 def _column_spec(values: pd.Series, *, identifier: bool, unit: bool, top: bool) -> tuple[str, str]:

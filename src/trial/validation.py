@@ -157,31 +157,30 @@ def validate_inputs(config: Config, raw_dir: str | Path | None = None) -> dict[s
 # ---------------------------------------------------------------------------------------------
 
 
+def _unreadable(
+    file: str, expected: str, line: int | None = None, value: object = None
+) -> tuple[None, list[Problem]]:
+    """No table, and the one problem that stopped it being read."""
+    return None, [Problem(file, line, None, value, expected)]
+
+
 def _read_text(path: Path, name: str) -> tuple[str | None, list[Problem]]:
     """The text of table ``name``'s file, or the problem that stops it being read."""
     file = path.name
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return None, [Problem(file, None, None, None, f"the file {path} to exist (table {name!r})")]
+        return _unreadable(file, f"the file {path} to exist (table {name!r})")
     except IsADirectoryError:
-        return None, [Problem(file, None, None, None, f"a file; {path} is a folder")]
+        return _unreadable(file, f"a file; {path} is a folder")
     except PermissionError:
-        return None, [
-            Problem(
-                file,
-                None,
-                None,
-                None,
-                f"a file this account may read; reading {path} was refused (permission denied)",
-            )
-        ]
+        return _unreadable(
+            file, f"a file this account may read; reading {path} was refused (permission denied)"
+        )
     except OSError as exc:
-        return None, [Problem(file, None, None, None, f"a readable file ({exc.strerror})")]
+        return _unreadable(file, f"a readable file ({exc.strerror})")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, [
-            Problem(file, 1, None, None, "UTF-8 text; the file is UTF-16 (save it as CSV UTF-8)")
-        ]
+        return _unreadable(file, "UTF-8 text; the file is UTF-16 (save it as CSV UTF-8)", 1)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -190,23 +189,17 @@ def _read_text(path: Path, name: str) -> tuple[str | None, list[Problem]]:
         end = raw.find(b"\n", exc.start)
         end = min(end if end >= 0 else len(raw), exc.end + _EXCERPT // 4)
         shown = raw[start:end].decode("utf-8", "backslashreplace")
-        return None, [Problem(file, line, None, shown, "UTF-8 text (save the file as UTF-8 CSV)")]
+        return _unreadable(file, "UTF-8 text (save the file as UTF-8 CSV)", line, shown)
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        return None, [
-            Problem(
-                file,
-                line,
-                None,
-                None,
-                "text without NUL bytes (a damaged transfer, or a "
-                "file saved as UTF-16: save it as CSV UTF-8)",
-            )
-        ]
+        return _unreadable(
+            file,
+            "text without NUL bytes (a damaged transfer, or a file saved as UTF-16: save it as "
+            "CSV UTF-8)",
+            line,
+        )
     if not text.strip():
-        return None, [
-            Problem(file, None, None, None, "a header line and data rows; the file is empty")
-        ]
+        return _unreadable(file, "a header line and data rows; the file is empty")
     return text, []
 
 
@@ -280,69 +273,37 @@ def _split_records(
 def _header_problems(
     file: str, line: int, header: list[str], columns: Mapping[str, Mapping[str, Any]]
 ) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(column: str | None, value: object, expected: str) -> None:
+        problems.append(Problem(file, line, column, value, expected))
+
     if len(header) == 1 and len(columns) > 1 and any(sep in header[0] for sep in ";\t|"):
-        return [
-            Problem(
-                file,
-                line,
-                None,
-                header[0],
-                "comma-separated columns; the file seems to use another delimiter",
-            )
-        ]
-    problems = []
+        add(None, header[0], "comma-separated columns; the file seems to use another delimiter")
+        return problems
     for position, name in enumerate(header, start=1):
         if not name.strip():
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    None,
-                    name,
-                    f"a name for every column; field {position} of "
-                    "the header is empty (a spreadsheet exports columns that once held "
-                    "formatting: delete it)",
-                )
+            add(
+                None,
+                name,
+                f"a name for every column; field {position} of the header is empty "
+                "(a spreadsheet exports columns that once held formatting: delete it)",
             )
         elif name != name.strip():
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    name,
-                    None,
-                    f"the column name {name.strip()!r} without spaces around it",
-                )
-            )
+            add(name, None, f"the column name {name.strip()!r} without spaces around it")
     for name, count in pd.Series(header).value_counts().items():
         if count > 1 and str(name).strip():
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    name,
-                    None,
-                    f"each column once in the header; it appears {count} times",
-                )
-            )
+            add(str(name), None, f"each column once in the header; it appears {count} times")
     stripped = {h.strip() for h in header}
     missing = [c for c in columns if c not in header and c not in stripped]
     for column in missing:
-        problems.append(Problem(file, line, column, None, "this column in the header"))
+        add(column, None, "this column in the header")
     for name in header:
         if name in columns or name.strip() in columns or not name.strip():
             continue
         similar = [c for c in missing if c.lower() == name.strip().lower()]
         hint = f" (did you mean {similar[0]!r}? names are case-sensitive)" if similar else ""
-        problems.append(
-            Problem(
-                file,
-                line,
-                name,
-                None,
-                f"only declared columns; this one is not in the config{hint}",
-            )
-        )
+        add(name, None, f"only declared columns; this one is not in the config{hint}")
     return problems
 
 
@@ -369,25 +330,11 @@ def _width_problems(
                 )
                 for position, value in rejoined
             ]
-        return [
-            Problem(
-                file,
-                line,
-                None,
-                _excerpt(fields),
-                f"{width} fields as in the header, found "
-                f"{n}: a stray comma, or text with a comma that is not in quotes",
-            )
-        ]
-    return [
-        Problem(
-            file,
-            line,
-            None,
-            _excerpt(fields),
-            f"{width} fields as in the header, found {n}: {_SHORT_ROW}",
-        )
-    ]
+        cause = "a stray comma, or text with a comma that is not in quotes"
+    else:
+        cause = _SHORT_ROW
+    found = f"{width} fields as in the header, found {n}: {cause}"
+    return [Problem(file, line, None, _excerpt(fields), found)]
 
 
 _SHORT_ROW = "a truncated line, or a missing field"
@@ -493,7 +440,7 @@ def _read_typed(config: Config, name: str, path: Path) -> tuple[pd.DataFrame | N
     if problems:
         return None, problems
     if not lines:
-        return None, [Problem(file, None, None, None, "at least one data row")]
+        return _unreadable(file, "at least one data row")
     cells = pd.read_csv(
         io.StringIO(text, newline=""),
         dtype=str,
@@ -502,16 +449,11 @@ def _read_typed(config: Config, name: str, path: Path) -> tuple[pd.DataFrame | N
         skip_blank_lines=True,
     )
     if len(cells) != len(lines):  # the two readers disagree: never guess which is right
-        return None, [
-            Problem(
-                file,
-                None,
-                None,
-                None,
-                f"a plainly formatted CSV file ({len(lines)} records "
-                f"by one reader, {len(cells)} by another)",
-            )
-        ]
+        return _unreadable(
+            file,
+            f"a plainly formatted CSV file ({len(lines)} records by one reader, {len(cells)} by "
+            "another)",
+        )
     cells.index = pd.Index(lines, name="line")
     numeric = [c for c, spec in columns.items() if spec["type"] in ("integer", "number")]
     typed, bad = _convert_numbers(cells[numeric], [columns[c]["type"] for c in numeric])
@@ -841,31 +783,24 @@ def _check_followup_data(config: Config, frames: Mapping[str, pd.DataFrame]) -> 
     completed = people[status] == design["followup_completed"]
     has_data = people[pid].isin(list(found))
     problems = []
+
+    def add(line: int, expected: str) -> None:
+        problems.append(Problem(file, int(line), status, people.at[line, status], expected))
+
     if rule["completed_without_data"] == "error":
         for line in people.index[completed & ~has_data]:
-            problems.append(
-                Problem(
-                    file,
-                    int(line),
-                    status,
-                    people.at[line, status],
-                    f"follow-up data for "
-                    f"{pid} {people.at[line, pid]!r} at {tp} {design['followup']!r} in "
-                    f"{where} (none found), or a reason for loss",
-                )
+            add(
+                line,
+                f"follow-up data for {pid} {people.at[line, pid]!r} at {tp} "
+                f"{design['followup']!r} in {where} (none found), or a reason for loss",
             )
     if rule["lost_with_data"] == "error":
         for line in people.index[~completed & has_data]:
             data_file, data_line = found[people.at[line, pid]]
-            problems.append(
-                Problem(
-                    file,
-                    int(line),
-                    status,
-                    people.at[line, status],
-                    f"{design['followup_completed']!r}, since {data_file}, line {data_line} "
-                    f"holds follow-up data for {pid} {people.at[line, pid]!r}",
-                )
+            add(
+                line,
+                f"{design['followup_completed']!r}, since {data_file}, line {data_line} "
+                f"holds follow-up data for {pid} {people.at[line, pid]!r}",
             )
     return problems
 
