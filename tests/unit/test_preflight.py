@@ -45,6 +45,22 @@ def test_a_config_file_that_cannot_be_read(tmp_path, capsys, content, problem):
     ]
 
 
+def test_an_invalid_config_lists_its_keys_and_a_hint(tmp_path, capsys):
+    text = (ROOT / "config" / "trio.yaml").read_text().replace("\nseed:", "\nseeds:", 1)
+    path = tmp_path / "trial.yaml"
+    path.write_text(text)
+    code, out, err = validate(path, capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"invalid configuration {path}: 2 problem(s)",
+        "  - (top level): 'seed' is a required property",
+        "  - (top level): Additional properties are not allowed ('seeds' was unexpected) (check "
+        "the spelling against the documented keys)",
+        f"hint: correct these keys in {path} (docs/configuring-a-trial.md explains every key) and "
+        "rerun",
+    ]
+
+
 def test_a_config_path_that_does_not_exist(tmp_path, capsys):
     code, _, err = validate(tmp_path / "nowhere.yaml", capsys)
     assert code == 2

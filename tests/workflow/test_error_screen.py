@@ -64,27 +64,3 @@ def test_a_key_given_twice_stops_with_its_line(trial):
         f"  - line {line + 2}, column 1: key 'seed' is given a second time (first on line "
         f"{line + 1}); YAML would silently keep only the last value"
     )
-
-
-def test_an_invalid_config_stops_with_the_key(trial):
-    folder, text = trial
-    result = snakemake(folder, text.replace("\nseed:", "\nseeds:", 1))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert lines[0] == f"invalid configuration {folder / 'trial.yaml'}: 2 problem(s)"
-    assert lines[1:3] == [
-        "  - (top level): 'seed' is a required property",
-        "  - (top level): Additional properties are not allowed ('seeds' was unexpected) (check "
-        "the spelling against the documented keys)",
-    ]
-    assert lines[3].startswith("hint: correct these keys in")
-
-
-def test_a_yaml_syntax_error_is_reported_by_snakemake_itself(trial):
-    # Snakemake reads a --configfile before the workflow runs: its two-line message gives no
-    # line, so the error screen of `trial validate` (tested in tests/unit) is the way to it.
-    folder, text = trial
-    result = snakemake(folder, text.replace("\nseed:", "\nbroken: [1\nseed:", 1))
-    screen = result.stdout + result.stderr
-    assert result.returncode != 0 and "Traceback" not in screen
-    assert "Config file is not valid JSON or YAML" in screen

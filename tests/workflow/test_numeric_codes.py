@@ -2,9 +2,11 @@
 exactly the estimates of the same stratum coded as words.
 
 The bundled three-arm example's 33 practices are given an 11-level stratum (three practices per
-code) written once as zero-padded numbers and once as text, and the workflow is run to the pooled
-outcomes on each. A reader that guessed the codes' type between rules would read "01" back as 1,
-which is not a declared code: every stratum dummy would be 0 and the models rank deficient.
+code) written once as zero-padded numbers and once as text, and the workflow is run on each to
+the mixed-model fit of the first completed data set (scored table, imputation model, imputation,
+fit: every rule that passes the codes on). A reader that guessed the codes' type between rules
+would read "01" back as 1, which is not a declared code: every stratum dummy would be 0 and the
+models rank deficient.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def numbered_trial(folder, codes: list[str]) -> dict:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Both codings run to the pooled outcomes, side by side (one core each)."""
+    """Both codings run to the fit of completed data set 1, side by side (one core each)."""
     made, jobs = {}, []
     for name, codes in (
         ("numbers", [f"{k:02d}" for k in range(1, LEVELS + 1)]),
@@ -63,7 +65,7 @@ def runs(tmp_path_factory):
         command = [
             sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
             "--directory", str(folder), "--configfile", str(folder / "trial.yaml"),
-            "--cores", "1", "-q", "--", str(folder / "reports" / "tables" / "outcomes.csv"),
+            "--cores", "1", "-q", "--", str(folder / "derived" / "fits" / "1.csv"),
         ]  # fmt: skip
         jobs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     for job in jobs:
@@ -73,14 +75,12 @@ def runs(tmp_path_factory):
 
 
 def test_numeric_looking_stratum_codes_give_the_estimates_of_text_codes(runs):
-    tables = {
-        name: pd.read_csv(f / "reports" / "tables" / "outcomes.csv")
-        for name, (_, f) in runs.items()
-    }
-    numbers, words = tables["numbers"], tables["words"]
-    assert len(numbers) == 2  # one row per treatment arm
-    for column in ("estimate", "se", "df", "ci_low", "ci_high", "p"):
+    fits = {name: pd.read_csv(f / "derived" / "fits" / "1.csv") for name, (_, f) in runs.items()}
+    numbers, words = fits["numbers"], fits["words"]
+    assert numbers["arm"].tolist() == words["arm"].tolist() and len(numbers) == 2  # two arms
+    for column in ("estimate", "variance", "df", "var_cluster", "var_residual", "arms_den_df"):
         np.testing.assert_allclose(numbers[column], words[column], rtol=1e-9, err_msg=column)
+    assert numbers["converged"].all()
 
 
 def test_the_codes_are_written_and_read_between_rules_as_declared(runs):
