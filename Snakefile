@@ -2,19 +2,23 @@
 # config, includes one rule file per stage and names the final targets.
 #   snakemake --cores 2                                  # the bundled REFOCUS example
 #   snakemake --cores 2 --configfile config/other.yaml   # another trial
-from trial.config import validate_config
+from trial.preflight import stop_if_invalid, stop_if_unreadable
 
 
 # The bundled example unless another config is named with --configfile (configs are not merged:
 # keys of the example must never leak into another trial's analysis).
+CONFIG_PATH = (workflow.overwrite_configfiles or ["config/refocus.yaml"])[-1]
+# The config and every raw table are checked once, before any job (not again in each cluster
+# job): a problem stops the run with the list of problems and exit code 2.
+if workflow.is_main_process:
+    stop_if_unreadable(CONFIG_PATH)
 if not workflow.overwrite_configfiles:
 
     configfile: "config/refocus.yaml"
 
 
-
-CONFIG_PATH = (workflow.overwrite_configfiles or ["config/refocus.yaml"])[-1]
-validate_config(config, source=str(CONFIG_PATH))
+if workflow.is_main_process:
+    stop_if_invalid(CONFIG_PATH, config)
 
 
 report: "workflow/report/workflow.rst"

@@ -149,10 +149,20 @@ def _code_column(config: Config, column: str, values: pd.Series) -> pd.DataFrame
     spec = _column_spec(config, column)
     if spec["type"] != "category":
         return values.astype(float).to_frame(column)
-    levels = spec["values"]
+    # Coded from the declared codes, compared as text: a code never matches by a reader's guess
+    # of its type, and a value that is not a declared code stops here instead of coding as 0.
+    levels = [str(level) for level in spec["values"]]
+    codes = values.map(str, na_action="ignore")
+    unknown = sorted(set(codes.dropna()) - set(levels))
+    if unknown:
+        raise ValueError(
+            f"column {column!r} holds {unknown[:5]}, which are not among its declared codes "
+            f"{levels}: was a table read without the config's types (see "
+            "trial.intermediate.read_intermediate)?"
+        )
     return pd.DataFrame(
         {
-            f"{column}[{level}]": np.where(values.isna(), np.nan, (values == level).astype(float))
+            f"{column}[{level}]": np.where(values.isna(), np.nan, (codes == level).astype(float))
             for level in levels[1:]
         },
         index=values.index,

@@ -1,5 +1,7 @@
 """Command line of the trial pipeline.
 
+``trial validate CONFIG``   check a config and every raw table it names, listing every problem
+                            (exit code 2 if there is any); the workflow runs the same check;
 ``trial generate CONFIG``   write a config's synthetic example to its raw folder;
 ``trial verify CONFIG``     compare a run's result tables with the committed expected results
                             (``--update`` records the current run as expected);
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from trial.config import ConfigError, load_config
 from trial.draft import draft_config
+from trial.preflight import EXIT_INVALID, problems_screen
 from trial.synthetic import write_example
 from trial.verify import compare_results, write_expected
 
@@ -22,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``trial`` command."""
     parser = argparse.ArgumentParser(prog="trial", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check a config and its raw data")
+    validate.add_argument("config", type=Path, help="config YAML to check")
     generate = commands.add_parser("generate", help="write the synthetic example of a config")
     generate.add_argument("config", type=Path, help="config YAML with a `synthetic` section")
     generate.add_argument(
@@ -34,8 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     draft.add_argument("data_dir", type=Path, help="folder holding the trial's CSV files")
     draft.add_argument("--out", type=Path, help="file to write (default: print)")
     args = parser.parse_args(argv)
+    if args.command == "validate":
+        screen = problems_screen(args.config)
+        if screen:
+            print(screen, file=sys.stderr)
+            return EXIT_INVALID
+        print(f"{args.config}: the config and every table it names are valid")
+        return 0
     if args.command == "draft-config":
-        text = draft_config(args.data_dir)
+        try:
+            text = draft_config(args.data_dir)
+        except FileNotFoundError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_INVALID
         if args.out:
             args.out.write_text(text, encoding="utf-8")
         else:
@@ -45,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return EXIT_INVALID
     if args.command == "verify":
         return _verify(config, args.update)
     if "synthetic" not in config:

@@ -7,6 +7,7 @@ naming a scale, arms present in the arm column) and reports every problem at onc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,29 +34,111 @@ class ConfigError(ValueError):
 
 def load_config(path: str | Path) -> Config:
     """Read a YAML config file and validate it; raise :class:`ConfigError` if invalid."""
-    path = Path(path)
-    try:
-        with path.open(encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(config, dict):
-        raise ConfigError(str(path), ["the file must hold a mapping of keys to values"])
+    config = read_config_file(path)
     validate_config(config, source=str(path))
     return config
 
 
+def read_config_file(path: str | Path) -> Config:
+    """The mapping a YAML config file holds, read strictly (no validation of its keys).
+
+    Unlike a plain YAML load, a key given twice in one mapping is an error (YAML would keep the
+    last one silently), and every error names the file, line and column.
+
+    Raises
+    ------
+    ConfigError
+        The file does not exist or cannot be read, is not UTF-8, is not valid YAML, gives a key
+        twice, is empty, or does not hold a mapping at its top level.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["the config file does not exist"]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), ["this is a folder, not a config file"]) from None
+    except PermissionError:
+        raise ConfigError(str(path), ["the file cannot be read (permission denied)"]) from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), [f"line {line}: not UTF-8 text ({exc.reason})"]) from None
+    loader = _StrictLoader(text)
+    try:
+        config = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(str(path), [_describe_yaml_error(text, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise ConfigError(str(path), [message for _, message in sorted(loader.duplicates)])
+    if config is None:
+        raise ConfigError(
+            str(path),
+            ["the file is empty; a config is a mapping of keys (trial, seed, paths, ...)"],
+        )
+    if not isinstance(config, dict):
+        raise ConfigError(
+            str(path),
+            [f"the top level must be a mapping of keys to values, not a {type(config).__name__}"],
+        )
+    return config
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that records every key given twice in the same mapping."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            mark = key_node.start_mark
+            if key in seen:
+                self.duplicates.append(
+                    (
+                        mark.line,
+                        f"line {mark.line + 1}, column {mark.column + 1}: key {key!r} is given a "
+                        f"second time (first on line {seen[key]}); YAML would silently keep only "
+                        "the last value",
+                    )
+                )
+            else:
+                seen[key] = mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _describe_yaml_error(text: str, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return f"not valid YAML: {exc}"
+    problem = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+    lines = text.splitlines()
+    at = lines[mark.line][mark.column : mark.column + 1] if mark.line < len(lines) else ""
+    hint = " (indent with spaces; YAML does not allow tabs)" if at == "\t" else ""
+    return f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {problem}{hint}"
+
+
 def validate_config(config: Mapping[str, Any], *, source: str = "config") -> None:
     """Check ``config`` against the schema and its cross-references; list all problems."""
-    with SCHEMA_PATH.open(encoding="utf-8") as handle:
-        schema = yaml.safe_load(handle)
-    validator = jsonschema.Draft202012Validator(schema)
-    problems = [_describe_schema_error(e) for e in validator.iter_errors(config)]
+    problems = [_describe_schema_error(e) for e in _schema_validator().iter_errors(config)]
     if problems:
         raise ConfigError(source, sorted(problems))
     problems = _cross_reference_problems(config)
     if problems:
         raise ConfigError(source, problems)
+
+
+@functools.cache
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    with SCHEMA_PATH.open(encoding="utf-8") as handle:
+        return jsonschema.Draft202012Validator(yaml.safe_load(handle))
 
 
 def _describe_schema_error(error: jsonschema.ValidationError) -> str:
@@ -110,6 +193,13 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
         need_column(cluster_table, design["arm"], "design/arm")
         for stratum in design["strata"]:
             need_column(cluster_table, stratum, "design/strata")
+            kind = tables[cluster_table]["columns"].get(stratum, {}).get("type", "category")
+            if kind != "category":
+                problems.append(
+                    f"design/strata: {stratum!r} is declared type {kind}; a randomisation stratum "
+                    "must be type category with its codes listed as text (e.g. values: "
+                    '["1", "2", "3"]), so that every stratum has its own term in the models'
+                )
         arm_spec = tables[cluster_table]["columns"].get(design["arm"], {})
         arm_values = arm_spec.get("values", [])
         named = [("design/reference_arm", design["reference_arm"])]
@@ -237,6 +327,16 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                         f"which has no {column!r} column (outcomes are individual-level)"
                     )
 
+    rule = consistency_settings(config)
+    for i, name in enumerate(rule["followup_data"]["tables"]):
+        where = f"consistency/followup_data/tables/{i}"
+        if need_table(name, where):
+            for column in (design["individual_id"], design["timepoint"]):
+                need_column(name, column, where)
+    for column in rule["one_cluster_per"]:
+        if not any(column in spec["columns"] for spec in tables.values()):
+            problems.append(f"consistency/one_cluster_per: {column!r} is not a column of any table")
+
     from trial.estimands import estimand_config_problems  # imports this module
     from trial.multiplicity import multiplicity_problems  # imports this module
     from trial.participation import secondary_config_problems  # imports this module
@@ -273,6 +373,29 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                         "is not a declared scale"
                     )
     return problems
+
+
+def consistency_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``consistency`` rules checked across tables, with the defaults filled in.
+
+    ``followup_data``: ``tables`` whose rows at the follow-up time point show that follow-up took
+    place (default: the table of the primary outcome); ``completed_without_data`` and
+    ``lost_with_data``: ``error`` (default) or ``allowed``. ``one_cluster_per``: ID columns whose
+    every value must belong to one cluster wherever a table links it to one (default: the
+    individual ID, and the staff and audit IDs when those sections are present).
+    """
+    spec = config.get("consistency", {})
+    primary = [o["scale"] for o in config["analysis"]["outcomes"] if o["role"] == "primary"]
+    scales = config["scales"]
+    tables = [scales[primary[0]]["table"]] if primary and primary[0] in scales else []
+    followup = {"tables": tables, "completed_without_data": "error", "lost_with_data": "error"}
+    followup.update(spec.get("followup_data", {}))
+    ids = [config["design"]["individual_id"]]
+    ids += [config[section]["id"] for section in ("staff", "audit") if section in config]
+    return {
+        "followup_data": followup,
+        "one_cluster_per": list(spec.get("one_cluster_per", dict.fromkeys(ids))),
+    }
 
 
 def treatment_arms(config: Mapping[str, Any]) -> list[str]:

@@ -229,7 +229,16 @@ def service_costs(config: Config, raw_dir: str | Path | None = None) -> pd.DataF
             f"table {spec['unit_cost_table']!r}"
         )
     rows = use.merge(prices[wanted], on=spec["service"], how="left", validate="many_to_one")
-    rows["cost"] = rows[spec["quantity"]].astype(float) * rows[spec["unit_cost"]].astype(float)
+    unit_cost = rows[spec["unit_cost"]].astype(float)
+    if spec.get("missing_unit_cost", "error") == "zero":  # the config's documented choice
+        unit_cost = unit_cost.fillna(0.0)
+    rows["cost"] = rows[spec["quantity"]].astype(float) * unit_cost
+    if rows["cost"].isna().any():  # never summed away as 0 (validation stops this first)
+        blank = sorted(set(rows.loc[rows["cost"].isna(), spec["service"]]))
+        raise CostConfigError(
+            f"costs: service-use rows of {blank} have no cost (a blank quantity or unit cost); "
+            "give each, or set costs/missing_unit_cost: zero to cost a blank unit cost at 0"
+        )
     return rows
 
 

@@ -78,8 +78,16 @@ def draft_config(data_dir: str | Path) -> str:
             joined = ", ".join(f"{c}: {t}" for c, t in references.items())
             lines.append(f"    references: {{{joined}}}   # GUESSED: every value found there")
         lines.append("    columns:")
+        referenced = any(
+            name in _guess_references(o, frames[o], frames, keys).values() for o in frames
+        )
+        top_level = referenced and not references  # e.g. the table of clusters
         for column in frame.columns:
-            lines.append(f"      {column}: {_column_spec(frame[column])}   # GUESSED")
+            identifier = column == keys[name][0] or column in references or _looks_like_id(column)
+            spec, why = _column_spec(
+                frame[column], identifier=identifier, unit=referenced, top=top_level
+            )
+            lines.append(f"      {column}: {spec}   # GUESSED{why}")
     lines += [
         "scales: {}                           # TODO: item columns move here, with scoring rules",
         "covariates: []",
@@ -128,19 +136,49 @@ def _guess_references(
     return references
 
 
-def _column_spec(values: pd.Series) -> str:
+def _looks_like_id(column: str) -> bool:
+    """Whether a column's name says it holds identifiers (``id``, ``*_id``, ``*_no``...)."""
+    return bool(re.search(r"(^|_)(id|no|number)$", column, flags=re.IGNORECASE))
+
+
+def _column_spec(values: pd.Series, *, identifier: bool, unit: bool, top: bool) -> tuple[str, str]:
+    """The drafted spec of one column, and why it was drafted so when that is not obvious.
+
+    ``identifier``: the column is the table's key or a link to another table, or is named like
+    one; ``unit``: other tables refer to its table (a table of clusters or individuals);
+    ``top``: besides, it refers to no other table (a table of clusters).
+    """
     present = values.dropna()
     missing = ", missing: allowed" if values.isna().any() else ""
     numbers = pd.to_numeric(present, errors="coerce")
-    if len(present) and numbers.notna().all():
-        whole = (numbers == numbers.round()).all() and not present.str.contains(r"\.").any()
+    codes = sorted(present.unique())
+    numeric = bool(len(present)) and bool(numbers.notna().all())
+    if identifier:
+        why = ""
+        if numeric:
+            why = ": text, not a number: it identifies rows (so that codes like 007 keep zeros)"
+        return f"{{type: string{missing}, description: TODO}}", why
+    whole = numeric and (numbers == numbers.round()).all() and not present.str.contains(r"\.").any()
+    few = 2 <= len(codes) <= _MAX_CODES and len(codes) < len(present)
+    shared = 2 <= len(codes) <= len(present) / 2  # each code on two rows or more, on average
+    if whole and unit and (few or (top and shared)):
+        # A number code of a stratum, arm or group (1..80 for 80 schools) entered as an integer
+        # would be one linear term in the code; as a category each code has its own term.
+        listed = ", ".join(f'"{c}"' for c in sorted(codes, key=float))
+        why = (
+            f": category, not integer: {len(codes)} whole-number codes shared by rows of a table "
+            "that other tables refer to (a stratum, arm or group?), so that each code gets its "
+            "own term in a model; make it integer only for a count or a measurement"
+        )
+        return f"{{type: category, values: [{listed}]{missing}, description: TODO}}", why
+    if numeric:
         kind = "integer" if whole else "number"
         return (
             f"{{type: {kind}, min: {numbers.min():g}, max: {numbers.max():g}{missing}, "
-            "description: TODO}"
+            "description: TODO}",
+            "",
         )
-    codes = sorted(present.unique())
     if 0 < len(codes) <= _MAX_CODES:
         listed = ", ".join(f'"{c}"' for c in codes)
-        return f"{{type: category, values: [{listed}]{missing}, description: TODO}}"
-    return f"{{type: string{missing}, description: TODO}}"
+        return f"{{type: category, values: [{listed}]{missing}, description: TODO}}", ""
+    return f"{{type: string{missing}, description: TODO}}", ""

@@ -1,5 +1,7 @@
 """Drafting a config from data files: tables, keys, links and column types come out right."""
 
+import numpy as np
+import pandas as pd
 import yaml
 
 from trial.draft import draft_config
@@ -39,3 +41,45 @@ def test_no_csv_files_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="no .csv files"):
         draft_config(tmp_path)
+
+
+def test_number_codes_are_drafted_as_categories_and_ids_as_text(tmp_path):
+    # 40 schools' classes (the clusters) in 20 strata coded 1..20, arms coded 1/2; pupils with
+    # an ethnicity code 1..4 and an age; questionnaire items 0..3 at two times
+    rng = np.random.default_rng(1)
+    classes = pd.DataFrame(
+        {"class_id": range(101, 141), "stratum": np.repeat(range(1, 21), 2), "arm": [1, 2] * 20}
+    )
+    pupils = pd.DataFrame(
+        {
+            "pupil_id": range(1, 401),
+            "class_id": np.repeat(classes["class_id"], 10),
+            "ethnicity": rng.integers(1, 5, 400),
+            "age": rng.integers(20, 70, 400),
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "pupil_id": np.repeat(range(1, 401), 2),
+            "time": ["baseline", "followup"] * 400,
+            "item_1": rng.integers(0, 4, 800),
+        }
+    )
+    for name, frame in (("classes", classes), ("pupils", pupils), ("answers", items)):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    text = draft_config(tmp_path)
+    tables = yaml.safe_load(text)["tables"]
+    codes = tables["classes"]["columns"]
+    assert codes["stratum"]["type"] == "category"
+    assert codes["stratum"]["values"] == [str(k) for k in range(1, 21)]
+    assert codes["arm"] == {"type": "category", "values": ["1", "2"], "description": "TODO"}
+    assert codes["class_id"]["type"] == "string"
+    people = tables["pupils"]["columns"]
+    assert people["pupil_id"]["type"] == "string" and people["class_id"]["type"] == "string"
+    assert people["ethnicity"]["values"] == ["1", "2", "3", "4"]
+    assert people["age"]["type"] == "integer"  # a measurement, many values
+    assert tables["answers"]["columns"]["item_1"]["type"] == "integer"  # nothing refers to it
+    stratum_line = next(line for line in text.splitlines() if line.strip().startswith("stratum:"))
+    assert "category, not integer" in stratum_line and "own term" in stratum_line
+    id_line = next(line for line in text.splitlines() if line.strip().startswith("class_id:"))
+    assert "identifies rows" in id_line

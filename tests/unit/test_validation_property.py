@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trial.validation import InputError, read_table, validate_inputs
+from trial.validation import InputError, read_table, table_columns, validate_inputs
 
 from ..conftest import ROOT
 
@@ -36,7 +36,6 @@ def check_corruption(tmp_path_factory, example_config, table, row, column, value
         shutil.copy(path, folder / path.name)
     frame = pd.read_csv(folder / table, dtype=str, keep_default_na=False)
     row, column = row % len(frame), column % frame.shape[1]
-    original = frame.iat[row, column]
     frame.iat[row, column] = value
     frame.to_csv(folder / table, index=False)
     config = {**example_config, "paths": {**example_config["paths"], "raw": str(folder)}}
@@ -46,13 +45,20 @@ def check_corruption(tmp_path_factory, example_config, table, row, column, value
         assert error.problems and all(p.file for p in error.problems)
         return
     # Accepted: the corrupted value must read back as a value of the declared type equal to
-    # what was written (e.g. " 1 " for 1), never be dropped or turned into something else.
+    # what was written (e.g. " 1 " for 1), never be dropped or turned into something else; a
+    # word such as "nan" or "NA" is never taken for a missing value.
     name = next(n for n, spec in config["tables"].items() if spec["file"] == table)
     typed = read_table(config, name, folder)
     cell = typed.iat[row, column]
-    if value.strip() == "" or original.strip() == "":
+    if value.strip() == "":
+        assert pd.isna(cell), (table, row, column, value)
         return
-    assert not pd.isna(cell) or value.strip().lower() in {"nan"}, (table, row, column, value)
+    assert not pd.isna(cell), (table, row, column, value)
+    kind = table_columns(config, name)[frame.columns[column]]["type"]
+    if kind in ("integer", "number"):
+        assert float(cell) == float(value.strip()), (table, row, column, value, cell)
+    elif kind != "date":
+        assert cell == value, (table, row, column, value, cell)
 
 
 cells = {

@@ -15,6 +15,8 @@ rule validate_inputs:
         f"{DERIVED}/logs/validate_inputs.log",
     params:
         tables=config["tables"],
+        consistency=config.get("consistency", {}),
+        missing_unit_cost=config.get("costs", {}).get("missing_unit_cost", "error"),
     threads: 1
     resources:
         mem_mb=2000,  # about 0.55 GiB peak for a 500-cluster, 50,000-individual trial

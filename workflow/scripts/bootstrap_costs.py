@@ -2,14 +2,14 @@
 
 import re
 
-import pandas as pd
-
 from trial.costs import bootstrap_costs, chunk_replicates
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 tables = {
-    int(re.search(r"(\d+)\.csv$", path).group(1)): pd.read_csv(path) for path in snakemake.input
+    int(re.search(r"(\d+)\.csv$", path).group(1)): read_intermediate(snakemake.config, path)
+    for path in snakemake.input
 }
 replicates = chunk_replicates(snakemake.config, int(snakemake.wildcards.chunk))
 result = bootstrap_costs(snakemake.config, tables, replicates)

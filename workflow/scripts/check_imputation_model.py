@@ -2,13 +2,14 @@
 
 import json
 
-import pandas as pd
-
 from trial.impute.model import check_imputation_model
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
-model = check_imputation_model(snakemake.config, pd.read_csv(snakemake.input[0]))
+model = check_imputation_model(
+    snakemake.config, read_intermediate(snakemake.config, snakemake.input[0])
+)
 log.info("imputation model: %s", model.as_dict())
 with open(snakemake.output[0], "w", encoding="utf-8") as handle:
     json.dump(model.as_dict(), handle, indent=2)

@@ -1,14 +1,13 @@
 """Rule describe_trial: flow counts, the CONSORT flow diagram and the baseline table."""
 
-import pandas as pd
-
 from trial.consort import flow_diagram
 from trial.describe import describe_trial
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config
-table = pd.read_csv(snakemake.input.table)
+table = read_intermediate(snakemake.config, snakemake.input.table)
 flow, baseline = describe_trial(config, table)
 flow.to_csv(snakemake.output.flow, index=False, lineterminator="\n")
 baseline.to_csv(snakemake.output.baseline, index=False, lineterminator="\n")

@@ -2,13 +2,12 @@
 
 import time
 
-import pandas as pd
-
 from trial.audit import fit_audit_models
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
-long = pd.read_csv(snakemake.input[0])
+long = read_intermediate(snakemake.config, snakemake.input[0])
 started = time.perf_counter()
 estimates, tests = fit_audit_models(snakemake.config, long)
 log.info("fitted %d models in %.1f s", len(tests), time.perf_counter() - started)

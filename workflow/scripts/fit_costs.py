@@ -1,11 +1,10 @@
 """Rule fit_costs: adjusted cost difference on one completed data set."""
 
-import pandas as pd
-
 from trial.costs import fit_costs
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
-fits = fit_costs(snakemake.config, pd.read_csv(snakemake.input[0]))
+fits = fit_costs(snakemake.config, read_intermediate(snakemake.config, snakemake.input[0]))
 log.info("\n%s", fits.to_string())
 fits.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.12g")

@@ -1,15 +1,14 @@
 """Rule fit_participation: high vs low and instrumental-variable fits on one completed dataset."""
 
-import pandas as pd
-
+from trial.intermediate import read_intermediate
 from trial.participation import fit_participation
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 fits, bootstrap = fit_participation(
     snakemake.config,
-    pd.read_csv(snakemake.input.data),
-    pd.read_csv(snakemake.input.scores),
+    read_intermediate(snakemake.config, snakemake.input.data),
+    read_intermediate(snakemake.config, snakemake.input.scores),
     int(snakemake.wildcards.i),
 )
 log.info("\n%s", fits.to_string())

@@ -1,8 +1,8 @@
 """Rule icc_table: ICCs with CIs, cluster sizes and design effects of every outcome."""
 
-import pandas as pd
 
 from trial.icc import icc_table
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
@@ -10,8 +10,8 @@ inputs = snakemake.input
 has_staff = "staff_table" in inputs.keys()
 table = icc_table(
     snakemake.config,
-    pd.read_csv(inputs.table),
-    pd.read_csv(inputs.staff_table) if has_staff else None,
+    read_intermediate(snakemake.config, inputs.table),
+    read_intermediate(snakemake.config, inputs.staff_table) if has_staff else None,
 )
 log.info("\n%s", table.to_string())
 table.to_csv(snakemake.output.csv, index=False, lineterminator="\n", float_format="%.10g")

@@ -8,12 +8,13 @@ from trial.impute.diagnostics import (
     missingness_table,
     trace_plot,
 )
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config
-table = pd.read_csv(snakemake.input.table)
-completed = [pd.read_csv(p) for p in snakemake.input.imputed]
+table = read_intermediate(snakemake.config, snakemake.input.table)
+completed = [read_intermediate(snakemake.config, p) for p in snakemake.input.imputed]
 traces = pd.concat([pd.read_csv(p) for p in snakemake.input.traces], ignore_index=True)
 out = snakemake.output
 missingness_table(config, table).to_csv(

@@ -1,14 +1,13 @@
 """Rule impute: make one completed dataset."""
 
-import pandas as pd
-
 from trial.analysis import impute_analysis_table
 from trial.estimands import undefined_after_events
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 index = int(snakemake.wildcards.i)
-table = pd.read_csv(snakemake.input.table)
+table = read_intermediate(snakemake.config, snakemake.input.table)
 result = impute_analysis_table(snakemake.config, table, index)
 log.info("imputation %d with engine %s", index, result.engine)
 # scores that the declared estimands leave undefined (e.g. after death) keep no imputed value

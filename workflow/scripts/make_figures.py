@@ -2,12 +2,15 @@
 
 import pandas as pd
 
+from trial.intermediate import read_intermediate
 from trial.report import forest_plot, primary_distribution_plot
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 forest_plot(snakemake.config, pd.read_csv(snakemake.input.outcomes), snakemake.output.forest)
 primary_distribution_plot(
-    snakemake.config, pd.read_csv(snakemake.input.table), snakemake.output.primary
+    snakemake.config,
+    read_intermediate(snakemake.config, snakemake.input.table),
+    snakemake.output.primary,
 )
 log.info("figures written")

@@ -1,15 +1,14 @@
 """Rule sensitivity_analyses: complete-case, unadjusted and cluster-level primary analyses."""
 
-import pandas as pd
-
+from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 from trial.sensitivity import sensitivity_analyses
 
 log = start_log(snakemake.log[0], snakemake.rule)
 result = sensitivity_analyses(
     snakemake.config,
-    pd.read_csv(snakemake.input.table),
-    [pd.read_csv(p) for p in snakemake.input.imputed],
+    read_intermediate(snakemake.config, snakemake.input.table),
+    [read_intermediate(snakemake.config, p) for p in snakemake.input.imputed],
 )
 log.info("\n%s", result.to_string())
 result.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.10g")

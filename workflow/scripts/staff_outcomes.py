@@ -1,12 +1,17 @@
 """Rule staff_outcomes: arm and participation effects of the staff outcomes."""
 
-import pandas as pd
-
+from trial.intermediate import read_intermediate
 from trial.participation import staff_outcomes
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
-scores = pd.read_csv(snakemake.input.scores[0]) if snakemake.input.scores else None
-result = staff_outcomes(snakemake.config, pd.read_csv(snakemake.input.table), scores)
+scores = (
+    read_intermediate(snakemake.config, snakemake.input.scores[0])
+    if snakemake.input.scores
+    else None
+)
+result = staff_outcomes(
+    snakemake.config, read_intermediate(snakemake.config, snakemake.input.table), scores
+)
 log.info("\n%s", result.to_string())
 result.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.10g")

@@ -1,0 +1,66 @@
+"""A broken config or broken data stop Snakemake before any job with one clean screen: the list of
+problems and a one-line hint on stderr, exit code 2, no traceback (Snakemake's included)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from trial.config import load_config
+
+from ..conftest import ROOT
+from ..unit.corruption import subset_example
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory):
+    """A small valid copy of the example: its folder and the text of its config file."""
+    folder = tmp_path_factory.mktemp("screen")
+    config = load_config(ROOT / "config" / "refocus.yaml")
+    (folder / "raw").mkdir()
+    subset_example(config, ROOT / config["paths"]["raw"], folder / "raw", 6)
+    config["paths"] = {k: str(folder / k) for k in ("raw", "derived", "reports")}
+    return folder, yaml.safe_dump(config, sort_keys=False)
+
+
+def snakemake(folder, config_text: str) -> subprocess.CompletedProcess:
+    path = folder / "trial.yaml"
+    path.write_text(config_text, encoding="utf-8")
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(folder), "--configfile", str(path), "--cores", "1", "--dry-run",
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def test_broken_data_stop_before_any_job(trial):
+    folder, text = trial
+    teams = folder / "raw" / "teams.csv"
+    valid = teams.read_text()
+    teams.write_text(valid.replace("T01,SLaM,control\n", "T01,SLaM,control,\n"))
+    try:
+        result = snakemake(folder, text)
+    finally:
+        teams.write_text(valid)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "input validation failed with 1 problem(s); no analysis was run",
+        "  - teams.csv, line 2: value 'T01,SLaM,control,'; expected 3 fields as in the header, "
+        "found 4: a stray comma, or text with a comma that is not in quotes",
+        f"hint: correct the files in {folder / 'raw'} (or the config, where it is wrong) and "
+        f"rerun; `trial validate {folder / 'trial.yaml'}` checks them without running anything",
+    ]
+
+
+def test_a_key_given_twice_stops_with_its_line(trial):
+    folder, text = trial
+    line = text.splitlines().index(next(t for t in text.splitlines() if t.startswith("seed:")))
+    result = snakemake(folder, text.replace("\nseed:", "\nseed: 1\nseed:", 1))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[1] == (
+        f"  - line {line + 2}, column 1: key 'seed' is given a second time (first on line "
+        f"{line + 1}); YAML would silently keep only the last value"
+    )
