@@ -223,3 +223,23 @@ def test_cluster_means_carry_a_contextual_effect_into_the_imputations():
 
     assert between_slope_where_unobserved({"y": ["x"]}) == pytest.approx(2.5, abs=0.3)
     assert between_slope_where_unobserved(None) == pytest.approx(0.5, abs=0.5)
+
+
+def test_an_incomplete_cluster_variable_is_imputed_once_per_cluster(small_config, trial_table):
+    small_config["imputation"].update(m=2, iterations=3)
+    small_config["imputation"]["cluster_variables"] = {
+        "dose": {"table": "participation", "value": "attendance", "summary": "mean"}
+    }
+    rng = np.random.default_rng(5)
+    per_cluster = pd.Series(rng.uniform(0, 1, 12), index=[f"T{j:02d}" for j in range(12)])
+    per_cluster.iloc[[2, 7]] = np.nan
+    trial_table["dose"] = trial_table["team_id"].map(per_cluster)
+    model = check_imputation_model(small_config, trial_table)
+    assert "dose" in model.impute and "dose" in model.cluster_level
+    assert model.cluster_means["dose"] == ["qpr_total__baseline", "qpr_total__followup"]
+    assert any("dose" in block and "qpr_total__followup" in block for block in model.blocks)
+    completed = impute_analysis_table(small_config, trial_table, 1, model).completed
+    by_cluster = completed.groupby("team_id")["dose"]
+    assert (by_cluster.nunique() == 1).all() and completed["dose"].notna().all()
+    observed = per_cluster.dropna()
+    assert by_cluster.first()[observed.index].to_numpy() == pytest.approx(observed.to_numpy())
