@@ -5,12 +5,15 @@ individuals, 27 clusters, the baseline and follow-up scores of every configured 
 makes completed datasets with :func:`trial.analysis.impute_analysis_table` (the workflow's own
 call, with the config's iterations and mean matching) using
 
-* ``multilevel``: random-intercept Gibbs FCS (trial.impute.multilevel), and
-* ``forest``: miceforest on LightGBM with cluster features (trial.impute.forest),
+* ``multilevel``: random-intercept Gibbs FCS (trial.impute.multilevel) with the config's
+  imputation settings (blocks, cluster means, iterations), and
+* ``forest``: miceforest on LightGBM with cluster features (trial.impute.forest), imputed by
+  arm, with ``--forest-iterations`` iterations (5 by default, as in the simulation study),
 
 in the same process, one thread, and prints the median time per imputed dataset and the ratio.
 
-Usage: ``python benchmarks/bench_imputation.py [--repeats N] [--config PATH]``
+Usage: ``python benchmarks/bench_imputation.py [--repeats N] [--forest-iterations K]
+[--config PATH]``
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ from trial.config import load_config  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def time_engine(config: dict, table, engine: str, repeats: int) -> list[float]:
+def time_engine(config: dict, table, engine: str, repeats: int, iterations: int) -> list[float]:
     """Seconds per imputed dataset, one value per repeat (imputation numbers 1..repeats)."""
     config = copy.deepcopy(config)
-    config["imputation"]["engine"] = engine
+    config["imputation"].update(engine=engine, iterations=iterations)
     impute_analysis_table(config, table, 1)  # warm-up: imports, JIT-free first-call costs
     times = []
     for index in range(1, repeats + 1):
@@ -51,6 +54,7 @@ def time_engine(config: dict, table, engine: str, repeats: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="imputed datasets per engine")
+    parser.add_argument("--forest-iterations", type=int, default=5)
     parser.add_argument("--config", default=str(ROOT / "config" / "refocus.yaml"))
     args = parser.parse_args()
     config = load_config(args.config)
@@ -61,12 +65,13 @@ def main() -> None:
     print(
         f"analysis table: {len(table)} rows, {table[config['design']['cluster_id']].nunique()} "
         f"clusters, {len(config['analysis']['outcomes'])} outcomes, {n_missing} missing cells; "
-        f"iterations={spec['iterations']}, mean_match_candidates="
-        f"{spec.get('mean_match_candidates', 5)}, repeats={args.repeats}"
+        f"iterations={spec['iterations']} (multilevel) and {args.forest_iterations} (forest), "
+        f"mean_match_candidates={spec.get('mean_match_candidates', 5)}, repeats={args.repeats}"
     )
     medians = {}
     for engine in ("multilevel", "forest"):
-        times = time_engine(config, table, engine, args.repeats)
+        iterations = spec["iterations"] if engine == "multilevel" else args.forest_iterations
+        times = time_engine(config, table, engine, args.repeats, iterations)
         medians[engine] = statistics.median(times)
         print(
             f"{engine:>10}: median {medians[engine]:.3f} s per imputed dataset "

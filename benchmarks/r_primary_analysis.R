@@ -2,15 +2,19 @@
 # primary analysis (benchmarks/bench_primary_vs_r.py) is compared with.
 #
 #   1. mice: multilevel imputation of the follow-up QPR total with 2l.pan (random-intercept
-#      normal model, the team as cluster), predictors = arm, trust (the stratum), baseline QPR
-#      total, age and gender (the config's auxiliary variables); m imputations of maxit iterations;
+#      normal model, the team as cluster), predictors = arm, trust (the stratum), the team's
+#      participation score (0 in control teams; the config's cluster variable), baseline QPR
+#      total, age and gender (the config's auxiliary variables), the last three also as team
+#      means (predictorMatrix code 3), as the pipeline's multilevel engine does; m imputations
+#      of maxit iterations;
 #   2. lme4::lmer per completed dataset: followup ~ arm + baseline + trust + (1 | team), REML;
 #   3. mitml::testEstimates: Rubin's rules with Barnard-Rubin df, given df.com (the complete-data
 #      df; here the between-within df: clusters - cluster-level fixed effects = 27 - 3 = 24).
 #
 # Usage: Rscript benchmarks/r_primary_analysis.R ANALYSIS_TABLE.csv [M] [MAXIT] [SEED]
 #   ANALYSIS_TABLE.csv: the pipeline's scored analysis table (data/derived/refocus/scored/
-#   analysis_table.csv, or the copy bench_primary_vs_r.py writes); M = 50, MAXIT = 10 by default.
+#   analysis_table.csv, or the copy bench_primary_vs_r.py writes); M = 50, MAXIT = 20 by default
+#   (the pipeline's iterations).
 # Prints the pooled arm effect and `seconds: <impute> <fit> <pool> <total>` (data loading and
 # package loading excluded, as in the Python benchmark).
 suppressPackageStartupMessages({
@@ -23,7 +27,7 @@ args <- commandArgs(trailingOnly = TRUE)
 if (length(args) < 1) stop("usage: Rscript r_primary_analysis.R ANALYSIS_TABLE.csv [M] [MAXIT] [SEED]")
 path <- args[1]
 m <- if (length(args) >= 2) as.integer(args[2]) else 50L
-maxit <- if (length(args) >= 3) as.integer(args[3]) else 10L
+maxit <- if (length(args) >= 3) as.integer(args[3]) else 20L
 seed <- if (length(args) >= 4) as.integer(args[4]) else 20110401L
 
 d <- read.csv(path, stringsAsFactors = FALSE)
@@ -33,6 +37,7 @@ dat <- data.frame(
   trust = as.integer(d$trust == "2gether"),
   age = d$age,
   male = as.integer(d$gender == "male"),
+  participation = d$participation_score,
   baseline = d$qpr_total__baseline,
   followup = d$qpr_total__followup
 )
@@ -45,7 +50,8 @@ meth[] <- ""
 meth["followup"] <- "2l.pan"
 pred <- make.predictorMatrix(dat)
 pred[, ] <- 0
-pred["followup", c("treatment", "trust", "age", "male", "baseline")] <- 1
+pred["followup", c("treatment", "trust", "participation")] <- 1
+pred["followup", c("age", "male", "baseline")] <- 3   # fixed effect and team mean
 pred["followup", "team"] <- -2                   # the cluster variable
 imp <- mice(dat, m = m, maxit = maxit, method = meth, predictorMatrix = pred,
             seed = seed, printFlag = FALSE)

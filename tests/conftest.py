@@ -27,8 +27,10 @@ def config(example_config) -> dict:
 
 @pytest.fixture()
 def small_config(config) -> dict:
-    """The example config cut to two outcomes and no costs, for small hand-made tables."""
+    """The example config cut to two outcomes, no costs and no cluster variables, for small
+    hand-made tables."""
     config.pop("costs", None)  # costs are imputed only when the table has cost columns
+    config["imputation"].pop("cluster_variables", None)
     config["analysis"]["outcomes"] = [
         o for o in config["analysis"]["outcomes"] if o["scale"] in ("qpr_total", "functioning")
     ]

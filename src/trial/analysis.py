@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trial.config import Config, single_treatment_arm, treatment_arms
+from trial.config import Config, arms, single_treatment_arm, treatment_arms
 from trial.impute import ImputationResult
 
 if TYPE_CHECKING:
@@ -127,9 +127,49 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
         totals = cost_totals(config, raw_dir)
         table = table.merge(totals, on=design["individual_id"], how="left", validate="one_to_one")
         columns += cost_columns(config)
+    if cluster_variable_names(config):
+        per_cluster = cluster_variables(config, raw_dir)
+        table = table.merge(
+            per_cluster, on=design["cluster_id"], how="left", validate="many_to_one"
+        )
+        columns += cluster_variable_names(config)
     from trial.estimands import prepare_for_imputation
 
     return prepare_for_imputation(config, table[list(dict.fromkeys(columns))])
+
+
+def cluster_variable_names(config: Config) -> list[str]:
+    """Names of the configured cluster variables (``imputation.cluster_variables``)."""
+    return list(config["imputation"].get("cluster_variables", {}))
+
+
+def cluster_variables(config: Config, raw_dir: str | Path | None = None) -> pd.DataFrame:
+    """One row per cluster: the cluster ID and each configured cluster variable.
+
+    A cluster variable is a cluster-level quantity that an analysis uses (e.g. how much of the
+    intervention a cluster took up), so the imputation model must hold it too. Each is the
+    ``summary`` (mean, sum, min or max) of a numeric ``value`` column over the rows of a
+    ``table`` that carries the cluster ID; a cluster with no rows in that table takes
+    ``absent`` (e.g. 0 where reference clusters cannot take part) or, without it, is missing and
+    imputed at cluster level, as is a cluster whose rows all lack the value.
+    """
+    design = config["design"]
+    cid = design["cluster_id"]
+    clusters = read_table(config, design["cluster_table"], raw_dir)[[cid]]
+    out = clusters.copy()
+    for name, spec in config["imputation"].get("cluster_variables", {}).items():
+        rows = read_table(config, spec["table"], raw_dir)
+        grouped = rows.groupby(cid, observed=True)[spec["value"]]
+        # a cluster whose rows all lack the value is missing, also for a sum
+        summary = (
+            grouped.sum(min_count=1) if spec["summary"] == "sum" else grouped.agg(spec["summary"])
+        )
+        values = clusters[cid].map(summary).astype(float)
+        has_rows = clusters[cid].isin(rows[cid])
+        if "absent" in spec:
+            values = values.where(has_rows, float(spec["absent"]))
+        out[name] = values.to_numpy()
+    return out
 
 
 def _individual_columns(config: Config) -> list[str]:
@@ -192,45 +232,107 @@ def impute_analysis_table(
 
     The imputation model holds every analysis-model term: treatment arm, strata, covariates,
     the cluster, and the baseline and follow-up scores of every outcome; auxiliary variables
-    help predict but are not analysed. ``model`` may pass the result of
-    :func:`trial.impute.model.check_imputation_model` on this same config and table, to check
-    it once when imputing a table many times; by default it is checked here.
+    and cluster variables help predict (see :func:`trial.impute.model.imputation_model`).
+    ``model`` may pass the result of :func:`trial.impute.model.check_imputation_model` on this
+    same config and table, to check it once when imputing a table many times; by default it is
+    checked here.
+
+    With ``imputation.by_arm`` (always, for the forest engine) the rows of each arm are imputed
+    separately, each arm with its own seed, so that every association may differ between arms
+    and no model can leave the arm out.
     """
     from trial.impute.model import check_imputation_model
 
     spec = config["imputation"]
+    engine = spec["engine"]
     if model is None:
         model = check_imputation_model(config, table)  # stops if an analysis term is left out
-    scores, data = model.impute, model.data
-    extra = [c for c in imputed_extra_columns(config) if c not in scores]
-    if extra:  # e.g. total costs: imputed with (and predicting) the outcome scores
-        scores = [*scores, *extra]
-        data = pd.concat([data, table[extra]], axis=1)
+    if engine == "forest" or spec.get("by_arm", False):
+        arm_values = table[config["design"]["arm"]]
+        parts = [
+            (model.restricted(arm_values == arm), ("arm", arm))
+            for arm in arms(config)
+            if (arm_values == arm).any()
+        ]
+    else:
+        parts = [(model, ())]
+    completed = table.copy()
+    completed[model.impute] = completed[model.impute].astype(float)
+    traces, counts = [], []
+    for part, label in parts:
+        data = part.data.copy()
+        part_traces = []
+        for number in range(len(part.blocks)):
+            block_label = ("block", number + 1) if len(part.blocks) > 1 else ()
+            seed = derive_seed(config["seed"], "impute", engine, index, *label, *block_label)
+            block = part.block(number, data)
+            result = _impute_part(config, block, seed)
+            data[block.impute] = result.completed[block.impute].to_numpy()
+            part_traces.append(result.trace)
+        completed.loc[data.index, model.impute] = data[model.impute].to_numpy()
+        traces.append(pd.concat(part_traces, ignore_index=True))
+        counts.append(part.data[model.impute].isna().sum().to_dict())
+    trace = combine_traces(traces, counts)
+    return ImputationResult(completed=completed, trace=trace, engine=result.engine)
+
+
+def _impute_part(config: Config, model: ImputationModel, seed: int) -> ImputationResult:
+    """One completed dataset of the rows of ``model`` with the configured engine."""
+    spec = config["imputation"]
     common = {
         "cluster": model.cluster,
-        "impute": scores,
+        "impute": model.impute,
         "predictors": model.predictors,
-        "seed": derive_seed(config["seed"], "impute", spec["engine"], index),
+        "seed": seed,
         "iterations": spec["iterations"],
     }
     if spec["engine"] == "forest":
         from trial.impute.forest import impute_forest
 
-        mean_match = spec.get("mean_match_candidates", 5)
-        result = impute_forest(data, mean_match_candidates=mean_match, **common)
-    else:
-        from trial.impute.multilevel import impute_multilevel
-
-        # Extra analysed columns (costs: skewed, non-negative) by predictive mean matching on
-        # the multilevel model, so that no imputed value lies outside the observed ones.
-        matched = [c for c in imputed_extra_columns(config) if c in scores]
-        mean_match = spec.get("mean_match_candidates", 5) or 1
-        result = impute_multilevel(
-            data, mean_match=matched, mean_match_candidates=mean_match, **common
+        return impute_forest(
+            model.data, mean_match_candidates=spec.get("mean_match_candidates", 5), **common
         )
-    completed = table.copy()
-    completed[scores] = result.completed[scores].to_numpy()
-    return ImputationResult(completed=completed, trace=result.trace, engine=result.engine)
+    from trial.impute.multilevel import impute_multilevel
+
+    # Extra analysed columns (costs: skewed, non-negative) by predictive mean matching on the
+    # multilevel model, so that no imputed value lies outside the observed ones.
+    matched = [c for c in imputed_extra_columns(config) if c in model.impute]
+    return impute_multilevel(
+        model.data,
+        mean_match=matched,
+        mean_match_candidates=spec.get("mean_match_candidates", 5) or 1,
+        cluster_level=model.cluster_level,
+        cluster_means=model.cluster_means,
+        **common,
+    )
+
+
+def combine_traces(
+    traces: Sequence[pd.DataFrame], counts: Sequence[Mapping[str, int]]
+) -> pd.DataFrame:
+    """One chain trace from the traces of parts imputed separately (e.g. the arms).
+
+    The mean and SD of each variable's imputed values after each iteration are combined over
+    the parts as if their imputed values were pooled, weighting each part by ``counts``, its
+    number of imputed values of each variable (SDs combined with divisor n, which differs
+    from the parts' n - 1 only in the last digits for tens of values).
+    """
+    if len(traces) == 1:
+        return traces[0]
+    stacked = pd.concat(
+        [
+            t.assign(weight=t["variable"].map(dict(c)).astype(float))
+            for t, c in zip(traces, counts, strict=True)
+        ],
+        ignore_index=True,
+    )
+    rows = []
+    for (iteration, variable), part in stacked.groupby(["iteration", "variable"], sort=False):
+        w = part["weight"].to_numpy()
+        mean = float(np.average(part["mean"], weights=w))
+        second = np.average(part["sd"].fillna(0.0) ** 2 + (part["mean"] - mean) ** 2, weights=w)
+        rows.append((iteration, variable, mean, float(np.sqrt(second))))
+    return pd.DataFrame(rows, columns=["iteration", "variable", "mean", "sd"])
 
 
 def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFrame:

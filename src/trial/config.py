@@ -7,6 +7,7 @@ naming a scale, arms present in the arm column) and reports every problem at onc
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Mapping
 from pathlib import Path
@@ -126,7 +127,12 @@ def _describe_yaml_error(text: str, exc: yaml.MarkedYAMLError) -> str:
 
 
 def validate_config(config: Mapping[str, Any], *, source: str = "config") -> None:
-    """Check ``config`` against the schema and its cross-references; list all problems."""
+    """Check ``config`` against the schema and its cross-references; list all problems.
+
+    Keys the schema gives a ``default`` and the config leaves out are filled in, in place (as
+    ``snakemake.utils.validate`` does with ``set_default=True``), so that the workflow, the
+    scripts and the report all see the value that was used.
+    """
     problems = [_describe_schema_error(e) for e in _schema_validator().iter_errors(config)]
     if problems:
         raise ConfigError(source, sorted(problems))
@@ -135,10 +141,26 @@ def validate_config(config: Mapping[str, Any], *, source: str = "config") -> Non
         raise ConfigError(source, problems)
 
 
+def _fill_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+    """The ``properties`` keyword, filling absent keys that have a ``default`` first."""
+    if isinstance(instance, dict):
+        for name, subschema in properties.items():
+            if isinstance(subschema, dict) and "default" in subschema:
+                instance.setdefault(name, copy.deepcopy(subschema["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](
+        validator, properties, instance, schema
+    )
+
+
+_DefaultFillingValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"properties": _fill_defaults}
+)
+
+
 @functools.cache
-def _schema_validator() -> jsonschema.Draft202012Validator:
+def _schema_validator() -> jsonschema.protocols.Validator:
     with SCHEMA_PATH.open(encoding="utf-8") as handle:
-        return jsonschema.Draft202012Validator(yaml.safe_load(handle))
+        return _DefaultFillingValidator(yaml.safe_load(handle))
 
 
 def _describe_schema_error(error: jsonschema.ValidationError) -> str:
@@ -218,6 +240,21 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
             need_column(individual_table, column, "covariates")
         for column in config["imputation"].get("auxiliary", []):
             need_column(individual_table, column, "imputation/auxiliary")
+    for name, variable in config["imputation"].get("cluster_variables", {}).items():
+        where = f"imputation/cluster_variables/{name}"
+        if need_table(variable["table"], f"{where}/table"):
+            need_column(variable["table"], design["cluster_id"], f"{where}/table")
+            need_column(variable["table"], variable["value"], f"{where}/value")
+            value_type = tables[variable["table"]]["columns"].get(variable["value"], {}).get("type")
+            if value_type not in (None, "number", "integer"):
+                problems.append(f"{where}/value: {variable['value']!r} is not a number column")
+        taken = set(tables.get(individual_table, {}).get("columns", {})) | {
+            design["cluster_id"],
+            design["arm"],
+            *design["strata"],
+        }
+        if name in taken:
+            problems.append(f"{where}: the name {name!r} is already a column of the analysis table")
     if design["reference_arm"] in treatment_arms(config):
         problems.append("design/treatment_arms: the reference_arm cannot also be a treatment arm")
     if len(set(treatment_arms(config))) != len(treatment_arms(config)):

@@ -1,5 +1,9 @@
 """trial.impute.multilevel against R's multilevel imputation on committed trial-like data.
 
+The fixtures hold each R method twice: as is, and with the cluster mean of baseline as a
+further predictor of ``y`` (``_means``), which the Python side matches with
+``cluster_means={"y": ["baseline"]}``.
+
 Input: tests/reference/data/impute/trial_like.csv (made by make_trial_like.py there): 27
 clusters (14 intervention / 13 control), 2 strata, 400 individuals, follow-up ``y`` missing
 for 27% at random given baseline and arm. Fixtures: tests/reference/fixtures/impute/, written
@@ -92,16 +96,30 @@ def r_pooled() -> pd.DataFrame:
     return pd.read_csv(FIXTURES / "trial_like_pooled.csv").set_index("method")
 
 
-@pytest.fixture(scope="module")
-def python_per_imputation(data: pd.DataFrame) -> pd.DataFrame:
+def _python_per_imputation(data: pd.DataFrame, cluster_means: dict | None) -> pd.DataFrame:
     rows = []
     for i in range(M):
         result = impute_multilevel(
-            data, cluster="cluster", impute=["y"], predictors=FIXED, seed=BASE_SEED + i
+            data,
+            cluster="cluster",
+            impute=["y"],
+            predictors=FIXED,
+            cluster_means=cluster_means,
+            seed=BASE_SEED + i,
         )
         est, var = _fit_arm(result.completed)
         rows.append((est, var))
     return pd.DataFrame(rows, columns=["est", "var"])
+
+
+@pytest.fixture(scope="module")
+def python_per_imputation(data: pd.DataFrame) -> dict[bool, pd.DataFrame]:
+    # without and with the cluster mean of baseline in the imputation model (the pipeline
+    # adds the cluster means of a score's level-1 predictors)
+    return {
+        False: _python_per_imputation(data, None),
+        True: _python_per_imputation(data, {"y": ["baseline"]}),
+    }
 
 
 def test_analysis_fitter_matches_lme4_on_complete_cases(
@@ -129,11 +147,14 @@ def test_analysis_fitter_matches_statsmodels(data: pd.DataFrame) -> None:
     assert var == pytest.approx(fit.cov_params().loc["arm", "arm"], rel=1e-3)
 
 
-@pytest.mark.parametrize("method", ["mice_2l.pan", "jomo1rancon"])
+@pytest.mark.parametrize(
+    "method", ["mice_2l.pan", "jomo1rancon", "mice_2l.pan_means", "jomo1rancon_means"]
+)
 def test_pooled_arm_effect_agrees_with_r(
-    python_per_imputation: pd.DataFrame, r_pooled: pd.DataFrame, method: str
+    python_per_imputation: dict[bool, pd.DataFrame], r_pooled: pd.DataFrame, method: str
 ) -> None:
-    py = _rubin(python_per_imputation["est"].to_numpy(), python_per_imputation["var"].to_numpy())
+    ours = python_per_imputation[method.endswith("_means")]
+    py = _rubin(ours["est"].to_numpy(), ours["var"].to_numpy())
     r = r_pooled.loc[method]
     # Both pooled estimates are means of m = 50 draws from (if the imputation models agree)
     # the same posterior predictive distribution, so each has Monte Carlo variance B / m,
@@ -158,5 +179,5 @@ def test_pooled_arm_effect_agrees_with_r(
     # its Monte Carlo SE is sd(U_i) / sqrt(m) on each side; allow 4 SE.
     r_per = pd.read_csv(FIXTURES / "trial_like_per_imputation.csv")
     r_var = r_per.loc[r_per["method"] == method, "var"].to_numpy()
-    u_se = math.sqrt(python_per_imputation["var"].var(ddof=1) / M + r_var.var(ddof=1) / r_var.size)
+    u_se = math.sqrt(ours["var"].var(ddof=1) / M + r_var.var(ddof=1) / r_var.size)
     assert abs(py["ubar"] - r["ubar"]) < 4.0 * u_se

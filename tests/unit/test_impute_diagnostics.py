@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from trial.impute.diagnostics import (
+    arm_difference_check,
+    arm_difference_plot,
     diagnostics_section,
     imputed_vs_observed_plot,
     imputed_vs_observed_table,
@@ -108,6 +110,32 @@ def test_section_renders_with_engine_and_reason(small_config, table, tmp_path):
     traces = pd.read_csv(tmp_path / "1.trace.csv")
     trace_plot(small_config, traces, tmp_path / "t.png")
     imputed_vs_observed_plot(small_config, table, completed, tmp_path / "i.png")
+    check = pd.DataFrame(
+        {
+            "outcome": ["qpr_total", "functioning"],
+            "label": ["QPR total", "Functioning"],
+            "arm": "refocus",
+            "n_observed": [5, 7],
+            "n_imputed": [3, 1],
+            "observed_difference": [2.0, 6.0],
+            "observed_se": [1.0, 1.5],
+            "imputed_difference": [1.9, 0.5],
+            "imputed_se": [1.2, 1.8],
+            "imputed_mc_se": [0.1, 0.2],
+            "ratio": [0.95, 0.0833],
+            "difference": [-0.1, -5.5],
+            "difference_se": [1.0, 1.6],
+            "difference_p": [0.92, 0.001],
+            "sd_ratio": [1.0, 0.6],
+            "sd_ratio_low": [0.8, 0.45],
+            "sd_ratio_high": [1.25, 0.8],
+            "flag_difference": [False, True],
+            "flag_sd": [False, True],
+            "m": 1,
+        }
+    )
+    check.to_csv(tmp_path / "check.csv", index=False)
+    arm_difference_plot(check, tmp_path / "c.png")
     inputs = {
         "traces": [tmp_path / "1.trace.csv"],
         "imputation_model": tmp_path / "model.json",
@@ -115,9 +143,99 @@ def test_section_renders_with_engine_and_reason(small_config, table, tmp_path):
         "imputed_vs_observed": tmp_path / "cmp.csv",
         "trace_figure": tmp_path / "t.png",
         "imputed_figure": tmp_path / "i.png",
+        "arm_check": tmp_path / "check.csv",
+        "arm_check_figure": tmp_path / "c.png",
     }
     html = render_report(small_config, [diagnostics_section(small_config, inputs)])
     assert "Missing data and imputation diagnostics" in html
     assert "miceforest" in html and "calibrated in the simulation study" in html
     assert "2 (50.0%)" in html  # qpr_total follow-up missing in the treatment arm
     assert ">C0" not in html and "C0<" not in html  # no individual identifiers
+    # the check's table, and a warning naming the flagged outcome only
+    assert "Table M3" in html and "0.08" in html
+    assert "Imputation check: for Functioning," in html and "for QPR total" not in html
+
+
+# ---- the arm-difference check --------------------------------------------------------------
+
+
+def _trial_with_gaps(seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
+    """40 clusters of 15, effect 5 on qpr_total (SD 8), 30% of follow-ups lost at random given
+    the baseline; returns the table with gaps and the full follow-up."""
+    rng = np.random.default_rng(seed)
+    n_clusters, size = 40, 15
+    g = np.repeat(np.arange(n_clusters), size)
+    treated = (np.arange(n_clusters) % 2)[g]
+    base = 40 + rng.normal(0, 2, n_clusters)[g] + rng.normal(0, 8, g.size)
+    follow = (
+        10 + 5 * treated + 0.7 * base + rng.normal(0, 2, n_clusters)[g] + rng.normal(0, 6, g.size)
+    )
+    lost = rng.random(g.size) < 1 / (1 + np.exp(-(-0.85 - 0.05 * (base - 40))))
+    table = pd.DataFrame(
+        {
+            "consumer_id": [f"C{i}" for i in range(g.size)],
+            "team_id": [f"T{j:02d}" for j in g],
+            "treatment": treated,
+            "arm": np.where(treated == 1, "refocus", "control"),
+            "trust": np.where(g < n_clusters // 2, "SLaM", "2gether"),
+            "age": rng.integers(18, 66, g.size),
+            "gender": rng.choice(["female", "male"], g.size),
+            "qpr_total__baseline": base,
+            "qpr_total__followup": np.where(lost, np.nan, follow),
+        }
+    )
+    return table, follow
+
+
+def _completed(table, fill, m=5):
+    out = []
+    for i in range(m):
+        frame = table.copy()
+        lost = frame["qpr_total__followup"].isna()
+        frame.loc[lost, "qpr_total__followup"] = fill(frame.loc[lost], np.random.default_rng(i))
+        out.append(frame)
+    return out
+
+
+@pytest.fixture()
+def primary_only(small_config):
+    small_config["analysis"]["outcomes"] = small_config["analysis"]["outcomes"][:1]
+    return small_config
+
+
+def test_arm_check_passes_proper_imputations_and_flags_diluted_ones(primary_only):
+    table, follow = _trial_with_gaps()
+    lost = table["qpr_total__followup"].isna().to_numpy()
+    assert 0.2 < lost.mean() < 0.4
+    # draws from the true model: what a proper imputation gives, up to parameter noise
+    true_draw = _completed(
+        table, lambda rows, rng: follow[rows.index] + rng.normal(0, 1, len(rows))
+    )
+    # the arm left out: the imputed rows get the average of both arms' effect
+    diluted = _completed(
+        table,
+        lambda rows, rng: 12.5 + 0.7 * rows["qpr_total__baseline"] + rng.normal(0, 6.3, len(rows)),
+    )
+    good = arm_difference_check(primary_only, table, true_draw).iloc[0]
+    bad = arm_difference_check(primary_only, table, diluted).iloc[0]
+    assert good["n_imputed"] == lost.sum() and good["n_observed"] == (~lost).sum()
+    assert good["observed_difference"] == pytest.approx(5.0, abs=3 * good["observed_se"])
+    assert good["ratio"] == pytest.approx(1.0, abs=0.35) and not good["flag_difference"]
+    assert bad["ratio"] < 0.4 and bad["flag_difference"]
+    # the observed-row difference does not depend on what was imputed
+    assert bad["observed_difference"] == pytest.approx(good["observed_difference"], rel=0.05)
+    # its noise SE is at least the observed-row SE, the bound it is built on
+    assert good["difference_se"] >= good["observed_se"] * 0.95
+
+
+def test_arm_check_flags_under_dispersed_imputations(primary_only):
+    table, follow = _trial_with_gaps()
+    # the conditional mean without its residual: right on average, a third of the spread
+    means = _completed(
+        table,
+        lambda rows, rng: 10 + 5 * rows["treatment"] + 0.7 * rows["qpr_total__baseline"]
+        + rng.normal(0, 2, len(rows)),
+    )  # fmt: skip
+    row = arm_difference_check(primary_only, table, means).iloc[0]
+    assert row["sd_ratio"] < 0.5 and row["sd_ratio_high"] < 1 and row["flag_sd"]
+    assert not row["flag_difference"]  # the arm effect itself is carried

@@ -206,8 +206,7 @@ def test_cluster_features(data: pd.DataFrame) -> None:
     from trial.impute.forest import _feature_frame
 
     df = data.assign(cluster_size=data.groupby("team")["x"].transform("size"))
-    work = _feature_frame(df, "team", ["y0", "y1", "arm", "site", "x", "cluster_size"])
-    assert isinstance(work["__cluster__"].dtype, pd.CategoricalDtype)
+    work, own = _feature_frame(df, "team", ["y0", "y1", "arm", "site", "x", "cluster_size"])
     assert isinstance(work["site"].dtype, pd.CategoricalDtype)
     # level-1 numeric variables get their cluster mean of observed values ...
     expected = df.groupby("team")["y1"].transform("mean").reset_index(drop=True)
@@ -220,3 +219,34 @@ def test_cluster_features(data: pd.DataFrame) -> None:
     assert "__cluster_mean__cluster_size" not in work.columns
     assert "__cluster_mean__site" not in work.columns
     assert len(work) == len(df)
+    # the leave-one-out mean: the other observed values of the row's cluster, by hand
+    assert own["y1"] == "__loo_mean__y1"
+    y1 = df["y1"].reset_index(drop=True)
+    team = df["team"].reset_index(drop=True)
+    for i in [0, 5, 17, 40]:
+        others = y1[(team == team[i]) & (y1.index != i)].dropna()
+        assert work.loc[i, "__loo_mean__y1"] == pytest.approx(others.mean())
+
+
+def test_no_target_leaks_into_its_own_features(data: pd.DataFrame, monkeypatch) -> None:
+    # each model sees the leave-one-out mean of its own target, never the plain cluster mean
+    # (which holds the row's own value) nor the target itself
+    import miceforest as mf
+
+    seen = {}
+    original = mf.ImputationKernel.__init__
+
+    def spy(self, data, *args, variable_schema=None, **kwargs):
+        seen.update(variable_schema)
+        original(self, data, *args, variable_schema=variable_schema, **kwargs)
+
+    monkeypatch.setattr(mf.ImputationKernel, "__init__", spy)
+    _run(data, iterations=1)
+    assert set(seen) == {"v0", "v1"}  # y0 and y1, by position
+    for target, features in seen.items():
+        assert target not in features
+        assert f"__cluster_mean__{target}" not in features
+        assert f"__loo_mean__{target}" in features
+        assert not any(
+            f.startswith("__loo_mean__") and f != f"__loo_mean__{target}" for f in features
+        )

@@ -72,10 +72,37 @@ def test_a_model_without_baseline_or_arm_is_refused(small_config, table):
         model,
         predictors=[p for p in model.predictors if p != "treatment"],
         impute=[c for c in model.impute if c != "functioning__baseline"],
+        blocks=[],
     )
     problems = missing_terms(analysis_model_terms(small_config, table), without)
     assert any("'functioning'" in p and "baseline 'functioning__baseline'" in p for p in problems)
     assert sum("arm 'arm' (column 'treatment')" in p for p in problems) == 2
+
+
+def test_the_workflow_imputes_each_outcome_with_its_baseline(small_config, table):
+    model = imputation_model(small_config, table)
+    assert model.blocks == [
+        ["qpr_total__baseline", "qpr_total__followup"],
+        ["functioning__baseline", "functioning__followup"],
+    ]
+    # each score's model holds the cluster means of its partner and of the auxiliary variables
+    assert model.cluster_means["qpr_total__followup"] == [
+        "qpr_total__baseline",
+        "age",
+        "gender[male]",
+    ]
+    assert {"treatment", "trust[2gether]"} <= set(model.cluster_level)
+    split = dataclasses.replace(
+        model,
+        blocks=[
+            ["qpr_total__baseline", "functioning__baseline"],
+            ["qpr_total__followup", "functioning__followup"],
+        ],
+    )
+    problems = missing_terms(analysis_model_terms(small_config, table), split)
+    assert len(problems) == 2 and all("another block" in p for p in problems)
+    small_config["imputation"]["blocks"] = "all"
+    assert imputation_model(small_config, table).blocks == [model.impute]
 
 
 def test_a_different_cluster_is_refused(small_config, table):

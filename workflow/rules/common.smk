@@ -172,26 +172,34 @@ def imputation_settings():
 
 # ---- simulation ----
 def simulation_chunk_files(wildcards=None):
-    """One result file per scenario, method and chunk of replicates."""
+    """One result file per cell, method and chunk of replicates."""
+    from trial.simulation import simulation_jobs
+
     return [
-        f"{DERIVED}/simulation/{scenario}/{method}/{chunk}.csv"
-        for scenario in SIMULATION["scenarios"]
-        for method in SIMULATION["methods"]
-        for chunk in range(1, len(replicate_chunks(config, method)) + 1)
+        f"{DERIVED}/simulation/{cell}/{method}/{chunk}.csv"
+        for cell, method, chunk in simulation_jobs(config)
     ]
 
 
+def simulation_reference_effect():
+    """The grid's largest effect in outcome units: the bias tolerance of null cells."""
+    sim = config["simulation"]
+    return max(abs(e) for e in sim["grid"]["effect_sd"]) * sim["trial"]["outcome"]["sd"]
+
+
 def simulation_job_settings(wildcards):
-    """What one job's results depend on: its replicates, the method's settings, the trial."""
+    """What one job's results depend on: its replicates, the method's settings, the cell."""
     chunks = replicate_chunks(config, wildcards.method)
     replicates = chunks[int(wildcards.chunk) - 1]
     return {
         "replicates": [replicates.start, replicates.stop - 1],
-        "method": method_settings(config, wildcards.method) | {"replicates": None},
-        "scenario": SIMULATION["scenarios"][wildcards.scenario],
+        "method": method_settings(config, wildcards.method)
+        | {"replicates": None, "cells": None, "replicates_per_job": None},
+        "cell": simulation_cells(config)[wildcards.cell],
         "trial": SIMULATION["trial"],
-        "auxiliary": config["imputation"].get("auxiliary", []),
-        "mean_match_candidates": config["imputation"].get("mean_match_candidates"),
-        "covariates": config["covariates"],
+        "imputation": {
+            k: config["imputation"].get(k)
+            for k in ("by_arm", "blocks", "cluster_means", "mean_match_candidates")
+        },
         "df_method": config["analysis"]["df_method"],
     }

@@ -47,7 +47,8 @@ rule impute:
 
 
 rule imputation_diagnostics:
-    """Missingness by outcome, time point and arm; chain traces; observed vs imputed values."""
+    """Missingness by outcome, time point and arm; chain traces; observed vs imputed values;
+    the arm difference among imputed beside observed rows."""
     input:
         table=f"{DERIVED}/scored/analysis_table.csv",
         imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
@@ -55,12 +56,17 @@ rule imputation_diagnostics:
     output:
         missingness=f"{REPORTS}/tables/missingness.csv",
         comparison=f"{REPORTS}/tables/imputed_vs_observed.csv",
+        arm_check=f"{REPORTS}/tables/imputation_check.csv",
         traces=f"{REPORTS}/figures/imputation_traces.png",
         imputed=f"{REPORTS}/figures/imputed_vs_observed.png",
+        arm_check_figure=f"{REPORTS}/figures/imputation_check.png",
     conda:
         "../envs/trial.yaml"
     log:
         f"{DERIVED}/logs/imputation_diagnostics.log",
+    params:
+        analysis=config["analysis"],
+        imputation=imputation_settings(),
     threads: 1
     resources:
         mem_mb=1500,
@@ -72,6 +78,8 @@ REPORT_INPUTS.update(
     imputation_model=f"{DERIVED}/imputed/model.json",
     missingness=f"{REPORTS}/tables/missingness.csv",
     imputed_vs_observed=f"{REPORTS}/tables/imputed_vs_observed.csv",
+    arm_check=f"{REPORTS}/tables/imputation_check.csv",
+    arm_check_figure=f"{REPORTS}/figures/imputation_check.png",
     trace_figure=f"{REPORTS}/figures/imputation_traces.png",
     imputed_figure=f"{REPORTS}/figures/imputed_vs_observed.png",
 )

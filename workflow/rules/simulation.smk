@@ -1,9 +1,9 @@
-# Simulation study of the missing-data methods: its own target, not part of `all`.
-#   snakemake --cores 1 simulation
-# Jobs are chunks of replicates of one scenario and method; each replicate is seeded from the
-# trial seed, the scenario and its number, so the chunking does not change any result.
+# Calibration study of the missing-data methods: its own target, not part of `all`.
+#   nice snakemake --cores 1 simulation
+# Jobs are chunks of replicates of one cell and method; each replicate is seeded from the trial
+# seed, the cell and its number, so the chunking does not change any result.
 
-from trial.simulation import method_settings, replicate_chunks
+from trial.simulation import method_settings, replicate_chunks, simulation_cells
 
 SIMULATION = config.get("simulation")
 
@@ -11,13 +11,13 @@ SIMULATION = config.get("simulation")
 if SIMULATION:
 
     rule simulate_replicates:
-        """Simulate and analyse chunk {chunk} of the replicates of {scenario} with {method}."""
+        """Simulate and analyse chunk {chunk} of the replicates of cell {cell} with {method}."""
         output:
-            f"{DERIVED}/simulation/{{scenario}}/{{method}}/{{chunk}}.csv",
+            f"{DERIVED}/simulation/{{cell}}/{{method}}/{{chunk}}.csv",
         conda:
             "../envs/trial.yaml"
         log:
-            f"{DERIVED}/logs/simulate_replicates/{{scenario}}/{{method}}/{{chunk}}.log",
+            f"{DERIVED}/logs/simulate_replicates/{{cell}}/{{method}}/{{chunk}}.log",
         params:
             settings=simulation_job_settings,
             seed=config["seed"],
@@ -26,16 +26,18 @@ if SIMULATION:
             mem_mb=1000,
         wildcard_constraints:
             chunk=r"\d+",
-            method="complete_case|multilevel|forest",
+            cell=r"[A-Za-z0-9_.]+",
+            method=r"[A-Za-z_][A-Za-z0-9_]*",
         script:
             "../scripts/simulate_replicates.py"
 
     rule summarise_simulation:
-        """Bias, SEs, coverage and type I error of every method, with Monte Carlo SEs."""
+        """Bias, SEs, coverage and type I error of every method, with Monte Carlo SEs, and the
+        decision rule."""
         input:
             simulation_chunk_files,
         output:
-            replicates=f"{DERIVED}/simulation/replicates.csv",
+            replicates=f"{DERIVED}/simulation/replicates.csv.gz",
             table=f"{REPORTS}/tables/simulation.csv",
             figure=f"{REPORTS}/figures/simulation.png",
         conda:
@@ -44,6 +46,10 @@ if SIMULATION:
             f"{DERIVED}/logs/summarise_simulation.log",
         params:
             alpha=config["analysis"]["alpha"],
+            reference_effect=simulation_reference_effect(),
+        threads: 1
+        resources:
+            mem_mb=1000,
         script:
             "../scripts/summarise_simulation.py"
 

@@ -1,8 +1,11 @@
-"""Rule imputation_diagnostics: missingness table, chain traces, observed vs imputed."""
+"""Rule imputation_diagnostics: missingness table, chain traces, observed vs imputed, and the
+check that the arm effect survives imputation."""
 
 import pandas as pd
 
 from trial.impute.diagnostics import (
+    arm_difference_check,
+    arm_difference_plot,
     imputed_vs_observed_plot,
     imputed_vs_observed_table,
     missingness_table,
@@ -23,6 +26,24 @@ missingness_table(config, table).to_csv(
 imputed_vs_observed_table(config, table, completed).to_csv(
     out.comparison, index=False, lineterminator="\n", float_format="%.6g"
 )
+check = arm_difference_check(config, table, completed)
+check.to_csv(out.arm_check, index=False, lineterminator="\n", float_format="%.6g")
+arm_difference_plot(check, out.arm_check_figure)
+for row in check.itertuples():
+    log.info(
+        "%s (%s): arm difference observed %.4g, imputed %.4g, ratio %.3f; difference %.4g "
+        "(noise SE %.4g, p %.3g); residual SD ratio %.3f%s",
+        row.label,
+        row.arm,
+        row.observed_difference,
+        row.imputed_difference,
+        row.ratio,
+        row.difference,
+        row.difference_se,
+        row.difference_p,
+        row.sd_ratio,
+        " FLAGGED" if row.flag_difference or row.flag_sd else "",
+    )
 shown = trace_plot(config, traces, out.traces)
 imputed_vs_observed_plot(config, table, completed, out.imputed)
 log.info("diagnostics of %d imputations; traces of %s", len(completed), shown)

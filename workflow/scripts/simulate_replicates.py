@@ -1,4 +1,4 @@
-"""Rule simulate_replicates: one chunk of simulation replicates of one scenario and method."""
+"""Rule simulate_replicates: one chunk of simulation replicates of one cell and method."""
 
 from trial.runlog import start_log
 from trial.simulation import replicate_chunks, simulate_replicates
@@ -6,6 +6,6 @@ from trial.simulation import replicate_chunks, simulate_replicates
 log = start_log(snakemake.log[0], snakemake.rule)
 method = snakemake.wildcards.method
 replicates = replicate_chunks(snakemake.config, method)[int(snakemake.wildcards.chunk) - 1]
-results = simulate_replicates(snakemake.config, snakemake.wildcards.scenario, method, replicates)
+results = simulate_replicates(snakemake.config, snakemake.wildcards.cell, method, replicates)
 log.info("%d replicates done", len(results))
 results.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.10g")

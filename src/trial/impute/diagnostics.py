@@ -2,6 +2,9 @@
 
 * :func:`missingness_table`: missing scores by outcome, time point and arm.
 * :func:`imputed_vs_observed_table`: mean and SD of observed and of imputed values by arm.
+* :func:`arm_difference_check` and :func:`arm_difference_plot`: does the arm effect survive
+  imputation? The adjusted arm difference among imputed rows beside the one among observed
+  rows, and the imputed/observed residual SD ratio, per analysed outcome, with flags.
 * :func:`trace_plot`: chain traces (mean and SD of the imputed values per iteration, one line
   per imputation) of the primary outcome's imputed variables.
 * :func:`imputed_vs_observed_plot`: strip plot per imputation and densities by arm of the
@@ -23,11 +26,23 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from trial.analysis import baseline_column, followup_column, outcome_scales  # noqa: E402
+from trial.analysis import (  # noqa: E402
+    arm_terms,
+    baseline_column,
+    design_matrix,
+    followup_column,
+    outcome_scales,
+)
 from trial.config import Config, arms, treatment_arms  # noqa: E402
+from trial.mixed import fit_random_intercept_model  # noqa: E402
 from trial.reporting import PNG_METADATA, Section, arm_colours, embed_png  # noqa: E402
 
+_BY_IMPUTED = ":imputed"
+
 __all__ = [
+    "analysed_followups",
+    "arm_difference_check",
+    "arm_difference_plot",
     "diagnostics_section",
     "imputed_vs_observed_plot",
     "imputed_vs_observed_table",
@@ -131,6 +146,263 @@ def imputed_vs_observed_table(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def analysed_followups(config: Config) -> list[tuple[str, str]]:
+    """Every analysed follow-up variable as (name for :func:`design_matrix`, report label):
+    the outcome scales, then total cost when the config has costs."""
+    from trial.costs import COST
+
+    rows = [(s, config["scales"][s]["label"]) for s in outcome_scales(config)]
+    if "costs" in config:
+        rows.append(
+            (COST, f"Total cost ({config['costs'].get('currency', '')})".replace(" ()", ""))
+        )
+    return rows
+
+
+def _arm_check_fit(
+    config: Config, completed: pd.DataFrame, scale: str, imputed: np.ndarray, extra: pd.DataFrame
+) -> dict[str, float]:
+    """One completed dataset: the analysis model with every fixed effect interacted with
+    'imputed', so the arm difference among observed rows, the extra arm difference among
+    imputed rows and the residual SDs of both groups come from one fit."""
+    X = design_matrix(config, completed, scale)
+    X = pd.concat([X, extra.drop(columns=[c for c in extra if c in X])], axis=1)
+    flag = imputed.astype(float)
+    interacted = X.mul(flag, axis=0).add_suffix(_BY_IMPUTED)
+    interacted = interacted.loc[:, interacted.abs().sum() > 0]
+    design = pd.concat([X, interacted], axis=1)
+    design = design.loc[:, _independent_columns(design)]
+    y = completed[followup_column(scale)].to_numpy(dtype=float)
+    fit = fit_random_intercept_model(
+        y,
+        design,
+        completed[config["design"]["cluster_id"]].to_numpy(),
+        reml=True,
+        df_method=config["analysis"]["df_method"],
+    )
+    resid = y - design.to_numpy() @ fit.params[design.columns].to_numpy()
+    out: dict[str, float] = {
+        "log_sd_ratio": float(
+            np.log(np.std(resid[imputed], ddof=1) / np.std(resid[~imputed], ddof=1))
+        ),
+        "log_sd_ratio_var": 1.0 / (2.0 * (imputed.sum() - 1))
+        + 1.0 / (2.0 * ((~imputed).sum() - 1)),
+    }
+    for term in arm_terms(config).values():
+        both = term + _BY_IMPUTED
+        cov = fit.cov
+        out[f"{term}|observed"] = float(fit.params[term])
+        out[f"{term}|observed_var"] = float(cov.loc[term, term])
+        out[f"{term}|observed_df"] = float(fit.df[term])
+        out[f"{term}|difference"] = float(fit.params[both])
+        out[f"{term}|imputed"] = float(fit.params[term] + fit.params[both])
+        out[f"{term}|imputed_var"] = float(
+            cov.loc[term, term] + cov.loc[both, both] + 2 * cov.loc[term, both]
+        )
+    return out
+
+
+def _independent_columns(design: pd.DataFrame) -> list[str]:
+    """Columns of ``design`` left to right, skipping any that is a linear combination of the
+    ones kept (e.g. a stratum with no imputed rows)."""
+    kept: list[str] = []
+    for column in design.columns:
+        trial_cols = [*kept, column]
+        if np.linalg.matrix_rank(design[trial_cols].to_numpy()) == len(trial_cols):
+            kept.append(column)
+    return kept
+
+
+def arm_difference_check(
+    config: Config,
+    table: pd.DataFrame,
+    completed: Sequence[pd.DataFrame],
+    *,
+    level: float = 0.05,
+) -> pd.DataFrame:
+    """Does the treatment effect survive imputation? Arm differences among imputed and observed
+    rows, per analysed follow-up variable.
+
+    In each completed dataset the outcome's analysis model (arm, baseline, strata, covariates,
+    random cluster intercept), with the auxiliary variables added, is fitted with every fixed
+    effect interacted with an indicator of the rows whose follow-up value was imputed. The arm
+    coefficient is then the adjusted arm difference among observed rows; arm plus its
+    interaction, the one among imputed rows; the interaction, their difference. The two arm
+    differences are pooled over the imputations by Rubin's rules.
+
+    Under missing at random given the imputation model's variables, and with an imputation
+    model that holds the arm, the imputed values of each imputation are drawn from a model
+    fitted to the observed rows, so the imputed-row difference re-estimates the observed-row
+    one from the same observed data. What separates them is noise of two kinds: (1) the
+    Monte Carlo error of averaging ``m`` imputations, ``B_d / m`` with ``B_d`` the
+    between-imputation variance of the per-imputation difference; (2) the difference between
+    the imputation model's estimate of the arm effect and the diagnostic model's, two
+    estimators of one effect on the same rows that adjust for different variables; when one
+    is efficient its variance is at most that of the less adjusted one, so the variance of
+    their difference is at most the observed-row estimate's variance ``W_obs`` (its mean
+    within-imputation variance). The difference is flagged when it exceeds its
+    ``1 - level`` t quantile times ``sqrt(W_obs + B_d / m)``, on the observed-row estimate's
+    complete-data df. This bound is conservative: it flags a dilution of the arm effect by
+    about twice the effect's SE or more, not a small one. An engine that ignores the arm
+    shrinks the imputed-row difference towards zero.
+
+    The residual SD ratio compares the spread of the residuals (about the fitted fixed
+    effects) of imputed and observed rows; under-dispersed imputations give a ratio below 1.
+    It is pooled on the log scale by Rubin's rules with the within-imputation variance
+    ``1 / (2 (n_imputed - 1)) + 1 / (2 (n_observed - 1))`` of a log SD ratio of normal data
+    (which ignores the clustering, so its interval is a little too narrow) and flagged when
+    its ``1 - level`` interval excludes 1.
+
+    Parameters
+    ----------
+    config
+        Trial config.
+    table
+        The analysis table (with its gaps).
+    completed
+        The completed datasets, rows in the order of ``table``.
+    level
+        Two-sided level of both flags.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per outcome (and treatment arm): outcome, label, arm, n_observed, n_imputed,
+        observed_difference and observed_se (Rubin), imputed_difference, imputed_se (Rubin)
+        and imputed_mc_se (``sqrt(B / m)``), ratio (imputed / observed difference),
+        difference (imputed minus observed), difference_se (the noise above), difference_p,
+        sd_ratio with sd_ratio_low and sd_ratio_high (``1 - level`` interval),
+        flag_difference, flag_sd, m. Outcomes without imputed rows are left out.
+    """
+    from trial.analysis import numeric_predictors
+    from trial.pooling import pool_rubin
+
+    individual = set(config["covariates"]) | set(config["imputation"].get("auxiliary", []))
+    coded = numeric_predictors(config, table)
+    extra_columns = [c for c in coded.columns if c.split("[", 1)[0] in individual]
+    m = len(completed)
+    rows = []
+    for scale, label in analysed_followups(config):
+        imputed = table[followup_column(scale)].isna().to_numpy()
+        if not imputed.any() or imputed.all():
+            continue
+        stacked = pd.DataFrame(
+            [
+                _arm_check_fit(
+                    config, frame, scale, imputed, numeric_predictors(config, frame)[extra_columns]
+                )
+                for frame in completed
+            ]
+        )
+        sd = pool_rubin(
+            stacked["log_sd_ratio"].to_numpy(),
+            stacked["log_sd_ratio_var"].to_numpy(),
+            df_complete=float(imputed.size - 2),
+            alpha=level,
+        )
+        for arm, term in arm_terms(config).items():
+            df_obs = float(stacked[f"{term}|observed_df"].mean())
+            observed, imputed_rows = (
+                pool_rubin(
+                    stacked[f"{term}|{part}"].to_numpy(),
+                    stacked[f"{term}|{part}_var"].to_numpy(),
+                    df_complete=df_obs,
+                    alpha=level,
+                )
+                for part in ("observed", "imputed")
+            )
+            differences = stacked[f"{term}|difference"].to_numpy()
+            difference = float(differences.mean())
+            between = float(differences.var(ddof=1)) if m > 1 else 0.0
+            noise = float(np.sqrt(stacked[f"{term}|observed_var"].mean() + between / m))
+            p = float(2 * stats.t.sf(abs(difference) / noise, df_obs))
+            rows.append(
+                {
+                    "outcome": scale,
+                    "label": label,
+                    "arm": arm,
+                    "n_observed": int((~imputed).sum()),
+                    "n_imputed": int(imputed.sum()),
+                    "observed_difference": observed.estimate,
+                    "observed_se": observed.se,
+                    "imputed_difference": imputed_rows.estimate,
+                    "imputed_se": imputed_rows.se,
+                    "imputed_mc_se": imputed_rows.mc_se,
+                    "ratio": imputed_rows.estimate / observed.estimate,
+                    "difference": difference,
+                    "difference_se": noise,
+                    "difference_p": p,
+                    "sd_ratio": float(np.exp(sd.estimate)),
+                    "sd_ratio_low": float(np.exp(sd.ci_low)),
+                    "sd_ratio_high": float(np.exp(sd.ci_high)),
+                    "flag_difference": bool(p < level),
+                    "flag_sd": bool(sd.p < level),
+                    "m": m,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def arm_difference_plot(check: pd.DataFrame, path: str | Path, level: float = 0.05) -> None:
+    """The arm-difference check as a figure: per outcome (and arm), the adjusted arm difference
+    among observed rows and among imputed rows with their ``1 - level`` intervals (left,
+    scaled by the observed-row SE so that outcomes share an axis), and the residual SD ratio of
+    imputed to observed rows with its interval (right); flagged rows in red."""
+    labels = [
+        f"{r.label}" + (f" ({r.arm})" if check["arm"].nunique() > 1 else "")
+        for r in check.itertuples()
+    ]
+    y = np.arange(len(check))
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(9, 0.32 * len(check) + 1.4), sharey=True, width_ratios=[1.4, 1]
+    )
+    z = stats.norm.ppf(1 - level / 2)
+    scale = check["observed_se"].to_numpy()
+    for offset, (value, se, colour, name) in enumerate(
+        (
+            ("observed_difference", "observed_se", _OBSERVED, "observed rows"),
+            ("imputed_difference", "imputed_se", _IMPUTED, "imputed rows"),
+        )
+    ):
+        left.errorbar(
+            check[value] / scale,
+            y + (offset - 0.5) * 0.3,
+            xerr=z * check[se] / scale,
+            fmt="o",
+            ms=3,
+            color=colour,
+            capsize=2,
+            lw=0.8,
+            label=name,
+        )
+    left.axvline(0, color="grey", lw=0.8, ls="--")
+    left.set_xlabel("adjusted arm difference / its observed-row SE", fontsize=8)
+    left.legend(fontsize=7, loc="lower right")
+    flagged = (check["flag_difference"] | check["flag_sd"]).to_numpy()
+    right.errorbar(
+        check["sd_ratio"],
+        y,
+        xerr=[
+            check["sd_ratio"] - check["sd_ratio_low"],
+            check["sd_ratio_high"] - check["sd_ratio"],
+        ],
+        fmt="none",
+        ecolor="grey",
+        capsize=2,
+        lw=0.8,
+    )
+    right.scatter(check["sd_ratio"], y, s=12, c=np.where(flagged, "#c00000", "#1f4e79"), zorder=3)
+    right.axvline(1, color="grey", lw=0.8, ls="--")
+    right.set_xlabel("residual SD, imputed / observed rows", fontsize=8)
+    left.set_yticks(y, labels)
+    left.invert_yaxis()
+    for ax in (left, right):
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
+    plt.close(fig)
 
 
 def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[str]:
@@ -242,20 +514,28 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     )
     totals = missingness[missingness["arm"] != "all"].drop_duplicates(["arm"]).set_index("arm")["n"]
     engine = pd.read_csv(inputs["traces"][0])["engine"].iloc[0]
+    check = pd.read_csv(inputs["arm_check"])
     model = json.loads(Path(inputs["imputation_model"]).read_text(encoding="utf-8"))
     context = {
         "engine": engine,
         "engine_setting": config["imputation"]["engine"],
         "reason": config["imputation"].get("default_reason", ""),
         "iterations": config["imputation"]["iterations"],
+        "by_arm": config["imputation"]["engine"] == "forest" or config["imputation"].get("by_arm"),
         "model": model,
         "missingness": wide.to_dict("records"),
         "arm_n": {arm: int(totals.get(arm, 0)) for arm in arms(config)},
         "total_n": int(missingness.loc[missingness["arm"] == "all", "n"].iloc[0]),
         "comparison": pd.read_csv(inputs["imputed_vs_observed"]).to_dict("records"),
+        "arm_check": check.to_dict("records"),
+        "arm_check_flagged": check.loc[
+            check["flag_difference"] | check["flag_sd"], "label"
+        ].tolist(),
+        "several_arms": len(treatment_arms(config)) > 1,
         "figures": {
             "traces": embed_png(inputs["trace_figure"]),
             "imputed": embed_png(inputs["imputed_figure"]),
+            "arm_check": embed_png(inputs["arm_check_figure"]),
         },
         "primary_label": config["scales"][outcome_scales(config)[0]]["label"],
         "arm_codes": arms(config),

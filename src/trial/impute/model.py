@@ -12,7 +12,7 @@ missing term before any imputation is made.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -54,15 +54,37 @@ class ImputationModel:
     impute
         Columns whose missing values are imputed; each also predicts the others.
     predictors
-        Complete columns that only predict (arm, coded strata, covariates, auxiliary).
+        Complete columns that only predict (arm, coded strata, covariates, auxiliary, complete
+        cluster variables).
     data
         The engine's input: ``cluster``, ``predictors`` and ``impute`` columns.
+    cluster_level
+        Columns of ``predictors`` or ``impute`` that are constant within cluster (arm, strata,
+        cluster variables); an incomplete one is imputed once per cluster.
+    cluster_means
+        For each level-1 column of ``impute``, the level-1 columns whose cluster means enter its
+        model (the multilevel engine; see :func:`trial.impute.multilevel.impute_multilevel`).
+    blocks
+        The columns of ``impute`` in disjoint blocks, imputed one block after another, each by
+        its own chained equations in which the columns of other blocks take no part (apart
+        from cluster-level columns completed by an earlier block, which then predict). By
+        default one block of every column.
     """
 
     cluster: str
     impute: list[str]
     predictors: list[str]
     data: pd.DataFrame
+    cluster_level: list[str] = field(default_factory=list)
+    cluster_means: dict[str, list[str]] = field(default_factory=dict)
+    blocks: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.blocks:
+            object.__setattr__(self, "blocks", [list(self.impute)])
+        flat = [c for block in self.blocks for c in block]
+        if sorted(flat) != sorted(self.impute):
+            raise ValueError("the blocks must hold every imputed column exactly once")
 
     @property
     def columns(self) -> list[str]:
@@ -71,7 +93,57 @@ class ImputationModel:
 
     def as_dict(self) -> dict[str, Any]:
         """The model as plain lists (for a JSON record of what was imputed with what)."""
-        return {"cluster": self.cluster, "impute": self.impute, "predictors": self.predictors}
+        return {
+            "cluster": self.cluster,
+            "impute": self.impute,
+            "predictors": self.predictors,
+            "cluster_level": self.cluster_level,
+            "cluster_means": self.cluster_means,
+            "blocks": self.blocks,
+        }
+
+    def restricted(self, rows: pd.Series) -> ImputationModel:
+        """The model on a subset of rows (e.g. one arm), without predictors constant there.
+
+        A predictor that does not vary among the rows (the arm indicator within one arm, a
+        stratum absent from it) carries no information and would make the design singular.
+        """
+        data = self.data.loc[rows]
+        dropped = {c for c in self.predictors if data[c].nunique(dropna=False) <= 1}
+        kept = [c for c in self.predictors if c not in dropped]
+        return ImputationModel(
+            cluster=self.cluster,
+            impute=list(self.impute),
+            predictors=kept,
+            data=data[[self.cluster, *kept, *self.impute]],
+            cluster_level=[c for c in self.cluster_level if c not in dropped],
+            cluster_means={
+                target: [c for c in columns if c not in dropped]
+                for target, columns in self.cluster_means.items()
+            },
+            blocks=[list(block) for block in self.blocks],
+        )
+
+    def block(self, number: int, data: pd.DataFrame) -> ImputationModel:
+        """The model of block ``number`` (0-based) on ``data``, a copy of :attr:`data` whose
+        earlier blocks are complete: its columns are imputed; the predictors, and the
+        cluster-level columns that earlier blocks completed, predict."""
+        columns = self.blocks[number]
+        done = [c for block in self.blocks[:number] for c in block if c in self.cluster_level]
+        predictors = [*self.predictors, *done]
+        allowed = {*columns, *predictors}
+        return ImputationModel(
+            cluster=self.cluster,
+            impute=list(columns),
+            predictors=predictors,
+            data=data[[self.cluster, *predictors, *columns]],
+            cluster_level=[c for c in self.cluster_level if c in allowed],
+            cluster_means={
+                target: [c for c in self.cluster_means[target] if c in allowed]
+                for target in columns
+                if target in self.cluster_means
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -107,30 +179,113 @@ class AnalysisTerm:
 def imputation_model(config: Config, table: pd.DataFrame) -> ImputationModel:
     """The imputation model the workflow uses for an analysis table.
 
-    Imputed: the baseline and follow-up score of every outcome and any further analysed
-    columns (:func:`trial.analysis.imputed_extra_columns`, e.g. costs). Predictors: the treatment
-    indicator, the strata and individual covariates (categories dummy-coded as in the analysis
-    model) and the auxiliary variables. The cluster enters through the engine.
+    Imputed: the baseline and follow-up score of every outcome, any further analysed columns
+    (:func:`trial.analysis.imputed_extra_columns`, e.g. costs) and any incomplete cluster
+    variable (``imputation.cluster_variables``, imputed at cluster level). Predictors: the
+    treatment indicator(s), the strata and individual covariates (categories dummy-coded as in
+    the analysis model), the auxiliary variables and the complete cluster variables. The
+    cluster enters through the engine.
+
+    With ``imputation.blocks: analysis`` (the default), the variables analysed together are
+    imputed together and apart from the rest (:attr:`ImputationModel.blocks`): each outcome's
+    baseline and follow-up scores, with the auxiliary variables and every analysis-model term
+    as predictors. Every analysis model is then congenial with its block, and the chained
+    equations avoid tens of jointly missing, nearly collinear scores (e.g. a total and its
+    subscales), among which the chains drift and carry the arm effect poorly.
+    ``blocks: all`` makes one block of every imputed variable.
+
+    With ``imputation.cluster_means`` (the default), the model of each level-1 score also holds
+    the cluster means of the level-1 variables its analysis uses: the same outcome's score at
+    the other time point, the covariates and the auxiliary variables. An incomplete cluster
+    variable is modelled on the other cluster-level columns and the cluster means of the
+    primary outcome's scores. Cluster means of every variable are not used: with tens of
+    variables and few clusters they would saturate the between-cluster part of each model.
     """
     from trial.analysis import (
         baseline_column,
+        cluster_variable_names,
         followup_column,
         imputed_extra_columns,
         numeric_predictors,
         outcome_scales,
     )
+    from trial.costs import COST
 
     design = config["design"]
-    scores = [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
-    scores += [c for c in imputed_extra_columns(config) if c not in scores]
+    spec = config["imputation"]
+    pairs = [(baseline_column(s), followup_column(s)) for s in outcome_scales(config)]
+    extra = imputed_extra_columns(config)
+    if baseline_column(COST) in extra and followup_column(COST) in extra:
+        pairs.append((baseline_column(COST), followup_column(COST)))
+    scores = [c for pair in pairs for c in pair]
+    scores += [c for c in extra if c not in scores]
     predictors = numeric_predictors(config, table)
-    data = pd.concat([table[[design["cluster_id"]]], predictors, table[scores]], axis=1)
+    by_design = _cluster_level_predictors(config, predictors)
+    level1 = [c for c in predictors.columns if c not in by_design]
+    cluster_vars = cluster_variable_names(config)
+    complete_vars = [c for c in cluster_vars if table[c].notna().all()]
+    incomplete_vars = [c for c in cluster_vars if c not in complete_vars]
+    impute = [*scores, *incomplete_vars]
+    data = pd.concat(
+        [table[[design["cluster_id"]]], predictors, table[complete_vars], table[impute]], axis=1
+    )
+    cluster_level = [*by_design, *cluster_vars]
+    if spec.get("blocks", "analysis") == "analysis":
+        blocks = _analysis_blocks(config, pairs, scores, incomplete_vars)
+    else:
+        blocks = [impute]
+    cluster_means: dict[str, list[str]] = {}
+    if spec.get("cluster_means", True):
+        partner = {a: b for a, b in pairs} | {b: a for a, b in pairs}
+        for column in scores:
+            cluster_means[column] = [*([partner[column]] if column in partner else []), *level1]
+        primary = outcome_scales(config)[0]
+        for column in incomplete_vars:
+            cluster_means[column] = [baseline_column(primary), followup_column(primary)]
     return ImputationModel(
         cluster=design["cluster_id"],
-        impute=scores,
-        predictors=list(predictors.columns),
+        impute=impute,
+        predictors=[*predictors.columns, *complete_vars],
         data=data,
+        cluster_level=list(dict.fromkeys(cluster_level)),
+        cluster_means=cluster_means,
+        blocks=blocks,
     )
+
+
+def _analysis_blocks(
+    config: Config, pairs: list[tuple[str, str]], scores: list[str], cluster_vars: list[str]
+) -> list[list[str]]:
+    """Blocks of the variables analysed together: each outcome's baseline and follow-up;
+    total cost with the scale used as effect in the cost-effectiveness analysis; the
+    incomplete cluster variables with the primary outcome; any other imputed column alone."""
+    from trial.analysis import baseline_column, outcome_scales
+    from trial.costs import COST, effect_scale
+
+    blocks = [list(pair) for pair in pairs]
+    owner = {c: i for i, block in enumerate(blocks) for c in block}
+    if "costs" in config and baseline_column(COST) in owner:
+        cost_block = owner[baseline_column(COST)]
+        effect_block = owner.get(baseline_column(effect_scale(config)))
+        if effect_block is not None and effect_block != cost_block:
+            blocks[effect_block] += blocks[cost_block]
+            blocks[cost_block] = []
+    blocks[owner[baseline_column(outcome_scales(config)[0])]] += cluster_vars
+    blocks += [[c] for c in scores if c not in owner]
+    return [block for block in blocks if block]
+
+
+def _cluster_level_predictors(config: Config, predictors: pd.DataFrame) -> list[str]:
+    """Columns of :func:`trial.analysis.numeric_predictors` that are cluster-level by design:
+    the treatment indicators and the coded strata."""
+    from trial.analysis import treatment_indicators
+
+    strata = tuple(config["design"]["strata"])
+    return [
+        c
+        for c in predictors.columns
+        if c in treatment_indicators(config).values() or c.split("[", 1)[0] in strata
+    ]
 
 
 def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTerm]:
@@ -177,11 +332,14 @@ def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTe
 def missing_terms(terms: Sequence[AnalysisTerm], model: ImputationModel) -> list[str]:
     """Problems that make ``model`` incompatible with the analysis ``terms`` (empty if none).
 
-    A term is missing when its column is not among the model's variables, or when it is a
-    predictor (complete by assumption) yet holds missing values that no engine would impute.
+    A term is missing when its column is not among the model's variables, when it is a
+    predictor (complete by assumption) yet holds missing values that no engine would impute, or
+    when it is imputed in another block than the outcome (so imputed as if unrelated to it).
     """
     problems: list[str] = []
     present = set(model.columns)
+    block_of = {c: i for i, block in enumerate(model.blocks) for c in block}
+    outcome_column = {t.outcome: t.column for t in terms if t.kind == "outcome"}
     for term in terms:
         if term.kind == "cluster":
             if term.column != model.cluster:
@@ -200,6 +358,13 @@ def missing_terms(terms: Sequence[AnalysisTerm], model: ImputationModel) -> list
             problems.append(
                 f"outcome {term.outcome!r}: analysis-model term {term.describe()} has {n} "
                 f"missing value(s) but is used only as a complete predictor"
+            )
+        elif term.column in block_of and block_of[term.column] != block_of.get(
+            outcome_column.get(term.outcome), block_of[term.column]
+        ):
+            problems.append(
+                f"outcome {term.outcome!r}: analysis-model term {term.describe()} is imputed in "
+                f"another block than {outcome_column[term.outcome]!r}"
             )
     return list(dict.fromkeys(problems))
 
@@ -226,6 +391,7 @@ def check_imputation_model(config: Config, table: pd.DataFrame) -> ImputationMod
     """
     from trial.analysis import (
         baseline_column,
+        cluster_variable_names,
         followup_column,
         imputed_extra_columns,
         outcome_scales,
@@ -239,6 +405,7 @@ def check_imputation_model(config: Config, table: pd.DataFrame) -> ImputationMod
         *design["strata"],
         *config["covariates"],
         *config["imputation"].get("auxiliary", []),
+        *cluster_variable_names(config),
         *[c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)],
         *imputed_extra_columns(config),
     ]

@@ -10,7 +10,7 @@ segment sums (``numpy.bincount``), so a sweep of the sampler costs O(n p + J p^2
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -406,6 +406,37 @@ def _validate(
             raise ValueError(f"predictor {col!r} has missing values; list it under impute instead")
 
 
+def _validate_cluster_means(
+    cluster_means: Mapping[str, Sequence[str]] | None,
+    impute: Sequence[str],
+    predictors: Sequence[str],
+    cluster_level: Sequence[str],
+) -> dict[str, list[str]] | None:
+    """Check the ``cluster_means`` mapping; return it with lists as values."""
+    if cluster_means is None:
+        return None
+    checked: dict[str, list[str]] = {}
+    for target, columns in cluster_means.items():
+        if target not in impute:
+            raise ValueError(f"cluster_means: {target!r} is not a column of impute")
+        if isinstance(columns, str):
+            raise TypeError(f"cluster_means[{target!r}] must be a sequence of column names")
+        for column in columns:
+            if column == target:
+                raise ValueError(f"cluster_means[{target!r}] names the column itself")
+            if column not in impute and column not in predictors:
+                raise ValueError(
+                    f"cluster_means[{target!r}]: {column!r} is in neither impute nor predictors"
+                )
+            if column in cluster_level:
+                raise ValueError(
+                    f"cluster_means[{target!r}]: {column!r} is cluster-level; its cluster mean "
+                    "is the column itself"
+                )
+        checked[target] = list(dict.fromkeys(columns))
+    return checked
+
+
 def _as_float(series: pd.Series) -> _FloatArray:
     return series.to_numpy(dtype=float, na_value=np.nan, copy=True)
 
@@ -450,6 +481,7 @@ def impute_multilevel(
     burn_in: int = 10,
     mean_match: Sequence[str] = (),
     mean_match_candidates: int = 5,
+    cluster_means: Mapping[str, Sequence[str]] | None = None,
 ) -> ImputationResult:
     r"""Make one completed dataset by multilevel (random-intercept) normal imputation.
 
@@ -463,7 +495,8 @@ def impute_multilevel(
     ``impute`` is visited in the given order.
 
     * A level-1 variable is modelled on an intercept, all other variables of ``impute`` and
-      ``predictors`` (current filled values) and a random cluster intercept,
+      ``predictors`` (current filled values), the cluster means of the columns that
+      ``cluster_means`` names for it, and a random cluster intercept,
       :math:`y_{ij} = x_{ij}'\beta + u_j + e_{ij}`. One Gibbs sweep draws
       :math:`(\beta, u) \mid \sigma^2_u, \sigma^2_e` (normal, flat prior on
       :math:`\beta`) then :math:`\sigma^2_u \mid u` and :math:`\sigma^2_e \mid \beta, u`
@@ -473,8 +506,11 @@ def impute_multilevel(
       sweeps of successive iterations form one chain, as in a joint Gibbs sampler.
     * A variable in ``cluster_level`` is imputed once per cluster (like mice
       ``2lonly.norm``): a Bayesian normal regression, over clusters, of its cluster values on
-      an intercept and the cluster means of the other variables of ``impute`` and
-      ``predictors``; the drawn value is given to every row of the cluster.
+      an intercept and cluster-level regressors; the drawn value is given to every row of the
+      cluster. Without ``cluster_means`` the regressors are the cluster means of all other
+      variables of ``impute`` and ``predictors``; with it, the other ``cluster_level``
+      columns and the cluster means of the columns ``cluster_means`` names for the variable
+      (with few clusters, the means of every variable would saturate the regression).
 
     Parameters
     ----------
@@ -501,6 +537,16 @@ def impute_multilevel(
         Extra Gibbs sweeps run for each level-1 variable at its first visit, before its first
         imputation, so that its parameter chain starts from near its posterior rather than
         from the crude starting values.
+    mean_match
+        Level-1 columns of ``impute`` imputed by predictive mean matching (see above).
+    mean_match_candidates
+        Size of the donor pool of predictive mean matching.
+    cluster_means
+        For each column of ``impute`` (key), the level-1 columns of ``impute`` or
+        ``predictors`` whose cluster means (of the current filled values) enter its model as
+        cluster-level predictors, so that a predictor's between-cluster slope may differ from
+        its within-cluster slope. A column's own mean never enters its own model: its random
+        intercept (or, at cluster level, the variable itself) is that mean.
 
     Returns
     -------
@@ -536,6 +582,7 @@ def impute_multilevel(
     variables).
     """
     _validate(data, cluster, impute, predictors, cluster_level, iterations, burn_in)
+    means_of = _validate_cluster_means(cluster_means, impute, predictors, cluster_level)
     matched = set(mean_match)
     if matched - set(impute) or matched & set(cluster_level):
         raise ValueError("mean_match must name level-1 columns of impute")
@@ -589,13 +636,29 @@ def impute_multilevel(
     variances: dict[str, tuple[float, float]] = {}
     trace_rows: list[tuple[int, str, float, float]] = []
 
+    predictor_values = {col: pred_matrix[:, k] for k, col in enumerate(predictors)}
+
+    def cluster_mean(column: str) -> _FloatArray:
+        current = values[column] if column in values else predictor_values[column]
+        return _segment_sums(codes, current, n_clusters) / counts
+
     for iteration in range(1, iterations + 1):
         for col in incomplete:
             others = [values[o] for o in impute if o != col]
-            X = np.column_stack([np.ones(n), *others, pred_matrix])
             if col in level2:
                 miss_c = cluster_missing[col]
-                Xc = _segment_sums(codes, X, n_clusters) / counts[:, None]
+                if means_of is None:
+                    X = np.column_stack([np.ones(n), *others, pred_matrix])
+                    Xc = _segment_sums(codes, X, n_clusters) / counts[:, None]
+                else:
+                    level2_others = [c for c in [*impute, *predictors] if c in level2 and c != col]
+                    Xc = np.column_stack(
+                        [
+                            np.ones(n_clusters),
+                            *[cluster_mean(c) for c in level2_others],
+                            *[cluster_mean(c) for c in means_of.get(col, ())],
+                        ]
+                    )
                 yc = _segment_sums(codes, values[col], n_clusters) / counts
                 if int((~miss_c).sum()) <= Xc.shape[1]:
                     raise ValueError(
@@ -620,6 +683,8 @@ def impute_multilevel(
                 values[col][:] = yc[codes]
                 imputed = drawn
             else:
+                means = [cluster_mean(c)[codes] for c in (means_of or {}).get(col, ())]
+                X = np.column_stack([np.ones(n), *others, pred_matrix, *means])
                 miss = row_missing[col]
                 y = np.where(miss, np.nan, values[col])
                 state = variances.get(col)

@@ -16,6 +16,11 @@
 #                 a fresh pan run of 500 Gibbs cycles and the chain needs no further burn-in)
 #   jomo1rancon   jomo::jomo1rancon with the same fixed effects and a random intercept,
 #                 default priors, nburn = 2000, nbetween = 500, nimp = 50
+#   mice_2l.pan_means, jomo1rancon_means
+#                 the same with the cluster mean of baseline as a further fixed effect (mice:
+#                 predictorMatrix code 3; jomo: the mean computed here as a column of X), as the
+#                 pipeline's multilevel engine adds the cluster means of a score's level-1
+#                 predictors
 # Analysis model in each completed dataset: lme4::lmer(y ~ arm + baseline + stratum +
 # (1 | cluster)), REML; the arm coefficient and its model-based variance (vcov) are pooled
 # by Rubin's rules.
@@ -88,12 +93,31 @@ per_jomo <- t(sapply(seq_len(M), function(i) {
                      clus = d$clus))
 }))
 
+# ---- the same with the cluster mean of baseline ---------------------------------------------
+pred_means <- pred
+pred_means["y", "baseline"] <- 3   # fixed effect and cluster mean
+imp_means <- mice(dat, m = M, maxit = 5, method = meth, predictorMatrix = pred_means,
+                  seed = SEED + 1, print = FALSE)
+per_mice_means <- t(sapply(seq_len(M), function(i) fit_arm(complete(imp_means, i))))
+
+set.seed(SEED + 1)
+X_means <- cbind(X, baseline_mean = ave(dat$baseline, dat$clus))
+jimp_means <- jomo1rancon(Y = Y, X = X_means, Z = Z, clus = dat$clus, nburn = 2000,
+                          nbetween = 500, nimp = M, output = 0)
+per_jomo_means <- t(sapply(seq_len(M), function(i) {
+  d <- jimp_means[jimp_means$Imputation == i, ]
+  fit_arm(data.frame(y = d$y, arm = d$arm, baseline = d$baseline, stratum = d$stratum,
+                     clus = d$clus))
+}))
+
 # ---- complete cases (for orientation only) ------------------------------------------------
 cc <- fit_arm(dat[!is.na(dat$y), ])
 
 pooled <- rbind(
   cbind(method = "mice_2l.pan", rubin(per_mice)),
   cbind(method = "jomo1rancon", rubin(per_jomo)),
+  cbind(method = "mice_2l.pan_means", rubin(per_mice_means)),
+  cbind(method = "jomo1rancon_means", rubin(per_jomo_means)),
   data.frame(method = "complete_case", m = 1, qbar = cc[["est"]], ubar = cc[["var"]],
              b = 0, t = cc[["var"]], mcse = 0)
 )
@@ -102,7 +126,11 @@ write_fixture(rbind(
   data.frame(method = "mice_2l.pan", imputation = seq_len(M), est = per_mice[, "est"],
              var = per_mice[, "var"]),
   data.frame(method = "jomo1rancon", imputation = seq_len(M), est = per_jomo[, "est"],
-             var = per_jomo[, "var"])
+             var = per_jomo[, "var"]),
+  data.frame(method = "mice_2l.pan_means", imputation = seq_len(M),
+             est = per_mice_means[, "est"], var = per_mice_means[, "var"]),
+  data.frame(method = "jomo1rancon_means", imputation = seq_len(M),
+             est = per_jomo_means[, "est"], var = per_jomo_means[, "var"])
 ), "trial_like_per_imputation.csv")
 write.csv(data.frame(
   software = c("R", "mice", "pan", "jomo", "lme4"),
