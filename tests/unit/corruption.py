@@ -15,6 +15,13 @@ from typing import Any
 
 Corruption = Callable[[Path, dict], None]
 
+#: Small frozen copies of the bundled examples that the corpus damages (``python -m
+#: tests.unit.corruption`` remakes them): frozen so that regenerating an example does not
+#: change the values its exact messages quote.
+CORPUS_DATA = Path(__file__).resolve().parent / "corpus_data"
+#: Clusters kept in each example's small copy (both arms).
+CORPUS_CLUSTERS = {"refocus": 6, "trio": 9}
+
 
 def subset_example(config: dict, source: Path, target: Path, n_clusters: int) -> None:
     """Copy an example's raw files keeping its first ``n_clusters`` clusters and their rows.
@@ -200,3 +207,20 @@ def both(*corruptions: Corruption) -> Corruption:
             each(raw, config)
 
     return corrupt
+
+
+def main() -> None:
+    """Remake the corpus's frozen copies from the bundled examples."""
+    from trial.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    for name, clusters in CORPUS_CLUSTERS.items():
+        config = load_config(root / "config" / f"{name}.yaml")
+        target = CORPUS_DATA / name
+        target.mkdir(parents=True, exist_ok=True)
+        subset_example(config, root / config["paths"]["raw"], target, clusters)
+        print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 """The corruption corpus: realistic damage to the bundled examples, each with its exact message.
 
-A case is one entry of ``CASES``: a category, what was done to a small copy of an example (its
-first clusters and their rows, lines copied verbatim) or to its config, and the exact problems
+A case is one entry of ``CASES``: a category, what was done to a small frozen copy of an example
+(its first clusters and their rows, lines copied verbatim, committed in ``corpus_data/``) or to
+its config, and the exact problems
 expected, in order, each naming the file (or the config key), line, column and value. ``()``
 means the input is legitimate and must be accepted. A case with ``count`` expects that many
 problems, of which ``expected`` lists some. Every new bug found in reading inputs becomes a
@@ -21,6 +22,7 @@ from trial.validation import InputError, read_table, validate_inputs
 
 from ..conftest import ROOT
 from .corruption import (
+    CORPUS_DATA,
     Corruption,
     both,
     data,
@@ -33,11 +35,8 @@ from .corruption import (
     removed,
     replaced_by_folder,
     setting,
-    subset_example,
     text,
 )
-
-CLUSTERS = {"refocus": 6, "trio": 9}  # clusters kept in each example's small copy (both arms)
 
 
 @dataclass(frozen=True)
@@ -114,9 +113,9 @@ CASES = [
         field("consumers.csv", 2, "age", "1,042"), field("consumers.csv", 3, "age", "40"), field("service_use.csv", 2, "quantity", "1,022")), (
         "consumers.csv, line 2, column 'age': value '1,042'; expected a whole number without a comma: 1042 if the comma separates thousands, 1.042 if it is a decimal comma; unquoted, its comma splits the row into 8 fields where the header has 7",
         "service_use.csv, line 2, column 'quantity': value '1,022'; expected a whole number without a comma: 1022 if the comma separates thousands, 1.022 if it is a decimal comma; unquoted, its comma splits the row into 5 fields where the header has 4")),
-    Case("stray comma", "decimal commas in every row", every("participation.csv", "attendance", lambda v: v.replace(".", ",")), (
-        "participation.csv, line 2, column 'attendance': value '0,946'; expected a number with a decimal point, not a decimal comma (0.946); unquoted, its comma splits the row into 4 fields where the header has 3",
-        "participation.csv, line 13, column 'attendance': value '0,917'; expected a number with a decimal point, not a decimal comma (0.917); unquoted, its comma splits the row into 4 fields where the header has 3"), count=12),
+    Case("stray comma", "decimal commas in every row", every("participation.csv", "attendance", lambda v: "0,625"), (
+        "participation.csv, line 2, column 'attendance': value '0,625'; expected a number with a decimal point, not a decimal comma (0.625); unquoted, its comma splits the row into 4 fields where the header has 3",
+        "participation.csv, line 13, column 'attendance': value '0,625'; expected a number with a decimal point, not a decimal comma (0.625); unquoted, its comma splits the row into 4 fields where the header has 3"), count=12),
     Case("stray comma", "text with an unquoted comma", field("unit_costs.csv", 2, "source", SOURCE), (
         "unit_costs.csv, line 2: value 'inpatient_day,inpatient,bed-day,330,2012,Assumed, of the ...'; expected 6 fields as in the header, found 7: a stray comma, or text with a comma that is not in quotes",)),
     Case("stray comma", "comma lost between two fields", line("consumers.csv", 3, lambda t: t.replace(",40,", ",40 ")), (
@@ -199,7 +198,7 @@ CASES = [
     Case("inconsistent", "audit record available with nothing scored", field("casenote_audit.csv", 8, "record_available", "yes"), (
         "casenote_audit.csv, line 8, column 'record_available': value 'yes'; expected at least one of ['values_documented', 'strengths_documented', 'goals_documented', 'actions_documented'] scored when the record is available, or the code of a record that could not be audited",)),
     Case("inconsistent", "blank unit cost of a service used", field("unit_costs.csv", 4, "unit_cost", ""), (
-        "unit_costs.csv, line 4, column 'unit_cost': value ''; expected a unit cost for 'psychiatrist_contact', which 142 rows of service_use.csv use (or set costs/missing_unit_cost: zero to cost it at 0)",)),
+        "unit_costs.csv, line 4, column 'unit_cost': value ''; expected a unit cost for 'psychiatrist_contact', which 144 rows of service_use.csv use (or set costs/missing_unit_cost: zero to cost it at 0)",)),
     Case("inconsistent", "blank quantity of a service used", field("service_use.csv", 2, "quantity", ""), (
         "service_use.csv, line 2, column 'quantity': value ''; expected a value (this column may not be blank)",)),
     Case("inconsistent", "a consumer in a team that does not exist", field("consumers.csv", 2, "team_id", "T99"), (
@@ -261,14 +260,12 @@ CASES = [
 
 
 @pytest.fixture(scope="session")
-def examples(tmp_path_factory):
-    """Each example's config and a small copy of its raw files (never changed)."""
+def examples():
+    """Each example's config and the frozen small copy of its raw files (never changed)."""
     made = {}
-    for name, clusters in CLUSTERS.items():
+    for name in ("refocus", "trio"):
         config = load_config(ROOT / "config" / f"{name}.yaml")
-        folder = tmp_path_factory.mktemp(f"small_{name}")
-        subset_example(config, ROOT / config["paths"]["raw"], folder, clusters)
-        made[name] = (config, folder)
+        made[name] = (config, CORPUS_DATA / name)
     return made
 
 

@@ -239,3 +239,28 @@ def test_arm_check_flags_under_dispersed_imputations(primary_only):
     row = arm_difference_check(primary_only, table, means).iloc[0]
     assert row["sd_ratio"] < 0.5 and row["sd_ratio_high"] < 1 and row["flag_sd"]
     assert not row["flag_difference"]  # the arm effect itself is carried
+
+
+def test_arm_check_leaves_out_values_the_estimands_leave_undefined(primary_only):
+    """Rows kept missing in every completed dataset (e.g. after death) are neither observed nor
+    imputed; the check on the rest equals the check on a table without them."""
+    table, follow = _trial_with_gaps()
+    lost = table["qpr_total__followup"].isna().to_numpy()
+    undefined = np.flatnonzero(lost)[::7]  # some of the lost follow-ups are undefined
+
+    def fill(rows, rng):
+        return follow[rows.index] + rng.normal(0, 1, len(rows))
+
+    completed = _completed(table, fill)
+    for frame in completed:
+        frame.loc[undefined, "qpr_total__followup"] = np.nan
+    row = arm_difference_check(primary_only, table, completed).iloc[0]
+    assert row["n_imputed"] == lost.sum() - undefined.size
+    kept = np.setdiff1d(np.arange(len(table)), undefined)
+    without = arm_difference_check(
+        primary_only,
+        table.iloc[kept].reset_index(drop=True),
+        [f.iloc[kept].reset_index(drop=True) for f in completed],
+    ).iloc[0]
+    assert row["imputed_difference"] == pytest.approx(without["imputed_difference"], rel=1e-10)
+    assert row["sd_ratio"] == pytest.approx(without["sd_ratio"], rel=1e-10)

@@ -285,15 +285,19 @@ def arm_difference_check(
     m = len(completed)
     rows = []
     for scale, label in analysed_followups(config):
-        imputed = table[followup_column(scale)].isna().to_numpy()
+        # rows whose value the estimands leave undefined (e.g. after death) stay missing in
+        # every completed dataset and belong to neither group
+        defined = completed[0][followup_column(scale)].notna().to_numpy()
+        imputed = table[followup_column(scale)].isna().to_numpy()[defined]
         if not imputed.any() or imputed.all():
             continue
+        frames = [frame.loc[defined] for frame in completed]
         stacked = pd.DataFrame(
             [
                 _arm_check_fit(
                     config, frame, scale, imputed, numeric_predictors(config, frame)[extra_columns]
                 )
-                for frame in completed
+                for frame in frames
             ]
         )
         sd = pool_rubin(
