@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 
 from trial.config import Config  # noqa: E402
 from trial.config import arms as all_arms  # noqa: E402
-from trial.reporting import PNG_METADATA  # noqa: E402
+from trial.reporting import figure_dpi, save_figure  # noqa: E402
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
 _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}
@@ -113,5 +113,4 @@ def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
             color="#1f4e79",
         )
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))

@@ -157,12 +157,73 @@ def test_report_has_banner_and_estimates(runs):
     assert "C0001" not in html  # no individual identifiers in reports
 
 
+def test_report_opens_with_the_primary_result_before_any_table(runs):
+    config, folder = runs[0]
+    html = (folder / "reports" / "report.html").read_text()
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
+    summary = pd.read_csv(folder / "reports" / "tables" / "outcome_summary.csv")
+    primary = outcomes[outcomes["role"] == "primary"].iloc[0]
+    stated = (
+        f"adjusted difference {primary['estimate']:.2f} (95% CI {primary['ci_low']:.2f} to "
+        f"{primary['ci_high']:.2f}; p = {primary['p']:.3f})"
+    )
+    assert -1 < html.find(stated) < html.find("<table")
+    # the per-arm counts in the sentence add up to the individuals in the pooled analysis, and
+    # those observed to the follow-up values in the analysis table
+    rows = summary[summary["outcome"] == primary["outcome"]]
+    assert rows["n_analysed"].sum() == primary["n_individuals"]
+    assert rows["n_clusters"].sum() == primary["n_clusters"]
+    table = pd.read_csv(folder / "derived" / "scored" / "analysis_table.csv")
+    alive = table["followup_status"] != "died"
+    assert rows["n_observed"].sum() == table.loc[alive, "qpr_total__followup"].notna().sum()
+    for row in rows.itertuples():
+        assert f"({row.n_observed} observed, {row.n_imputed} imputed)" in html
+
+
+def code_names_in_report(config: dict, html: str) -> set[str]:
+    """Code names from the config (identifiers with underscores, analysis-table columns, model
+    terms, df method codes) found in the report's text outside the provenance record, which
+    names files and rules on purpose."""
+    import re
+
+    def identifiers(value, found):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                identifiers(key, found)
+                identifiers(item, found)
+        elif isinstance(value, list):
+            for item in value:
+                identifiers(item, found)
+        elif isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", value):
+            found.add(value)
+        return found
+
+    html = re.sub(r'src="data:[^"]+"', "", html)
+    html = html[: html.index('<h2 id="provenance"')]
+    text = re.sub(r"<[^>]+>", " ", html)
+    codes = identifiers(config, set()) | {"kenward-roger", "between-within"}
+    found = {c for c in codes if re.search(rf"(?<![\w/.-]){re.escape(c)}(?![\w.-])", text)}
+    found |= set(re.findall(r"\b\w+__(?:baseline|followup)\b", text))
+    return found | set(re.findall(r"\b\w+\[[^\]\s]+\]", text))
+
+
+def test_report_names_nothing_by_its_code(runs):
+    config, folder = runs[0]
+    html = (folder / "reports" / "report.html").read_text()
+    assert code_names_in_report(config, html) == set()
+    # the scan finds what it looks for
+    assert code_names_in_report(
+        config, html.replace("</h1>", " qpr_total__followup trust[2gether] kenward-roger</h1>")
+    ) == {"qpr_total__followup", "trust[2gether]", "kenward-roger"}
+
+
 def test_results_are_identical_with_one_or_two_cores(runs):
     (_, first), (_, second) = runs
     for name in (
         "tables/outcomes.csv",
         "tables/flow.csv",
         "tables/baseline.csv",
+        "tables/outcome_summary.csv",
         "figures/forest.png",
     ):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name

@@ -141,6 +141,7 @@ rule describe_trial:
     output:
         flow=f"{REPORTS}/tables/flow.csv",
         baseline=f"{REPORTS}/tables/baseline.csv",
+        outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
         diagram=report(
             f"{REPORTS}/figures/consort_flow.png",
             caption="../report/consort_flow.rst",

@@ -32,6 +32,7 @@ REPORT_INPUTS.update(
     intercurrent_events=f"{REPORTS}/tables/intercurrent_events.csv",
     flow_figure=f"{REPORTS}/figures/consort_flow.png",
     baseline=f"{REPORTS}/tables/baseline.csv",
+    outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
     forest_figure=f"{REPORTS}/figures/forest.png",
     primary_figure=f"{REPORTS}/figures/primary_distribution.png",
     traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.csv"),

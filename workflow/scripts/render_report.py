@@ -2,7 +2,13 @@
 
 import json
 
-from trial.report import build_sections, provenance, render_report
+from trial.report import (
+    build_sections,
+    build_summary,
+    provenance,
+    render_report,
+    robustness_rows,
+)
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
@@ -11,8 +17,9 @@ inputs = dict(snakemake.input.items())
 inputs["provenance_info"] = provenance(config, snakemake.params.config_path, list(inputs["raw"]))
 inputs["table_rules"] = snakemake.params.table_rules
 sections = build_sections(config, inputs)
+summary = build_summary(config, inputs)
 log.info("sections: %s", [s.id for s in sections])
 with open(snakemake.output.html, "w", encoding="utf-8") as handle:
-    handle.write(render_report(config, sections))
+    handle.write(render_report(config, sections, summary, robustness_rows(config, inputs)))
 with open(snakemake.output.provenance, "w", encoding="utf-8") as handle:
     json.dump(inputs["provenance_info"], handle, indent=2, sort_keys=True)
