@@ -217,6 +217,27 @@ def test_report_names_nothing_by_its_code(runs):
     ) == {"qpr_total__followup", "trust[2gether]", "kenward-roger"}
 
 
+def test_word_export_tables_equal_the_result_tables(runs):
+    docx = pytest.importorskip("docx")
+    config, folder = runs[0]
+    document = docx.Document(str(folder / "reports" / "report.docx"))
+    baseline = pd.read_csv(
+        folder / "reports" / "tables" / "baseline.csv", dtype=str, keep_default_na=False
+    )
+    table1, table2 = document.tables
+    assert [c.text for c in table1.rows[0].cells] == list(baseline.columns)
+    assert [[c.text for c in r.cells] for r in table1.rows[1:]] == baseline.to_numpy().tolist()
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
+    differences = [r.cells[7].text for r in table2.rows[1:] if r.cells[7].text != "reference"]
+    assert differences == [
+        f"{o.estimate:.2f} ({o.ci_low:.2f} to {o.ci_high:.2f})"
+        + ("" if o.direction == "treatment_minus_reference" else f" ({o.contrast})")
+        for o in outcomes.itertuples()
+    ]
+    provenance = json.loads((folder / "reports" / "provenance.json").read_text())
+    assert provenance["config_sha256"] in document.sections[0].footer.paragraphs[0].text
+
+
 def test_results_are_identical_with_one_or_two_cores(runs):
     (_, first), (_, second) = runs
     for name in (

@@ -48,6 +48,7 @@ rule render_report:
             f"{REPORTS}/report.html", caption="../report/report.rst", category="Report"
         ),
         provenance=f"{REPORTS}/provenance.json",
+        docx=f"{REPORTS}/report.docx",
     conda:
         "../envs/trial.yaml"
     log:

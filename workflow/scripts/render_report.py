@@ -1,8 +1,13 @@
-"""Rule render_report: the self-contained HTML report and the provenance record."""
+"""Rule render_report: the self-contained HTML report, its Word export (summary, Tables 1 and 2)
+and the provenance record."""
 
 import json
 
+import pandas as pd
+
+from trial.manuscript import write_docx
 from trial.report import (
+    build_outcome_table,
     build_sections,
     build_summary,
     provenance,
@@ -23,3 +28,11 @@ with open(snakemake.output.html, "w", encoding="utf-8") as handle:
     handle.write(render_report(config, sections, summary, robustness_rows(config, inputs)))
 with open(snakemake.output.provenance, "w", encoding="utf-8") as handle:
     json.dump(inputs["provenance_info"], handle, indent=2, sort_keys=True)
+write_docx(
+    config,
+    summary,
+    pd.read_csv(inputs["baseline"], dtype=str, keep_default_na=False),
+    build_outcome_table(config, inputs),
+    inputs["provenance_info"],
+    snakemake.output.docx,
+)
