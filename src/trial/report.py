@@ -355,6 +355,72 @@ def robustness_rows(config: Config, inputs: Inputs) -> list[dict[str, str]]:
     return rows
 
 
+def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
+    """What a reviewer would flag, found in this run's results, one sentence each.
+
+    Each point has ``text`` and ``anchor`` (the report section that shows it). Points: outcomes
+    whose imputations fail the imputation check (arm difference or residual spread among imputed
+    individuals beyond noise of the observed), fits with the cluster variance at zero, cost
+    methods that disagree with the headline cost difference, and an ICER whose effect CI includes
+    zero. Only what the result tables show is flagged; none of these is judged on a threshold
+    chosen here.
+    """
+    m = config["imputation"]["m"]
+    level = confidence_percent(config)
+    points = []
+    if inputs.get("arm_check"):
+        check = pd.read_csv(inputs["arm_check"])
+        for r in check.to_dict("records"):
+            found = []
+            if str(r["flag_difference"]) == "True":
+                found.append("the arm difference among imputed individuals")
+            if str(r["flag_sd"]) == "True":
+                found.append(f"the spread of imputed values (SD ratio {r['sd_ratio']:.2f})")
+            if found:
+                points.append(
+                    {
+                        "text": f"{r['label']}: {' and '.join(found)} differ from the observed "
+                        "by more than noise explains; the imputations may not carry the "
+                        "treatment effect.",
+                        "anchor": "imputation",
+                    }
+                )
+    outcomes = pd.read_csv(inputs["outcomes"])
+    for r in outcomes[outcomes["n_boundary_fits"] > 0].to_dict("records"):
+        points.append(
+            {
+                "text": f"{r['label']} ({r['contrast']}): the {config['design']['cluster_label']} "
+                f"variance was estimated at zero in {r['n_boundary_fits']} of {m} imputations.",
+                "anchor": "outcomes",
+            }
+        )
+    if inputs.get("costs"):
+        costs = pd.read_csv(inputs["costs"])
+        for r in costs[costs["agrees"].astype(str) == "False"].to_dict("records"):
+            points.append(
+                {
+                    "text": f"Costs: {r['label']} gives {r['estimate']:.0f} "
+                    f"({r['ci_low']:.0f} to {r['ci_high']:.0f}), which disagrees with the "
+                    "headline cost difference.",
+                    "anchor": "costs",
+                }
+            )
+    if inputs.get("cost_effectiveness"):
+        ce = pd.read_csv(inputs["cost_effectiveness"]).set_index("quantity")
+        effect = ce.loc["incremental_effect"]
+        if effect["ci_low"] <= 0 <= effect["ci_high"]:
+            points.append(
+                {
+                    "text": f"Cost-effectiveness: the incremental effect's {level}% CI "
+                    f"({effect['ci_low']:.2f} to {effect['ci_high']:.2f}) includes zero, so "
+                    f"the ICER ({ce.loc['icer', 'estimate']:.0f}) is not interpretable on its "
+                    "own.",
+                    "anchor": "costs",
+                }
+            )
+    return points
+
+
 def build_outcome_table(config: Config, inputs: Inputs) -> list[dict[str, Any]]:
     """Table 2 (:func:`outcome_table`) from the result tables; the ICC only when it was run."""
     icc = pd.read_csv(inputs["icc"]) if inputs.get("icc") else None
@@ -558,9 +624,11 @@ def render_report(
     sections: list[Section],
     summary: list[str] | tuple[str, ...] = (),
     robustness: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
+    points: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
 ) -> str:
-    """Render the HTML report from its sections, with the summary sentences (and the primary
-    estimate's robustness, :func:`robustness_rows`) above them."""
+    """Render the HTML report from its sections, with the summary sentences, the primary
+    estimate's robustness (:func:`robustness_rows`) and the points for the reader
+    (:func:`reader_points`) above them."""
     env = Environment(
         loader=PackageLoader("trial", "templates"),
         autoescape=select_autoescape(),
@@ -580,6 +648,8 @@ def render_report(
         sections=sections,
         summary=summary,
         robustness=robustness,
+        points=points,
+        section_titles={s.id: f"{i}. {s.title}" for i, s in enumerate(sections, start=1)},
         fmt=fmt,
         p_text=p_text,
     )

@@ -196,3 +196,61 @@ def test_robustness_rows_put_each_sensitivity_analysis_beside_the_primary(small_
         ),
     ]
     assert robustness_rows(small_config, {"outcomes": tmp_path / "outcomes.csv"}) == []
+
+
+def test_reader_points_flag_what_the_tables_show(small_config, tmp_path):
+    from trial.report import reader_points
+
+    outcomes = _outcomes(2.5, (0.1, 4.9)).assign(n_boundary_fits=[0, 3])
+    outcomes.to_csv(tmp_path / "outcomes.csv", index=False)
+    pd.DataFrame(
+        [
+            {"label": "QPR total", "flag_difference": False, "flag_sd": True, "sd_ratio": 0.61},
+            {"label": "Functioning", "flag_difference": False, "flag_sd": False, "sd_ratio": 1.0},
+        ]
+    ).to_csv(tmp_path / "check.csv", index=False)
+    pd.DataFrame(
+        [
+            {
+                "label": "Headline",
+                "agrees": None,
+                "estimate": -500,
+                "ci_low": -900,
+                "ci_high": -100,
+            },
+            {"label": "Gamma GLM", "agrees": False, "estimate": 300, "ci_low": 10, "ci_high": 590},
+            {"label": "Mixed model", "agrees": True, "estimate": -480, "ci_low": -9, "ci_high": 1},
+        ]
+    ).to_csv(tmp_path / "costs.csv", index=False)
+    pd.DataFrame(
+        [
+            {"quantity": "incremental_effect", "estimate": 0.1, "ci_low": -0.2, "ci_high": 0.4},
+            {"quantity": "icer", "estimate": -5000.0, "ci_low": None, "ci_high": None},
+        ]
+    ).to_csv(tmp_path / "ce.csv", index=False)
+    inputs = {
+        "outcomes": tmp_path / "outcomes.csv",
+        "arm_check": tmp_path / "check.csv",
+        "costs": tmp_path / "costs.csv",
+        "cost_effectiveness": tmp_path / "ce.csv",
+    }
+    points = reader_points(small_config, inputs)
+    assert [p["anchor"] for p in points] == ["imputation", "outcomes", "costs", "costs"]
+    assert points[0]["text"].startswith("QPR total: the spread of imputed values (SD ratio 0.61)")
+    assert "Functioning (REFOCUS minus Usual care)" in points[1]["text"]
+    assert "zero in 3 of 40 imputations" in points[1]["text"]
+    assert points[2]["text"].startswith("Costs: Gamma GLM gives 300 (10 to 590)")
+    assert "(-0.20 to 0.40) includes zero" in points[3]["text"]
+    # an effect CI clear of zero, agreeing costs and clean checks leave nothing to flag
+    pd.DataFrame(
+        [
+            {"quantity": "incremental_effect", "estimate": 0.3, "ci_low": 0.1, "ci_high": 0.5},
+            {"quantity": "icer", "estimate": 2000.0, "ci_low": None, "ci_high": None},
+        ]
+    ).to_csv(tmp_path / "ce.csv", index=False)
+    _outcomes(2.5, (0.1, 4.9)).assign(n_boundary_fits=0).to_csv(
+        tmp_path / "outcomes.csv", index=False
+    )
+    inputs.pop("arm_check")
+    inputs.pop("costs")
+    assert reader_points(small_config, inputs) == []

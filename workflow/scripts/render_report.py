@@ -11,6 +11,7 @@ from trial.report import (
     build_sections,
     build_summary,
     provenance,
+    reader_points,
     render_report,
     robustness_rows,
 )
@@ -25,7 +26,15 @@ sections = build_sections(config, inputs)
 summary = build_summary(config, inputs)
 log.info("sections: %s", [s.id for s in sections])
 with open(snakemake.output.html, "w", encoding="utf-8") as handle:
-    handle.write(render_report(config, sections, summary, robustness_rows(config, inputs)))
+    handle.write(
+        render_report(
+            config,
+            sections,
+            summary,
+            robustness_rows(config, inputs),
+            reader_points(config, inputs),
+        )
+    )
 with open(snakemake.output.provenance, "w", encoding="utf-8") as handle:
     json.dump(inputs["provenance_info"], handle, indent=2, sort_keys=True)
 write_docx(
