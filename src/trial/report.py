@@ -565,26 +565,28 @@ def _provenance_section(config: Config, inputs: Inputs) -> Section:
     return Section("provenance", "Provenance", "provenance.html.j2", context)
 
 
-# The report's sections in order: (name, builder, the input names it needs).
+# The report's sections in order of evidence: the randomised comparisons, their robustness and
+# missing data, clustering, non-randomised analyses, economics, process, and the check against
+# published figures or the generating truth last: (name, builder, the input names it needs).
 SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("design", _design_section, ("traces",)),
     ("estimands", estimands_section, ("intercurrent_events",)),
     ("flow", _flow_section, ("flow", "flow_figure")),
     ("baseline", _baseline_section, ("baseline", "primary_figure")),
     ("outcomes", _outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
-    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
-                                         "imputed_vs_observed", "trace_figure", "imputed_figure",
-                                         "arm_check", "arm_check_figure")),
-    ("reproduction", _reproduction_section, ("outcomes",)),
-    ("participation", participation_section, ("participation", "participation_scores")),
     ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
                                           "delta_adjustment", "tipping_figure",
                                           "forest_all_figure")),
+    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
+                                         "imputed_vs_observed", "trace_figure", "imputed_figure",
+                                         "arm_check", "arm_check_figure")),
     ("clustering", icc_section, ("icc",)),
-    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
-                              "audit_tests", "audit_figure")),
+    ("participation", participation_section, ("participation", "participation_scores")),
     ("costs", cost_section, ("cost_use", "cost_units", "costs", "cost_effectiveness", "ceac",
                              "cheers", "ce_plane_figure", "ceac_figure")),
+    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
+                              "audit_tests", "audit_figure")),
+    ("reproduction", _reproduction_section, ("outcomes",)),
     ("provenance", _provenance_section, ("provenance_info",)),
 ]
 
