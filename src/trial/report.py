@@ -43,6 +43,7 @@ from trial.reporting import (  # noqa: E402
     embed_png,
     figure_dpi,
     fmt,
+    inline_svg,
     p_text,
     save_figure,
 )
@@ -509,7 +510,8 @@ def _flow_section(config: Config, inputs: Inputs) -> Section:
         .astype(int)
         for level in ("cluster", "individual")
     }
-    context = {"flow": wide, "figures": {"diagram": embed_png(inputs["flow_figure"])}}
+    diagram = inline_svg(inputs["flow_figure"], "CONSORT flow diagram of clusters and participants")
+    context = {"flow": wide, "figures": {"diagram": diagram}}
     return Section("flow", "Flow of clusters and participants", "flow.html.j2", context)
 
 

@@ -102,6 +102,30 @@ def display_name(config: Mapping[str, Any], code: Any) -> str:
     return code.replace("_", " ")
 
 
+def save_svg(fig: Any, path: str | Path) -> None:
+    """Write a matplotlib figure as SVG with its text kept as text (searchable, selectable,
+    editable) and no date or random IDs, so the same inputs give the same file."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "trial"}):
+        fig.savefig(path, format="svg", metadata={"Date": None})
+
+
+def inline_svg(path: str | Path, label: str) -> str:
+    """An SVG file as markup to place in the HTML, scaled to the page, its text searchable."""
+    import re
+
+    markup = Path(path).read_text(encoding="utf-8")
+    markup = markup[markup.index("<svg") :]
+    return re.sub(
+        r'<svg([^>]*?) width="[^"]+" height="[^"]+"',
+        rf'<svg\1 role="img" aria-label="{label}" style="width: 100%; max-width: 760px; '
+        'height: auto"',
+        markup,
+        count=1,
+    )
+
+
 def embed_png(path: str | Path) -> str:
     """A PNG file as a data URI, so the report is one self-contained file."""
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")

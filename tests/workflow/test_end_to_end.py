@@ -148,6 +148,26 @@ def test_flow_counts_equal_counts_from_the_raw_file(runs):
         assert got["randomised"] == (teams["arm"] == code).sum()
 
 
+def test_flow_diagram_is_vector_text_holding_the_flow_counts(runs):
+    import re
+
+    config, folder = runs[0]
+    svg = (folder / "reports" / "figures" / "consort_flow.svg").read_text()
+    texts = {t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
+    flow = pd.read_csv(folder / "reports" / "tables" / "flow.csv")
+    n = flow.set_index(["level", "stage", "arm"])["n"]
+    design = config["design"]
+    assert f"{n.loc['cluster', 'randomised'].sum()} teams randomised" in texts
+    for arm, label in design["arm_labels"].items():
+        assert f"Allocated to {label}" in texts
+        assert f"{n.loc[('cluster', 'randomised', arm)]} teams" in texts
+        assert f"{n.loc[('individual', 'followed up', arm)]} consumers followed up" in texts
+        analysed = n.loc[("individual", "analysed (multiple imputation, intention to treat)", arm)]
+        assert f"{n.loc[('cluster', 'analysed', arm)]} teams, {analysed} consumers" in texts
+    html = (folder / "reports" / "report.html").read_text()
+    assert 'aria-label="CONSORT flow diagram' in html and "teams randomised</text>" in html
+
+
 def test_report_has_banner_and_estimates(runs):
     config, folder = runs[0]
     html = (folder / "reports" / "report.html").read_text()
@@ -163,9 +183,10 @@ def test_report_opens_with_the_primary_result_before_any_table(runs):
     outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
     summary = pd.read_csv(folder / "reports" / "tables" / "outcome_summary.csv")
     primary = outcomes[outcomes["role"] == "primary"].iloc[0]
+    p = "p < 0.001" if primary["p"] < 0.001 else f"p = {primary['p']:.3f}"
     stated = (
         f"adjusted difference {primary['estimate']:.2f} (95% CI {primary['ci_low']:.2f} to "
-        f"{primary['ci_high']:.2f}; p = {primary['p']:.3f})"
+        f"{primary['ci_high']:.2f}; {p})"
     )
     assert -1 < html.find(stated) < html.find("<table")
     # the per-arm counts in the sentence add up to the individuals in the pooled analysis, and

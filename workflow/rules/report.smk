@@ -30,7 +30,7 @@ REPORT_INPUTS.update(
     outcomes=f"{REPORTS}/tables/outcomes.csv",
     flow=f"{REPORTS}/tables/flow.csv",
     intercurrent_events=f"{REPORTS}/tables/intercurrent_events.csv",
-    flow_figure=f"{REPORTS}/figures/consort_flow.png",
+    flow_figure=f"{REPORTS}/figures/consort_flow.svg",
     baseline=f"{REPORTS}/tables/baseline.csv",
     outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
     forest_figure=f"{REPORTS}/figures/forest.png",
