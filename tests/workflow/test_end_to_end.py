@@ -267,6 +267,7 @@ def test_results_are_identical_with_one_or_two_cores(runs):
         "tables/baseline.csv",
         "tables/outcome_summary.csv",
         "figures/forest.png",
+        "figures/consort_flow.svg",
     ):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name
 
