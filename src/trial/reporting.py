@@ -119,7 +119,7 @@ def inline_svg(path: str | Path, label: str) -> str:
     markup = markup[markup.index("<svg") :]
     return re.sub(
         r'<svg([^>]*?) width="[^"]+" height="[^"]+"',
-        rf'<svg\1 role="img" aria-label="{label}" style="width: 100%; max-width: 760px; '
+        rf'<svg\1 role="img" aria-label="{label}" style="width: 100%; '
         'height: auto"',
         markup,
         count=1,
