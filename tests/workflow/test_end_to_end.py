@@ -155,7 +155,7 @@ def test_flow_diagram_is_vector_text_holding_the_flow_counts(runs):
     svg = (folder / "reports" / "figures" / "consort_flow.svg").read_text()
     texts = {t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
     flow = pd.read_csv(folder / "reports" / "tables" / "flow.csv")
-    n = flow.set_index(["level", "stage", "arm"])["n"]
+    n = flow.set_index(["level", "stage", "arm"])["n"].sort_index()
     design = config["design"]
     assert f"{n.loc['cluster', 'randomised'].sum()} teams randomised" in texts
     for arm, label in design["arm_labels"].items():
