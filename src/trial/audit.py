@@ -60,7 +60,7 @@ from scipy import stats  # noqa: E402
 
 from trial.analysis import arm_term, contrast_label  # noqa: E402
 from trial.config import Config, single_treatment_arm  # noqa: E402
-from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
+from trial.reporting import Section, embed_png, figure_dpi, save_figure  # noqa: E402
 from trial.sandwich import cr2_covariance  # noqa: E402
 
 __all__ = [
@@ -810,8 +810,7 @@ def trajectory_plot(config: Config, by_time: pd.DataFrame, path: str | Path) -> 
     labels.append("intervention period")
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
 
 
 def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:

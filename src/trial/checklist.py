@@ -1,8 +1,9 @@
 """Reporting-guideline checklists: where in the report each applicable item is answered.
 
 Items are the guideline's own (standard text, not trial-specific); each lists the report sections
-that can answer it. An item is marked as reported only when one of those sections is present in
-this report, so the checklist follows whatever stages the config switches on.
+that can answer it. An item is marked as reported only when every section it needs is present in
+this report, so the checklist follows whatever stages the config switches on; an item the report
+answers only in part says what is left to the investigators.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ChecklistItem:
-    """One guideline item and the report sections that answer it."""
+    """One guideline item and the report sections that answer it.
+
+    ``sections``: where the answer is (linked from the checklist); the item counts as reported
+    only when every one of ``required`` (default: the first of ``sections``) is present.
+    ``gap``: what the report leaves out of the item even then ("" when it answers all of it);
+    ``not_applicable``: why the item does not arise for the analyses this pipeline runs.
+    """
 
     item: str
     topic: str
     text: str
     sections: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    gap: str = ""
+    not_applicable: str = ""
 
 
 # CONSORT 2010 extension to cluster randomised trials (Campbell et al 2012, BMJ 345:e5661):
@@ -64,6 +74,8 @@ CONSORT_CLUSTER: tuple[ChecklistItem, ...] = (
         "Numbers analysed",
         "For each group, number of clusters and participants included in each analysis",
         ("outcomes", "flow"),
+        gap="clusters and participants per group for the primary and secondary analyses only; "
+        "sensitivity, non-randomised and economic analyses give totals over the groups",
     ),
     ChecklistItem(
         "17a",
@@ -71,13 +83,16 @@ CONSORT_CLUSTER: tuple[ChecklistItem, ...] = (
         "Results at the individual or cluster level for each primary and secondary "
         "outcome, estimated effect size and its precision, and a coefficient of "
         "intracluster correlation for each primary outcome",
-        ("outcomes", "icc"),
+        ("outcomes", "clustering"),
+        required=("outcomes", "clustering"),
     ),
     ChecklistItem(
         "17b",
         "Outcomes and estimation",
         "For binary outcomes, presentation of both absolute and relative effect sizes",
-        ("audit",),
+        (),
+        not_applicable="every outcome analysed is a continuous score; a binary outcome analysed "
+        "elsewhere needs both effect sizes reported by the investigators",
     ),
     ChecklistItem(
         "18",
@@ -90,18 +105,33 @@ CONSORT_CLUSTER: tuple[ChecklistItem, ...] = (
 
 def checklist_rows(
     items: Sequence[ChecklistItem], present: dict[str, tuple[int, str]]
-) -> list[dict[str, str]]:
-    """Rows of a checklist table; ``present`` maps section id to (number, title) in the report."""
+) -> list[dict[str, object]]:
+    """Rows of a checklist table; ``present`` maps section id to (number, title) in the report.
+
+    Each row's ``status`` is "reported", "partly reported" (``note`` says what is not covered),
+    "not applicable" (``note`` says why) or "not produced by this run"; ``links`` pairs each
+    present section's anchor with its numbered title.
+    """
     rows = []
     for entry in items:
-        where = [f"{present[s][0]}. {present[s][1]}" for s in entry.sections if s in present]
+        required = entry.required or entry.sections[:1]
+        if entry.not_applicable:
+            status, note = "not applicable", entry.not_applicable
+        elif required and all(s in present for s in required):
+            status = "partly reported" if entry.gap else "reported"
+            note = f"not covered: {entry.gap}" if entry.gap else ""
+        else:
+            status, note = "not produced by this run", ""
         rows.append(
             {
                 "item": entry.item,
                 "topic": entry.topic,
                 "text": entry.text,
-                "where": "; ".join(where) if where else "not produced by this run",
-                "anchors": [s for s in entry.sections if s in present],
+                "status": status,
+                "links": [
+                    (s, f"{present[s][0]}. {present[s][1]}") for s in entry.sections if s in present
+                ],
+                "note": note,
             }
         )
     return rows

@@ -17,14 +17,17 @@ import pandas as pd  # noqa: E402
 
 from trial.config import Config  # noqa: E402
 from trial.config import arms as all_arms  # noqa: E402
-from trial.reporting import PNG_METADATA  # noqa: E402
+from trial.reporting import figure_dpi, save_figure, save_svg  # noqa: E402
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
 _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}
 
 
-def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
-    """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG."""
+def flow_diagram(
+    config: Config, flow: pd.DataFrame, path: str | Path, svg_path: str | Path | None = None
+) -> None:
+    """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG and,
+    given ``svg_path``, to an SVG whose text stays text."""
     design = config["design"]
     arms = all_arms(config)
     cl, ind = design["cluster_label"], design["individual_label"]
@@ -113,5 +116,6 @@ def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
             color="#1f4e79",
         )
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    if svg_path is not None:
+        save_svg(fig, svg_path)
+    save_figure(fig, path, figure_dpi(config))

@@ -837,7 +837,7 @@ def ce_plane_plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from trial.reporting import PNG_METADATA
+    from trial.reporting import figure_dpi, save_figure
 
     currency = config["costs"].get("currency", "")
     de = _effect_sign(config) * replicates["effect"].to_numpy()
@@ -859,8 +859,7 @@ def ce_plane_plot(
     ax.set_ylabel(f"Incremental cost ({currency})")
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
 
 
 def ceac_plot(config: Config, ceac: pd.DataFrame, path: str | Path) -> None:
@@ -870,7 +869,7 @@ def ceac_plot(config: Config, ceac: pd.DataFrame, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from trial.reporting import PNG_METADATA
+    from trial.reporting import figure_dpi, save_figure
 
     currency = config["costs"].get("currency", "")
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -883,8 +882,7 @@ def ceac_plot(config: Config, ceac: pd.DataFrame, path: str | Path) -> None:
     ax.set_ylabel("Probability cost-effective")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pandas as pd
 
 from trial.analysis import baseline_column, followup_column, outcome_scales
 from trial.config import Config, arms, treatment_arms
-from trial.estimands import flow_rows
+from trial.estimands import flow_rows, score_defined
 
 
 def flow_counts(
@@ -77,14 +77,12 @@ def flow_counts(
 
 
 def baseline_table(
-    config: Config,
-    analysis_table: pd.DataFrame,
-    clusters: pd.DataFrame,
-    participation: pd.DataFrame | None = None,
+    config: Config, analysis_table: pd.DataFrame, clusters: pd.DataFrame
 ) -> pd.DataFrame:
     """Baseline characteristics by arm at cluster and individual level, with missing counts.
 
-    Continuous variables: mean (SD); categories: n (%). No p-values (CONSORT).
+    Continuous variables: mean (SD); categories: n (%). No p-values (CONSORT), and nothing
+    measured after randomisation (participation in the intervention is in its own section).
     Columns: ``level``, ``characteristic``, ``statistic`` and one column per arm label.
     """
     design = config["design"]
@@ -112,25 +110,11 @@ def baseline_table(
         "mean (SD); min-max",
         {a: _size_summary(f["_size"]) for a, f in by_arm.items()},
     )
-    if participation is not None:
-        spec = config["participation"]
-        score = participation.groupby(design["cluster_id"])[spec["value"]].mean()
-        add(
-            "cluster",
-            f"participation score (mean {spec['value']} over {spec['part']}s)",
-            "mean (SD); missing",
-            {
-                a: _mean_sd(f[design["cluster_id"]].map(score))
-                if a in treatment_arms(config)
-                else "not applicable"
-                for a, f in by_arm.items()
-            },
-        )
     for stratum in design["strata"]:
         for level in sorted(clusters[stratum].dropna().unique()):
             add(
                 "cluster",
-                f"{stratum}: {level}",
+                _readable(f"{stratum}: {level}"),
                 "n (%)",
                 {a: _n_pct((f[stratum] == level).sum(), len(f)) for a, f in by_arm.items()},
             )
@@ -170,7 +154,7 @@ def _describe_column(add, column, spec, people) -> None:  # noqa: ANN001 - local
         for level in spec["values"]:
             add(
                 "individual",
-                f"{column}: {level}",
+                _readable(f"{column}: {level}"),
                 "n (%)",
                 {
                     a: _n_pct((f[column] == level).sum(), f[column].notna().sum())
@@ -179,14 +163,24 @@ def _describe_column(add, column, spec, people) -> None:  # noqa: ANN001 - local
             )
         missing = {a: int(f[column].isna().sum()) for a, f in people.items()}
         if any(missing.values()):
-            add("individual", f"{column}: missing", "n", {a: str(n) for a, n in missing.items()})
+            add(
+                "individual",
+                _readable(f"{column}: missing"),
+                "n",
+                {a: str(n) for a, n in missing.items()},
+            )
     elif spec["type"] in ("integer", "number"):
         add(
             "individual",
-            column,
+            _readable(column),
             "mean (SD); missing",
             {a: _mean_sd(f[column]) for a, f in people.items()},
         )
+
+
+def _readable(name: str) -> str:
+    """A column or category code as Table 1 shows it (underscores spaced)."""
+    return name.replace("_", " ")
 
 
 def _size_summary(sizes: pd.Series) -> str:
@@ -205,6 +199,46 @@ def _mean_sd(values: pd.Series) -> str:
     return f"{np.nanmean(x):.1f} ({np.nanstd(x, ddof=1):.1f}); {missing}"
 
 
+def outcome_summary(config: Config, analysis_table: pd.DataFrame) -> pd.DataFrame:
+    """Per outcome and arm: who is analysed, how many were observed, and the observed scores.
+
+    One row per outcome (primary first) and arm, over the individuals the outcome analyses
+    include (those whose follow-up score the declared estimands define): ``n_clusters`` with at
+    least one of them, ``n_analysed``, ``n_observed`` with the follow-up score recorded (the rest,
+    ``n_imputed``, enter the analysis through multiple imputation), and the mean and SD (ddof 1)
+    of the recorded baseline and follow-up scores with how many each rests on.
+    """
+    design = config["design"]
+    roles = {o["scale"]: o["role"] for o in config["analysis"]["outcomes"]}
+    analysed = analysis_table[score_defined(config, analysis_table)]
+    rows = []
+    for scale in outcome_scales(config):
+        for arm in arms(config):
+            people = analysed[analysed[design["arm"]] == arm]
+            baseline = people[baseline_column(scale)].astype(float)
+            followup = people[followup_column(scale)].astype(float)
+            n_observed = int(followup.notna().sum())
+            rows.append(
+                {
+                    "outcome": scale,
+                    "label": config["scales"][scale]["label"],
+                    "role": roles[scale],
+                    "arm": arm,
+                    "arm_label": design["arm_labels"][arm],
+                    "n_clusters": int(people[design["cluster_id"]].nunique()),
+                    "n_analysed": len(people),
+                    "n_observed": n_observed,
+                    "n_imputed": len(people) - n_observed,
+                    "n_baseline": int(baseline.notna().sum()),
+                    "mean_baseline": baseline.mean(),
+                    "sd_baseline": baseline.std(ddof=1),
+                    "mean_followup": followup.mean(),
+                    "sd_followup": followup.std(ddof=1),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def describe_trial(
     config: Config, analysis_table: pd.DataFrame, raw_dir: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -216,4 +250,4 @@ def describe_trial(
     if "participation" in config:
         participation = read_table(config, config["participation"]["table"], raw_dir)
     flow = flow_counts(config, analysis_table, clusters, participation)
-    return flow, baseline_table(config, analysis_table, clusters, participation)
+    return flow, baseline_table(config, analysis_table, clusters)

@@ -386,7 +386,8 @@ def estimand_rows(config: Config) -> list[dict[str, str]]:
     events = intercurrent_events(config)
     event_text = (
         "; ".join(
-            f"{e.label} ({', '.join(e.status)}): outcomes {STRATEGY_LABELS[e.scores]}"
+            f"{e.label} ({', '.join(e.status).replace('_', ' ')}): outcomes "
+            f"{STRATEGY_LABELS[e.scores]}"
             + (f", costs {STRATEGY_LABELS[e.costs]}" if e.costs else "")
             for e in events
         )
@@ -421,7 +422,7 @@ def methods_paragraphs(config: Config) -> list[dict[str, str]]:
     design = config["design"]
     paragraphs = []
     for event in intercurrent_events(config):
-        codes = ", ".join(f"'{c}'" for c in event.status)
+        codes = ", ".join(f"'{c.replace('_', ' ')}'" for c in event.status)
         heading = event.label
         text = (
             f"(follow-up status {codes}{', a terminal event' if event.terminal else ''}). "
@@ -456,7 +457,7 @@ def methods_paragraphs(config: Config) -> list[dict[str, str]]:
         paragraphs.append({"heading": heading, "text": text})
     other = (
         f"Other losses to follow-up are missing data: their missing values are imputed under "
-        f"missing at random given the imputation model ({design['followup_status']} other than "
+        f"missing at random given the imputation model (follow-up status other than "
         f"'{design['followup_completed']}' and the events above)"
     )
     if "sensitivity" in config:

@@ -37,12 +37,15 @@ from trial.icc import icc_section  # noqa: E402
 from trial.impute.diagnostics import diagnostics_section  # noqa: E402
 from trial.participation import participation_section  # noqa: E402
 from trial.reporting import (  # noqa: E402
-    PNG_METADATA,
     Section,
     arm_colours,
+    display_name,
     embed_png,
+    figure_dpi,
     fmt,
+    inline_svg,
     p_text,
+    save_figure,
 )
 from trial.sensitivity import sensitivity_section  # noqa: E402
 
@@ -82,8 +85,7 @@ def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> Non
     )
     ax.set_xlabel("Pooled adjusted difference / baseline SD (95% CI)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
 
 
 def primary_distribution_plot(
@@ -115,8 +117,7 @@ def primary_distribution_plot(
         ax.legend(fontsize=7)
     axes[0].set_ylabel("density")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
 
 
 def reproduction_table(
@@ -164,6 +165,268 @@ def reproduction_table(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def confidence_percent(config: Config) -> int:
+    """The confidence level of every interval, in percent."""
+    return round((1 - config["analysis"]["alpha"]) * 100)
+
+
+def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """One paragraph per primary contrast: estimate, CI, p, the arm favoured, who it rests on.
+
+    ``outcomes`` is the pooled outcomes table and ``summary`` the observed outcomes by arm
+    (:func:`trial.describe.outcome_summary`). The arm favoured follows the scale's ``better``
+    (config); the counts separate individuals whose follow-up was observed from those imputed.
+    """
+    design = config["design"]
+    level = confidence_percent(config)
+    counts = summary.set_index(["outcome", "arm"])
+    sentences = []
+    for row in outcomes[outcomes["role"] == "primary"].to_dict("records"):
+        scale, arm, reference = row["outcome"], row["arm"], design["reference_arm"]
+        better = config["scales"][scale].get("better")
+        p = p_text(row["p"])
+        p = f"p < {p[1:]}" if p.startswith("<") else f"p = {p}"
+        arm_counts = []
+        for code in (arm, reference):
+            c = counts.loc[(scale, code)]
+            arm_counts.append(
+                f"{design['arm_labels'][code]} {c['n_clusters']} {design['cluster_label']}s and "
+                f"{c['n_analysed']} {design['individual_label']}s ({c['n_observed']} observed, "
+                f"{c['n_imputed']} imputed)"
+            )
+        text = (
+            f"Primary outcome, {row['label']} at follow-up ({row['contrast']}): adjusted "
+            f"difference {row['estimate']:.2f} ({level}% CI {row['ci_low']:.2f} to "
+            f"{row['ci_high']:.2f}; {p}). "
+        )
+        includes_zero = row["ci_low"] <= 0 <= row["ci_high"]
+        interval = f"the {level}% CI {'includes' if includes_zero else 'excludes'} zero"
+        if better is None:
+            text += f"The config does not declare which scores are better; {interval}. "
+        else:
+            treatment_minus_reference = (
+                row["estimate"]
+                if row["direction"] == "treatment_minus_reference"
+                else -row["estimate"]
+            )
+            favoured = arm if (treatment_minus_reference > 0) == (better == "higher") else reference
+            if treatment_minus_reference == 0:
+                text += f"{better.capitalize()} scores are better; the estimate is exactly zero. "
+            else:
+                text += (
+                    f"{better.capitalize()} scores are better, so the point estimate favours "
+                    f"{design['arm_labels'][favoured]}; {interval}. "
+                )
+        text += (
+            f"Analysed: {'; '.join(arm_counts)}; follow-up values missing were multiply "
+            f"imputed ({config['imputation']['m']} imputations)."
+        )
+        sentences.append(text)
+    return sentences
+
+
+def build_summary(config: Config, inputs: Inputs) -> list[str]:
+    """The report's opening sentences (:func:`headline`) from the outcome result tables."""
+    return headline(config, pd.read_csv(inputs["outcomes"]), pd.read_csv(inputs["outcome_summary"]))
+
+
+def _mean_sd(mean: float, sd: float) -> str:
+    return "" if pd.isna(mean) else f"{mean:.1f} ({fmt(sd, 1) or '-'})"
+
+
+def outcome_table(
+    config: Config,
+    outcomes: pd.DataFrame,
+    summary: pd.DataFrame,
+    icc: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """The outcomes as a journal table: one block per outcome, one row per arm.
+
+    Each arm's row gives its clusters, individuals analysed and observed at follow-up, and the
+    observed mean (SD) at baseline and follow-up (``summary``,
+    :func:`trial.describe.outcome_summary`); a treatment arm's row adds its pooled adjusted
+    difference from the reference arm with its CI and p (``outcomes``); the block carries the
+    outcome's ICC from the analysis model at follow-up with its bootstrap CI (``icc``, when the
+    ICC stage ran). Cells are display text.
+    """
+    design = config["design"]
+    effects = outcomes.set_index(["outcome", "arm"])
+    icc_rows = {}
+    if icc is not None:
+        chosen = icc[
+            (icc["timepoint"] == "followup")
+            & (icc["estimator"] == "model_adjusted")
+            & (icc["population"] == "individuals")
+        ]
+        icc_rows = {r["outcome"]: r for r in chosen.to_dict("records")}
+    blocks = []
+    for scale, part in summary.groupby("outcome", sort=False):
+        rows = []
+        for r in part.set_index("arm").reindex(arms(config)).reset_index().to_dict("records"):
+            row = {
+                "arm": design["arm_labels"][r["arm"]],
+                "clusters": f"{r['n_clusters']}",
+                "analysed": f"{r['n_analysed']}",
+                "observed": f"{r['n_observed']}",
+                "baseline": _mean_sd(r["mean_baseline"], r["sd_baseline"]),
+                "followup": _mean_sd(r["mean_followup"], r["sd_followup"]),
+                "difference": "reference" if r["arm"] == design["reference_arm"] else "",
+                "contrast": "",
+                "p": "",
+            }
+            if (scale, r["arm"]) in effects.index:
+                e = effects.loc[(scale, r["arm"])]
+                row["difference"] = f"{e['estimate']:.2f} ({e['ci_low']:.2f} to {e['ci_high']:.2f})"
+                row["p"] = p_text(e["p"])
+                if e["direction"] != "treatment_minus_reference":
+                    row["contrast"] = e["contrast"]
+            rows.append(row)
+        i = icc_rows.get(scale)
+        icc_text = ""
+        if i is not None:
+            icc_text = f"{i['icc']:.3f}"
+            if not pd.isna(i["boot_low"]):
+                icc_text += f" ({i['boot_low']:.3f} to {i['boot_high']:.3f})"
+        blocks.append(
+            {
+                "outcome": scale,
+                "label": part["label"].iloc[0],
+                "role": part["role"].iloc[0],
+                "icc": icc_text,
+                "rows": rows,
+            }
+        )
+    return blocks
+
+
+def robustness_rows(config: Config, inputs: Inputs) -> list[dict[str, str]]:
+    """The primary estimate beside each sensitivity analysis of it, for the report's summary.
+
+    Rows (``analysis``, ``estimate`` with its CI, ``p``): the primary analysis, every row of the
+    sensitivity table, the re-randomisation test and, per shifted arm, the delta-adjustment
+    tipping point. Empty when the sensitivity stage did not run.
+    """
+    if not inputs.get("sensitivity"):
+        return []
+    from trial.sensitivity import tipping_points
+
+    outcomes = pd.read_csv(inputs["outcomes"])
+    primary = outcomes[outcomes["role"] == "primary"].iloc[0]
+
+    def row(analysis: str, r: Mapping[str, Any]) -> dict[str, str]:
+        return {
+            "analysis": analysis,
+            "estimate": f"{r['estimate']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})",
+            "p": p_text(r["p"]),
+        }
+
+    rows = [row(f"Primary analysis ({config['imputation']['m']} imputations)", primary)]
+    for r in pd.read_csv(inputs["sensitivity"]).to_dict("records"):
+        rows.append(row(display_name(config, r["analysis"]).capitalize(), r))
+    if inputs.get("rerandomisation"):
+        test = json.loads(Path(inputs["rerandomisation"]).read_text(encoding="utf-8"))
+        method = "exact" if test["method"] == "exact" else "Monte Carlo"
+        rows.append(
+            {
+                "analysis": f"Re-randomisation test (observed data, {method})",
+                "estimate": "",
+                "p": p_text(test["p"]),
+            }
+        )
+    if inputs.get("delta_adjustment"):
+        delta = pd.read_csv(inputs["delta_adjustment"])
+        grid = f"{delta['delta'].min():g} to {delta['delta'].max():g}"
+        labels = dict(zip(delta["arm_shifted"], delta["arm_label"], strict=False))
+        for t in tipping_points(delta).to_dict("records"):
+            where = (
+                f"tipping point: none for shifts from {grid}"
+                if pd.isna(t["tipping_delta"])
+                else f"tipping point: a CI limit crosses zero at a shift of "
+                f"{t['tipping_delta']:.2f}"
+            )
+            rows.append(
+                {
+                    "analysis": f"Imputed values of {labels[t['arm_shifted']]} shifted (MNAR)",
+                    "estimate": where,
+                    "p": "",
+                }
+            )
+    return rows
+
+
+def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
+    """What a reviewer would flag, found in this run's results, one sentence each.
+
+    Each point has ``text`` and ``anchor`` (the report section that shows it). Points: outcomes
+    whose imputations fail the imputation check (arm difference or residual spread among imputed
+    individuals beyond noise of the observed), fits with the cluster variance at zero, cost
+    methods that disagree with the headline cost difference, and an ICER whose effect CI includes
+    zero. Only what the result tables show is flagged; none of these is judged on a threshold
+    chosen here.
+    """
+    m = config["imputation"]["m"]
+    level = confidence_percent(config)
+    points = []
+    if inputs.get("arm_check"):
+        check = pd.read_csv(inputs["arm_check"])
+        for r in check.to_dict("records"):
+            found = []
+            if str(r["flag_difference"]) == "True":
+                found.append("the arm difference among imputed individuals")
+            if str(r["flag_sd"]) == "True":
+                found.append(f"the spread of imputed values (SD ratio {r['sd_ratio']:.2f})")
+            if found:
+                points.append(
+                    {
+                        "text": f"{r['label']}: {' and '.join(found)} differ from the observed "
+                        "by more than noise explains; the imputations may not carry the "
+                        "treatment effect.",
+                        "anchor": "imputation",
+                    }
+                )
+    outcomes = pd.read_csv(inputs["outcomes"])
+    for r in outcomes[outcomes["n_boundary_fits"] > 0].to_dict("records"):
+        points.append(
+            {
+                "text": f"{r['label']} ({r['contrast']}): the {config['design']['cluster_label']} "
+                f"variance was estimated at zero in {r['n_boundary_fits']} of {m} imputations.",
+                "anchor": "outcomes",
+            }
+        )
+    if inputs.get("costs"):
+        costs = pd.read_csv(inputs["costs"])
+        for r in costs[costs["agrees"].astype(str) == "False"].to_dict("records"):
+            points.append(
+                {
+                    "text": f"Costs: {r['label']} gives {r['estimate']:.0f} "
+                    f"({r['ci_low']:.0f} to {r['ci_high']:.0f}), which disagrees with the "
+                    "headline cost difference.",
+                    "anchor": "costs",
+                }
+            )
+    if inputs.get("cost_effectiveness"):
+        ce = pd.read_csv(inputs["cost_effectiveness"]).set_index("quantity")
+        effect = ce.loc["incremental_effect"]
+        if effect["ci_low"] <= 0 <= effect["ci_high"]:
+            points.append(
+                {
+                    "text": f"Cost-effectiveness: the incremental effect's {level}% CI "
+                    f"({effect['ci_low']:.2f} to {effect['ci_high']:.2f}) includes zero, so "
+                    f"the ICER ({ce.loc['icer', 'estimate']:.0f}) is not interpretable on its "
+                    "own.",
+                    "anchor": "costs",
+                }
+            )
+    return points
+
+
+def build_outcome_table(config: Config, inputs: Inputs) -> list[dict[str, Any]]:
+    """Table 2 (:func:`outcome_table`) from the result tables; the ICC only when it was run."""
+    icc = pd.read_csv(inputs["icc"]) if inputs.get("icc") else None
+    outcomes, summary = pd.read_csv(inputs["outcomes"]), pd.read_csv(inputs["outcome_summary"])
+    return outcome_table(config, outcomes, summary, icc)
 
 
 def _sha256(path: str | Path) -> str:
@@ -247,7 +510,8 @@ def _flow_section(config: Config, inputs: Inputs) -> Section:
         .astype(int)
         for level in ("cluster", "individual")
     }
-    context = {"flow": wide, "figures": {"diagram": embed_png(inputs["flow_figure"])}}
+    diagram = inline_svg(inputs["flow_figure"], "CONSORT flow diagram of clusters and participants")
+    context = {"flow": wide, "figures": {"diagram": diagram}}
     return Section("flow", "Flow of clusters and participants", "flow.html.j2", context)
 
 
@@ -264,6 +528,7 @@ def _outcomes_section(config: Config, inputs: Inputs) -> Section:
         return pd.read_csv(inputs[name]).to_dict("records") if inputs.get(name) else []
 
     context = {
+        "table": build_outcome_table(config, inputs),
         "outcomes": records("outcomes"),
         "arm_tests": records("arm_tests"),
         "pairwise": records("pairwise"),
@@ -302,26 +567,28 @@ def _provenance_section(config: Config, inputs: Inputs) -> Section:
     return Section("provenance", "Provenance", "provenance.html.j2", context)
 
 
-# The report's sections in order: (name, builder, the input names it needs).
+# The report's sections in order of evidence: the randomised comparisons, their robustness and
+# missing data, clustering, non-randomised analyses, economics, process, and the check against
+# published figures or the generating truth last: (name, builder, the input names it needs).
 SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("design", _design_section, ("traces",)),
     ("estimands", estimands_section, ("intercurrent_events",)),
     ("flow", _flow_section, ("flow", "flow_figure")),
     ("baseline", _baseline_section, ("baseline", "primary_figure")),
-    ("outcomes", _outcomes_section, ("outcomes", "forest_figure")),
-    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
-                                         "imputed_vs_observed", "trace_figure", "imputed_figure",
-                                         "arm_check", "arm_check_figure")),
-    ("reproduction", _reproduction_section, ("outcomes",)),
-    ("participation", participation_section, ("participation", "participation_scores")),
+    ("outcomes", _outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
     ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
                                           "delta_adjustment", "tipping_figure",
                                           "forest_all_figure")),
+    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
+                                         "imputed_vs_observed", "trace_figure", "imputed_figure",
+                                         "arm_check", "arm_check_figure")),
     ("clustering", icc_section, ("icc",)),
-    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
-                              "audit_tests", "audit_figure")),
+    ("participation", participation_section, ("participation", "participation_scores")),
     ("costs", cost_section, ("cost_use", "cost_units", "costs", "cost_effectiveness", "ceac",
                              "cheers", "ce_plane_figure", "ceac_figure")),
+    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
+                              "audit_tests", "audit_figure")),
+    ("reproduction", _reproduction_section, ("outcomes",)),
     ("provenance", _provenance_section, ("provenance_info",)),
 ]
 
@@ -356,14 +623,23 @@ def build_sections(config: Config, inputs: Inputs) -> list[Section]:
     return [*body, checklist, *tail]
 
 
-def render_report(config: Config, sections: list[Section]) -> str:
-    """Render the HTML report from its sections."""
+def render_report(
+    config: Config,
+    sections: list[Section],
+    summary: list[str] | tuple[str, ...] = (),
+    robustness: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
+    points: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
+) -> str:
+    """Render the HTML report from its sections, with the summary sentences, the primary
+    estimate's robustness (:func:`robustness_rows`) and the points for the reader
+    (:func:`reader_points`) above them."""
     env = Environment(
         loader=PackageLoader("trial", "templates"),
         autoescape=select_autoescape(),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["name"] = lambda code: display_name(config, code)
     design = config["design"]
     arm_codes = arms(config)
     return env.get_template("report.html.j2").render(
@@ -374,6 +650,10 @@ def render_report(config: Config, sections: list[Section]) -> str:
         arm_columns=[design["arm_labels"][a] for a in arm_codes],
         m=config["imputation"]["m"],
         sections=sections,
+        summary=summary,
+        robustness=robustness,
+        points=points,
+        section_titles={s.id: f"{i}. {s.title}" for i, s in enumerate(sections, start=1)},
         fmt=fmt,
         p_text=p_text,
     )

@@ -21,6 +21,9 @@ REFERENCE_COLOUR = "#c55a11"
 # Fixed PNG metadata so that the same inputs give byte-identical figure files.
 PNG_METADATA = {"Software": None}
 
+# Resolution of figures when the config does not set ``figures: dpi``.
+DEFAULT_DPI = 150
+
 
 @dataclass(frozen=True)
 class Section:
@@ -38,6 +41,89 @@ def arm_colours(treatment_arms: list[str], reference_arm: str) -> dict[str, str]
         arm: TREATMENT_COLOURS[i % len(TREATMENT_COLOURS)] for i, arm in enumerate(treatment_arms)
     }
     return {**colours, reference_arm: REFERENCE_COLOUR}
+
+
+def figure_dpi(config: Mapping[str, Any]) -> int:
+    """The resolution of every figure (config ``figures: dpi``)."""
+    return int(config.get("figures", {}).get("dpi", DEFAULT_DPI))
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int) -> None:
+    """Write a matplotlib figure as a reproducible PNG (fixed metadata) and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=dpi, metadata=PNG_METADATA)
+    plt.close(fig)
+
+
+# How the small-sample df methods are named in text (config codes are lower case).
+DF_METHOD_NAMES = {
+    "kenward-roger": "Kenward-Roger",
+    "satterthwaite": "Satterthwaite",
+    "between-within": "between-within",
+}
+
+
+def display_name(config: Mapping[str, Any], code: Any) -> str:
+    """How a code from the config or a model formula is named in the report.
+
+    Scales take their label (``<scale>__followup`` becomes "<label> at follow-up"), ID columns
+    the word for a cluster or an individual, model terms ``<column>[<level>]`` read
+    "<column>: <level>" (an arm level its arm label), df methods their proper name; any other
+    code has its underscores spaced.
+    """
+    if code is None or (isinstance(code, float) and np.isnan(code)):
+        return ""
+    code = str(code)
+    design = config["design"]
+    scales = config["scales"]
+    for method, name in DF_METHOD_NAMES.items():
+        if code == method or code.startswith(f"{method},"):
+            return name + code[len(method) :]
+    if code in scales:
+        return scales[code]["label"]
+    stem, _, time = code.partition("__")
+    if time in ("baseline", "followup"):
+        when = "baseline" if time == "baseline" else "follow-up"
+        return f"{display_name(config, stem)} at {when}"
+    names = {
+        design["cluster_id"]: design["cluster_label"],
+        design["individual_id"]: design["individual_label"],
+        design["arm"]: "arm",
+    }
+    if code in names:
+        return names[code]
+    if code.endswith("]") and "[" in code:
+        term, _, level = code[:-1].partition("[")
+        level = level.removeprefix("T.")
+        if level in design["arm_labels"]:
+            return f"arm: {design['arm_labels'][level]}"
+        return f"{display_name(config, term)}: {level}"
+    return code.replace("_", " ")
+
+
+def save_svg(fig: Any, path: str | Path) -> None:
+    """Write a matplotlib figure as SVG with its text kept as text (searchable, selectable,
+    editable) and no date or random IDs, so the same inputs give the same file."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "trial"}):
+        fig.savefig(path, format="svg", metadata={"Date": None})
+
+
+def inline_svg(path: str | Path, label: str) -> str:
+    """An SVG file as markup to place in the HTML, scaled to the page, its text searchable."""
+    import re
+
+    markup = Path(path).read_text(encoding="utf-8")
+    markup = markup[markup.index("<svg") :]
+    return re.sub(
+        r'<svg([^>]*?) width="[^"]+" height="[^"]+"',
+        rf'<svg\1 role="img" aria-label="{label}" style="width: 100%; '
+        'height: auto"',
+        markup,
+        count=1,
+    )
 
 
 def embed_png(path: str | Path) -> str:

@@ -61,7 +61,13 @@ from trial.config import Config, single_treatment_arm  # noqa: E402
 from trial.estimands import score_defined  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
 from trial.pooling import pool_rubin  # noqa: E402
-from trial.reporting import PNG_METADATA, Section, embed_png  # noqa: E402
+from trial.reporting import (  # noqa: E402
+    DEFAULT_DPI,
+    Section,
+    embed_png,
+    figure_dpi,
+    save_figure,
+)
 
 __all__ = [
     "ClusterResiduals",
@@ -655,8 +661,7 @@ def tipping_point_plot(config: Config, delta: pd.DataFrame, path: str | Path) ->
     axes[0][0].set_ylabel(f"{delta['contrast'].iloc[0]}", fontsize=8)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -716,7 +721,7 @@ def forest_rows(
     return pd.DataFrame(rows)
 
 
-def forest_plot_all(rows: pd.DataFrame, path: str | Path) -> None:
+def forest_plot_all(rows: pd.DataFrame, path: str | Path, dpi: int = DEFAULT_DPI) -> None:
     """Grouped forest plot in baseline-SD units, natural-unit estimates printed on the right."""
     frame = rows.reset_index(drop=True)
     ypos, labels, y = [], [], 0.0
@@ -762,8 +767,7 @@ def forest_plot_all(rows: pd.DataFrame, path: str | Path) -> None:
     ax.axvline(0, color="grey", lw=1, ls="--")
     ax.set_xlabel("Difference / baseline SD (95% CI); natural units on the right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, dpi)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from trial.analysis import (
 )
 from trial.config import Config, single_treatment_arm
 from trial.impute.model import check_imputation_model
-from trial.reporting import PNG_METADATA
+from trial.reporting import DEFAULT_DPI, save_figure
 from trial.seeding import derive_rng, derive_seed
 
 __all__ = [
@@ -545,7 +545,9 @@ def judge_simulation(
     return out
 
 
-def simulation_plot(summary: pd.DataFrame, path: str | Path, alpha: float = 0.05) -> None:
+def simulation_plot(
+    summary: pd.DataFrame, path: str | Path, alpha: float = 0.05, dpi: int = DEFAULT_DPI
+) -> None:
     """Bias (in units of the tolerance), coverage and rejection rate per cell and method,
     with 95% Monte Carlo intervals; one row per cell."""
     import matplotlib
@@ -589,5 +591,4 @@ def simulation_plot(summary: pd.DataFrame, path: str | Path, alpha: float = 0.05
     handles = [plt.Line2D([], [], color=colours[m], marker="o", ls="", label=m) for m in methods]
     fig.legend(handles=handles, loc="lower center", ncol=len(methods), fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, dpi)

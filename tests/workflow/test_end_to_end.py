@@ -148,6 +148,26 @@ def test_flow_counts_equal_counts_from_the_raw_file(runs):
         assert got["randomised"] == (teams["arm"] == code).sum()
 
 
+def test_flow_diagram_is_vector_text_holding_the_flow_counts(runs):
+    import re
+
+    config, folder = runs[0]
+    svg = (folder / "reports" / "figures" / "consort_flow.svg").read_text()
+    texts = {t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
+    flow = pd.read_csv(folder / "reports" / "tables" / "flow.csv")
+    n = flow.set_index(["level", "stage", "arm"])["n"].sort_index()
+    design = config["design"]
+    assert f"{n.loc['cluster', 'randomised'].sum()} teams randomised" in texts
+    for arm, label in design["arm_labels"].items():
+        assert f"Allocated to {label}" in texts
+        assert f"{n.loc[('cluster', 'randomised', arm)]} teams" in texts
+        assert f"{n.loc[('individual', 'followed up', arm)]} consumers followed up" in texts
+        analysed = n.loc[("individual", "analysed (multiple imputation, intention to treat)", arm)]
+        assert f"{n.loc[('cluster', 'analysed', arm)]} teams, {analysed} consumers" in texts
+    html = (folder / "reports" / "report.html").read_text()
+    assert 'aria-label="CONSORT flow diagram' in html and "teams randomised</text>" in html
+
+
 def test_report_has_banner_and_estimates(runs):
     config, folder = runs[0]
     html = (folder / "reports" / "report.html").read_text()
@@ -157,13 +177,97 @@ def test_report_has_banner_and_estimates(runs):
     assert "C0001" not in html  # no individual identifiers in reports
 
 
+def test_report_opens_with_the_primary_result_before_any_table(runs):
+    config, folder = runs[0]
+    html = (folder / "reports" / "report.html").read_text()
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
+    summary = pd.read_csv(folder / "reports" / "tables" / "outcome_summary.csv")
+    primary = outcomes[outcomes["role"] == "primary"].iloc[0]
+    p = "p < 0.001" if primary["p"] < 0.001 else f"p = {primary['p']:.3f}"
+    stated = (
+        f"adjusted difference {primary['estimate']:.2f} (95% CI {primary['ci_low']:.2f} to "
+        f"{primary['ci_high']:.2f}; {p})"
+    )
+    assert -1 < html.find(stated) < html.find("<table")
+    # the per-arm counts in the sentence add up to the individuals in the pooled analysis, and
+    # those observed to the follow-up values in the analysis table
+    rows = summary[summary["outcome"] == primary["outcome"]]
+    assert rows["n_analysed"].sum() == primary["n_individuals"]
+    assert rows["n_clusters"].sum() == primary["n_clusters"]
+    table = pd.read_csv(folder / "derived" / "scored" / "analysis_table.csv")
+    alive = table["followup_status"] != "died"
+    assert rows["n_observed"].sum() == table.loc[alive, "qpr_total__followup"].notna().sum()
+    for row in rows.itertuples():
+        assert f"({row.n_observed} observed, {row.n_imputed} imputed)" in html
+
+
+def code_names_in_report(config: dict, html: str) -> set[str]:
+    """Code names from the config (identifiers with underscores, analysis-table columns, model
+    terms, df method codes) found in the report's text outside the provenance record, which
+    names files and rules on purpose."""
+    import re
+
+    def identifiers(value, found):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                identifiers(key, found)
+                identifiers(item, found)
+        elif isinstance(value, list):
+            for item in value:
+                identifiers(item, found)
+        elif isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", value):
+            found.add(value)
+        return found
+
+    html = re.sub(r'src="data:[^"]+"', "", html)
+    html = html[: html.index('<h2 id="provenance"')]
+    text = re.sub(r"<[^>]+>", " ", html)
+    codes = identifiers(config, set()) | {"kenward-roger", "between-within"}
+    found = {c for c in codes if re.search(rf"(?<![\w/.-]){re.escape(c)}(?![\w.-])", text)}
+    found |= set(re.findall(r"\b\w+__(?:baseline|followup)\b", text))
+    return found | set(re.findall(r"\b\w+\[[^\]\s]+\]", text))
+
+
+def test_report_names_nothing_by_its_code(runs):
+    config, folder = runs[0]
+    html = (folder / "reports" / "report.html").read_text()
+    assert code_names_in_report(config, html) == set()
+    # the scan finds what it looks for
+    assert code_names_in_report(
+        config, html.replace("</h1>", " qpr_total__followup trust[2gether] kenward-roger</h1>")
+    ) == {"qpr_total__followup", "trust[2gether]", "kenward-roger"}
+
+
+def test_word_export_tables_equal_the_result_tables(runs):
+    docx = pytest.importorskip("docx")
+    config, folder = runs[0]
+    document = docx.Document(str(folder / "reports" / "report.docx"))
+    baseline = pd.read_csv(
+        folder / "reports" / "tables" / "baseline.csv", dtype=str, keep_default_na=False
+    )
+    table1, table2 = document.tables
+    assert [c.text for c in table1.rows[0].cells] == list(baseline.columns)
+    assert [[c.text for c in r.cells] for r in table1.rows[1:]] == baseline.to_numpy().tolist()
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
+    differences = [r.cells[7].text for r in table2.rows[1:] if r.cells[7].text != "reference"]
+    assert differences == [
+        f"{o.estimate:.2f} ({o.ci_low:.2f} to {o.ci_high:.2f})"
+        + ("" if o.direction == "treatment_minus_reference" else f" ({o.contrast})")
+        for o in outcomes.itertuples()
+    ]
+    provenance = json.loads((folder / "reports" / "provenance.json").read_text())
+    assert provenance["config_sha256"] in document.sections[0].footer.paragraphs[0].text
+
+
 def test_results_are_identical_with_one_or_two_cores(runs):
     (_, first), (_, second) = runs
     for name in (
         "tables/outcomes.csv",
         "tables/flow.csv",
         "tables/baseline.csv",
+        "tables/outcome_summary.csv",
         "figures/forest.png",
+        "figures/consort_flow.svg",
     ):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name
 

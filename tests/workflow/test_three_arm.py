@@ -14,7 +14,7 @@ from trial.config import load_config
 from trial.pooling import pool_d1
 
 from ..conftest import ROOT
-from .test_end_to_end import run_workflow
+from .test_end_to_end import code_names_in_report, run_workflow
 
 CONFIG = ROOT / "config" / "trio.yaml"
 RAW = ROOT / "data" / "raw" / "trio"
@@ -107,3 +107,4 @@ def test_report_names_every_arm_and_the_joint_test(run):
     assert "Joint test per outcome that every treatment arm equals Usual care" in html
     assert "generated from an invented model" in html  # no published figures to resemble
     assert "PT00001" not in html and "GP001" not in html  # no identifiers in the report
+    assert code_names_in_report(config, html) == set()

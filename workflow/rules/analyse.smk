@@ -141,6 +141,8 @@ rule describe_trial:
     output:
         flow=f"{REPORTS}/tables/flow.csv",
         baseline=f"{REPORTS}/tables/baseline.csv",
+        outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
+        diagram_svg=f"{REPORTS}/figures/consort_flow.svg",
         diagram=report(
             f"{REPORTS}/figures/consort_flow.png",
             caption="../report/consort_flow.rst",

@@ -30,8 +30,9 @@ REPORT_INPUTS.update(
     outcomes=f"{REPORTS}/tables/outcomes.csv",
     flow=f"{REPORTS}/tables/flow.csv",
     intercurrent_events=f"{REPORTS}/tables/intercurrent_events.csv",
-    flow_figure=f"{REPORTS}/figures/consort_flow.png",
+    flow_figure=f"{REPORTS}/figures/consort_flow.svg",
     baseline=f"{REPORTS}/tables/baseline.csv",
+    outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
     forest_figure=f"{REPORTS}/figures/forest.png",
     primary_figure=f"{REPORTS}/figures/primary_distribution.png",
     traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.csv"),
@@ -47,6 +48,7 @@ rule render_report:
             f"{REPORTS}/report.html", caption="../report/report.rst", category="Report"
         ),
         provenance=f"{REPORTS}/provenance.json",
+        docx=f"{REPORTS}/report.docx",
     conda:
         "../envs/trial.yaml"
     log:

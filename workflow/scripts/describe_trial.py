@@ -1,7 +1,8 @@
-"""Rule describe_trial: flow counts, the CONSORT flow diagram and the baseline table."""
+"""Rule describe_trial: flow counts, the CONSORT flow diagram, the baseline table and the
+observed outcomes by arm."""
 
 from trial.consort import flow_diagram
-from trial.describe import describe_trial
+from trial.describe import describe_trial, outcome_summary
 from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
@@ -11,5 +12,8 @@ table = read_intermediate(snakemake.config, snakemake.input.table)
 flow, baseline = describe_trial(config, table)
 flow.to_csv(snakemake.output.flow, index=False, lineterminator="\n")
 baseline.to_csv(snakemake.output.baseline, index=False, lineterminator="\n")
-flow_diagram(config, flow, snakemake.output.diagram)
+outcome_summary(config, table).to_csv(
+    snakemake.output.outcome_summary, index=False, lineterminator="\n"
+)
+flow_diagram(config, flow, snakemake.output.diagram, snakemake.output.diagram_svg)
 log.info("described %d individuals", len(table))

@@ -12,6 +12,7 @@ from trial.impute.diagnostics import (
     trace_plot,
 )
 from trial.intermediate import read_intermediate
+from trial.reporting import figure_dpi
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
@@ -28,7 +29,7 @@ imputed_vs_observed_table(config, table, completed).to_csv(
 )
 check = arm_difference_check(config, table, completed)
 check.to_csv(out.arm_check, index=False, lineterminator="\n", float_format="%.6g")
-arm_difference_plot(check, out.arm_check_figure)
+arm_difference_plot(check, out.arm_check_figure, dpi=figure_dpi(snakemake.config))
 for row in check.itertuples():
     log.info(
         "%s (%s): arm difference observed %.4g, imputed %.4g, ratio %.3f; difference %.4g "

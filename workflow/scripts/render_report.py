@@ -1,8 +1,20 @@
-"""Rule render_report: the self-contained HTML report and the provenance record."""
+"""Rule render_report: the self-contained HTML report, its Word export (summary, Tables 1 and 2)
+and the provenance record."""
 
 import json
 
-from trial.report import build_sections, provenance, render_report
+import pandas as pd
+
+from trial.manuscript import write_docx
+from trial.report import (
+    build_outcome_table,
+    build_sections,
+    build_summary,
+    provenance,
+    reader_points,
+    render_report,
+    robustness_rows,
+)
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
@@ -11,8 +23,25 @@ inputs = dict(snakemake.input.items())
 inputs["provenance_info"] = provenance(config, snakemake.params.config_path, list(inputs["raw"]))
 inputs["table_rules"] = snakemake.params.table_rules
 sections = build_sections(config, inputs)
+summary = build_summary(config, inputs)
 log.info("sections: %s", [s.id for s in sections])
 with open(snakemake.output.html, "w", encoding="utf-8") as handle:
-    handle.write(render_report(config, sections))
+    handle.write(
+        render_report(
+            config,
+            sections,
+            summary,
+            robustness_rows(config, inputs),
+            reader_points(config, inputs),
+        )
+    )
 with open(snakemake.output.provenance, "w", encoding="utf-8") as handle:
     json.dump(inputs["provenance_info"], handle, indent=2, sort_keys=True)
+write_docx(
+    config,
+    summary,
+    pd.read_csv(inputs["baseline"], dtype=str, keep_default_na=False),
+    build_outcome_table(config, inputs),
+    inputs["provenance_info"],
+    snakemake.output.docx,
+)

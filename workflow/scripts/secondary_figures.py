@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from trial.reporting import figure_dpi
 from trial.runlog import start_log
 from trial.sensitivity import forest_plot_all, forest_rows, tipping_point_plot
 
@@ -15,5 +16,5 @@ rows = forest_rows(
     pd.read_csv(inputs.staff_outcomes) if "staff_outcomes" in inputs.keys() else None,
     pd.read_csv(inputs.sensitivity),
 )
-forest_plot_all(rows, snakemake.output.forest)
+forest_plot_all(rows, snakemake.output.forest, dpi=figure_dpi(snakemake.config))
 log.info("figures written; forest rows:\n%s", rows.to_string())

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from trial.reporting import figure_dpi
 from trial.runlog import start_log
 from trial.simulation import judge_simulation, simulation_plot, summarise_simulation
 
@@ -22,4 +23,4 @@ summary = judge_simulation(
 )
 log.info("\n%s", summary.to_string())
 summary.to_csv(snakemake.output.table, index=False, lineterminator="\n", float_format="%.6g")
-simulation_plot(summary, snakemake.output.figure, alpha=alpha)
+simulation_plot(summary, snakemake.output.figure, alpha=alpha, dpi=figure_dpi(snakemake.config))

@@ -35,7 +35,15 @@ from trial.analysis import (  # noqa: E402
 )
 from trial.config import Config, arms, treatment_arms  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
-from trial.reporting import PNG_METADATA, Section, arm_colours, embed_png  # noqa: E402
+from trial.reporting import (  # noqa: E402
+    DEFAULT_DPI,
+    Section,
+    arm_colours,
+    display_name,
+    embed_png,
+    figure_dpi,
+    save_figure,
+)
 
 _BY_IMPUTED = ":imputed"
 
@@ -349,7 +357,9 @@ def arm_difference_check(
     return pd.DataFrame(rows)
 
 
-def arm_difference_plot(check: pd.DataFrame, path: str | Path, level: float = 0.05) -> None:
+def arm_difference_plot(
+    check: pd.DataFrame, path: str | Path, level: float = 0.05, dpi: int = DEFAULT_DPI
+) -> None:
     """The arm-difference check as a figure: per outcome (and arm), the adjusted arm difference
     among observed rows and among imputed rows with their ``1 - level`` intervals (left,
     scaled by the observed-row SE so that outcomes share an axis), and the residual SD ratio of
@@ -405,8 +415,7 @@ def arm_difference_plot(check: pd.DataFrame, path: str | Path, level: float = 0.
     for ax in (left, right):
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, dpi)
 
 
 def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[str]:
@@ -430,12 +439,14 @@ def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[s
             ax = axes[row, col]
             for _, chain in part.groupby("imputation"):
                 ax.plot(chain["iteration"], chain[statistic], lw=0.8, alpha=0.6)
-            ax.set_title(f"{variable}: {statistic.upper()} of imputed values", fontsize=8)
+            ax.set_title(
+                f"{display_name(config, variable)}: {statistic.upper()} of imputed values",
+                fontsize=8,
+            )
             ax.set_xlabel("iteration", fontsize=8)
             ax.tick_params(labelsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
     return variables
 
 
@@ -495,8 +506,7 @@ def imputed_vs_observed_plot(
     right.tick_params(labelsize=7)
     right.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
-    plt.close(fig)
+    save_figure(fig, path, figure_dpi(config))
 
 
 def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:

@@ -1,0 +1,149 @@
+"""The manuscript export: the report's summary, Table 1 and Table 2 as an editable Word file.
+
+The cells are the same display text as the HTML report's (the baseline table as written by
+:func:`trial.describe.baseline_table`, the outcomes table from :func:`trial.report.outcome_table`),
+so a number pasted from the Word file is the number in the report. Every page carries the run's
+provenance: the config hash, the code version and the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trial.config import Config
+
+# Columns of Table 2 after the outcome: keys of a row of trial.report.outcome_table.
+OUTCOME_KEYS = (
+    "arm",
+    "clusters",
+    "analysed",
+    "observed",
+    "baseline",
+    "followup",
+    "difference",
+    "p",
+)
+
+
+def provenance_line(provenance: Mapping[str, Any]) -> str:
+    """The sentence identifying the run every exported number comes from."""
+    return (
+        f"Run {provenance['run_at_utc']}: config SHA-256 {provenance['config_sha256']}, "
+        f"code {provenance['code_version']}, seed {provenance['seed']}."
+    )
+
+
+def write_docx(
+    config: Config,
+    summary: Sequence[str],
+    baseline: pd.DataFrame,
+    outcomes: Sequence[Mapping[str, Any]],
+    provenance: Mapping[str, Any],
+    path: str | Path,
+) -> None:
+    """Write the manuscript Word file.
+
+    Parameters
+    ----------
+    config
+        Trial configuration (names, labels, the synthetic flag).
+    summary
+        The report's opening sentences (:func:`trial.report.headline`).
+    baseline
+        Table 1 as written to ``tables/baseline.csv``.
+    outcomes
+        Table 2 blocks (:func:`trial.report.outcome_table`).
+    provenance
+        The run's provenance record (:func:`trial.report.provenance`).
+    path
+        Where to write the ``.docx`` file.
+    """
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Mm, Pt
+
+    design = config["design"]
+    level = round((1 - config["analysis"]["alpha"]) * 100)
+    document = Document()
+    section = document.sections[0]
+    # A4 landscape: Table 2 has ten columns.
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Mm(297), Mm(210)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Mm(15))
+    document.styles["Normal"].font.size = Pt(9)
+    section.footer.paragraphs[0].text = provenance_line(provenance)
+
+    document.add_heading(f"{config['trial']['name']}: outcomes", level=1)
+    if config["trial"].get("synthetic"):
+        document.add_paragraph(
+            "SYNTHETIC DATA: every number here comes from a synthetic dataset; none of it is "
+            "evidence about any intervention."
+        ).runs[0].bold = True
+    document.add_heading("Summary", level=2)
+    for sentence in summary:
+        document.add_paragraph(sentence)
+
+    document.add_heading(
+        f"Table 1. Baseline characteristics by arm at {design['cluster_label']} and "
+        f"{design['individual_label']} level",
+        level=2,
+    )
+    _add_table(document, [str(c) for c in baseline.columns], baseline.astype(str).to_numpy())
+
+    document.add_heading(
+        f"Table 2. Outcomes at follow-up by arm; adjusted difference from "
+        f"{design['arm_labels'][design['reference_arm']]} ({level}% CI) pooled over "
+        f"{config['imputation']['m']} imputations",
+        level=2,
+    )
+    headings = [
+        "Outcome",
+        "Arm",
+        f"{design['cluster_label'].capitalize()}s",
+        "n analysed",
+        "n observed",
+        "Baseline mean (SD)",
+        "Follow-up mean (SD)",
+        f"Adjusted difference ({level}% CI)",
+        "p",
+        f"ICC ({level}% CI)",
+    ]
+    rows = []
+    for block in outcomes:
+        for i, row in enumerate(block["rows"]):
+            difference = row["difference"] + (f" ({row['contrast']})" if row["contrast"] else "")
+            cells = {**row, "difference": difference}
+            rows.append(
+                [
+                    block["label"] if i == 0 else "",
+                    *(cells[key] for key in OUTCOME_KEYS),
+                    block["icc"] if i == 0 else "",
+                ]
+            )
+    _add_table(document, headings, rows)
+    document.add_paragraph(provenance_line(provenance))
+    document.save(str(path))
+
+
+def _add_table(document: Any, headings: Sequence[str], rows: Any) -> None:
+    """A Word table with a header row repeated on every page."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    table = document.add_table(rows=1, cols=len(headings))
+    table.style = "Table Grid"
+    header = table.rows[0]
+    for cell, text in zip(header.cells, headings, strict=True):
+        cell.text = text
+        cell.paragraphs[0].runs[0].bold = True
+    repeat = OxmlElement("w:tblHeader")
+    repeat.set(qn("w:val"), "true")
+    header._tr.get_or_add_trPr().append(repeat)
+    for values in rows:
+        for cell, text in zip(table.add_row().cells, values, strict=True):
+            cell.text = str(text)
