@@ -1,9 +1,10 @@
 """Loading and checking a trial configuration.
 
-The JSON Schema in ``workflow/schemas/config.schema.yaml`` checks the shape of the config; this
-module adds the checks a schema cannot express (a scale naming a table that exists, an outcome
-naming a scale, arms present in the arm column), those of each optional section among them
-(staff, participation, sensitivity, estimands, multiplicity), and reports every problem at once.
+The JSON Schema in ``schemas/config.schema.yaml`` (package data) checks the shape of the
+config; this module adds the checks a schema cannot express (a scale naming a table that
+exists, an outcome naming a scale, arms present in the arm column), those of each optional
+section among them (staff, participation, sensitivity, estimands, multiplicity), and reports
+every problem at once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,8 @@ from trial.vocabulary import (
     treatment_pairs,
 )
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Package data, so that an installed copy (not only a checkout) can check a config.
+SCHEMA_PATH = resources.files("trial") / "schemas" / "config.schema.yaml"
 
 # Optional sections whose analyses compare one treatment arm with the reference arm.
 TWO_ARM_SECTIONS = ("participation", "staff", "sensitivity", "costs", "audit", "simulation")
