@@ -20,7 +20,8 @@ import pandas as pd
 
 from trial.analysis import build_analysis_table
 from trial.config import load_config
-from trial.costs import COST_FOLLOWUP, bootstrap_costs
+from trial.costs import bootstrap_costs
+from trial.vocabulary import COST_FOLLOWUP
 
 ROOT = Path(__file__).resolve().parents[1]
 

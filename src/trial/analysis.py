@@ -10,73 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from trial.config import Config, arms, single_treatment_arm, treatment_arms
+from trial.costs import cost_totals
+from trial.estimands import prepare_for_imputation
 from trial.impute import ImputationResult
-
-if TYPE_CHECKING:
-    from trial.impute.model import ImputationModel
+from trial.impute.model import ImputationModel, check_imputation_model
+from trial.impute.multilevel import impute_multilevel
 from trial.mixed import fit_random_intercept_model
-from trial.pooling import pool_rubin
+from trial.pooling import pool_d1, pool_rubin
 from trial.scoring import score_scale
 from trial.seeding import derive_seed
 from trial.validation import read_table
-
-TREATMENT = "treatment"  # 0/1 indicator of the treatment arm in a two-arm trial's analysis table
-
-
-def treatment_indicators(config: Config) -> dict[str, str]:
-    """The analysis table's 0/1 indicator column of each treatment arm (vs the reference).
-
-    A two-arm trial has one, ``treatment``; a trial with several treatment arms has
-    ``treatment[<arm>]`` for each.
-    """
-    listed = treatment_arms(config)
-    if len(listed) == 1:
-        return {listed[0]: TREATMENT}
-    return {arm: f"{TREATMENT}[{arm}]" for arm in listed}
-
-
-def arm_terms(config: Config) -> dict[str, str]:
-    """Name of each treatment arm's effect coefficient in model tables, e.g. ``arm[b]``."""
-    return {arm: f"{config['design']['arm']}[{arm}]" for arm in treatment_arms(config)}
-
-
-def arm_term(config: Config) -> str:
-    """The arm-effect coefficient of a two-arm trial (see :func:`arm_terms` for several)."""
-    return arm_terms(config)[single_treatment_arm(config)]
-
-
-def allocation_strata(config: Config, table: pd.DataFrame) -> pd.Series:
-    """Each row's arm and randomisation strata joined by ``/``: the groups within which a
-    cluster bootstrap resamples clusters, so that every replicate keeps the design's numbers
-    of clusters per arm and stratum."""
-    design = config["design"]
-    keys = table[[design["arm"], *design["strata"]]].astype(str)
-    joined = keys.iloc[:, 0]
-    for j in range(1, keys.shape[1]):  # column-wise: a row-wise join is slow on large n
-        joined = joined + "/" + keys.iloc[:, j]
-    return joined
-
-
-def baseline_column(scale: str) -> str:
-    """Analysis-table column holding a scale's baseline score."""
-    return f"{scale}__baseline"
-
-
-def followup_column(scale: str) -> str:
-    """Analysis-table column holding a scale's follow-up score."""
-    return f"{scale}__followup"
-
-
-def outcome_scales(config: Config) -> list[str]:
-    """The outcome scales, primary first, in config order."""
-    outcomes = config["analysis"]["outcomes"]
-    return [o["scale"] for o in sorted(outcomes, key=lambda o: o["role"] != "primary")]
+from trial.vocabulary import (
+    Config,
+    arm_terms,
+    arms,
+    baseline_column,
+    cluster_variable_names,
+    contrast_label,
+    contrast_sign,
+    cost_columns,
+    design_matrix,
+    followup_column,
+    imputed_extra_columns,
+    outcome_scales,
+    treatment_arms,
+    treatment_indicators,
+    treatment_pairs,
+)
 
 
 def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> pd.DataFrame:
@@ -122,8 +86,6 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     ]
     columns += [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
     if "costs" in config:  # total cost per recall period, imputed with the scores
-        from trial.costs import cost_columns, cost_totals
-
         totals = cost_totals(config, raw_dir)
         table = table.merge(totals, on=design["individual_id"], how="left", validate="one_to_one")
         columns += cost_columns(config)
@@ -133,14 +95,7 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
             per_cluster, on=design["cluster_id"], how="left", validate="many_to_one"
         )
         columns += cluster_variable_names(config)
-    from trial.estimands import prepare_for_imputation
-
     return prepare_for_imputation(config, table[list(dict.fromkeys(columns))])
-
-
-def cluster_variable_names(config: Config) -> list[str]:
-    """Names of the configured cluster variables (``imputation.cluster_variables``)."""
-    return list(config["imputation"].get("cluster_variables", {}))
 
 
 def cluster_variables(config: Config, raw_dir: str | Path | None = None) -> pd.DataFrame:
@@ -172,59 +127,6 @@ def cluster_variables(config: Config, raw_dir: str | Path | None = None) -> pd.D
     return out
 
 
-def _individual_columns(config: Config) -> list[str]:
-    return list(dict.fromkeys([*config["covariates"], *config["imputation"].get("auxiliary", [])]))
-
-
-def numeric_predictors(config: Config, table: pd.DataFrame) -> pd.DataFrame:
-    """Treatment arm(s), strata and individual covariates as numbers (categories dummy-coded)."""
-    design = config["design"]
-    parts = [table[list(treatment_indicators(config).values())].astype(float)]
-    for column in [*design["strata"], *_individual_columns(config)]:
-        parts.append(_code_column(config, column, table[column]))
-    return pd.concat(parts, axis=1)
-
-
-def _code_column(config: Config, column: str, values: pd.Series) -> pd.DataFrame:
-    spec = _column_spec(config, column)
-    if spec["type"] != "category":
-        return values.astype(float).to_frame(column)
-    # Coded from the declared codes, compared as text: a code never matches by a reader's guess
-    # of its type, and a value that is not a declared code stops here instead of coding as 0.
-    levels = [str(level) for level in spec["values"]]
-    codes = values.map(str, na_action="ignore")
-    unknown = sorted(set(codes.dropna()) - set(levels))
-    if unknown:
-        raise ValueError(
-            f"column {column!r} holds {unknown[:5]}, which are not among its declared codes "
-            f"{levels}: was a table read without the config's types (see "
-            "trial.intermediate.read_intermediate)?"
-        )
-    return pd.DataFrame(
-        {
-            f"{column}[{level}]": np.where(values.isna(), np.nan, (codes == level).astype(float))
-            for level in levels[1:]
-        },
-        index=values.index,
-    )
-
-
-def _column_spec(config: Config, column: str) -> Mapping[str, Any]:
-    design = config["design"]
-    for table in (design["individual_table"], design["cluster_table"]):
-        columns = config["tables"][table]["columns"]
-        if column in columns:
-            return columns[column]
-    raise KeyError(column)
-
-
-def imputed_extra_columns(config: Config) -> list[str]:
-    """Analysis-table columns imputed besides the outcome scores (total costs, when configured)."""
-    from trial.costs import cost_columns
-
-    return cost_columns(config)
-
-
 def impute_analysis_table(
     config: Config, table: pd.DataFrame, index: int, model: ImputationModel | None = None
 ) -> ImputationResult:
@@ -241,8 +143,6 @@ def impute_analysis_table(
     separately, each arm with its own seed, so that every association may differ between arms
     and no model can leave the arm out.
     """
-    from trial.impute.model import check_imputation_model
-
     spec = config["imputation"]
     engine = spec["engine"]
     if model is None:
@@ -287,13 +187,11 @@ def _impute_part(config: Config, model: ImputationModel, seed: int) -> Imputatio
         "iterations": spec["iterations"],
     }
     if spec["engine"] == "forest":
-        from trial.impute.forest import impute_forest
+        from trial.impute.forest import impute_forest  # defers importing miceforest and lightgbm
 
         return impute_forest(
             model.data, mean_match_candidates=spec.get("mean_match_candidates", 5), **common
         )
-    from trial.impute.multilevel import impute_multilevel
-
     # Extra analysed columns (costs: skewed, non-negative) by predictive mean matching on the
     # multilevel model, so that no imputed value lies outside the observed ones.
     matched = [c for c in imputed_extra_columns(config) if c in model.impute]
@@ -333,30 +231,6 @@ def combine_traces(
         second = np.average(part["sd"].fillna(0.0) ** 2 + (part["mean"] - mean) ** 2, weights=w)
         rows.append((iteration, variable, mean, float(np.sqrt(second))))
     return pd.DataFrame(rows, columns=["iteration", "variable", "mean", "sd"])
-
-
-def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Fixed effects of the model: intercept, arm(s), baseline score, strata, covariates."""
-    design = config["design"]
-    indicators = treatment_indicators(config)
-    arms = {term: table[indicators[arm]].astype(float) for arm, term in arm_terms(config).items()}
-    parts = [
-        pd.DataFrame({"(Intercept)": 1.0, **arms}, index=table.index),
-        table[[baseline_column(scale)]].astype(float),
-    ]
-    for column in [*design["strata"], *config["covariates"]]:
-        parts.append(_code_column(config, column, table[column]))
-    return pd.concat(parts, axis=1)
-
-
-def treatment_pairs(config: Config) -> list[tuple[str, str]]:
-    """Every pair of treatment arms as ``(arm, versus)``, the later-listed arm first.
-
-    Empty in a two-arm trial. ``arm`` plays the part of the treatment and ``versus`` that of
-    the comparator in a pairwise (active-vs-active) contrast and its direction.
-    """
-    listed = treatment_arms(config)
-    return [(listed[j], listed[i]) for i in range(len(listed)) for j in range(i + 1, len(listed))]
 
 
 def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
@@ -472,7 +346,7 @@ def _pool_contrasts(
         part = stacked[
             (stacked["outcome"] == scale) & (stacked["arm"] == arm) & (stacked["versus"] == versus)
         ]
-        sign = 1.0 if directions[scale]["direction"] == "treatment_minus_reference" else -1.0
+        sign = contrast_sign(directions[scale]["direction"])
         pooled = pool_rubin(
             sign * part["estimate"].to_numpy(),
             part["variance"].to_numpy(),
@@ -513,8 +387,6 @@ def pool_arm_tests(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame
     small-sample denominator df, whose complete-data df is the mean over imputations of the
     joint F test's small-sample denominator df. One row per outcome, primary first.
     """
-    from trial.pooling import pool_d1
-
     terms = list(arm_terms(config).values())
     stacked = _stack_fits(fits)
     rows = []
@@ -542,22 +414,3 @@ def pool_arm_tests(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame
             }
         )
     return pd.DataFrame(rows)
-
-
-def contrast_label(
-    config: Config, direction: str, arm: str | None = None, versus: str | None = None
-) -> str:
-    """Human-readable direction of a contrast, e.g. ``Intervention minus Usual care``.
-
-    ``arm`` is the treatment arm compared; it may be left out in a two-arm trial. ``versus`` is
-    its comparator (default the reference arm; another treatment arm for an active-vs-active
-    contrast, which then takes the reference arm's place in ``direction``).
-    """
-    design = config["design"]
-    labels = design["arm_labels"]
-    arm = single_treatment_arm(config) if arm is None else arm
-    versus = design["reference_arm"] if versus is None else versus
-    treatment, reference = labels[arm], labels[versus]
-    if direction == "treatment_minus_reference":
-        return f"{treatment} minus {reference}"
-    return f"{reference} minus {treatment}"

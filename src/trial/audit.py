@@ -58,10 +58,15 @@ import pandas as pd  # noqa: E402
 from linearmodels.panel import PanelOLS  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from trial.analysis import arm_term, contrast_label  # noqa: E402
-from trial.config import Config, single_treatment_arm  # noqa: E402
 from trial.reporting import Section, embed_png, figure_dpi, save_figure  # noqa: E402
 from trial.sandwich import cr2_covariance  # noqa: E402
+from trial.vocabulary import (  # noqa: E402  # noqa: E402
+    Config,
+    arm_term,
+    contrast_label,
+    single_treatment_arm,
+    strata_columns,
+)
 
 __all__ = [
     "AuditData",
@@ -402,20 +407,6 @@ def _used(config: Config, long: pd.DataFrame, measure: str) -> pd.DataFrame:
     return long[long[AVAILABLE] & long[measure].notna()]
 
 
-def _strata_columns(config: Config, data: pd.DataFrame) -> pd.DataFrame:
-    design = config["design"]
-    columns = config["tables"][design["cluster_table"]]["columns"]
-    parts = {}
-    for stratum in design["strata"]:
-        spec = columns[stratum]
-        if spec["type"] == "category":
-            for level in spec["values"][1:]:
-                parts[f"{stratum}[{level}]"] = (data[stratum] == level).astype(float)
-        else:
-            parts[stratum] = data[stratum].astype(float)
-    return pd.DataFrame(parts, index=data.index)
-
-
 def _time_design(config: Config, data: pd.DataFrame, times: Sequence[int]) -> pd.DataFrame:
     time = data[config["audit"]["time"]].to_numpy()
     treat = data[TREATMENT].to_numpy(dtype=float)
@@ -612,7 +603,7 @@ def cluster_period_means(
                 {"(Intercept)": 1.0, arm_term(config): first[TREATMENT].astype(float)},
                 index=means.index,
             ),
-            _strata_columns(config, first),
+            strata_columns(config, first),
         ],
         axis=1,
     )

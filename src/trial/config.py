@@ -1,8 +1,10 @@
 """Loading and checking a trial configuration.
 
-The JSON Schema in ``workflow/schemas/config.schema.yaml`` checks the shape of the config; this
-module adds the checks a schema cannot express (a scale naming a table that exists, an outcome
-naming a scale, arms present in the arm column) and reports every problem at once.
+The JSON Schema in ``schemas/config.schema.yaml`` (package data) checks the shape of the
+config; this module adds the checks a schema cannot express (a scale naming a table that
+exists, an outcome naming a scale, arms present in the arm column), those of each optional
+section among them (staff, participation, sensitivity, estimands, multiplicity), and reports
+every problem at once.
 """
 
 from __future__ import annotations
@@ -10,15 +12,24 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+from trial.vocabulary import (
+    Config,
+    family_hypotheses,
+    intercurrent_events,
+    outcome_scales,
+    treatment_arms,
+    treatment_pairs,
+)
 
-Config = dict[str, Any]
+# Package data, so that an installed copy (not only a checkout) can check a config.
+SCHEMA_PATH = resources.files("trial") / "schemas" / "config.schema.yaml"
 
 # Optional sections whose analyses compare one treatment arm with the reference arm.
 TWO_ARM_SECTIONS = ("participation", "staff", "sensitivity", "costs", "audit", "simulation")
@@ -374,10 +385,6 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
         if not any(column in spec["columns"] for spec in tables.values()):
             problems.append(f"consistency/one_cluster_per: {column!r} is not a column of any table")
 
-    from trial.estimands import estimand_config_problems  # imports this module
-    from trial.multiplicity import multiplicity_problems  # imports this module
-    from trial.participation import secondary_config_problems  # imports this module
-
     problems += secondary_config_problems(config)
     problems += estimand_config_problems(config)
     problems += multiplicity_problems(config)
@@ -412,6 +419,146 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def secondary_config_problems(config: Config) -> list[str]:
+    """Cross-reference problems of the participation, staff, sensitivity and icc sections.
+
+    Parameters
+    ----------
+    config : dict
+        A schema-valid trial configuration.
+
+    Returns
+    -------
+    list of str
+        One message per problem (empty when all is well).
+    """
+    problems: list[str] = []
+    scales = config["scales"]
+    staff_scales = [o["scale"] for o in config.get("staff", {}).get("outcomes", [])]
+    for i, scale in enumerate(staff_scales):
+        if scale not in scales:
+            problems.append(f"staff/outcomes/{i}/scale: {scale!r} is not a declared scale")
+            continue
+        table = scales[scale]["table"]
+        if config["staff"]["id"] not in config["tables"][table]["columns"]:
+            problems.append(
+                f"staff/outcomes/{i}: scale {scale!r} lives in table {table!r}, which has no "
+                f"staff ID column {config['staff']['id']!r}"
+            )
+    if (
+        "staff" in config
+        and config["design"]["cluster_id"]
+        not in config["tables"][config["staff"]["table"]]["columns"]
+    ):
+        problems.append(
+            f"staff/table: {config['staff']['table']!r} has no cluster ID column "
+            f"{config['design']['cluster_id']!r}"
+        )
+    for i, pub in enumerate(config.get("participation", {}).get("published", [])):
+        if pub["scale"] not in scales:
+            problems.append(
+                f"participation/published/{i}/scale: {pub['scale']!r} is not a declared scale"
+            )
+    arms = config["tables"][config["design"]["cluster_table"]]["columns"][config["design"]["arm"]]
+    for arm in config.get("sensitivity", {}).get("delta", {}).get("arms", []):
+        if arm not in arms.get("values", []):
+            problems.append(
+                f"sensitivity/delta/arms: {arm!r} is not one of the arm values {arms.get('values')}"
+            )
+    return problems
+
+
+def estimand_config_problems(config: Config) -> list[str]:
+    """Problems of the ``estimands`` section that the schema cannot see (listed all at once)."""
+    if "estimands" not in config:
+        return []
+    design = config["design"]
+    status_spec = (
+        config["tables"]
+        .get(design["individual_table"], {})
+        .get("columns", {})
+        .get(design["followup_status"], {})
+    )
+    codes = status_spec.get("values")
+    problems = []
+    seen: dict[str, str] = {}
+    for i, event in enumerate(intercurrent_events(config)):
+        where = f"estimands/intercurrent_events/{i} ({event.name})"
+        for code in event.status:
+            if code == design["followup_completed"]:
+                problems.append(
+                    f"{where}/status: {code!r} is the code of a completed follow-up, not an event"
+                )
+            elif codes is not None and code not in codes:
+                problems.append(
+                    f"{where}/status: {code!r} is not one of the {design['followup_status']} "
+                    f"codes {codes}"
+                )
+            if code in seen:
+                problems.append(f"{where}/status: {code!r} already names event {seen[code]!r}")
+            seen[code] = event.name
+        for kind, strategy in (("outcomes", event.scores), ("costs", event.costs)):
+            if strategy == "treatment_policy" and event.terminal:
+                problems.append(
+                    f"{where}/{kind}: treatment_policy needs the value to exist after the event; "
+                    "after a terminal event choose while_alive, composite or hypothetical"
+                )
+            if strategy == "while_alive" and not event.terminal:
+                problems.append(
+                    f"{where}/{kind}: while_alive applies to terminal events (set terminal: true)"
+                )
+        if "costs" in config and event.costs is None:
+            problems.append(f"{where}/costs: the trial has costs; declare their strategy")
+        if "costs" not in config and event.costs is not None:
+            problems.append(f"{where}/costs: the config has no costs section")
+        scales = outcome_scales(config) if config.get("analysis") else []
+        if event.scores == "composite":
+            missing = [s for s in scales if s not in event.composite_values]
+            if missing:
+                problems.append(
+                    f"{where}/composite_values: give the follow-up score of every outcome "
+                    f"scale; missing {missing}"
+                )
+        extra = [s for s in event.composite_values if s not in scales]
+        if extra:
+            problems.append(f"{where}/composite_values: {extra} are not outcome scales")
+        if event.composite_values and event.scores != "composite":
+            problems.append(f"{where}/composite_values: only the composite strategy uses them")
+    return problems
+
+
+def multiplicity_problems(config: Config) -> list[str]:
+    """Cross-reference problems of the ``multiplicity`` section (empty when all is well)."""
+    spec = config.get("multiplicity")
+    if not spec:
+        return []
+    problems = []
+    scales = {o["scale"] for o in config["analysis"]["outcomes"]}
+    names = [f["name"] for f in spec["families"]]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"multiplicity/families: the name {name!r} is used more than once")
+    seen: dict[tuple[str, str, str], str] = {}
+    for i, family in enumerate(spec["families"]):
+        for scale in family["outcomes"]:
+            if scale not in scales:
+                problems.append(
+                    f"multiplicity/families/{i}/outcomes: {scale!r} is not an analysed outcome"
+                )
+        if family.get("comparisons") == "pairwise" and not treatment_pairs(config):
+            problems.append(
+                f"multiplicity/families/{i}/comparisons: 'pairwise' needs at least two "
+                "treatment arms"
+            )
+        for hypothesis in family_hypotheses(config, family):
+            if hypothesis in seen and hypothesis[0] in scales:
+                problems.append(
+                    f"multiplicity/families/{i}: {hypothesis[0]!r} {hypothesis[1]} vs "
+                    f"{hypothesis[2]} is already in family {seen[hypothesis]!r}"
+                )
+            seen.setdefault(hypothesis, family["name"])
+    return problems
+
+
 def consistency_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The ``consistency`` rules checked across tables, with the defaults filled in.
 
@@ -433,24 +580,6 @@ def consistency_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "followup_data": followup,
         "one_cluster_per": list(spec.get("one_cluster_per", dict.fromkeys(ids))),
     }
-
-
-def treatment_arms(config: Mapping[str, Any]) -> list[str]:
-    """The treatment arms, in config order; each is compared with the reference arm."""
-    return list(config["design"]["treatment_arms"])
-
-
-def arms(config: Mapping[str, Any]) -> list[str]:
-    """Every arm in report order: the treatment arms, then the reference arm."""
-    return [*treatment_arms(config), config["design"]["reference_arm"]]
-
-
-def single_treatment_arm(config: Mapping[str, Any]) -> str:
-    """The treatment arm of a two-arm trial (the analyses in ``TWO_ARM_SECTIONS`` need one)."""
-    listed = treatment_arms(config)
-    if len(listed) != 1:
-        raise ValueError(f"a two-arm design is needed; design/treatment_arms lists {listed}")
-    return listed[0]
 
 
 def scale_items(scale: Mapping[str, Any]) -> list[str]:

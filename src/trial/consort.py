@@ -15,9 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from trial.config import Config  # noqa: E402
-from trial.config import arms as all_arms  # noqa: E402
 from trial.reporting import figure_dpi, save_figure, save_svg  # noqa: E402
+from trial.vocabulary import Config  # noqa: E402
+from trial.vocabulary import arms as all_arms  # noqa: E402
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
 _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}

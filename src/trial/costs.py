@@ -51,15 +51,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trial.analysis import (
-    TREATMENT,
-    arm_term,
-    baseline_column,
-    contrast_label,
-    design_matrix,
-    followup_column,
-    outcome_scales,
-)
 from trial.bootstrap import (
     ClusterLayout,
     bootstrap_weights,
@@ -67,29 +58,36 @@ from trial.bootstrap import (
     shrinkage_factors,
     weighted_ols_coefficient,
 )
-from trial.config import Config, single_treatment_arm
 from trial.estimands import score_defined
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
+from trial.reporting import Section, embed_png, figure_dpi, save_figure
 from trial.validation import read_table
-
-COST = "cost"  # name under which total cost enters the analysis table
-COST_BASELINE = baseline_column(COST)
-COST_FOLLOWUP = followup_column(COST)
+from trial.vocabulary import (
+    COST,
+    COST_BASELINE,
+    COST_FOLLOWUP,
+    TREATMENT,
+    Config,
+    allocation_strata,
+    arm_term,
+    baseline_column,
+    contrast_label,
+    contrast_sign,
+    design_matrix,
+    effect_scale,
+    followup_column,
+    single_treatment_arm,
+)
 
 __all__ = [
-    "COST",
-    "COST_BASELINE",
-    "COST_FOLLOWUP",
     "CostConfigError",
     "bootstrap_costs",
     "ce_plane_plot",
     "ceac_plot",
     "cheers_checklist",
-    "cost_columns",
     "cost_section",
     "cost_totals",
-    "effect_scale",
     "fit_costs",
     "pool_costs",
     "service_costs",
@@ -107,16 +105,6 @@ class CostConfigError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 
-def cost_columns(config: Config) -> list[str]:
-    """Analysis-table columns holding total cost (empty when the config has no costs section)."""
-    return [COST_BASELINE, COST_FOLLOWUP] if "costs" in config else []
-
-
-def effect_scale(config: Config) -> str:
-    """The scale used as effect: ``costs.effect`` or else the primary outcome."""
-    return str(config["costs"].get("effect", outcome_scales(config)[0]))
-
-
 def _effect_sign(config: Config) -> float:
     """+1 when a higher effect score is better for the individual, else -1."""
     return 1.0 if config["costs"].get("effect_higher_is_better", True) else -1.0
@@ -124,7 +112,7 @@ def _effect_sign(config: Config) -> float:
 
 def _cost_sign(config: Config) -> float:
     """+1 to report treatment minus reference, -1 for the reverse."""
-    return 1.0 if _direction(config) == "treatment_minus_reference" else -1.0
+    return contrast_sign(_direction(config))
 
 
 def _direction(config: Config) -> str:
@@ -485,16 +473,6 @@ def fit_costs(config: Config, table: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def _resampling_groups(config: Config, table: pd.DataFrame) -> pd.Series:
-    """Arm x strata label of each individual: clusters are resampled within these groups."""
-    design = config["design"]
-    parts = [table[TREATMENT].astype(str)] + [table[s].astype(str) for s in design["strata"]]
-    label = parts[0]
-    for p in parts[1:]:
-        label = label + "|" + p
-    return label
-
-
 def bootstrap_costs(
     config: Config, tables: Mapping[int, pd.DataFrame], replicates: Sequence[int] | range
 ) -> pd.DataFrame:
@@ -522,7 +500,7 @@ def bootstrap_costs(
     frames = []
     for imputation, table in sorted(tables.items()):
         layout = ClusterLayout.from_labels(
-            table[design["cluster_id"]], _resampling_groups(config, table)
+            table[design["cluster_id"]], allocation_strata(config, table)
         )
         weights = bootstrap_weights(
             layout,
@@ -541,7 +519,7 @@ def bootstrap_costs(
                 layout
                 if rows.all()
                 else ClusterLayout.from_labels(
-                    table.loc[rows, design["cluster_id"]], _resampling_groups(config, table[rows])
+                    table.loc[rows, design["cluster_id"]], allocation_strata(config, table[rows])
                 )
             )
             if resampling == "two-stage":
@@ -837,8 +815,6 @@ def ce_plane_plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from trial.reporting import figure_dpi, save_figure
-
     currency = config["costs"].get("currency", "")
     de = _effect_sign(config) * replicates["effect"].to_numpy()
     dc = replicates["cost"].to_numpy()
@@ -868,8 +844,6 @@ def ceac_plot(config: Config, ceac: pd.DataFrame, path: str | Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from trial.reporting import figure_dpi, save_figure
 
     currency = config["costs"].get("currency", "")
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
@@ -1075,8 +1049,6 @@ def _published_row(
 def cost_section(config: Config, inputs: Mapping[str, Any]) -> Any:
     """Report section: unit costs, use and cost, adjusted difference, CE, CHEERS checklist."""
     import json
-
-    from trial.reporting import Section, embed_png
 
     truth = None
     if inputs.get("truth"):

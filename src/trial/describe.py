@@ -9,9 +9,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trial.analysis import baseline_column, followup_column, outcome_scales
-from trial.config import Config, arms, treatment_arms
 from trial.estimands import flow_rows, score_defined
+from trial.validation import read_table
+from trial.vocabulary import (
+    Config,
+    arms,
+    baseline_column,
+    followup_column,
+    outcome_scales,
+    primary_outcome,
+    treatment_arms,
+)
 
 
 def flow_counts(
@@ -37,7 +45,7 @@ def flow_counts(
         arm_clusters = clusters[clusters[design["arm"]] == arm]
         people = analysis_table[analysis_table[design["arm"]] == arm]
         completed = people[design["followup_status"]] == design["followup_completed"]
-        primary = outcome_scales(config)[0]
+        primary = primary_outcome(config)
         clusters_with_people = people[design["cluster_id"]].nunique()
         clusters_followed = people.loc[completed, design["cluster_id"]].nunique()
         received = len(arm_clusters)
@@ -243,8 +251,6 @@ def describe_trial(
     config: Config, analysis_table: pd.DataFrame, raw_dir: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Flow counts and baseline table, reading the cluster and participation tables."""
-    from trial.validation import read_table
-
     clusters = read_table(config, config["design"]["cluster_table"], raw_dir)
     participation = None
     if "participation" in config:

@@ -39,30 +39,30 @@ imputed scores that a while-alive strategy leaves undefined.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trial.config import Config, arms
+from trial.reporting import Section
+from trial.vocabulary import (
+    COST_FOLLOWUP,
+    Config,
+    IntercurrentEvent,
+    arms,
+    followup_column,
+    intercurrent_events,
+    outcome_scales,
+)
 
 __all__ = [
-    "COST_STRATEGIES",
-    "SCORE_STRATEGIES",
     "EstimandDataError",
-    "IntercurrentEvent",
-    "estimand_config_problems",
     "handling_table",
-    "intercurrent_events",
     "methods_paragraphs",
     "prepare_for_imputation",
     "score_defined",
     "undefined_after_events",
 ]
-
-SCORE_STRATEGIES = ("treatment_policy", "hypothetical", "while_alive", "composite")
-COST_STRATEGIES = ("treatment_policy", "hypothetical", "while_alive")
 
 STRATEGY_LABELS = {
     "treatment_policy": "treatment policy",
@@ -74,118 +74,6 @@ STRATEGY_LABELS = {
 
 class EstimandDataError(ValueError):
     """The data do not allow a declared strategy (e.g. a while-alive cost not recorded)."""
-
-
-@dataclass(frozen=True)
-class IntercurrentEvent:
-    """One declared intercurrent event and its strategies.
-
-    Attributes
-    ----------
-    name, label : str
-        Key and report wording.
-    status : tuple of str
-        Follow-up status codes that record the event.
-    terminal : bool
-        No outcome exists after the event (death).
-    scores : str
-        Strategy for the outcome scores (one of :data:`SCORE_STRATEGIES`).
-    costs : str or None
-        Strategy for costs (one of :data:`COST_STRATEGIES`); None without a costs section.
-    composite_values : mapping of str to float
-        For ``composite``: the follow-up score given to each outcome scale.
-    rationale : str
-        Why this strategy (printed in the report).
-    """
-
-    name: str
-    label: str
-    status: tuple[str, ...]
-    terminal: bool
-    scores: str
-    costs: str | None
-    composite_values: Mapping[str, float] = field(default_factory=dict)
-    rationale: str = ""
-
-
-def intercurrent_events(config: Config) -> list[IntercurrentEvent]:
-    """The declared intercurrent events, in config order (none without ``estimands``)."""
-    events = []
-    for spec in config.get("estimands", {}).get("intercurrent_events", []):
-        events.append(
-            IntercurrentEvent(
-                name=spec["name"],
-                label=spec.get("label", spec["name"]),
-                status=tuple(spec["status"]),
-                terminal=bool(spec.get("terminal", False)),
-                scores=spec["outcomes"],
-                costs=spec.get("costs"),
-                composite_values=dict(spec.get("composite_values", {})),
-                rationale=spec.get("rationale", ""),
-            )
-        )
-    return events
-
-
-def estimand_config_problems(config: Config) -> list[str]:
-    """Problems of the ``estimands`` section that the schema cannot see (listed all at once)."""
-    if "estimands" not in config:
-        return []
-    from trial.analysis import outcome_scales
-
-    design = config["design"]
-    status_spec = (
-        config["tables"]
-        .get(design["individual_table"], {})
-        .get("columns", {})
-        .get(design["followup_status"], {})
-    )
-    codes = status_spec.get("values")
-    problems = []
-    seen: dict[str, str] = {}
-    for i, event in enumerate(intercurrent_events(config)):
-        where = f"estimands/intercurrent_events/{i} ({event.name})"
-        for code in event.status:
-            if code == design["followup_completed"]:
-                problems.append(
-                    f"{where}/status: {code!r} is the code of a completed follow-up, not an event"
-                )
-            elif codes is not None and code not in codes:
-                problems.append(
-                    f"{where}/status: {code!r} is not one of the {design['followup_status']} "
-                    f"codes {codes}"
-                )
-            if code in seen:
-                problems.append(f"{where}/status: {code!r} already names event {seen[code]!r}")
-            seen[code] = event.name
-        for kind, strategy in (("outcomes", event.scores), ("costs", event.costs)):
-            if strategy == "treatment_policy" and event.terminal:
-                problems.append(
-                    f"{where}/{kind}: treatment_policy needs the value to exist after the event; "
-                    "after a terminal event choose while_alive, composite or hypothetical"
-                )
-            if strategy == "while_alive" and not event.terminal:
-                problems.append(
-                    f"{where}/{kind}: while_alive applies to terminal events (set terminal: true)"
-                )
-        if "costs" in config and event.costs is None:
-            problems.append(f"{where}/costs: the trial has costs; declare their strategy")
-        if "costs" not in config and event.costs is not None:
-            problems.append(f"{where}/costs: the config has no costs section")
-        scales = outcome_scales(config) if config.get("analysis") else []
-        if event.scores == "composite":
-            missing = [s for s in scales if s not in event.composite_values]
-            if missing:
-                problems.append(
-                    f"{where}/composite_values: give the follow-up score of every outcome "
-                    f"scale; missing {missing}"
-                )
-        extra = [s for s in event.composite_values if s not in scales]
-        if extra:
-            problems.append(f"{where}/composite_values: {extra} are not outcome scales")
-        if event.composite_values and event.scores != "composite":
-            problems.append(f"{where}/composite_values: only the composite strategy uses them")
-    return problems
 
 
 def _events_by_row(config: Config, table: pd.DataFrame) -> pd.Series:
@@ -213,8 +101,6 @@ def prepare_for_imputation(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     EstimandDataError
         Individuals with an event whose cost strategy is while_alive have no follow-up cost.
     """
-    from trial.analysis import followup_column
-
     out = table.copy()
     event_of = _events_by_row(config, table)
     design = config["design"]
@@ -224,8 +110,6 @@ def prepare_for_imputation(config: Config, table: pd.DataFrame) -> pd.DataFrame:
             for scale, value in event.composite_values.items():
                 out.loc[rows, followup_column(scale)] = float(value)
         if event.costs == "while_alive" and "costs" in config:
-            from trial.costs import COST_FOLLOWUP
-
             unrecorded = rows & out[COST_FOLLOWUP].isna().to_numpy()
             if unrecorded.any():
                 ids = out.loc[unrecorded, design["individual_id"]].astype(str).tolist()
@@ -257,8 +141,6 @@ def undefined_after_events(
     :func:`score_defined` are set back to missing, so that no analysis uses an imputed value
     for them (each analysis counts them among its excluded rows).
     """
-    from trial.analysis import followup_column, outcome_scales
-
     out = completed.copy()
     undefined = ~score_defined(config, table)
     for scale in outcome_scales(config):
@@ -370,8 +252,6 @@ def _level_text(config: Config) -> str:
 
 def estimand_rows(config: Config) -> list[dict[str, str]]:
     """The estimand attributes, one row per attribute (for the report)."""
-    from trial.analysis import outcome_scales
-
     spec = config.get("estimands", {})
     design = config["design"]
     labels = design["arm_labels"]
@@ -471,8 +351,6 @@ def methods_paragraphs(config: Config) -> list[dict[str, str]]:
 
 def estimands_section(config: Config, inputs: Mapping[str, Any]) -> Any:
     """The report section: attributes, strategy paragraphs and the handling counts by arm."""
-    from trial.reporting import Section
-
     handling = pd.read_csv(inputs["intercurrent_events"], keep_default_na=False)
     wide = []
     for _, part in handling.groupby(["event", "label"], sort=False):

@@ -43,17 +43,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.analysis import (
+from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
+from trial.mixed import MixedModelError, fit_random_intercept_arrays
+from trial.reporting import Section
+from trial.vocabulary import (
+    Config,
     allocation_strata,
     baseline_column,
     design_matrix,
     followup_column,
     outcome_scales,
 )
-from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
-from trial.config import Config
-from trial.mixed import MixedModelError, fit_random_intercept_arrays
-from trial.reporting import Section
 
 __all__ = [
     "ESTIMATORS",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.config import Config
+from trial.vocabulary import Config
 
 
 def text_columns(config: Config) -> set[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from trial.config import Config
+from trial.vocabulary import Config
 
 # Columns of Table 2 after the outcome: keys of a row of trial.report.outcome_table.
 OUTCOME_KEYS = (

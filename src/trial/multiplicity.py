@@ -19,17 +19,15 @@ only).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from trial.analysis import treatment_pairs
-from trial.config import Config, treatment_arms
+from trial.vocabulary import Config, family_hypotheses
 
-__all__ = ["adjust_families", "family_hypotheses", "holm", "multiplicity_problems"]
+__all__ = ["adjust_families", "holm"]
 
 COMPARISONS = ("reference", "pairwise", "all")
 
@@ -40,50 +38,6 @@ def holm(p: Sequence[float]) -> np.ndarray:
     if values.size == 0:
         return values
     return multipletests(values, method="holm")[1]
-
-
-def family_hypotheses(config: Config, family: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """The hypotheses of one family as ``(outcome, arm, versus)``, in config order."""
-    reference = config["design"]["reference_arm"]
-    kind = family.get("comparisons", "reference")
-    pairs: list[tuple[str, str]] = []
-    if kind in ("reference", "all"):
-        pairs += [(arm, reference) for arm in treatment_arms(config)]
-    if kind in ("pairwise", "all"):
-        pairs += treatment_pairs(config)
-    return [(scale, arm, versus) for scale in family["outcomes"] for arm, versus in pairs]
-
-
-def multiplicity_problems(config: Config) -> list[str]:
-    """Cross-reference problems of the ``multiplicity`` section (empty when all is well)."""
-    spec = config.get("multiplicity")
-    if not spec:
-        return []
-    problems = []
-    scales = {o["scale"] for o in config["analysis"]["outcomes"]}
-    names = [f["name"] for f in spec["families"]]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"multiplicity/families: the name {name!r} is used more than once")
-    seen: dict[tuple[str, str, str], str] = {}
-    for i, family in enumerate(spec["families"]):
-        for scale in family["outcomes"]:
-            if scale not in scales:
-                problems.append(
-                    f"multiplicity/families/{i}/outcomes: {scale!r} is not an analysed outcome"
-                )
-        if family.get("comparisons") == "pairwise" and not treatment_pairs(config):
-            problems.append(
-                f"multiplicity/families/{i}/comparisons: 'pairwise' needs at least two "
-                "treatment arms"
-            )
-        for hypothesis in family_hypotheses(config, family):
-            if hypothesis in seen and hypothesis[0] in scales:
-                problems.append(
-                    f"multiplicity/families/{i}: {hypothesis[0]!r} {hypothesis[1]} vs "
-                    f"{hypothesis[2]} is already in family {seen[hypothesis]!r}"
-                )
-            seen.setdefault(hypothesis, family["name"])
-    return problems
 
 
 def adjust_families(

@@ -67,23 +67,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.analysis import (
-    TREATMENT,
-    allocation_strata,
-    arm_term,
-    baseline_column,
-    contrast_label,
-    design_matrix,
-    followup_column,
-    outcome_scales,
-)
 from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
-from trial.config import Config, single_treatment_arm
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import Section, fmt, p_text
 from trial.scoring import score_scale
+from trial.sensitivity import cluster_mean_residuals
 from trial.validation import read_table
+from trial.vocabulary import (
+    TREATMENT,
+    Config,
+    allocation_strata,
+    arm_term,
+    baseline_column,
+    contrast_label,
+    contrast_sign,
+    design_matrix,
+    followup_column,
+    outcome_scales,
+    single_treatment_arm,
+    strata_columns,
+)
 
 __all__ = [
     "HIGH",
@@ -102,7 +106,6 @@ __all__ = [
     "pool_participation",
     "iv_contrast_label",
     "published_participation_table",
-    "secondary_config_problems",
     "staff_analysis_table",
     "staff_outcomes",
     "two_stage_least_squares",
@@ -128,60 +131,6 @@ IV_METHODS = {
 
 class ParticipationError(ValueError):
     """The participation data or configuration cannot define the analysis."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Configuration checks that the schema cannot express
-# ---------------------------------------------------------------------------------------------
-
-
-def secondary_config_problems(config: Config) -> list[str]:
-    """Cross-reference problems of the participation, staff, sensitivity and icc sections.
-
-    Parameters
-    ----------
-    config : dict
-        A schema-valid trial configuration.
-
-    Returns
-    -------
-    list of str
-        One message per problem (empty when all is well).
-    """
-    problems: list[str] = []
-    scales = config["scales"]
-    staff_scales = [o["scale"] for o in config.get("staff", {}).get("outcomes", [])]
-    for i, scale in enumerate(staff_scales):
-        if scale not in scales:
-            problems.append(f"staff/outcomes/{i}/scale: {scale!r} is not a declared scale")
-            continue
-        table = scales[scale]["table"]
-        if config["staff"]["id"] not in config["tables"][table]["columns"]:
-            problems.append(
-                f"staff/outcomes/{i}: scale {scale!r} lives in table {table!r}, which has no "
-                f"staff ID column {config['staff']['id']!r}"
-            )
-    if (
-        "staff" in config
-        and config["design"]["cluster_id"]
-        not in config["tables"][config["staff"]["table"]]["columns"]
-    ):
-        problems.append(
-            f"staff/table: {config['staff']['table']!r} has no cluster ID column "
-            f"{config['design']['cluster_id']!r}"
-        )
-    for i, pub in enumerate(config.get("participation", {}).get("published", [])):
-        if pub["scale"] not in scales:
-            problems.append(
-                f"participation/published/{i}/scale: {pub['scale']!r} is not a declared scale"
-            )
-    arms = config["tables"][config["design"]["cluster_table"]]["columns"][config["design"]["arm"]]
-    for arm in config.get("sensitivity", {}).get("delta", {}).get("arms", []):
-        if arm not in arms.get("values", []):
-            problems.append(
-                f"sensitivity/delta/arms: {arm!r} is not one of the arm values {arms.get('values')}"
-            )
-    return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -625,8 +574,6 @@ def fit_participation(
         ``outcome``, ``analysis``, ``method``, ``replicate``, ``estimate``: cluster bootstrap
         replicates of the instrumental-variable estimates.
     """
-    from trial.sensitivity import cluster_mean_residuals
-
     design = config["design"]
     cid = design["cluster_id"]
     alpha = config["analysis"]["alpha"]
@@ -787,7 +734,7 @@ def pool_participation(
                 direction = config["participation"].get("direction", "high_minus_low")
                 contrast = participation_direction_label(config)
             else:
-                sign = 1.0 if arm_direction[scale] == "treatment_minus_reference" else -1.0
+                sign = contrast_sign(arm_direction[scale])
                 direction = arm_direction[scale]
                 contrast = iv_contrast_label(config, analysis, direction)
             pooled = pool_rubin(
@@ -891,12 +838,7 @@ def _staff_design(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFra
     X[baseline_column(scale)] = base.fillna(base.mean())
     if base.isna().any():
         X[f"{baseline_column(scale)}[missing]"] = base.isna().astype(float)
-    spec = config["tables"][config["design"]["cluster_table"]]["columns"]
-    for column in config["design"]["strata"]:
-        levels = spec[column].get("values") or sorted(table[column].dropna().unique())
-        for level in levels[1:]:
-            X[f"{column}[{level}]"] = (table[column] == level).astype(float)
-    return X
+    return pd.concat([X, strata_columns(config, table)], axis=1)
 
 
 def staff_outcomes(
@@ -948,7 +890,7 @@ def staff_outcomes(
             )
             res = fit.contrast(pd.Series({term: 1.0}), alpha=alpha)
             if analysis == "arm":
-                sign = 1.0 if outcome["direction"] == "treatment_minus_reference" else -1.0
+                sign = contrast_sign(outcome["direction"])
                 direction = outcome["direction"]
                 contrast = contrast_label(config, direction)
             else:

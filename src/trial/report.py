@@ -27,10 +27,8 @@ import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from trial import __version__  # noqa: E402
-from trial.analysis import baseline_column, followup_column, outcome_scales  # noqa: E402
 from trial.audit import audit_section  # noqa: E402
 from trial.checklist import CONSORT_CLUSTER, checklist_rows  # noqa: E402
-from trial.config import Config, arms, single_treatment_arm, treatment_arms  # noqa: E402
 from trial.costs import cost_section  # noqa: E402
 from trial.estimands import estimands_section  # noqa: E402
 from trial.icc import icc_section  # noqa: E402
@@ -47,7 +45,17 @@ from trial.reporting import (  # noqa: E402
     p_text,
     save_figure,
 )
-from trial.sensitivity import sensitivity_section  # noqa: E402
+from trial.sensitivity import sensitivity_section, tipping_points  # noqa: E402
+from trial.vocabulary import (
+    Config,
+    arms,
+    baseline_column,
+    contrast_sign,
+    followup_column,
+    primary_outcome,
+    single_treatment_arm,
+    treatment_arms,
+)
 
 Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
 
@@ -93,7 +101,7 @@ def primary_distribution_plot(
 ) -> None:
     """Observed primary-outcome scores at baseline and follow-up, by arm (histograms)."""
     design = config["design"]
-    scale = outcome_scales(config)[0]
+    scale = primary_outcome(config)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
     for ax, (column, title) in zip(
         axes,
@@ -152,7 +160,7 @@ def reproduction_table(
                 }
             true_value = None
             if t is not None:
-                true_value = t if outcome["direction"] == "treatment_minus_reference" else -t
+                true_value = contrast_sign(outcome["direction"]) * t
             rows.append(
                 {
                     "outcome": config["scales"][scale]["label"],
@@ -310,8 +318,6 @@ def robustness_rows(config: Config, inputs: Inputs) -> list[dict[str, str]]:
     """
     if not inputs.get("sensitivity"):
         return []
-    from trial.sensitivity import tipping_points
-
     outcomes = pd.read_csv(inputs["outcomes"])
     primary = outcomes[outcomes["role"] == "primary"].iloc[0]
 

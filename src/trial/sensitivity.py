@@ -48,16 +48,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from trial.analysis import (  # noqa: E402
-    TREATMENT,
-    arm_term,
-    baseline_column,
-    contrast_label,
-    design_matrix,
-    followup_column,
-    outcome_scales,
-)
-from trial.config import Config, single_treatment_arm  # noqa: E402
 from trial.estimands import score_defined  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
 from trial.pooling import pool_rubin  # noqa: E402
@@ -67,6 +57,20 @@ from trial.reporting import (  # noqa: E402
     embed_png,
     figure_dpi,
     save_figure,
+)
+from trial.seeding import derive_rng
+from trial.vocabulary import (
+    TREATMENT,
+    Config,
+    arm_term,
+    baseline_column,
+    contrast_label,
+    contrast_sign,
+    design_matrix,
+    followup_column,
+    primary_outcome,
+    single_treatment_arm,
+    stratum_labels,
 )
 
 __all__ = [
@@ -88,9 +92,9 @@ __all__ = [
 
 
 def _primary(config: Config) -> tuple[str, float, str]:
-    scale = outcome_scales(config)[0]
+    scale = primary_outcome(config)
     direction = next(o for o in config["analysis"]["outcomes"] if o["scale"] == scale)["direction"]
-    return scale, (1.0 if direction == "treatment_minus_reference" else -1.0), direction
+    return scale, contrast_sign(direction), direction
 
 
 def _mixed_fit(config: Config, table: pd.DataFrame, X: pd.DataFrame, y: pd.Series) -> dict:
@@ -217,10 +221,7 @@ def cluster_mean_residuals(config: Config, table: pd.DataFrame, scale: str) -> C
     )
     by_cluster = rows.groupby(cid)
     out["treated"] = by_cluster[TREATMENT].first().astype(int)
-    if design["strata"]:
-        out["stratum"] = by_cluster[design["strata"]].first().astype(str).agg("/".join, axis=1)
-    else:
-        out["stratum"] = "all"
+    out["stratum"] = stratum_labels(config, by_cluster[design["strata"]].first())
     constant = X[used].groupby(codes).nunique().le(1).all().to_numpy()
     level = int(np.linalg.matrix_rank(Xu[:, constant])) if constant.any() else 0
     return ClusterResiduals(out, level)
@@ -474,8 +475,6 @@ def rerandomisation_test(
     null : ndarray
         The statistic under every enumerated (or sampled) allocation, same direction.
     """
-    from trial.seeding import derive_rng
-
     design = config["design"]
     scale, sign, direction = _primary(config)
     clusters = cluster_mean_residuals(config, observed, scale).clusters
@@ -780,7 +779,7 @@ def sensitivity_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     import json
 
     outcomes = pd.read_csv(inputs["outcomes"])
-    scale = outcome_scales(config)[0]
+    scale = primary_outcome(config)
     primary = outcomes.set_index("outcome").loc[scale]
     delta = pd.read_csv(inputs["delta_adjustment"])
     context = {

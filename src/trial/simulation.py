@@ -36,19 +36,20 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from trial.analysis import (
-    TREATMENT,
-    baseline_column,
-    fit_outcomes,
-    followup_column,
-    impute_analysis_table,
-    outcome_scales,
-    pool_outcomes,
-)
-from trial.config import Config, single_treatment_arm
+from trial.analysis import fit_outcomes, impute_analysis_table, pool_outcomes
 from trial.impute.model import check_imputation_model
 from trial.reporting import DEFAULT_DPI, save_figure
 from trial.seeding import derive_rng, derive_seed
+from trial.vocabulary import (
+    TREATMENT,
+    Config,
+    baseline_column,
+    contrast_sign,
+    followup_column,
+    outcome_scales,
+    primary_outcome,
+    single_treatment_arm,
+)
 
 __all__ = [
     "AUXILIARY",
@@ -159,7 +160,7 @@ def simulation_config(config: Config, method: str, seed: int) -> Config:
     variable as the only auxiliary, no costs and no cluster variables.
     """
     sim_config = copy.deepcopy(config)
-    primary = outcome_scales(config)[0]
+    primary = primary_outcome(config)
     sim_config["analysis"]["outcomes"] = [
         {k: v for k, v in o.items() if k != "published"} | {"role": "primary"}
         for o in config["analysis"]["outcomes"]
@@ -301,7 +302,7 @@ def generate_replicate(
     missing = rng.random(n) < 1.0 / (1.0 + np.exp(-(intercept + linear)))
 
     arm_codes = np.where(treated_c == 1, single_treatment_arm(config), design["reference_arm"])
-    scale = outcome_scales(config)[0]
+    scale = primary_outcome(config)
     return pd.DataFrame(
         {
             design["individual_id"]: [f"S{i + 1:05d}" for i in range(n)],
@@ -324,7 +325,7 @@ def generate_replicate(
 def _complete_case(sim_config: Config, table: pd.DataFrame) -> dict[str, float]:
     fit = fit_outcomes(sim_config, table).iloc[0]
     outcome = sim_config["analysis"]["outcomes"][0]
-    sign = 1.0 if outcome["direction"] == "treatment_minus_reference" else -1.0
+    sign = contrast_sign(outcome["direction"])
     alpha = sim_config["analysis"]["alpha"]
     se = float(np.sqrt(fit["variance"]))
     estimate = sign * float(fit["estimate"])
@@ -386,7 +387,7 @@ def simulate_replicates(
     spec = cells[cell]
     effect = float(spec["effect_sd"]) * float(config["simulation"]["trial"]["outcome"]["sd"])
     primary = next(o for o in config["analysis"]["outcomes"] if o["role"] == "primary")
-    sign = 1.0 if primary["direction"] == "treatment_minus_reference" else -1.0
+    sign = contrast_sign(primary["direction"])
     rows = []
     for replicate in replicates:
         rng = derive_rng(config["seed"], "simulation", cell, replicate)

@@ -52,9 +52,9 @@ from scipy import integrate, stats
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
-from trial.config import Config, single_treatment_arm, treatment_arms
 from trial.scoring import score_scale
 from trial.seeding import derive_rng
+from trial.vocabulary import Config, single_treatment_arm, treatment_arms
 
 _COMMON_RHO_DEFAULT = 0.5
 

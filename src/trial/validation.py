@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from trial.config import Config, arms, consistency_settings, treatment_arms
+from trial.config import consistency_settings
 from trial.scoring import score_scale
+from trial.vocabulary import Config, arms, treatment_arms
 
 _LISTED_PER_FILE = 25  # problems printed per file before the rest are counted
 _EXCERPT = 60  # characters of a bad row quoted in a message

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import arm_terms, design_matrix, fit_outcomes, treatment_indicators
+from trial.analysis import fit_outcomes
 from trial.config import load_config
+from trial.vocabulary import arm_terms, design_matrix, treatment_indicators
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from trial.config import ConfigError, arms, load_config, single_treatment_arm, validate_config
+from trial.config import ConfigError, load_config, validate_config
+from trial.vocabulary import arms, single_treatment_arm
 
 from ..conftest import ROOT
 

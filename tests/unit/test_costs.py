@@ -12,8 +12,6 @@ import pytest
 
 from trial.analysis import build_analysis_table
 from trial.costs import (
-    COST_BASELINE,
-    COST_FOLLOWUP,
     bootstrap_costs,
     cheers_checklist,
     chunk_replicates,
@@ -24,6 +22,7 @@ from trial.costs import (
     wtp_grid,
 )
 from trial.pooling import pool_rubin
+from trial.vocabulary import COST_BASELINE, COST_FOLLOWUP
 
 from ..conftest import ROOT
 
@@ -247,10 +246,9 @@ def test_headline_comes_first_and_disagreement_is_flagged_by_hand(small):
 def test_effect_left_undefined_by_the_estimand_drops_out_of_the_effect_only(small):
     """Deaths (while alive) have no effect score: the effect regression uses the others, with
     the same replicate weights; the cost regression keeps everyone."""
-    from trial.analysis import design_matrix, followup_column
     from trial.bootstrap import ClusterLayout, bootstrap_weights, weighted_ols_coefficient
-    from trial.costs import _resampling_groups
     from trial.estimands import undefined_after_events
+    from trial.vocabulary import allocation_strata, design_matrix, followup_column
 
     config, tables, _, _ = small
     config = {**config, "costs": {**config["costs"], "bootstrap": {"resampling": "cluster"}}}
@@ -267,7 +265,7 @@ def test_effect_left_undefined_by_the_estimand_drops_out_of_the_effect_only(smal
     assert fit.loc["effect_ols", "n_individuals"] == len(table) - 8
     assert fit.loc["ols", "n_individuals"] == len(table)
     reps = bootstrap_costs(config, {1: table}, range(5))
-    layout = ClusterLayout.from_labels(table["team_id"], _resampling_groups(config, table))
+    layout = ClusterLayout.from_labels(table["team_id"], allocation_strata(config, table))
     weights = bootstrap_weights(
         layout, range(5), seed=config["seed"], keys=("cost_bootstrap", 1), resampling="cluster"
     )

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import build_analysis_table, followup_column
+from trial.analysis import build_analysis_table
 from trial.config import ConfigError, validate_config
-from trial.costs import COST_FOLLOWUP
 from trial.describe import flow_counts
 from trial.estimands import (
     EstimandDataError,
@@ -21,6 +20,7 @@ from trial.estimands import (
     score_defined,
     undefined_after_events,
 )
+from trial.vocabulary import COST_FOLLOWUP, followup_column
 
 from ..conftest import ROOT
 

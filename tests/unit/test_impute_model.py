@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import trial.analysis as analysis
+import trial.impute.model as impute_model
 from trial.impute.model import (
     ImputationModelError,
     analysis_model_terms,
@@ -126,23 +127,21 @@ def test_a_covariate_with_gaps_stops_the_run_naming_it(small_config, table):
 
 
 def test_a_term_added_to_the_analysis_model_is_checked(small_config, table, monkeypatch):
-    original = analysis.design_matrix
+    original = impute_model.design_matrix
 
     def with_cost(config, frame, scale):
         return original(config, frame, scale).assign(cost_baseline=0.0)
 
-    monkeypatch.setattr(analysis, "design_matrix", with_cost)
+    monkeypatch.setattr(impute_model, "design_matrix", with_cost)
     with pytest.raises(ImputationModelError, match="term 'cost_baseline' is not in the imputation"):
         check_imputation_model(small_config, table)
 
 
 def test_imputation_stops_before_any_engine_runs(small_config, table, monkeypatch):
-    import trial.impute.multilevel as multilevel
-
     def fail(*args, **kwargs):
         raise AssertionError("the engine ran")
 
-    monkeypatch.setattr(multilevel, "impute_multilevel", fail)
+    monkeypatch.setattr(analysis, "impute_multilevel", fail)
     small_config["imputation"]["engine"] = "multilevel"
     small_config["covariates"] = ["age"]
     table.loc[0, "age"] = np.nan
@@ -151,7 +150,7 @@ def test_imputation_stops_before_any_engine_runs(small_config, table, monkeypatc
 
 
 def test_configured_extra_columns_must_be_in_the_table(config, table):
-    from trial.analysis import imputed_extra_columns
+    from trial.vocabulary import imputed_extra_columns
 
     extra = imputed_extra_columns(config)
     if not extra:

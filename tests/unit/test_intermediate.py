@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import numeric_predictors
 from trial.intermediate import read_intermediate
+from trial.vocabulary import numeric_predictors
 
 
 @pytest.fixture()

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.costs import COST_BASELINE, CostConfigError, cost_totals, service_costs
+from trial.costs import CostConfigError, cost_totals, service_costs
 from trial.validation import InputError, validate_inputs
+from trial.vocabulary import COST_BASELINE
 
 from ..conftest import ROOT
 

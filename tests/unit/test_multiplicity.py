@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import pool_pairwise, treatment_pairs
+from trial.analysis import pool_pairwise
 from trial.config import ConfigError, load_config, validate_config
-from trial.multiplicity import adjust_families, family_hypotheses, holm
+from trial.multiplicity import adjust_families, holm
+from trial.vocabulary import family_hypotheses, treatment_pairs
 
 from ..conftest import ROOT
 

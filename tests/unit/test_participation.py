@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
+from trial.config import secondary_config_problems
 from trial.participation import (
     ParticipationError,
     cluster_level_iv,
     iv_bootstrap,
     participation_scores,
     published_participation_table,
-    secondary_config_problems,
     staff_analysis_table,
     staff_outcomes,
     two_stage_least_squares,

@@ -26,15 +26,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from trial.analysis import (  # noqa: E402
-    arm_terms,
-    baseline_column,
-    design_matrix,
-    followup_column,
-    outcome_scales,
-)
-from trial.config import Config, arms, treatment_arms  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
+from trial.pooling import pool_rubin
 from trial.reporting import (  # noqa: E402
     DEFAULT_DPI,
     Section,
@@ -43,6 +36,19 @@ from trial.reporting import (  # noqa: E402
     embed_png,
     figure_dpi,
     save_figure,
+)
+from trial.vocabulary import (
+    COST,
+    Config,
+    arm_terms,
+    arms,
+    baseline_column,
+    design_matrix,
+    followup_column,
+    numeric_predictors,
+    outcome_scales,
+    primary_outcome,
+    treatment_arms,
 )
 
 _BY_IMPUTED = ":imputed"
@@ -159,8 +165,6 @@ def imputed_vs_observed_table(
 def analysed_followups(config: Config) -> list[tuple[str, str]]:
     """Every analysed follow-up variable as (name for :func:`design_matrix`, report label):
     the outcome scales, then total cost when the config has costs."""
-    from trial.costs import COST
-
     rows = [(s, config["scales"][s]["label"]) for s in outcome_scales(config)]
     if "costs" in config:
         rows.append(
@@ -284,9 +288,6 @@ def arm_difference_check(
         sd_ratio with sd_ratio_low and sd_ratio_high (``1 - level`` interval),
         flag_difference, flag_sd, m. Outcomes without imputed rows are left out.
     """
-    from trial.analysis import numeric_predictors
-    from trial.pooling import pool_rubin
-
     individual = set(config["covariates"]) | set(config["imputation"].get("auxiliary", []))
     coded = numeric_predictors(config, table)
     extra_columns = [c for c in coded.columns if c.split("[", 1)[0] in individual]
@@ -424,7 +425,7 @@ def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[s
     ``traces`` stacks the trace files of all imputations (columns imputation, iteration,
     variable, mean, sd). One line per imputation; chains that mix well overlap without trend.
     """
-    scale = outcome_scales(config)[0]
+    scale = primary_outcome(config)
     variables = [
         c(scale) for c in (baseline_column, followup_column) if c(scale) in set(traces["variable"])
     ]
@@ -464,7 +465,7 @@ def imputed_vs_observed_plot(
     imputed (dashed, all imputations) values by arm.
     """
     design = config["design"]
-    scale = outcome_scales(config)[0]
+    scale = primary_outcome(config)
     column = followup_column(scale)
     missing = (table[column].isna() & completed[0][column].notna()).to_numpy()
     rng = np.random.default_rng(0)  # jitter only
@@ -551,7 +552,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:
             "imputed": embed_png(inputs["imputed_figure"]),
             "arm_check": embed_png(inputs["arm_check_figure"]),
         },
-        "primary_label": config["scales"][outcome_scales(config)[0]]["label"],
+        "primary_label": config["scales"][primary_outcome(config)]["label"],
         "arm_codes": arms(config),
         "n_outcomes": len(outcome_scales(config)),
         "extra_imputed": [

@@ -17,7 +17,21 @@ from typing import Any
 
 import pandas as pd
 
-from trial.config import Config
+from trial.vocabulary import (
+    COST,
+    Config,
+    arm_terms,
+    baseline_column,
+    cluster_variable_names,
+    design_matrix,
+    effect_scale,
+    followup_column,
+    imputed_extra_columns,
+    numeric_predictors,
+    outcome_scales,
+    primary_outcome,
+    treatment_indicators,
+)
 
 __all__ = [
     "AnalysisTerm",
@@ -180,7 +194,7 @@ def imputation_model(config: Config, table: pd.DataFrame) -> ImputationModel:
     """The imputation model the workflow uses for an analysis table.
 
     Imputed: the baseline and follow-up score of every outcome, any further analysed columns
-    (:func:`trial.analysis.imputed_extra_columns`, e.g. costs) and any incomplete cluster
+    (:func:`trial.vocabulary.imputed_extra_columns`, e.g. costs) and any incomplete cluster
     variable (``imputation.cluster_variables``, imputed at cluster level). Predictors: the
     treatment indicator(s), the strata and individual covariates (categories dummy-coded as in
     the analysis model), the auxiliary variables and the complete cluster variables. The
@@ -201,16 +215,6 @@ def imputation_model(config: Config, table: pd.DataFrame) -> ImputationModel:
     primary outcome's scores. Cluster means of every variable are not used: with tens of
     variables and few clusters they would saturate the between-cluster part of each model.
     """
-    from trial.analysis import (
-        baseline_column,
-        cluster_variable_names,
-        followup_column,
-        imputed_extra_columns,
-        numeric_predictors,
-        outcome_scales,
-    )
-    from trial.costs import COST
-
     design = config["design"]
     spec = config["imputation"]
     pairs = [(baseline_column(s), followup_column(s)) for s in outcome_scales(config)]
@@ -239,7 +243,7 @@ def imputation_model(config: Config, table: pd.DataFrame) -> ImputationModel:
         partner = {a: b for a, b in pairs} | {b: a for a, b in pairs}
         for column in scores:
             cluster_means[column] = [*([partner[column]] if column in partner else []), *level1]
-        primary = outcome_scales(config)[0]
+        primary = primary_outcome(config)
         for column in incomplete_vars:
             cluster_means[column] = [baseline_column(primary), followup_column(primary)]
     return ImputationModel(
@@ -259,9 +263,6 @@ def _analysis_blocks(
     """Blocks of the variables analysed together: each outcome's baseline and follow-up;
     total cost with the scale used as effect in the cost-effectiveness analysis; the
     incomplete cluster variables with the primary outcome; any other imputed column alone."""
-    from trial.analysis import baseline_column, outcome_scales
-    from trial.costs import COST, effect_scale
-
     blocks = [list(pair) for pair in pairs]
     owner = {c: i for i, block in enumerate(blocks) for c in block}
     if "costs" in config and baseline_column(COST) in owner:
@@ -270,16 +271,14 @@ def _analysis_blocks(
         if effect_block is not None and effect_block != cost_block:
             blocks[effect_block] += blocks[cost_block]
             blocks[cost_block] = []
-    blocks[owner[baseline_column(outcome_scales(config)[0])]] += cluster_vars
+    blocks[owner[baseline_column(primary_outcome(config))]] += cluster_vars
     blocks += [[c] for c in scores if c not in owner]
     return [block for block in blocks if block]
 
 
 def _cluster_level_predictors(config: Config, predictors: pd.DataFrame) -> list[str]:
-    """Columns of :func:`trial.analysis.numeric_predictors` that are cluster-level by design:
+    """Columns of :func:`trial.vocabulary.numeric_predictors` that are cluster-level by design:
     the treatment indicators and the coded strata."""
-    from trial.analysis import treatment_indicators
-
     strata = tuple(config["design"]["strata"])
     return [
         c
@@ -291,18 +290,9 @@ def _cluster_level_predictors(config: Config, predictors: pd.DataFrame) -> list[
 def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTerm]:
     """Every term of every outcome's analysis model, read off the analysis design matrix.
 
-    The fixed effects come from :func:`trial.analysis.design_matrix` itself (so a term added
+    The fixed effects come from :func:`trial.vocabulary.design_matrix` itself (so a term added
     there is checked too); the outcome and the cluster are added.
     """
-    from trial.analysis import (
-        arm_terms,
-        baseline_column,
-        design_matrix,
-        followup_column,
-        outcome_scales,
-        treatment_indicators,
-    )
-
     design = config["design"]
     sources: dict[str, tuple[str, str]] = {}
     for kind, names in (("stratum", design["strata"]), ("covariate", config["covariates"])):
@@ -389,15 +379,6 @@ def check_imputation_model(config: Config, table: pd.DataFrame) -> ImputationMod
     ImputationModelError
         Naming every missing term (or column of the config absent from the table), by outcome.
     """
-    from trial.analysis import (
-        baseline_column,
-        cluster_variable_names,
-        followup_column,
-        imputed_extra_columns,
-        outcome_scales,
-        treatment_indicators,
-    )
-
     design = config["design"]
     needed = [
         design["cluster_id"],
