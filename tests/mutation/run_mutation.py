@@ -1,18 +1,22 @@
 """Mutation testing of the statistical kernels: run mutmut on a scope and score the result.
 
-Each mutant (one operator, constant or call changed at a time in ``src/trial/pooling.py``,
-``src/trial/bootstrap.py`` or ``src/trial/mixed.py``) is checked by the fast unit and
-R-reference tests of these modules that reach the mutated function (``[tool.mutmut]`` in
-``pyproject.toml``). A mutant no test kills either shows a gap in the tests or is
-*equivalent* (it cannot change any result); ``tests/mutation/equivalent.toml`` says why for
-each known equivalent survivor, and the score counts only the others.
+Each mutant (one operator, constant or call changed at a time in one of the kernel modules
+below) is checked by the fast unit and R-reference tests of these modules that reach the
+mutated function (``[tool.mutmut]`` in ``pyproject.toml``). A mutant no test kills either
+shows a gap in the tests or is *equivalent* (it cannot change any result);
+``tests/mutation/equivalent.toml`` says why for each known equivalent survivor, and the score
+counts only the others.
 
 Scopes:
 
 * ``pooling``: all of ``pooling.py``;
 * ``bootstrap``: all of ``bootstrap.py``;
 * ``inference``: the Kenward-Roger, Satterthwaite, between-within and contrast code of
-  ``mixed.py`` (the functions listed in ``INFERENCE`` below).
+  ``mixed.py`` (the functions listed in ``INFERENCE`` below);
+* ``glmm``, ``gee``, ``cluster_level``, ``marginal``: all of ``stats/glmm.py``,
+  ``stats/gee.py``, ``stats/cluster_level.py``, ``stats/marginal.py``;
+* ``sandwich``: all of ``sandwich.py`` (the CR2 covariance);
+* ``iv``: the instrumental-variable estimators of ``participation.py`` (``IV`` below).
 
 Run from the repository root (needs the ``mutation`` extra, ``pip install -e ".[mutation]"``);
 not part of CI. Mutants are run niced, one at a time unless ``--max-children`` says otherwise::
@@ -46,6 +50,12 @@ META = {
     "pooling": "mutants/src/trial/pooling.py.meta",
     "bootstrap": "mutants/src/trial/bootstrap.py.meta",
     "inference": "mutants/src/trial/mixed.py.meta",
+    "glmm": "mutants/src/trial/stats/glmm.py.meta",
+    "gee": "mutants/src/trial/stats/gee.py.meta",
+    "cluster_level": "mutants/src/trial/stats/cluster_level.py.meta",
+    "marginal": "mutants/src/trial/stats/marginal.py.meta",
+    "sandwich": "mutants/src/trial/sandwich.py.meta",
+    "iv": "mutants/src/trial/participation.py.meta",
 }
 # the Kenward-Roger / Satterthwaite / between-within / contrast code of mixed.py
 INFERENCE = [
@@ -71,11 +81,16 @@ INFERENCE = [
     "x__bw_df",
     "x__column_levels",
 ]
-PATTERNS = {
-    "pooling": ["trial.pooling.*"],
-    "bootstrap": ["trial.bootstrap.*"],
-    "inference": [f"trial.mixed.{f}__mutmut_*" for f in INFERENCE],
-}
+# the instrumental-variable (complier-average) estimators of participation.py
+IV = [
+    "xǁIVFitǁvariance",
+    "x__t_inference",
+    "x_two_stage_least_squares",
+    "x_cluster_level_iv",
+    "x_iv_bootstrap",
+]
+# scopes that cover only some functions of their module
+FUNCTIONS = {"inference": INFERENCE, "iv": IV}
 STATUS = {
     1: "killed",
     3: "killed",
@@ -92,9 +107,9 @@ def _function(name: str) -> str:
 
 
 def _in_scope(scope: str, name: str) -> bool:
-    if scope != "inference":
+    if scope not in FUNCTIONS:
         return True
-    return _function(name).split("trial.mixed.")[-1] in INFERENCE
+    return _function(name).rsplit(".", 1)[-1] in FUNCTIONS[scope]
 
 
 def _results(scope: str) -> dict[str, str]:
@@ -118,7 +133,7 @@ def _mutmut(args: list[str]) -> subprocess.CompletedProcess:
 @functools.cache
 def _bodies(module: str) -> dict[str, list[str]]:
     """Body lines of every original and mutated function in mutmut's copy of a module."""
-    text = (ROOT / "mutants" / "src" / "trial" / f"{module}.py").read_text()
+    text = (ROOT / "mutants" / "src" / f"{module.replace('.', '/')}.py").read_text()
     lines = text.splitlines()
     return {
         node.name: [ln.replace(node.name, "f") for ln in lines[node.lineno - 1 : node.end_lineno]]
@@ -129,7 +144,7 @@ def _bodies(module: str) -> dict[str, list[str]]:
 
 def _diff(name: str) -> str:
     """The lines a mutant changes (what ``mutmut show`` prints, without a process per mutant)."""
-    module, function = name.split(".", 2)[1:]
+    module, function = name.rsplit(".", 1)
     bodies = _bodies(module)
     original = bodies[function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"]
     lines = difflib.unified_diff(original, bodies[function], lineterm="", n=0)
