@@ -114,6 +114,12 @@ def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
     e = r - fit.estimate * dose
     pooled = (np.var(e[z == 1], ddof=1) * 9 + np.var(e[z == 0], ddof=1) * 9) / 18
     assert fit.se == pytest.approx(np.sqrt(pooled * (1 / 10 + 1 / 10)) / fit.first_stage)
+    assert fit.itt == pytest.approx(r[z == 1].mean() - r[z == 0].mean(), rel=1e-12)
+    assert (fit.n_individuals, fit.n_clusters) == (200, 20)
+    q = 2.1098155778333165  # R: qt(0.975, 17)
+    assert (fit.ci_low, fit.ci_high) == pytest.approx(
+        (fit.estimate - q * fit.se, fit.estimate + q * fit.se), rel=1e-12
+    )
     with pytest.raises(ParticipationError, match="not identified"):
         cluster_level_iv(r, np.zeros(20), z, df=17, n_individuals=200)
 

@@ -47,6 +47,17 @@ def test_arm_only_model_by_hand() -> None:
         assert (contrast.df, contrast.alpha) == (20.0, 0.1)
         assert contrast.p == pytest.approx(2 * stats.t.sf(abs(contrast.t), 20.0), rel=1e-10)
     assert [c.log_scale for c in (rd, res.ratio, res.odds_ratio)] == [False, True, True]
+    assert [c.measure for c in (rd, res.ratio, res.odds_ratio)] == [
+        "risk difference",
+        "risk ratio",
+        "odds ratio",
+    ]
+    # the two risks' covariance: d p1' V d p0 with the gradients above
+    V = m.cov.to_numpy()
+    d1, d0 = p1 * (1 - p1) * np.array([1.0, 1.0]), p0 * (1 - p0) * np.array([1.0, 0.0])
+    assert res.covariance == pytest.approx(d1 @ V @ d0, rel=1e-10)
+    assert res.se_treated == pytest.approx(math.sqrt(d1 @ V @ d1), rel=1e-10)
+    assert res.n_obs == len(X)
 
 
 def test_offset_enters_the_predicted_risks() -> None:
