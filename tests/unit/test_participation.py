@@ -193,6 +193,14 @@ def test_bootstrap_from_cluster_sums_equals_stacking_the_rows(method) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
+def test_bootstrap_names_the_methods_it_knows() -> None:
+    d = _simulate(np.random.default_rng(1), n_clusters=12)
+    with pytest.raises(
+        ValueError, match=r"^method must be one of \['2sls', 'cluster_level'\], not 'gmm'$"
+    ):
+        iv_bootstrap(*_bootstrap_args(d), method="gmm", replicates=2, seed=1, keys=("k",))
+
+
 def test_bootstrap_is_seeded_and_its_spread_matches_the_standard_error() -> None:
     d = _simulate(np.random.default_rng(5), n_clusters=24)
     args = _bootstrap_args(d)
