@@ -19,7 +19,7 @@ from scipy.special import expit
 
 from tests.reference.binary_cases import case
 from trial.stats._families import FAMILIES, ModelFitError, ModelInputError
-from trial.stats.glmm import _Problem, fit_glmm, fit_glmm_arrays
+from trial.stats.glmm import _Problem, _step_in_se, fit_glmm, fit_glmm_arrays
 
 
 def _problem(name: str, n_agq: int) -> _Problem:
@@ -178,3 +178,39 @@ def test_separation_is_an_error_not_an_estimate() -> None:
     X = c.X.assign(x=np.where(c.y == 1, 1.0, -1.0) + 0.01 * c.X["x"])
     with pytest.raises(ModelFitError):
         fit_glmm(c.y, X, c.clusters, n_agq=1)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_covariate_units_do_not_change_the_fit(scale: float) -> None:
+    """A covariate in other units (x * scale) scales its coefficient and standard error by
+    1 / scale and leaves every other estimate, standard error and the likelihood as they were:
+    the Newton direction's eigenvalue floor, the convergence test (steps in standard errors)
+    and the Hessian's finite-difference steps (fractions of a standard error) must not depend
+    on the units."""
+    c = case("trial")
+    ref = fit_glmm(c.y, c.X, c.clusters, n_agq=3)
+    got = fit_glmm(c.y, c.X.assign(x=c.X.x * scale), c.clusters, n_agq=3)
+    unit = pd.Series(1.0, index=c.X.columns)
+    unit["x"] = scale
+    np.testing.assert_allclose(got.params * unit, ref.params, rtol=1e-7)
+    np.testing.assert_allclose(
+        np.sqrt(np.diag(got.cov)) * unit, np.sqrt(np.diag(ref.cov)), rtol=1e-6
+    )
+    np.testing.assert_allclose(got.df, ref.df)
+    assert got.arrays.theta == pytest.approx(ref.arrays.theta, rel=1e-7)
+    assert got.arrays.loglik == pytest.approx(ref.arrays.loglik, rel=1e-12)
+    assert got.arrays.n_iter == ref.arrays.n_iter
+
+
+def test_newton_steps_are_measured_in_standard_errors() -> None:
+    """The convergence measure is max |d_k| / se_k with se from B^-1 (B minus the Hessian)
+    when B is positive definite, else in the units of the guess passed in."""
+    d = np.array([0.1, 0.1])
+    guess = np.array([1.0, 2.0])
+    step, se = _step_in_se(d, np.array([[4.0, 0.0], [0.0, 0.01]]), guess)
+    np.testing.assert_allclose(se, [0.5, 10.0])
+    assert step == pytest.approx(0.2)
+    with np.errstate(invalid="ignore"):  # the square root of a negative variance
+        step, se = _step_in_se(d, np.array([[4.0, 0.0], [0.0, -1.0]]), guess)
+    np.testing.assert_array_equal(se, guess)
+    assert step == pytest.approx(0.1)
