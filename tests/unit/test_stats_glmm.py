@@ -19,7 +19,7 @@ from scipy.special import expit
 
 from tests.reference.binary_cases import case
 from trial.stats._families import FAMILIES, ModelFitError, ModelInputError
-from trial.stats.glmm import _Problem, _step_in_se, fit_glmm, fit_glmm_arrays
+from trial.stats.glmm import _glm, _Problem, _step_in_se, fit_glmm, fit_glmm_arrays
 
 
 def _problem(name: str, n_agq: int) -> _Problem:
@@ -82,6 +82,11 @@ def test_theta_zero_is_the_glm(name: str) -> None:
     pr = _problem(name, 5)
     ll = pr.evaluate(np.r_[glm.params.to_numpy(), 0.0], grad=False)[0]
     assert ll == pytest.approx(glm.llf, abs=1e-8)
+    # the GLM fit that starts the optimiser and decides the boundary (offset included)
+    beta, ll_glm, info = _glm(pr)
+    np.testing.assert_allclose(beta, glm.params, rtol=1e-10)
+    assert ll_glm == pytest.approx(glm.llf, abs=1e-8)
+    np.testing.assert_allclose(np.linalg.inv(info), glm.cov_params(), rtol=1e-5)
 
 
 def test_boundary_fit_is_the_glm() -> None:
@@ -176,7 +181,10 @@ def test_bad_input_is_named() -> None:
 def test_separation_is_an_error_not_an_estimate() -> None:
     c = case("trial")
     X = c.X.assign(x=np.where(c.y == 1, 1.0, -1.0) + 0.01 * c.X["x"])
-    with pytest.raises(ModelFitError):
+    with pytest.raises(
+        ModelFitError,
+        match=r"^the GLM fit did not converge: an estimate may be infinite \(separation\)$",
+    ):
         fit_glmm(c.y, X, c.clusters, n_agq=1)
 
 
