@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from trial.sandwich import SandwichInputError, cr2_covariance
 
@@ -50,6 +51,11 @@ def test_difference_of_two_cluster_means_by_hand():
     test = cr2.wald_test(np.array([[0.0, 1.0]]))
     assert test.F == pytest.approx(c.t**2)
     assert test.den_df == pytest.approx(c.df)
+    # ... whose F(1, df) p-value is the two-sided t p-value, with Q = t^2 and nu = df (q = 1)
+    assert test.p == pytest.approx(c.p, rel=1e-10)
+    assert test.p == pytest.approx(2 * stats.t.sf(abs(c.t), c.df), rel=1e-10)
+    assert test.Q == pytest.approx(c.t**2) and test.nu == pytest.approx(c.df)
+    assert test.num_df == 1.0
 
 
 def test_bad_input_is_refused():
@@ -63,3 +69,8 @@ def test_bad_input_is_refused():
     cov = cr2_covariance(pd.DataFrame({"a": np.ones(4)}), np.zeros(4), [1, 1, 2, 2], [0.0])
     with pytest.raises(SandwichInputError, match="one per coefficient"):
         cov.contrast([1.0, 2.0])
+    with pytest.raises(
+        SandwichInputError,
+        match=r"^contrast\(\) takes one contrast; use wald_test\(\) for several$",
+    ):
+        cov.contrast([[1.0], [2.0]])

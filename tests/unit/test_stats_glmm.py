@@ -124,6 +124,8 @@ def test_contrasts_and_wald_tests() -> None:
     one = m.contrast(pd.Series({"arm": 1.0}))
     assert one.estimate == m.params["arm"]
     assert one.df == m.df["arm"]
+    assert one.df_method == "between-within" and m.f_test([0, 1, 0, 0]).df_method == one.df_method
+    assert (m.arrays.n_clusters, m.arrays.n_obs) == (c.clusters.nunique(), len(c.y))
     f1 = m.f_test(pd.DataFrame([[1.0]], columns=["arm"]))
     assert f1.F == pytest.approx(one.t**2)
     assert f1.p == pytest.approx(one.p)
@@ -208,6 +210,7 @@ def test_covariate_units_do_not_change_the_fit(scale: float) -> None:
     assert got.arrays.theta == pytest.approx(ref.arrays.theta, rel=1e-7)
     assert got.arrays.loglik == pytest.approx(ref.arrays.loglik, rel=1e-12)
     assert got.arrays.n_iter == ref.arrays.n_iter
+    assert got.arrays.converged is True
 
 
 def test_newton_steps_are_measured_in_standard_errors() -> None:
@@ -222,3 +225,27 @@ def test_newton_steps_are_measured_in_standard_errors() -> None:
         step, se = _step_in_se(d, np.array([[4.0, 0.0], [0.0, -1.0]]), guess)
     np.testing.assert_array_equal(se, guess)
     assert step == pytest.approx(0.1)
+
+
+def test_a_step_above_the_tolerance_is_reported(monkeypatch) -> None:
+    """A fit whose last Newton step is above the convergence tolerance but below the failure
+    bound is returned with ``converged`` False and a warning that gives the step; above the
+    failure bound it is an error. (The tolerances are tightened so that the optimiser cannot
+    meet them on real data.)"""
+    from trial.stats import glmm
+
+    c = case("trial")
+    monkeypatch.setattr(glmm, "_STEP_TOL", 1e-300)
+    with pytest.warns(
+        glmm.GLMMConvergenceWarning,
+        match=r"^GLMM fit: the last Newton step was \S+ standard errors \(converged below "
+        r"1e-300\)$",
+    ):
+        m = fit_glmm(c.y, c.X, c.clusters, n_agq=1)
+    assert not m.arrays.converged
+    monkeypatch.setattr(glmm, "_STEP_FAIL", 1e-300)
+    with pytest.raises(
+        ModelFitError,
+        match=r"^the fit did not converge: the last Newton step was \S+ standard errors$",
+    ):
+        fit_glmm(c.y, c.X, c.clusters, n_agq=1)
