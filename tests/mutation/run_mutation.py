@@ -38,6 +38,7 @@ import difflib
 import functools
 import json
 import random
+import re
 import subprocess
 import sys
 import tomllib
@@ -166,17 +167,29 @@ def _run(
 ) -> None:
     names: list[str] = []
     selected = _selected()
+    if resume:
+        # bring the mutants up to date first: mutmut renumbers (and resets) the mutants of a
+        # function whose code changed
+        _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
     for scope in scopes:
         if not (ROOT / META[scope]).exists():
             # generate the mutants (and the test-to-function map) without running any
             _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
         results = _results(scope)
-        chosen = sorted(results)
-        if sample and sample < len(chosen):
-            chosen = sorted(random.Random(seed).sample(chosen, sample))
+        if resume and scope in selected:
+            # the same sample as before, so that the scores before and after compare
+            chosen = [k for k in selected[scope]["names"] if k in results]
+            made_by = f"{selected[scope]['command']}, then {command}"
+            checked, killed, _ = _tally(scope, chosen)
+            selected[scope]["before"] = selected[scope].get("before", [killed, len(checked)])
+        else:
+            made_by = command
+            chosen = sorted(results)
+            if sample and sample < len(chosen):
+                chosen = sorted(random.Random(seed).sample(chosen, sample))
         # tests only added since: a killed mutant stays killed, so --resume reruns the rest
         names += [k for k in chosen if not (resume and results[k] in ("killed", "timeout"))]
-        selected[scope] = {"names": chosen, "command": command}
+        selected[scope] = {**selected.get(scope, {}), "names": chosen, "command": made_by}
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "selected.json").write_text(json.dumps(selected))
     if not names:  # without names mutmut would run every mutant
@@ -187,19 +200,55 @@ def _run(
         raise SystemExit(f"mutmut run failed with exit code {proc.returncode}")
 
 
+def _tally(scope: str, names: list[str]) -> tuple[dict[str, str], int, list[str]]:
+    """The checked mutants among ``names`` with their status, the number killed, the
+    survivors."""
+    res = {k: v for k, v in _results(scope).items() if k in set(names)}
+    checked = {k: v for k, v in res.items() if v != "not checked"}
+    killed = sum(v in ("killed", "timeout") for v in checked.values())
+    alive = sorted(k for k, v in checked.items() if v not in ("killed", "timeout"))
+    return checked, killed, alive
+
+
+def _previous(done: set[str]) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Commands, table rows and survivor sections of the scopes not run in this ``mutants/``
+    directory, carried over from the last ``results.md``."""
+    path = HERE / "results.md"
+    if not path.exists():
+        return [], [], []
+    head, _, body = path.read_text().partition("## Surviving mutants")
+    keep = [s for s in META if s not in done]
+    commands = [
+        (c, s)
+        for c, scopes in re.findall(r"`([^`]*)` \(([\w, ]+)\)", head)
+        for s in scopes.split(", ")
+        if s in keep
+    ]
+    rows = [ln for ln in head.splitlines() if any(ln.startswith(f"| {s} |") for s in keep)]
+    sections = [
+        sec.rstrip() + "\n"
+        for sec in re.split(r"(?m)^(?=### )", body)
+        if sec.startswith("### ") and any(sec.split("\n", 1)[0].endswith(f"({s})") for s in keep)
+    ]
+    return commands, rows, sections
+
+
 def _report() -> str:
     equivalent = tomllib.loads((HERE / "equivalent.toml").read_text())
     selected = _selected()
-    rows, survivors, commands = [], [], []
+    commands, rows, kept = _previous(set(selected))
+    survivors, before = [], []
     for scope in META:
         if scope not in selected:
             continue
-        names = set(selected[scope]["names"])
-        res = {k: v for k, v in _results(scope).items() if k in names}
-        commands.append(f"`{selected[scope]['command']}` ({scope})")
-        checked = {k: v for k, v in res.items() if v != "not checked"}
-        killed = sum(v in ("killed", "timeout") for v in checked.values())
-        alive = sorted(k for k, v in checked.items() if v not in ("killed", "timeout"))
+        commands.append((selected[scope]["command"], scope))
+        checked, killed, alive = _tally(scope, selected[scope]["names"])
+        if "before" in selected[scope]:
+            b_killed, b_checked = selected[scope]["before"]
+            before.append(
+                f"| {scope} | {b_killed} of {b_checked} ({100 * b_killed / b_checked:.1f}%) | "
+                f"{killed} of {len(checked)} ({100 * killed / max(len(checked), 1):.1f}%) |"
+            )
         equiv = [k for k in alive if equivalent.get(k, {}).get("kind") == "equivalent"]
         gaps = [k for k in alive if k not in equivalent]
         n_scored = len(checked) - len(equiv)
@@ -215,11 +264,16 @@ def _report() -> str:
             survivors.append((scope, k, equivalent.get(k, {}), _diff(k)))
         if gaps:
             print(f"{scope}: {len(gaps)} surviving mutants not known to be equivalent")
+    by_command: dict[str, list[str]] = {}
+    for c, scope in commands:
+        by_command.setdefault(c, []).append(scope)
     out = [
         "# Mutation score of the statistical kernels",
         "",
         f"Made on {date.today().isoformat()} with mutmut "
-        f"{_mutmut(['--version']).stdout.split()[-1]} by " + "; ".join(commands) + ".",
+        f"{_mutmut(['--version']).stdout.split()[-1]} by "
+        + "; ".join(f"`{c}` ({', '.join(by_command[c])})" for c in by_command)
+        + ".",
         "Timeouts count as killed. The score excludes the survivors shown to be equivalent "
         '(`tests/mutation/equivalent.toml`, `kind = "equivalent"`); a sampled scope\'s score is '
         "an estimate with the binomial standard error shown.",
@@ -229,9 +283,18 @@ def _report() -> str:
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
-        "## Surviving mutants",
-        "",
     ]
+    if before:
+        out += [
+            "Killed before and after the last `--resume` (the same mutants; before: the tests "
+            "as they were when the sample was first run):",
+            "",
+            "| scope | killed before | killed after |",
+            "|---|---|---|",
+            *before,
+            "",
+        ]
+    out += ["## Surviving mutants", "", *kept]
     verdicts = {
         "equivalent": "Equivalent (excluded from the score)",
         "exact-value": "Not equivalent, but differs only at an exact floating-point value no "
@@ -255,7 +318,8 @@ def main() -> None:
     ap.add_argument(
         "--resume",
         action="store_true",
-        help="keep earlier kills (valid while tests are only added) and run the other mutants",
+        help="keep earlier kills (valid while tests are only added) and run the other "
+        "mutants of the earlier sample",
     )
     args = ap.parse_args()
     scopes = args.scope or list(META)
