@@ -78,3 +78,32 @@ def test_bad_input_is_refused():
         match=r"^contrast\(\) takes one contrast; use wald_test\(\) for several$",
     ):
         cov.contrast([[1.0], [2.0]])
+
+
+def test_cluster_dummies_and_the_within_transformation_agree():
+    """Pustejovsky and Tipton (2018, Theorem 2): with cluster fixed effects, CR2 and its
+    Satterthwaite and HTZ tests of the other coefficients are the same whether the effects are
+    dummy columns (each cluster's block of H then has an eigenvalue 1, dropped by the
+    generalised inverse root) or absorbed by demeaning within clusters."""
+    rng = np.random.default_rng(5)
+    J, m = 8, 5
+    cl = np.repeat(np.arange(J), m)
+    x, z = rng.normal(size=J * m), rng.normal(size=J * m)
+    y = 0.5 * x - 0.2 * z + rng.normal(size=J)[cl] + rng.normal(size=J * m) * (1 + 0.5 * (cl % 3))
+    dummies = (cl[:, None] == np.arange(J)).astype(float)
+    X = np.column_stack([dummies, x, z])
+    beta, e = _ols(X, y)
+    full = cr2_covariance(X, e, cl, beta)
+
+    def demean(v):
+        return v - pd.Series(v).groupby(cl).transform("mean").to_numpy()
+
+    W = np.column_stack([demean(x), demean(z)])
+    beta_w, e_w = _ols(W, demean(y))
+    within = cr2_covariance(W, e_w, cl, beta_w)
+    a = full.contrast(np.r_[np.zeros(J), 1.0, 0.0])
+    b = within.contrast([1.0, 0.0])
+    assert (a.estimate, a.se, a.df) == pytest.approx((b.estimate, b.se, b.df), rel=1e-10)
+    ta = full.wald_test(np.column_stack([np.zeros((2, J)), np.eye(2)]))
+    tb = within.wald_test(np.eye(2))
+    assert (ta.F, ta.den_df, ta.p) == pytest.approx((tb.F, tb.den_df, tb.p), rel=1e-10)
