@@ -122,6 +122,15 @@ def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
     )
     with pytest.raises(ParticipationError, match="not identified"):
         cluster_level_iv(r, np.zeros(20), z, df=17, n_individuals=200)
+    # the same doses in both arms, the treated ones shifted by 1e-12: a first stage of 1e-12
+    # against doses of about 0.5 is zero to rounding, not an effect to divide by
+    same = np.where(z == 1, dose[z == 1].repeat(2) + 1e-12, dose[z == 1].repeat(2))
+    with pytest.raises(
+        ParticipationError,
+        match="^the treatment received does not differ between arms: the instrumental-variable "
+        "effect is not identified$",
+    ):
+        cluster_level_iv(r, same, z, df=17, n_individuals=200)
 
 
 @pytest.mark.slow
