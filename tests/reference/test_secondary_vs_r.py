@@ -68,6 +68,20 @@ def test_iv_estimate_and_clustered_se_match_aer_ivreg_with_vcovcl() -> None:
     )
 
 
+def test_iv_rows_are_matched_by_position_whatever_the_index() -> None:
+    """A design indexed like a filtered table (labels not 0..n-1) gives ivreg's estimate and
+    clustered SE: the arrays passed alongside are matched to the design's rows by position."""
+    d = _iv_data()
+    ref = pd.read_csv(FIXTURES / "iv.csv").set_index("term")
+    exog = pd.DataFrame({"(Intercept)": 1.0, "baseline": d.baseline, "stratum": d.stratum})
+    exog.index = 1000 + 3 * np.arange(len(d))
+    fit = two_stage_least_squares(
+        d.y.to_numpy(), exog, d.received.to_numpy(), d.arm.to_numpy(), d.cluster.to_numpy()
+    )
+    np.testing.assert_allclose(fit.estimate, ref.loc["received", "estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fit.se, ref.loc["received", "se_cluster_hc1"], rtol=1e-8)
+
+
 def test_iv_without_covariates_is_the_wald_ratio() -> None:
     d = _iv_data()
     ref = pd.read_csv(FIXTURES / "iv.csv").set_index("term")

@@ -122,6 +122,10 @@ def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
     )
     with pytest.raises(ParticipationError, match="not identified"):
         cluster_level_iv(r, np.zeros(20), z, df=17, n_individuals=200)
+    # a dose in other units (x 1e6) scales the effect by 1e-6 and leaves its t and p
+    big = cluster_level_iv(r, dose * 1e6, z, df=17, n_individuals=200)
+    assert (big.estimate * 1e6, big.se * 1e6) == pytest.approx((fit.estimate, fit.se), rel=1e-9)
+    assert big.p == pytest.approx(fit.p, rel=1e-9)
     # the same doses in both arms, the treated ones shifted by 1e-12: a first stage of 1e-12
     # against doses of about 0.5 is zero to rounding, not an effect to divide by
     same = np.where(z == 1, dose[z == 1].repeat(2) + 1e-12, dose[z == 1].repeat(2))
