@@ -82,6 +82,18 @@ def test_iv_rows_are_matched_by_position_whatever_the_index() -> None:
     np.testing.assert_allclose(fit.se, ref.loc["received", "se_cluster_hc1"], rtol=1e-8)
 
 
+def test_iv_df_count_only_cluster_level_columns() -> None:
+    """A 0/1 covariate that varies within clusters costs no between-cluster df: 16 clusters
+    minus the intercept, the (cluster-level) stratum and the treatment received."""
+    d = _iv_data()
+    alternate = (d.groupby("cluster").cumcount() % 2).astype(float)
+    exog = pd.DataFrame({"(Intercept)": 1.0, "alternate": alternate, "stratum": d.stratum})
+    fit = two_stage_least_squares(
+        d.y.to_numpy(), exog, d.received.to_numpy(), d.arm.to_numpy(), d.cluster.to_numpy()
+    )
+    assert fit.df == 16 - 3
+
+
 def test_iv_without_covariates_is_the_wald_ratio() -> None:
     d = _iv_data()
     ref = pd.read_csv(FIXTURES / "iv.csv").set_index("term")
