@@ -243,6 +243,14 @@ def test_a_step_above_the_tolerance_is_reported(monkeypatch) -> None:
     ):
         m = fit_glmm(c.y, c.X, c.clusters, n_agq=1)
     assert not m.arrays.converged
+    assert m.arrays.n_iter == 200  # the iteration limit
+    # still the optimum: the same estimates and covariance as the converged fit
+    monkeypatch.undo()
+    ref = fit_glmm(c.y, c.X, c.clusters, n_agq=1)
+    se = np.sqrt(np.diag(ref.cov))
+    np.testing.assert_allclose(m.params, ref.params, rtol=0, atol=1e-5 * se.min())
+    np.testing.assert_allclose(m.cov, ref.cov, rtol=1e-4)
+    monkeypatch.setattr(glmm, "_STEP_TOL", 1e-300)
     monkeypatch.setattr(glmm, "_STEP_FAIL", 1e-300)
     with pytest.raises(
         ModelFitError,
