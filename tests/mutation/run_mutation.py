@@ -180,8 +180,6 @@ def _run(
             # the same sample as before, so that the scores before and after compare
             chosen = [k for k in selected[scope]["names"] if k in results]
             made_by = f"{selected[scope]['command']}, then {command}"
-            checked, killed, _ = _tally(scope, chosen)
-            selected[scope]["before"] = selected[scope].get("before", [killed, len(checked)])
         else:
             made_by = command
             chosen = sorted(results)
@@ -198,6 +196,12 @@ def _run(
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise SystemExit(f"mutmut run failed with exit code {proc.returncode}")
+    for scope in scopes:
+        # the first run of a sample is the "before" of later --resume runs
+        if "before" not in selected[scope]:
+            checked, killed, _ = _tally(scope, selected[scope]["names"])
+            selected[scope]["before"] = [killed, len(checked)]
+    (ROOT / "mutants" / "selected.json").write_text(json.dumps(selected))
 
 
 def _tally(scope: str, names: list[str]) -> tuple[dict[str, str], int, list[str]]:
@@ -286,10 +290,10 @@ def _report() -> str:
     ]
     if before:
         out += [
-            "Killed before and after the last `--resume` (the same mutants; before: the tests "
-            "as they were when the sample was first run):",
+            "Killed in the first run of each sample and after the `--resume` runs since (the "
+            "same mutant names; a function changed in between has its mutants made anew):",
             "",
-            "| scope | killed before | killed after |",
+            "| scope | killed in the first run | killed now |",
             "|---|---|---|",
             *before,
             "",
