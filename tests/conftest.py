@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ from trial.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config" / "refocus.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _uncached_fits_for_mutation_stats(request) -> None:
+    """Empty a test module's ``_CACHE`` of fits before each test while mutmut records which
+    kernel functions each test calls (``tests/mutation/run_mutation.py``): a fit reused from an
+    earlier test would hide the kernel from every later test, and mutmut would not run those
+    tests against the kernel's mutants."""
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        cache = getattr(request.module, "_CACHE", None)
+        if isinstance(cache, dict):
+            cache.clear()
 
 
 @pytest.fixture(scope="session")

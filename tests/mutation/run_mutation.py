@@ -1,18 +1,22 @@
 """Mutation testing of the statistical kernels: run mutmut on a scope and score the result.
 
-Each mutant (one operator, constant or call changed at a time in ``src/trial/pooling.py``,
-``src/trial/bootstrap.py`` or ``src/trial/mixed.py``) is checked by the fast unit and
-R-reference tests of these modules that reach the mutated function (``[tool.mutmut]`` in
-``pyproject.toml``). A mutant no test kills either shows a gap in the tests or is
-*equivalent* (it cannot change any result); ``tests/mutation/equivalent.toml`` says why for
-each known equivalent survivor, and the score counts only the others.
+Each mutant (one operator, constant or call changed at a time in one of the kernel modules
+below) is checked by the fast unit and R-reference tests of these modules that reach the
+mutated function (``[tool.mutmut]`` in ``pyproject.toml``). A mutant no test kills either
+shows a gap in the tests or is *equivalent* (it cannot change any result);
+``tests/mutation/equivalent.toml`` says why for each known equivalent survivor, and the score
+counts only the others.
 
 Scopes:
 
 * ``pooling``: all of ``pooling.py``;
 * ``bootstrap``: all of ``bootstrap.py``;
 * ``inference``: the Kenward-Roger, Satterthwaite, between-within and contrast code of
-  ``mixed.py`` (the functions listed in ``INFERENCE`` below).
+  ``mixed.py`` (the functions listed in ``INFERENCE`` below);
+* ``glmm``, ``gee``, ``cluster_level``, ``marginal``: all of ``stats/glmm.py``,
+  ``stats/gee.py``, ``stats/cluster_level.py``, ``stats/marginal.py``;
+* ``sandwich``: all of ``sandwich.py`` (the CR2 covariance);
+* ``iv``: the instrumental-variable estimators of ``participation.py`` (``IV`` below).
 
 Run from the repository root (needs the ``mutation`` extra, ``pip install -e ".[mutation]"``);
 not part of CI. Mutants are run niced, one at a time unless ``--max-children`` says otherwise::
@@ -34,6 +38,7 @@ import difflib
 import functools
 import json
 import random
+import re
 import subprocess
 import sys
 import tomllib
@@ -46,6 +51,12 @@ META = {
     "pooling": "mutants/src/trial/pooling.py.meta",
     "bootstrap": "mutants/src/trial/bootstrap.py.meta",
     "inference": "mutants/src/trial/mixed.py.meta",
+    "glmm": "mutants/src/trial/stats/glmm.py.meta",
+    "gee": "mutants/src/trial/stats/gee.py.meta",
+    "cluster_level": "mutants/src/trial/stats/cluster_level.py.meta",
+    "marginal": "mutants/src/trial/stats/marginal.py.meta",
+    "sandwich": "mutants/src/trial/sandwich.py.meta",
+    "iv": "mutants/src/trial/participation.py.meta",
 }
 # the Kenward-Roger / Satterthwaite / between-within / contrast code of mixed.py
 INFERENCE = [
@@ -71,11 +82,16 @@ INFERENCE = [
     "x__bw_df",
     "x__column_levels",
 ]
-PATTERNS = {
-    "pooling": ["trial.pooling.*"],
-    "bootstrap": ["trial.bootstrap.*"],
-    "inference": [f"trial.mixed.{f}__mutmut_*" for f in INFERENCE],
-}
+# the instrumental-variable (complier-average) estimators of participation.py
+IV = [
+    "xǁIVFitǁvariance",
+    "x__t_inference",
+    "x_two_stage_least_squares",
+    "x_cluster_level_iv",
+    "x_iv_bootstrap",
+]
+# scopes that cover only some functions of their module
+FUNCTIONS = {"inference": INFERENCE, "iv": IV}
 STATUS = {
     1: "killed",
     3: "killed",
@@ -92,9 +108,9 @@ def _function(name: str) -> str:
 
 
 def _in_scope(scope: str, name: str) -> bool:
-    if scope != "inference":
+    if scope not in FUNCTIONS:
         return True
-    return _function(name).split("trial.mixed.")[-1] in INFERENCE
+    return _function(name).rsplit(".", 1)[-1] in FUNCTIONS[scope]
 
 
 def _results(scope: str) -> dict[str, str]:
@@ -118,7 +134,7 @@ def _mutmut(args: list[str]) -> subprocess.CompletedProcess:
 @functools.cache
 def _bodies(module: str) -> dict[str, list[str]]:
     """Body lines of every original and mutated function in mutmut's copy of a module."""
-    text = (ROOT / "mutants" / "src" / "trial" / f"{module}.py").read_text()
+    text = (ROOT / "mutants" / "src" / f"{module.replace('.', '/')}.py").read_text()
     lines = text.splitlines()
     return {
         node.name: [ln.replace(node.name, "f") for ln in lines[node.lineno - 1 : node.end_lineno]]
@@ -129,7 +145,7 @@ def _bodies(module: str) -> dict[str, list[str]]:
 
 def _diff(name: str) -> str:
     """The lines a mutant changes (what ``mutmut show`` prints, without a process per mutant)."""
-    module, function = name.split(".", 2)[1:]
+    module, function = name.rsplit(".", 1)
     bodies = _bodies(module)
     original = bodies[function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"]
     lines = difflib.unified_diff(original, bodies[function], lineterm="", n=0)
@@ -151,17 +167,27 @@ def _run(
 ) -> None:
     names: list[str] = []
     selected = _selected()
+    if resume:
+        # bring the mutants up to date first: mutmut renumbers (and resets) the mutants of a
+        # function whose code changed
+        _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
     for scope in scopes:
         if not (ROOT / META[scope]).exists():
             # generate the mutants (and the test-to-function map) without running any
             _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
         results = _results(scope)
-        chosen = sorted(results)
-        if sample and sample < len(chosen):
-            chosen = sorted(random.Random(seed).sample(chosen, sample))
+        if resume and scope in selected:
+            # the same sample as before, so that the scores before and after compare
+            chosen = [k for k in selected[scope]["names"] if k in results]
+            made_by = f"{selected[scope]['command']}, then {command}"
+        else:
+            made_by = command
+            chosen = sorted(results)
+            if sample and sample < len(chosen):
+                chosen = sorted(random.Random(seed).sample(chosen, sample))
         # tests only added since: a killed mutant stays killed, so --resume reruns the rest
         names += [k for k in chosen if not (resume and results[k] in ("killed", "timeout"))]
-        selected[scope] = {"names": chosen, "command": command}
+        selected[scope] = {**selected.get(scope, {}), "names": chosen, "command": made_by}
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "selected.json").write_text(json.dumps(selected))
     if not names:  # without names mutmut would run every mutant
@@ -170,21 +196,63 @@ def _run(
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise SystemExit(f"mutmut run failed with exit code {proc.returncode}")
+    for scope in scopes:
+        # the first run of a sample is the "before" of later --resume runs
+        if "before" not in selected[scope]:
+            checked, killed, _ = _tally(scope, selected[scope]["names"])
+            selected[scope]["before"] = [killed, len(checked)]
+    (ROOT / "mutants" / "selected.json").write_text(json.dumps(selected))
+
+
+def _tally(scope: str, names: list[str]) -> tuple[dict[str, str], int, list[str]]:
+    """The checked mutants among ``names`` with their status, the number killed, the
+    survivors."""
+    res = {k: v for k, v in _results(scope).items() if k in set(names)}
+    checked = {k: v for k, v in res.items() if v != "not checked"}
+    killed = sum(v in ("killed", "timeout") for v in checked.values())
+    alive = sorted(k for k, v in checked.items() if v not in ("killed", "timeout"))
+    return checked, killed, alive
+
+
+def _previous(done: set[str]) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Commands, table rows and survivor sections of the scopes not run in this ``mutants/``
+    directory, carried over from the last ``results.md``."""
+    path = HERE / "results.md"
+    if not path.exists():
+        return [], [], []
+    head, _, body = path.read_text().partition("## Surviving mutants")
+    keep = [s for s in META if s not in done]
+    commands = [
+        (c, s)
+        for c, scopes in re.findall(r"`([^`]*)` \(([\w, ]+)\)", head)
+        for s in scopes.split(", ")
+        if s in keep
+    ]
+    rows = [ln for ln in head.splitlines() if any(ln.startswith(f"| {s} |") for s in keep)]
+    sections = [
+        sec.rstrip() + "\n"
+        for sec in re.split(r"(?m)^(?=### )", body)
+        if sec.startswith("### ") and any(sec.split("\n", 1)[0].endswith(f"({s})") for s in keep)
+    ]
+    return commands, rows, sections
 
 
 def _report() -> str:
     equivalent = tomllib.loads((HERE / "equivalent.toml").read_text())
     selected = _selected()
-    rows, survivors, commands = [], [], []
+    commands, rows, kept = _previous(set(selected))
+    survivors, before = [], []
     for scope in META:
         if scope not in selected:
             continue
-        names = set(selected[scope]["names"])
-        res = {k: v for k, v in _results(scope).items() if k in names}
-        commands.append(f"`{selected[scope]['command']}` ({scope})")
-        checked = {k: v for k, v in res.items() if v != "not checked"}
-        killed = sum(v in ("killed", "timeout") for v in checked.values())
-        alive = sorted(k for k, v in checked.items() if v not in ("killed", "timeout"))
+        commands.append((selected[scope]["command"], scope))
+        checked, killed, alive = _tally(scope, selected[scope]["names"])
+        if "before" in selected[scope]:
+            b_killed, b_checked = selected[scope]["before"]
+            before.append(
+                f"| {scope} | {b_killed} of {b_checked} ({100 * b_killed / b_checked:.1f}%) | "
+                f"{killed} of {len(checked)} ({100 * killed / max(len(checked), 1):.1f}%) |"
+            )
         equiv = [k for k in alive if equivalent.get(k, {}).get("kind") == "equivalent"]
         gaps = [k for k in alive if k not in equivalent]
         n_scored = len(checked) - len(equiv)
@@ -200,11 +268,16 @@ def _report() -> str:
             survivors.append((scope, k, equivalent.get(k, {}), _diff(k)))
         if gaps:
             print(f"{scope}: {len(gaps)} surviving mutants not known to be equivalent")
+    by_command: dict[str, list[str]] = {}
+    for c, scope in commands:
+        by_command.setdefault(c, []).append(scope)
     out = [
         "# Mutation score of the statistical kernels",
         "",
         f"Made on {date.today().isoformat()} with mutmut "
-        f"{_mutmut(['--version']).stdout.split()[-1]} by " + "; ".join(commands) + ".",
+        f"{_mutmut(['--version']).stdout.split()[-1]} by "
+        + "; ".join(f"`{c}` ({', '.join(by_command[c])})" for c in by_command)
+        + ".",
         "Timeouts count as killed. The score excludes the survivors shown to be equivalent "
         '(`tests/mutation/equivalent.toml`, `kind = "equivalent"`); a sampled scope\'s score is '
         "an estimate with the binomial standard error shown.",
@@ -214,9 +287,18 @@ def _report() -> str:
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
-        "## Surviving mutants",
-        "",
     ]
+    if before:
+        out += [
+            "Killed in the first run of each sample and after the `--resume` runs since (the "
+            "same mutant names; a function changed in between has its mutants made anew):",
+            "",
+            "| scope | killed in the first run | killed now |",
+            "|---|---|---|",
+            *before,
+            "",
+        ]
+    out += ["## Surviving mutants", "", *kept]
     verdicts = {
         "equivalent": "Equivalent (excluded from the score)",
         "exact-value": "Not equivalent, but differs only at an exact floating-point value no "
@@ -240,7 +322,8 @@ def main() -> None:
     ap.add_argument(
         "--resume",
         action="store_true",
-        help="keep earlier kills (valid while tests are only added) and run the other mutants",
+        help="keep earlier kills (valid while tests are only added) and run the other "
+        "mutants of the earlier sample",
     )
     args = ap.parse_args()
     scopes = args.scope or list(META)

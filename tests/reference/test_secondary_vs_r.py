@@ -45,6 +45,53 @@ def test_iv_estimate_and_clustered_se_match_aer_ivreg_with_vcovcl() -> None:
     # between-within df: 16 clusters - (intercept, stratum, instrument)
     assert fit.df == 16 - 3
     assert fit.n_clusters == 16 and fit.n_individuals == len(d)
+    # t interval and p on 13 df; R: qt(0.975, 13) and 2 * pt(-|estimate / se|, 13) with the
+    # fixture's estimate and se
+    q = 2.1603686564627917
+    assert fit.ci_low == pytest.approx(fit.estimate - q * fit.se, rel=1e-12)
+    assert fit.ci_high == pytest.approx(fit.estimate + q * fit.se, rel=1e-12)
+    assert fit.p == pytest.approx(0.0016197095632787483, rel=1e-6)
+    assert fit.variance == pytest.approx(fit.se**2, rel=1e-15)
+    assert fit.as_dict()["variance"] == fit.variance and fit.as_dict()["p"] == fit.p
+    # a 90% interval: qt(0.95, 13)
+    fit90 = two_stage_least_squares(
+        d.y.to_numpy(),
+        exog,
+        d.received.to_numpy(),
+        d.arm.to_numpy(),
+        d.cluster.to_numpy(),
+        alpha=0.1,
+    )
+    q90 = 1.7709333959868725
+    assert (fit90.ci_low, fit90.ci_high) == pytest.approx(
+        (fit.estimate - q90 * fit.se, fit.estimate + q90 * fit.se), rel=1e-12
+    )
+
+
+def test_iv_rows_are_matched_by_position_whatever_the_index() -> None:
+    """A design indexed like a filtered table (labels not 0..n-1) gives ivreg's estimate and
+    clustered SE: the arrays passed alongside are matched to the design's rows by position."""
+    d = _iv_data()
+    ref = pd.read_csv(FIXTURES / "iv.csv").set_index("term")
+    exog = pd.DataFrame({"(Intercept)": 1.0, "baseline": d.baseline, "stratum": d.stratum})
+    exog.index = 1000 + 3 * np.arange(len(d))
+    fit = two_stage_least_squares(
+        d.y.to_numpy(), exog, d.received.to_numpy(), d.arm.to_numpy(), d.cluster.to_numpy()
+    )
+    np.testing.assert_allclose(fit.estimate, ref.loc["received", "estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fit.se, ref.loc["received", "se_cluster_hc1"], rtol=1e-8)
+
+
+def test_iv_df_count_only_cluster_level_columns() -> None:
+    """A 0/1 covariate that varies within clusters costs no between-cluster df: 16 clusters
+    minus the intercept, the (cluster-level) stratum and the treatment received."""
+    d = _iv_data()
+    alternate = (d.groupby("cluster").cumcount() % 2).astype(float)
+    exog = pd.DataFrame({"(Intercept)": 1.0, "alternate": alternate, "stratum": d.stratum})
+    fit = two_stage_least_squares(
+        d.y.to_numpy(), exog, d.received.to_numpy(), d.arm.to_numpy(), d.cluster.to_numpy()
+    )
+    assert fit.df == 16 - 3
 
 
 def test_iv_without_covariates_is_the_wald_ratio() -> None:

@@ -114,8 +114,27 @@ def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
     e = r - fit.estimate * dose
     pooled = (np.var(e[z == 1], ddof=1) * 9 + np.var(e[z == 0], ddof=1) * 9) / 18
     assert fit.se == pytest.approx(np.sqrt(pooled * (1 / 10 + 1 / 10)) / fit.first_stage)
+    assert fit.itt == pytest.approx(r[z == 1].mean() - r[z == 0].mean(), rel=1e-12)
+    assert (fit.n_individuals, fit.n_clusters) == (200, 20)
+    q = 2.1098155778333165  # R: qt(0.975, 17)
+    assert (fit.ci_low, fit.ci_high) == pytest.approx(
+        (fit.estimate - q * fit.se, fit.estimate + q * fit.se), rel=1e-12
+    )
     with pytest.raises(ParticipationError, match="not identified"):
         cluster_level_iv(r, np.zeros(20), z, df=17, n_individuals=200)
+    # a dose in other units (x 1e6) scales the effect by 1e-6 and leaves its t and p
+    big = cluster_level_iv(r, dose * 1e6, z, df=17, n_individuals=200)
+    assert (big.estimate * 1e6, big.se * 1e6) == pytest.approx((fit.estimate, fit.se), rel=1e-9)
+    assert big.p == pytest.approx(fit.p, rel=1e-9)
+    # the same doses in both arms, the treated ones shifted by 1e-12: a first stage of 1e-12
+    # against doses of about 0.5 is zero to rounding, not an effect to divide by
+    same = np.where(z == 1, dose[z == 1].repeat(2) + 1e-12, dose[z == 1].repeat(2))
+    with pytest.raises(
+        ParticipationError,
+        match="^the treatment received does not differ between arms: the instrumental-variable "
+        "effect is not identified$",
+    ):
+        cluster_level_iv(r, same, z, df=17, n_individuals=200)
 
 
 @pytest.mark.slow
@@ -185,6 +204,14 @@ def test_bootstrap_from_cluster_sums_equals_stacking_the_rows(method) -> None:
     assert np.isnan(expected).any() and np.isfinite(expected).sum() > 150
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_bootstrap_names_the_methods_it_knows() -> None:
+    d = _simulate(np.random.default_rng(1), n_clusters=12)
+    with pytest.raises(
+        ValueError, match=r"^method must be one of \['2sls', 'cluster_level'\], not 'gmm'$"
+    ):
+        iv_bootstrap(*_bootstrap_args(d), method="gmm", replicates=2, seed=1, keys=("k",))
 
 
 def test_bootstrap_is_seeded_and_its_spread_matches_the_standard_error() -> None:

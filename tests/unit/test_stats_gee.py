@@ -94,11 +94,55 @@ def test_row_order_does_not_matter() -> None:
 
 def test_bad_input_is_named() -> None:
     c = case("trial")
-    with pytest.raises(ModelInputError, match="more clusters than coefficients"):
+    with pytest.raises(
+        ModelInputError,
+        match=r"^\d+ clusters for 4 coefficients: the sandwich needs more clusters than "
+        r"coefficients \(t on J - p df\)$",
+    ):
         fit_gee(c.y[:60], c.X[:60], c.clusters[:60])
-    with pytest.raises(ModelInputError, match="cov_type"):
+    with pytest.raises(ModelInputError, match=r"^cov_type must be one of \('robust', .*'hc3'$"):
         fit_gee(c.y, c.X, c.clusters, cov_type="hc3")
+    with pytest.raises(ModelInputError, match=r"^cov_type must be one of .*, got 'hc3'$"):
+        fit_gee(c.y, c.X, c.clusters).covariances.get("hc3")
     with pytest.raises(ModelInputError, match="family"):
         fit_gee(c.y, c.X, c.clusters, family="gamma")
     with pytest.raises(ModelInputError, match="rank deficient"):
         fit_gee(c.y, c.X.assign(z=c.X["arm"] + c.X["stratum"]), c.clusters)
+
+
+def test_fit_records_its_covariance_and_df_method() -> None:
+    c = case("trial")
+    m = fit_gee(c.y, c.X, c.clusters, cov_type="fay-graubard")
+    assert (m.cov_type, m.df_method) == ("fay-graubard", "clusters-p")
+    np.testing.assert_array_equal(m.cov.to_numpy(), m.covariances.fay_graubard)
+    # the naive covariance is the scale times the inverse of sum_j D_j' R_j^-1 D_j
+    assert np.all(np.diag(m.covariances.naive) > 0)
+
+
+def test_one_pair_of_observations_estimates_the_correlation() -> None:
+    """Singleton clusters and one cluster of two: geepack's moment estimate of the exchangeable
+    correlation is r_a r_b / phi from the Pearson residuals of that one pair (by hand from the
+    fitted coefficients), phi = sum r^2 / n."""
+    rng = np.random.default_rng(11)
+    n = 40
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = X @ np.array([0.5, 1.0]) + rng.normal(size=n)
+    clusters = np.r_[0, 0, np.arange(1, n - 1)]
+    m = fit_gee_arrays(y, X, clusters, family="gaussian", cov_type="robust")
+    r = y - X @ m.beta
+    phi = r @ r / n
+    assert m.scale == pytest.approx(phi, rel=1e-10)
+    assert m.alpha == pytest.approx(r[0] * r[1] / phi, rel=1e-8)
+    assert m.alpha != 0.0
+
+
+def test_separation_is_an_error_not_an_estimate() -> None:
+    """A covariate that separates the 0/1 outcome drives the fitted means to 0 and 1 (their
+    variance underflows to 0 within the iterations)."""
+    c = case("trial")
+    X = c.X.assign(sep=c.y.to_numpy() - 0.5)
+    with pytest.raises(
+        ModelFitError,
+        match=r"^fitted means on the boundary of the family's range \(separation\?\)$",
+    ):
+        fit_gee(c.y, X, c.clusters)

@@ -19,7 +19,7 @@ from scipy.special import expit
 
 from tests.reference.binary_cases import case
 from trial.stats._families import FAMILIES, ModelFitError, ModelInputError
-from trial.stats.glmm import _Problem, fit_glmm, fit_glmm_arrays
+from trial.stats.glmm import _glm, _Problem, _step_in_se, fit_glmm, fit_glmm_arrays
 
 
 def _problem(name: str, n_agq: int) -> _Problem:
@@ -82,6 +82,11 @@ def test_theta_zero_is_the_glm(name: str) -> None:
     pr = _problem(name, 5)
     ll = pr.evaluate(np.r_[glm.params.to_numpy(), 0.0], grad=False)[0]
     assert ll == pytest.approx(glm.llf, abs=1e-8)
+    # the GLM fit that starts the optimiser and decides the boundary (offset included)
+    beta, ll_glm, info = _glm(pr)
+    np.testing.assert_allclose(beta, glm.params, rtol=1e-10)
+    assert ll_glm == pytest.approx(glm.llf, abs=1e-8)
+    np.testing.assert_allclose(np.linalg.inv(info), glm.cov_params(), rtol=1e-5)
 
 
 def test_boundary_fit_is_the_glm() -> None:
@@ -119,6 +124,8 @@ def test_contrasts_and_wald_tests() -> None:
     one = m.contrast(pd.Series({"arm": 1.0}))
     assert one.estimate == m.params["arm"]
     assert one.df == m.df["arm"]
+    assert one.df_method == "between-within" and m.f_test([0, 1, 0, 0]).df_method == one.df_method
+    assert (m.arrays.n_clusters, m.arrays.n_obs) == (c.clusters.nunique(), len(c.y))
     f1 = m.f_test(pd.DataFrame([[1.0]], columns=["arm"]))
     assert f1.F == pytest.approx(one.t**2)
     assert f1.p == pytest.approx(one.p)
@@ -176,5 +183,77 @@ def test_bad_input_is_named() -> None:
 def test_separation_is_an_error_not_an_estimate() -> None:
     c = case("trial")
     X = c.X.assign(x=np.where(c.y == 1, 1.0, -1.0) + 0.01 * c.X["x"])
-    with pytest.raises(ModelFitError):
+    with pytest.raises(
+        ModelFitError,
+        match=r"^the GLM fit did not converge: an estimate may be infinite \(separation\)$",
+    ):
         fit_glmm(c.y, X, c.clusters, n_agq=1)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_covariate_units_do_not_change_the_fit(scale: float) -> None:
+    """A covariate in other units (x * scale) scales its coefficient and standard error by
+    1 / scale and leaves every other estimate, standard error and the likelihood as they were:
+    the Newton direction's eigenvalue floor, the convergence test (steps in standard errors)
+    and the Hessian's finite-difference steps (fractions of a standard error) must not depend
+    on the units."""
+    c = case("trial")
+    ref = fit_glmm(c.y, c.X, c.clusters, n_agq=3)
+    got = fit_glmm(c.y, c.X.assign(x=c.X.x * scale), c.clusters, n_agq=3)
+    unit = pd.Series(1.0, index=c.X.columns)
+    unit["x"] = scale
+    np.testing.assert_allclose(got.params * unit, ref.params, rtol=1e-7)
+    np.testing.assert_allclose(
+        np.sqrt(np.diag(got.cov)) * unit, np.sqrt(np.diag(ref.cov)), rtol=1e-6
+    )
+    np.testing.assert_allclose(got.df, ref.df)
+    assert got.arrays.theta == pytest.approx(ref.arrays.theta, rel=1e-7)
+    assert got.arrays.loglik == pytest.approx(ref.arrays.loglik, rel=1e-12)
+    assert got.arrays.n_iter == ref.arrays.n_iter
+    assert got.arrays.converged is True
+
+
+def test_newton_steps_are_measured_in_standard_errors() -> None:
+    """The convergence measure is max |d_k| / se_k with se from B^-1 (B minus the Hessian)
+    when B is positive definite, else in the units of the guess passed in."""
+    d = np.array([0.1, 0.1])
+    guess = np.array([1.0, 2.0])
+    step, se = _step_in_se(d, np.array([[4.0, 0.0], [0.0, 0.01]]), guess)
+    np.testing.assert_allclose(se, [0.5, 10.0])
+    assert step == pytest.approx(0.2)
+    with np.errstate(invalid="ignore"):  # the square root of a negative variance
+        step, se = _step_in_se(d, np.array([[4.0, 0.0], [0.0, -1.0]]), guess)
+    np.testing.assert_array_equal(se, guess)
+    assert step == pytest.approx(0.1)
+
+
+def test_a_step_above_the_tolerance_is_reported(monkeypatch) -> None:
+    """A fit whose last Newton step is above the convergence tolerance but below the failure
+    bound is returned with ``converged`` False and a warning that gives the step; above the
+    failure bound it is an error. (The tolerances are tightened so that the optimiser cannot
+    meet them on real data.)"""
+    from trial.stats import glmm
+
+    c = case("trial")
+    monkeypatch.setattr(glmm, "_STEP_TOL", 1e-300)
+    with pytest.warns(
+        glmm.GLMMConvergenceWarning,
+        match=r"^GLMM fit: the last Newton step was \S+ standard errors \(converged below "
+        r"1e-300\)$",
+    ):
+        m = fit_glmm(c.y, c.X, c.clusters, n_agq=1)
+    assert not m.arrays.converged
+    assert m.arrays.n_iter == 200  # the iteration limit
+    # still the optimum: the same estimates and covariance as the converged fit
+    monkeypatch.undo()
+    ref = fit_glmm(c.y, c.X, c.clusters, n_agq=1)
+    se = np.sqrt(np.diag(ref.cov))
+    np.testing.assert_allclose(m.params, ref.params, rtol=0, atol=1e-5 * se.min())
+    np.testing.assert_allclose(m.cov, ref.cov, rtol=1e-4)
+    monkeypatch.setattr(glmm, "_STEP_TOL", 1e-300)
+    monkeypatch.setattr(glmm, "_STEP_FAIL", 1e-300)
+    with pytest.raises(
+        ModelFitError,
+        match=r"^the fit did not converge: the last Newton step was \S+ standard errors$",
+    ):
+        fit_glmm(c.y, c.X, c.clusters, n_agq=1)

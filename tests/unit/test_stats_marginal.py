@@ -39,6 +39,50 @@ def test_arm_only_model_by_hand() -> None:
     assert res.odds_ratio.se == pytest.approx(math.sqrt(m.cov.loc["arm", "arm"]), rel=1e-10)
     assert res.ratio.estimate == pytest.approx(p1 / p0)
     assert res.ratio.ci_low < p1 / p0 < res.ratio.ci_high
+    # t against 0 for the difference, against 1 (log 0) for the ratios, on the df given
+    assert rd.t == pytest.approx((p1 - p0) / se, rel=1e-10)
+    assert res.odds_ratio.t == pytest.approx(b1 / res.odds_ratio.se, rel=1e-10)
+    assert res.ratio.t == pytest.approx(math.log(p1 / p0) / res.ratio.se, rel=1e-10)
+    for contrast in (rd, res.ratio, res.odds_ratio):
+        assert (contrast.df, contrast.alpha) == (20.0, 0.1)
+        assert contrast.p == pytest.approx(2 * stats.t.sf(abs(contrast.t), 20.0), rel=1e-10)
+    assert [c.log_scale for c in (rd, res.ratio, res.odds_ratio)] == [False, True, True]
+    assert [c.measure for c in (rd, res.ratio, res.odds_ratio)] == [
+        "risk difference",
+        "risk ratio",
+        "odds ratio",
+    ]
+    # the two risks' covariance: d p1' V d p0 with the gradients above
+    V = m.cov.to_numpy()
+    d1, d0 = p1 * (1 - p1) * np.array([1.0, 1.0]), p0 * (1 - p0) * np.array([1.0, 0.0])
+    assert res.covariance == pytest.approx(d1 @ V @ d0, rel=1e-10)
+    assert res.se_treated == pytest.approx(math.sqrt(d1 @ V @ d1), rel=1e-10)
+    assert res.n_obs == len(X)
+
+
+def test_offset_enters_the_predicted_risks() -> None:
+    """Arm-only model with a known offset o: the standardised risks are the means of
+    expit(b0 + b1 + o) and expit(b0 + o) (hand calculation from the fitted coefficients)."""
+    c = case("trial")
+    X = c.X[["(Intercept)", "arm"]]
+    o = np.linspace(-1.0, 1.0, len(X))
+    m = fit_gee(c.y, X, c.clusters, offset=o, cov_type="robust")
+    b0, b1 = m.params
+    res = standardise(m, *counterfactual_designs(X, "arm"), offset=o)
+    assert res.risk_treated == pytest.approx(np.mean(expit(b0 + b1 + o)), rel=1e-12)
+    assert res.risk_control == pytest.approx(np.mean(expit(b0 + o)), rel=1e-12)
+
+
+def test_df_are_those_of_the_column_set_to_one_and_zero() -> None:
+    """Standardising over a column that varies within clusters uses that column's
+    between-within df (observations minus clusters minus within-cluster parameters), not the
+    smaller df of the cluster-level terms."""
+    c = case("trial")
+    X = c.X.assign(w=(c.X.x > 0).astype(float))
+    m = fit_glmm(c.y, X, c.clusters, n_agq=2)
+    assert m.df["w"] > m.df["arm"]
+    assert standardise(m, *counterfactual_designs(X, "w")).df == m.df["w"]
+    assert standardise(m, *counterfactual_designs(X, "arm")).df == m.df["arm"]
 
 
 def test_boundary_glmm_integrated_equals_zero() -> None:
@@ -76,15 +120,23 @@ def test_arrays_and_labels_agree() -> None:
 def test_bad_input() -> None:
     c = case("counts")
     pois = fit_gee(c.y, c.X, c.clusters, family="poisson", offset=c.offset)
-    with pytest.raises(ModelInputError, match="binomial"):
+    with pytest.raises(
+        ModelInputError, match=r"^standardised risks need a binomial \(logit\) fit$"
+    ):
         standardise(pois, *counterfactual_designs(c.X, "arm"))
     t = case("trial")
     m = fit_gee(t.y, t.X, t.clusters)
-    with pytest.raises(ModelInputError, match="identical"):
+    with pytest.raises(ModelInputError, match="^the treated and control designs are identical$"):
         standardise(m, t.X, t.X)
-    with pytest.raises(ModelInputError, match="same shape"):
+    with pytest.raises(
+        ModelInputError,
+        match=r"^the two designs must have the same shape \(n, 4\); got \(\d+, 4\) and \(\d+, 2\)$",
+    ):
         standardise(m, t.X, t.X.iloc[:, :2])
-    with pytest.raises(ModelInputError, match="random_effects"):
+    with pytest.raises(
+        ModelInputError,
+        match=r"^random_effects must be one of \('integrated', 'zero'\), got 'mean'$",
+    ):
         standardise(m, *counterfactual_designs(t.X, "arm"), random_effects="mean")
-    with pytest.raises(ModelInputError, match="no column"):
+    with pytest.raises(ModelInputError, match="^no column 'treatment' in the design$"):
         counterfactual_designs(t.X, "treatment")

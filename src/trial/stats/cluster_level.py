@@ -152,7 +152,10 @@ def _logistic(y: np.ndarray, Z: np.ndarray) -> np.ndarray:
     beta = np.zeros(Z.shape[1])
     for _ in range(100):
         mu, w, _ = fam.moments(Z @ beta)
-        step = np.linalg.solve((Z.T * w) @ Z, Z.T @ (y - mu))
+        try:
+            step = np.linalg.solve((Z.T * w) @ Z, Z.T @ (y - mu))
+        except np.linalg.LinAlgError:  # every weight underflowed: the estimates diverge
+            break
         beta = beta + step
         if np.max(np.abs(step)) < 1e-12 * (1.0 + np.max(np.abs(beta))):
             return special.expit(Z @ beta)

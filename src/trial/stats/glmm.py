@@ -410,12 +410,18 @@ def _glm(pr: _Problem) -> tuple[np.ndarray, float, np.ndarray]:
     return beta, float(np.sum(y * eta - fam.cumulant(eta))) + pr.const, info
 
 
-def _newton_direction(g: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Ascent direction ``B^-1 g`` with ``B`` (minus the Hessian) made positive definite."""
-    ev, V = np.linalg.eigh(B)
+def _newton_direction(g: np.ndarray, B: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Ascent direction ``B^-1 g`` with ``B`` (minus the Hessian) made positive definite.
+
+    The eigenvalue floor is applied to ``B`` in units of ``scale`` (standard errors), so that
+    it does not depend on the units of the covariates: a covariate in small units has a
+    curvature many orders above the others', which a floor relative to the largest
+    eigenvalue of ``B`` itself would mistake for indefiniteness in the other directions.
+    """
+    ev, V = np.linalg.eigh(B * np.outer(scale, scale))
     floor = max(np.max(np.abs(ev)) * 1e-8, 1e-12)
     ev = np.where(ev > floor, ev, np.maximum(np.abs(ev), floor))
-    return V @ ((V.T @ g) / ev)
+    return scale * (V @ ((V.T @ (scale * g)) / ev))
 
 
 def _step_in_se(d: np.ndarray, B: np.ndarray, scale: np.ndarray) -> tuple[float, np.ndarray]:
@@ -457,7 +463,7 @@ def _optimise(pr: _Problem) -> tuple[np.ndarray, np.ndarray, float, int, bool, f
     n_iter = 0
     step_se = np.inf
     while n_iter < 200:
-        d = _newton_direction(g, B)
+        d = _newton_direction(g, B, scale)
         step_se, scale = _step_in_se(d, B, scale)
         if step_se < _STEP_TOL:
             if exact:
