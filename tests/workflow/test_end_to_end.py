@@ -1,8 +1,16 @@
-"""The whole workflow on a small generated trial: correct against the known truth, and
-byte-identical whatever the number of cores (so job order does not matter)."""
+"""The whole workflow on a small generated trial: correct against the known truth, and (marked
+slow) byte-identical whatever the number of cores, so job order does not matter.
+
+The default run keeps the trial large enough to test against the truth but the fewest
+imputations, iterations and resamples that still exercise every rule: the rules' statistics are
+tested at full size in the unit and reference tests; what this run adds is that every rule hands
+the next one what it expects. ``tests/unit/test_impute_workflow_model.py`` guards in the default
+suite that one imputation and its fit do not depend on what ran before them in the process.
+"""
 
 from __future__ import annotations
 
+import copy
 import filecmp
 import json
 import subprocess
@@ -18,7 +26,7 @@ from ..conftest import ROOT
 
 
 def small_trial_config(config: dict, folder) -> dict:
-    """40 clusters, 1200 individuals (precise enough to test against the truth), 4 imputations."""
+    """40 clusters, 1200 individuals (precise enough to test against the truth), 2 imputations."""
     config["synthetic"]["clusters"] = {
         "SLaM": {"control": 10, "refocus": 10},
         "2gether": {"control": 10, "refocus": 10},
@@ -31,7 +39,7 @@ def small_trial_config(config: dict, folder) -> dict:
     config["multiplicity"]["families"] = [{"name": "secondary", "outcomes": ["functioning"]}]
     # some treatment clusters take no part, so the complier-average effect is not the ITT
     config["synthetic"]["participation"]["non_participating"] = 0.25
-    config["imputation"].update(m=4, iterations=3)
+    config["imputation"].update(m=2, iterations=2)
     # Fewer resamples: this test checks agreement with the truth and across cores, not the
     # precision of bootstrap or permutation intervals.
     config["costs"]["bootstrap"].update(replicates=200, chunks=2)
@@ -65,31 +73,39 @@ def run_workflow(config_path, workdir, cores):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def write_trial(example_config, folder, raw=None) -> tuple[dict, object]:
+    """The small trial's config in ``folder`` (and its generated raw data, unless ``raw`` names
+    the folder of an earlier one)."""
+    config = small_trial_config(copy.deepcopy(example_config), folder)
+    if raw is None:
+        write_example(config, config["paths"]["raw"])
+    else:
+        config["paths"]["raw"] = str(raw)
+    config_path = folder / "trial.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config, config_path
+
+
 @pytest.fixture(scope="module")
-def runs(example_config, tmp_path_factory):
-    import copy
-
-    outputs = []
-    raw_config = None
-    for cores in (2, 1):
-        folder = tmp_path_factory.mktemp(f"run{cores}")
-        config = small_trial_config(copy.deepcopy(example_config), folder)
-        if raw_config is None:
-            config_path = folder / "trial.yaml"
-            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-            write_example(config, config["paths"]["raw"])
-            raw_config = config
-        else:
-            config["paths"]["raw"] = raw_config["paths"]["raw"]
-            config_path = folder / "trial.yaml"
-            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        run_workflow(config_path, folder, cores)
-        outputs.append((config, folder))
-    return outputs
+def run(example_config, tmp_path_factory):
+    """The whole workflow on the small trial, on two cores."""
+    folder = tmp_path_factory.mktemp("run2")
+    config, config_path = write_trial(example_config, folder)
+    run_workflow(config_path, folder, 2)
+    return config, folder
 
 
-def test_primary_estimate_recovers_the_truth(runs):
-    config, folder = runs[0]
+@pytest.fixture(scope="module")
+def rerun(example_config, run, tmp_path_factory):
+    """The same trial again from its raw data, on one core (so in another job order)."""
+    folder = tmp_path_factory.mktemp("run1")
+    config, config_path = write_trial(example_config, folder, raw=run[0]["paths"]["raw"])
+    run_workflow(config_path, folder, 1)
+    return config, folder
+
+
+def test_primary_estimate_recovers_the_truth(run):
+    config, folder = run
     truth = json.loads((folder / "raw" / "truth.json").read_text())
     outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv").set_index("outcome")
     for scale in ("qpr_total", "functioning"):
@@ -112,8 +128,8 @@ def test_primary_estimate_recovers_the_truth(runs):
         assert 10 < row["df"] < 40  # cluster-level df, not the individual-level n - p
 
 
-def test_instrumental_variable_estimates_recover_the_truth(runs):
-    config, folder = runs[0]
+def test_instrumental_variable_estimates_recover_the_truth(run):
+    config, folder = run
     truth = json.loads((folder / "raw" / "truth.json").read_text())["outcomes"]["functioning"]
     table = pd.read_csv(folder / "reports" / "tables" / "participation.csv")
     iv = table[(table["outcome"] == "functioning") & (table["basis"] == "instrumental variable")]
@@ -127,8 +143,8 @@ def test_instrumental_variable_estimates_recover_the_truth(runs):
         assert row.boot_low < row.estimate < row.boot_high
 
 
-def test_flow_counts_equal_counts_from_the_raw_file(runs):
-    config, folder = runs[0]
+def test_flow_counts_equal_counts_from_the_raw_file(run):
+    config, folder = run
     consumers = pd.read_csv(folder / "raw" / "consumers.csv")
     teams = pd.read_csv(folder / "raw" / "teams.csv")
     arm = consumers["team_id"].map(teams.set_index("team_id")["arm"])
@@ -148,8 +164,8 @@ def test_flow_counts_equal_counts_from_the_raw_file(runs):
         assert got["randomised"] == (teams["arm"] == code).sum()
 
 
-def test_report_has_banner_and_estimates(runs):
-    config, folder = runs[0]
+def test_report_has_banner_and_estimates(run):
+    config, folder = run
     html = (folder / "reports" / "report.html").read_text()
     outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
     assert "SYNTHETIC DATA" in html
@@ -157,8 +173,9 @@ def test_report_has_banner_and_estimates(runs):
     assert "C0001" not in html  # no individual identifiers in reports
 
 
-def test_results_are_identical_with_one_or_two_cores(runs):
-    (_, first), (_, second) = runs
+@pytest.mark.slow
+def test_results_are_identical_with_one_or_two_cores(run, rerun):
+    (_, first), (_, second) = run, rerun
     for name in (
         "tables/outcomes.csv",
         "tables/flow.csv",
@@ -168,17 +185,24 @@ def test_results_are_identical_with_one_or_two_cores(runs):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name
 
 
-def test_verify_passes_on_a_rerun_and_fails_on_an_altered_expected_number(runs, tmp_path):
-    import json
-
+def test_verify_passes_on_the_same_tables_and_fails_on_an_altered_expected_number(run, tmp_path):
     from trial.verify import compare_results, write_expected
 
-    (_, first), (_, second) = runs
+    tables = run[1] / "reports" / "tables"
     expected = tmp_path / "expected.json"
-    write_expected(first / "reports" / "tables", expected)
-    assert compare_results(second / "reports" / "tables", expected) == []
+    write_expected(tables, expected)
+    assert compare_results(tables, expected) == []
     payload = json.loads(expected.read_text())
     payload["tables"]["outcomes.csv"][0]["estimate"] += 0.01
     expected.write_text(json.dumps(payload))
-    mismatches = compare_results(second / "reports" / "tables", expected)
+    mismatches = compare_results(tables, expected)
     assert [(m.table, m.row, m.column) for m in mismatches] == [("outcomes.csv", 0, "estimate")]
+
+
+@pytest.mark.slow
+def test_verify_passes_on_a_rerun_in_another_job_order(run, rerun, tmp_path):
+    from trial.verify import compare_results, write_expected
+
+    expected = tmp_path / "expected.json"
+    write_expected(run[1] / "reports" / "tables", expected)
+    assert compare_results(rerun[1] / "reports" / "tables", expected) == []
