@@ -11,10 +11,12 @@ import copy
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
+
+if TYPE_CHECKING:  # imported on use: only the process that checks a config needs it
+    import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -147,20 +149,22 @@ def _fill_defaults(validator, properties, instance, schema):  # type: ignore[no-
         for name, subschema in properties.items():
             if isinstance(subschema, dict) and "default" in subschema:
                 instance.setdefault(name, copy.deepcopy(subschema["default"]))
+    import jsonschema
+
     yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](
         validator, properties, instance, schema
     )
 
 
-_DefaultFillingValidator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, {"properties": _fill_defaults}
-)
-
-
 @functools.cache
 def _schema_validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
+    filling = jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, {"properties": _fill_defaults}
+    )
     with SCHEMA_PATH.open(encoding="utf-8") as handle:
-        return _DefaultFillingValidator(yaml.safe_load(handle))
+        return filling(yaml.safe_load(handle))
 
 
 def _describe_schema_error(error: jsonschema.ValidationError) -> str:

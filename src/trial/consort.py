@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from trial.config import Config  # noqa: E402
 from trial.config import arms as all_arms  # noqa: E402
-from trial.reporting import PNG_METADATA  # noqa: E402
+from trial.reporting import PNG_METADATA, pyplot  # noqa: E402
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
 _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}
@@ -25,6 +21,7 @@ _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e7
 
 def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
     """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG."""
+    plt = pyplot()
     design = config["design"]
     arms = all_arms(config)
     cl, ind = design["cluster_label"], design["individual_label"]

@@ -832,12 +832,9 @@ def ce_plane_plot(
     config: Config, replicates: pd.DataFrame, ce: pd.DataFrame, path: str | Path
 ) -> None:
     """Cost-effectiveness plane: stacked bootstrap replicates of incremental effect and cost."""
-    import matplotlib
+    from trial.reporting import PNG_METADATA, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from trial.reporting import PNG_METADATA
+    plt = pyplot()
 
     currency = config["costs"].get("currency", "")
     de = _effect_sign(config) * replicates["effect"].to_numpy()
@@ -865,12 +862,9 @@ def ce_plane_plot(
 
 def ceac_plot(config: Config, ceac: pd.DataFrame, path: str | Path) -> None:
     """Cost-effectiveness acceptability curve."""
-    import matplotlib
+    from trial.reporting import PNG_METADATA, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from trial.reporting import PNG_METADATA
+    plt = pyplot()
 
     currency = config["costs"].get("currency", "")
     fig, ax = plt.subplots(figsize=(6.5, 3.6))

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from trial.analysis import treatment_pairs
 from trial.config import Config, treatment_arms
@@ -36,6 +35,9 @@ COMPARISONS = ("reference", "pairwise", "all")
 
 def holm(p: Sequence[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values (capped at 1), in the order given."""
+    # on use: statsmodels is slow to import, and checking a config imports this module
+    from statsmodels.stats.multitest import multipletests
+
     values = np.asarray(p, float)
     if values.size == 0:
         return values

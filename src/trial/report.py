@@ -18,10 +18,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
@@ -43,6 +39,7 @@ from trial.reporting import (  # noqa: E402
     embed_png,
     fmt,
     p_text,
+    pyplot,
 )
 from trial.sensitivity import sensitivity_section  # noqa: E402
 
@@ -54,6 +51,7 @@ def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> Non
 
     Each treatment arm's contrasts have that arm's colour.
     """
+    plt = pyplot()
     frame = outcomes.iloc[::-1].reset_index(drop=True)
     scale = frame["sd_baseline"].to_numpy()
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(frame) + 1.2))
@@ -90,6 +88,7 @@ def primary_distribution_plot(
     config: Config, analysis_table: pd.DataFrame, path: str | Path
 ) -> None:
     """Observed primary-outcome scores at baseline and follow-up, by arm (histograms)."""
+    plt = pyplot()
     design = config["design"]
     scale = outcome_scales(config)[0]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)

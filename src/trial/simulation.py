@@ -47,7 +47,7 @@ from trial.analysis import (
 )
 from trial.config import Config, single_treatment_arm
 from trial.impute.model import check_imputation_model
-from trial.reporting import PNG_METADATA
+from trial.reporting import PNG_METADATA, pyplot
 from trial.seeding import derive_rng, derive_seed
 
 __all__ = [
@@ -548,11 +548,7 @@ def judge_simulation(
 def simulation_plot(summary: pd.DataFrame, path: str | Path, alpha: float = 0.05) -> None:
     """Bias (in units of the tolerance), coverage and rejection rate per cell and method,
     with 95% Monte Carlo intervals; one row per cell."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cells = list(dict.fromkeys(summary["cell"]))
     methods = list(dict.fromkeys(summary["method"]))
     palette = ["#7f7f7f", "#1f4e79", "#c55a11", "#2ca02c", "#9467bd", "#8c564b"]

@@ -18,10 +18,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
@@ -35,7 +31,7 @@ from trial.analysis import (  # noqa: E402
 )
 from trial.config import Config, arms, treatment_arms  # noqa: E402
 from trial.mixed import fit_random_intercept_model  # noqa: E402
-from trial.reporting import PNG_METADATA, Section, arm_colours, embed_png  # noqa: E402
+from trial.reporting import PNG_METADATA, Section, arm_colours, embed_png, pyplot  # noqa: E402
 
 _BY_IMPUTED = ":imputed"
 
@@ -354,6 +350,7 @@ def arm_difference_plot(check: pd.DataFrame, path: str | Path, level: float = 0.
     among observed rows and among imputed rows with their ``1 - level`` intervals (left,
     scaled by the observed-row SE so that outcomes share an axis), and the residual SD ratio of
     imputed to observed rows with its interval (right); flagged rows in red."""
+    plt = pyplot()
     labels = [
         f"{r.label}" + (f" ({r.arm})" if check["arm"].nunique() > 1 else "")
         for r in check.itertuples()
@@ -415,6 +412,7 @@ def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[s
     ``traces`` stacks the trace files of all imputations (columns imputation, iteration,
     variable, mean, sd). One line per imputation; chains that mix well overlap without trend.
     """
+    plt = pyplot()
     scale = outcome_scales(config)[0]
     variables = [
         c(scale) for c in (baseline_column, followup_column) if c(scale) in set(traces["variable"])
@@ -452,6 +450,7 @@ def imputed_vs_observed_plot(
     (the first ``max_strips`` imputations). Right: kernel densities of observed (solid) and
     imputed (dashed, all imputations) values by arm.
     """
+    plt = pyplot()
     design = config["design"]
     scale = outcome_scales(config)[0]
     column = followup_column(scale)
