@@ -71,6 +71,7 @@ from trial.config import Config, single_treatment_arm
 from trial.estimands import score_defined
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
+from trial.progress import progress
 from trial.validation import read_table
 
 COST = "cost"  # name under which total cost enters the analysis table
@@ -520,7 +521,7 @@ def bootstrap_costs(
     design = config["design"]
     resampling = _bootstrap_spec(config)["resampling"]
     frames = []
-    for imputation, table in sorted(tables.items()):
+    for imputation, table in progress(sorted(tables.items()), "cost bootstrap, imputations"):
         layout = ClusterLayout.from_labels(
             table[design["cluster_id"]], _resampling_groups(config, table)
         )

@@ -47,6 +47,7 @@ from trial.analysis import (
 )
 from trial.config import Config, single_treatment_arm
 from trial.impute.model import check_imputation_model
+from trial.progress import progress
 from trial.reporting import PNG_METADATA, pyplot
 from trial.seeding import derive_rng, derive_seed
 
@@ -388,7 +389,7 @@ def simulate_replicates(
     primary = next(o for o in config["analysis"]["outcomes"] if o["role"] == "primary")
     sign = 1.0 if primary["direction"] == "treatment_minus_reference" else -1.0
     rows = []
-    for replicate in replicates:
+    for replicate in progress(replicates, f"simulation {cell} {method}"):
         rng = derive_rng(config["seed"], "simulation", cell, replicate)
         seed = derive_seed(config["seed"], "simulation", cell, replicate, "analysis")
         sim_config = simulation_config(config, method, seed)
