@@ -81,8 +81,8 @@ def measure(code: str, src: Path, repeats: int) -> tuple[float, float, set[str]]
                 continue
             _, self_us, _, name = (part.strip() for part in line.replace(":", "|", 1).split("|"))
             total += int(self_us)
-            if name in HEAVY:
-                loaded.add(name)
+            # a package may be logged by its submodules only (scipy loads submodules lazily)
+            loaded.update(h for h in HEAVY if name == h or name.startswith(h + "."))
         totals.append(total / 1e6)
     return statistics.median(cpus), statistics.median(totals), loaded
 
