@@ -54,7 +54,8 @@ def small_trial_config(config: dict, folder) -> dict:
     return config
 
 
-def run_workflow(config_path, workdir, cores):
+def start_workflow(config_path, workdir, cores, targets=()) -> subprocess.Popen:
+    """Snakemake on a config, in the background (to its default or the given targets)."""
     command = [
         sys.executable,
         "-m",
@@ -68,9 +69,21 @@ def run_workflow(config_path, workdir, cores):
         "--cores",
         str(cores),
         "-q",
+        "--",
+        *(str(target) for target in targets),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish(*jobs: subprocess.Popen) -> None:
+    """Wait for every run; each must succeed."""
+    for job in jobs:
+        output, _ = job.communicate()
+        assert job.returncode == 0, output.decode()
+
+
+def run_workflow(config_path, workdir, cores):
+    finish(start_workflow(config_path, workdir, cores))
 
 
 def write_trial(example_config, folder, raw=None) -> tuple[dict, object]:
