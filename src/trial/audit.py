@@ -49,18 +49,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from linearmodels.panel import PanelOLS  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from trial.reporting import Section, embed_png, figure_dpi, save_figure  # noqa: E402
-from trial.sandwich import cr2_covariance  # noqa: E402
-from trial.vocabulary import (  # noqa: E402  # noqa: E402
+from trial.reporting import Section, embed_png, figure_dpi, pyplot, save_figure
+from trial.sandwich import cr2_covariance
+from trial.vocabulary import (
     Config,
     arm_term,
     contrast_label,
@@ -502,6 +497,8 @@ def fit_panel_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -
     CR2 with the effects as dummy columns); single terms are tested with t on the
     Satterthwaite (Bell-McCaffrey) df, the arm x time terms jointly by the HTZ test.
     """
+    from linearmodels.panel import PanelOLS  # on use: only the audit model job needs it
+
     design = config["design"]
     spec = config["audit"]
     data = _used(config, long, measure.name)
@@ -760,6 +757,7 @@ def fit_audit_models(
 
 def trajectory_plot(config: Config, by_time: pd.DataFrame, path: str | Path) -> None:
     """Per-time estimates with CIs by arm, one panel per measure, intervention period shaded."""
+    plt = pyplot()
     design = config["design"]
     spec = config["audit"]
     measures = list(dict.fromkeys(by_time["measure"]))

@@ -59,6 +59,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from trial.progress import progress
 from trial.seeding import derive_rng
 
 __all__ = [
@@ -347,7 +348,10 @@ def bootstrap_weights(
     -------
     numpy.ndarray of int, shape (len(replicates), n)
     """
-    rows = [replicate_weights(derive_rng(seed, *keys, r), layout, resampling) for r in replicates]
+    rows = [
+        replicate_weights(derive_rng(seed, *keys, r), layout, resampling)
+        for r in progress(replicates, "bootstrap draws")
+    ]
     if not rows:
         return np.zeros((0, layout.n), dtype=np.int64)
     return np.vstack(rows)

@@ -14,9 +14,8 @@ import functools
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from trial.vocabulary import (
@@ -27,6 +26,9 @@ from trial.vocabulary import (
     treatment_arms,
     treatment_pairs,
 )
+
+if TYPE_CHECKING:  # imported on use: only the process that checks a config needs it
+    import jsonschema
 
 # Package data, so that an installed copy (not only a checkout) can check a config.
 SCHEMA_PATH = resources.files("trial") / "schemas" / "config.schema.yaml"
@@ -158,20 +160,22 @@ def _fill_defaults(validator, properties, instance, schema):  # type: ignore[no-
         for name, subschema in properties.items():
             if isinstance(subschema, dict) and "default" in subschema:
                 instance.setdefault(name, copy.deepcopy(subschema["default"]))
+    import jsonschema
+
     yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](
         validator, properties, instance, schema
     )
 
 
-_DefaultFillingValidator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, {"properties": _fill_defaults}
-)
-
-
 @functools.cache
 def _schema_validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
+    filling = jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, {"properties": _fill_defaults}
+    )
     with SCHEMA_PATH.open(encoding="utf-8") as handle:
-        return _DefaultFillingValidator(yaml.safe_load(handle))
+        return filling(yaml.safe_load(handle))
 
 
 def _describe_schema_error(error: jsonschema.ValidationError) -> str:

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from trial.reporting import figure_dpi, save_figure, save_svg  # noqa: E402
-from trial.vocabulary import Config  # noqa: E402
-from trial.vocabulary import arms as all_arms  # noqa: E402
+from trial.reporting import figure_dpi, pyplot, save_figure, save_svg
+from trial.vocabulary import Config
+from trial.vocabulary import arms as all_arms
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
 _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}
@@ -28,6 +24,7 @@ def flow_diagram(
 ) -> None:
     """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG and,
     given ``svg_path``, to an SVG whose text stays text."""
+    plt = pyplot()
     design = config["design"]
     arms = all_arms(config)
     cl, ind = design["cluster_label"], design["individual_label"]

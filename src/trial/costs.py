@@ -61,7 +61,8 @@ from trial.bootstrap import (
 from trial.estimands import score_defined
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
-from trial.reporting import Section, embed_png, figure_dpi, save_figure
+from trial.progress import progress
+from trial.reporting import Section, embed_png, figure_dpi, pyplot, save_figure
 from trial.validation import read_table
 from trial.vocabulary import (
     COST,
@@ -498,7 +499,7 @@ def bootstrap_costs(
     design = config["design"]
     resampling = _bootstrap_spec(config)["resampling"]
     frames = []
-    for imputation, table in sorted(tables.items()):
+    for imputation, table in progress(sorted(tables.items()), "cost bootstrap, imputations"):
         layout = ClusterLayout.from_labels(
             table[design["cluster_id"]], allocation_strata(config, table)
         )
@@ -810,11 +811,7 @@ def ce_plane_plot(
     config: Config, replicates: pd.DataFrame, ce: pd.DataFrame, path: str | Path
 ) -> None:
     """Cost-effectiveness plane: stacked bootstrap replicates of incremental effect and cost."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     currency = config["costs"].get("currency", "")
     de = _effect_sign(config) * replicates["effect"].to_numpy()
     dc = replicates["cost"].to_numpy()
@@ -840,11 +837,7 @@ def ce_plane_plot(
 
 def ceac_plot(config: Config, ceac: pd.DataFrame, path: str | Path) -> None:
     """Cost-effectiveness acceptability curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     currency = config["costs"].get("currency", "")
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     ax.plot(ceac["wtp"], ceac["prob_cost_effective"], color="#1f4e79")

@@ -157,7 +157,7 @@ def baseline_table(
     return pd.DataFrame(rows)
 
 
-def _describe_column(add, column, spec, people) -> None:  # noqa: ANN001 - local helper
+def _describe_column(add, column, spec, people) -> None:
     if spec["type"] == "category":
         for level in spec["values"]:
             add(

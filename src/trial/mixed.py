@@ -85,7 +85,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import linalg as sla
-from scipy import stats
+
+# scipy.stats is imported in the functions that compute p-values and intervals: it takes longer
+# to import than the rest of this module's imports together, and jobs that only import this
+# module (an imputation job, through trial.analysis) never call them.
 from scipy.linalg.lapack import dpotrf as _dpotrf
 from scipy.linalg.lapack import dsyev as _dsyev
 from scipy.linalg.lapack import dtrtri as _dtrtri
@@ -286,6 +289,8 @@ class MixedModelArrayFit:
         -------
         ContrastResult
         """
+        from scipy import stats
+
         w = np.asarray(L, dtype=float)
         if w.ndim != 1 or w.size != self.beta.size:
             raise MixedModelInputError(
@@ -340,6 +345,8 @@ class MixedModelArrayFit:
         dict of str to numpy.ndarray
             ``estimate, se, df, t, p, ci_low, ci_high``, each of shape ``(p,)``.
         """
+        from scipy import stats
+
         est = self.beta
         se = self.se
         t = est / se
@@ -1559,6 +1566,8 @@ class _Inference:
         return float(np.min(self.bw_df[involved]))
 
     def f_test(self, L: np.ndarray, beta: np.ndarray) -> FTestResult:
+        from scipy import stats
+
         if self.method == "kenward-roger":
             ddf, scale, q = _kr_ddf(L, self.Phi, self.P, self.W)
             Lb = L @ beta

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from trial.vocabulary import Config, family_hypotheses
 
@@ -34,6 +33,9 @@ COMPARISONS = ("reference", "pairwise", "all")
 
 def holm(p: Sequence[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values (capped at 1), in the order given."""
+    # on use: statsmodels is slow to import, and checking a config imports this module
+    from statsmodels.stats.multitest import multipletests
+
     values = np.asarray(p, float)
     if values.size == 0:
         return values

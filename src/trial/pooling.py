@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 __all__ = ["D1Result", "PooledEstimate", "pool_d1", "pool_rubin"]
 
@@ -239,6 +238,8 @@ def pool_rubin(
     lambda_ = inflation * b / total
     df = _barnard_rubin_df(m, lambda_, df_complete)
 
+    from scipy import stats  # on use: slow to import, and not every job that imports this pools
+
     tval = qbar / se
     if math.isinf(df):
         p = float(2.0 * stats.norm.sf(abs(tval)))
@@ -371,6 +372,8 @@ def pool_d1(
                 f"Reiter's denominator df is not positive ({den_df}) for "
                 f"df_complete={df_complete}: the complete-data df is too small"
             )
+
+    from scipy import stats
 
     if math.isinf(den_df):
         p = float(stats.chi2.sf(f_stat * k, k))

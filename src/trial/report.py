@@ -18,23 +18,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
-
-from trial import __version__  # noqa: E402
-from trial.audit import audit_section  # noqa: E402
-from trial.checklist import CONSORT_CLUSTER, checklist_rows  # noqa: E402
-from trial.costs import cost_section  # noqa: E402
-from trial.estimands import estimands_section  # noqa: E402
-from trial.icc import icc_section  # noqa: E402
-from trial.impute.diagnostics import diagnostics_section  # noqa: E402
-from trial.participation import participation_section  # noqa: E402
-from trial.reporting import (  # noqa: E402
+from trial import __version__
+from trial.audit import audit_section
+from trial.checklist import CONSORT_CLUSTER, checklist_rows
+from trial.costs import cost_section
+from trial.estimands import estimands_section
+from trial.icc import icc_section
+from trial.impute.diagnostics import diagnostics_section
+from trial.participation import participation_section
+from trial.reporting import (
     Section,
     arm_colours,
     display_name,
@@ -43,9 +39,10 @@ from trial.reporting import (  # noqa: E402
     fmt,
     inline_svg,
     p_text,
+    pyplot,
     save_figure,
 )
-from trial.sensitivity import sensitivity_section, tipping_points  # noqa: E402
+from trial.sensitivity import sensitivity_section, tipping_points
 from trial.vocabulary import (
     Config,
     arms,
@@ -65,6 +62,7 @@ def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> Non
 
     Each treatment arm's contrasts have that arm's colour.
     """
+    plt = pyplot()
     frame = outcomes.iloc[::-1].reset_index(drop=True)
     scale = frame["sd_baseline"].to_numpy()
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(frame) + 1.2))
@@ -100,6 +98,7 @@ def primary_distribution_plot(
     config: Config, analysis_table: pd.DataFrame, path: str | Path
 ) -> None:
     """Observed primary-outcome scores at baseline and follow-up, by arm (histograms)."""
+    plt = pyplot()
     design = config["design"]
     scale = primary_outcome(config)
     fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)

@@ -35,6 +35,17 @@ class Section:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
+def pyplot() -> Any:
+    """Matplotlib's pyplot on the non-interactive Agg backend, imported on first use so that
+    only the jobs that draw a figure pay for importing it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def arm_colours(treatment_arms: list[str], reference_arm: str) -> dict[str, str]:
     """A figure colour for every arm (treatment colours repeat beyond five arms)."""
     colours = {

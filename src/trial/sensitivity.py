@@ -40,22 +40,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from trial.estimands import score_defined  # noqa: E402
-from trial.mixed import fit_random_intercept_model  # noqa: E402
-from trial.pooling import pool_rubin  # noqa: E402
-from trial.reporting import (  # noqa: E402
+from trial.estimands import score_defined
+from trial.mixed import fit_random_intercept_model
+from trial.pooling import pool_rubin
+from trial.reporting import (
     DEFAULT_DPI,
     Section,
     embed_png,
     figure_dpi,
+    pyplot,
     save_figure,
 )
 from trial.seeding import derive_rng
@@ -635,6 +632,7 @@ def tipping_points(delta: pd.DataFrame) -> pd.DataFrame:
 
 def tipping_point_plot(config: Config, delta: pd.DataFrame, path: str | Path) -> None:
     """Pooled primary estimate and CI against delta, one panel per shifted arm."""
+    plt = pyplot()
     arms = list(dict.fromkeys(delta["arm_shifted"]))
     fig, axes = plt.subplots(
         1, len(arms), figsize=(4.2 * len(arms), 3.4), sharey=True, squeeze=False
@@ -722,6 +720,7 @@ def forest_rows(
 
 def forest_plot_all(rows: pd.DataFrame, path: str | Path, dpi: int = DEFAULT_DPI) -> None:
     """Grouped forest plot in baseline-SD units, natural-unit estimates printed on the right."""
+    plt = pyplot()
     frame = rows.reset_index(drop=True)
     ypos, labels, y = [], [], 0.0
     group_y = []

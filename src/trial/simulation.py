@@ -38,7 +38,8 @@ from scipy import optimize, stats
 
 from trial.analysis import fit_outcomes, impute_analysis_table, pool_outcomes
 from trial.impute.model import check_imputation_model
-from trial.reporting import DEFAULT_DPI, save_figure
+from trial.progress import progress
+from trial.reporting import DEFAULT_DPI, pyplot, save_figure
 from trial.seeding import derive_rng, derive_seed
 from trial.vocabulary import (
     TREATMENT,
@@ -389,7 +390,7 @@ def simulate_replicates(
     primary = next(o for o in config["analysis"]["outcomes"] if o["role"] == "primary")
     sign = contrast_sign(primary["direction"])
     rows = []
-    for replicate in replicates:
+    for replicate in progress(replicates, f"simulation {cell} {method}"):
         rng = derive_rng(config["seed"], "simulation", cell, replicate)
         seed = derive_seed(config["seed"], "simulation", cell, replicate, "analysis")
         sim_config = simulation_config(config, method, seed)
@@ -551,11 +552,7 @@ def simulation_plot(
 ) -> None:
     """Bias (in units of the tolerance), coverage and rejection rate per cell and method,
     with 95% Monte Carlo intervals; one row per cell."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cells = list(dict.fromkeys(summary["cell"]))
     methods = list(dict.fromkeys(summary["method"]))
     palette = ["#7f7f7f", "#1f4e79", "#c55a11", "#2ca02c", "#9467bd", "#8c564b"]

@@ -700,7 +700,7 @@ def _measure_tables(
     return tables
 
 
-def _timepoint_order(config: Config):  # noqa: ANN202 - a pandas sort key
+def _timepoint_order(config: Config):
     design = config["design"]
     order = {design["baseline"]: 0, design["followup"]: 1}
 

@@ -28,11 +28,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:  # imported on use: only the jobs that check raw tables need it
+    import pandera.pandas as pa
 
 from trial.config import consistency_settings
 from trial.scoring import score_scale
@@ -547,6 +549,8 @@ def _check_table(
     columns = table_columns(config, name)
     problems += _range_problems(path.name, frame, columns)
     problems += _duplicate_keys(path.name, frame, config["tables"][name]["key"])
+    import pandera.pandas as pa
+
     try:
         _schema(config, name, columns).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -573,6 +577,8 @@ def _schema(
     costs = config.get("costs")
     if costs and name == costs["use_table"]:  # a cost needs the quantity of the service used
         required |= {costs["service"], costs["quantity"]}
+    import pandera.pandas as pa
+
     pandera_columns = {}
     for column, col in columns.items():
         checks = []

@@ -37,7 +37,10 @@ from ..conftest import ROOT
 # Bottom first. A name ending in ".*" places a package and every module below it; the longest
 # matching entry places a module.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("vocabulary", ("trial", "trial.vocabulary", "trial.seeding", "trial.runlog")),
+    (
+        "vocabulary",
+        ("trial", "trial.vocabulary", "trial.seeding", "trial.runlog", "trial.progress"),
+    ),
     ("config", ("trial.config",)),
     ("data", ("trial.scoring", "trial.validation", "trial.intermediate")),
     (
@@ -165,9 +168,7 @@ def layer_of(module: str, layers: Sequence[tuple[str, Sequence[str]]]) -> int | 
     for index, (_, entries) in enumerate(layers):
         for entry in entries:
             prefix = entry.removesuffix(".*")
-            matches = module == prefix or (
-                entry.endswith(".*") and module.startswith(prefix + ".")
-            )
+            matches = module == prefix or (entry.endswith(".*") and module.startswith(prefix + "."))
             if matches and (best is None or len(prefix) > best[1]):
                 best = (index, len(prefix))
     return None if best is None else best[0]

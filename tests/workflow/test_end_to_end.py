@@ -1,8 +1,16 @@
-"""The whole workflow on a small generated trial: correct against the known truth, and
-byte-identical whatever the number of cores (so job order does not matter)."""
+"""The whole workflow on a small generated trial: correct against the known truth, and (marked
+slow) byte-identical whatever the number of cores, so job order does not matter.
+
+The default run keeps the trial large enough to test against the truth but the fewest
+imputations, iterations and resamples that still exercise every rule: the rules' statistics are
+tested at full size in the unit and reference tests; what this run adds is that every rule hands
+the next one what it expects. ``tests/unit/test_impute_workflow_model.py`` guards in the default
+suite that one imputation and its fit do not depend on what ran before them in the process.
+"""
 
 from __future__ import annotations
 
+import copy
 import filecmp
 import json
 import subprocess
@@ -18,7 +26,7 @@ from ..conftest import ROOT
 
 
 def small_trial_config(config: dict, folder) -> dict:
-    """40 clusters, 1200 individuals (precise enough to test against the truth), 4 imputations."""
+    """40 clusters, 1200 individuals (precise enough to test against the truth), 2 imputations."""
     config["synthetic"]["clusters"] = {
         "SLaM": {"control": 10, "refocus": 10},
         "2gether": {"control": 10, "refocus": 10},
@@ -31,7 +39,7 @@ def small_trial_config(config: dict, folder) -> dict:
     config["multiplicity"]["families"] = [{"name": "secondary", "outcomes": ["functioning"]}]
     # some treatment clusters take no part, so the complier-average effect is not the ITT
     config["synthetic"]["participation"]["non_participating"] = 0.25
-    config["imputation"].update(m=4, iterations=3)
+    config["imputation"].update(m=2, iterations=2)
     # Fewer resamples: this test checks agreement with the truth and across cores, not the
     # precision of bootstrap or permutation intervals.
     config["costs"]["bootstrap"].update(replicates=200, chunks=2)
@@ -46,7 +54,8 @@ def small_trial_config(config: dict, folder) -> dict:
     return config
 
 
-def run_workflow(config_path, workdir, cores):
+def start_workflow(config_path, workdir, cores, targets=()) -> subprocess.Popen:
+    """Snakemake on a config, in the background (to its default or the given targets)."""
     command = [
         sys.executable,
         "-m",
@@ -60,36 +69,56 @@ def run_workflow(config_path, workdir, cores):
         "--cores",
         str(cores),
         "-q",
+        "--",
+        *(str(target) for target in targets),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish(*jobs: subprocess.Popen) -> None:
+    """Wait for every run; each must succeed."""
+    for job in jobs:
+        output, _ = job.communicate()
+        assert job.returncode == 0, output.decode()
+
+
+def run_workflow(config_path, workdir, cores):
+    finish(start_workflow(config_path, workdir, cores))
+
+
+def write_trial(example_config, folder, raw=None) -> tuple[dict, object]:
+    """The small trial's config in ``folder`` (and its generated raw data, unless ``raw`` names
+    the folder of an earlier one)."""
+    config = small_trial_config(copy.deepcopy(example_config), folder)
+    if raw is None:
+        write_example(config, config["paths"]["raw"])
+    else:
+        config["paths"]["raw"] = str(raw)
+    config_path = folder / "trial.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config, config_path
 
 
 @pytest.fixture(scope="module")
-def runs(example_config, tmp_path_factory):
-    import copy
-
-    outputs = []
-    raw_config = None
-    for cores in (2, 1):
-        folder = tmp_path_factory.mktemp(f"run{cores}")
-        config = small_trial_config(copy.deepcopy(example_config), folder)
-        if raw_config is None:
-            config_path = folder / "trial.yaml"
-            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-            write_example(config, config["paths"]["raw"])
-            raw_config = config
-        else:
-            config["paths"]["raw"] = raw_config["paths"]["raw"]
-            config_path = folder / "trial.yaml"
-            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        run_workflow(config_path, folder, cores)
-        outputs.append((config, folder))
-    return outputs
+def run(example_config, tmp_path_factory):
+    """The whole workflow on the small trial, on two cores."""
+    folder = tmp_path_factory.mktemp("run2")
+    config, config_path = write_trial(example_config, folder)
+    run_workflow(config_path, folder, 2)
+    return config, folder
 
 
-def test_primary_estimate_recovers_the_truth(runs):
-    config, folder = runs[0]
+@pytest.fixture(scope="module")
+def rerun(example_config, run, tmp_path_factory):
+    """The same trial again from its raw data, on one core (so in another job order)."""
+    folder = tmp_path_factory.mktemp("run1")
+    config, config_path = write_trial(example_config, folder, raw=run[0]["paths"]["raw"])
+    run_workflow(config_path, folder, 1)
+    return config, folder
+
+
+def test_primary_estimate_recovers_the_truth(run):
+    config, folder = run
     truth = json.loads((folder / "raw" / "truth.json").read_text())
     outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv").set_index("outcome")
     for scale in ("qpr_total", "functioning"):
@@ -112,8 +141,8 @@ def test_primary_estimate_recovers_the_truth(runs):
         assert 10 < row["df"] < 40  # cluster-level df, not the individual-level n - p
 
 
-def test_instrumental_variable_estimates_recover_the_truth(runs):
-    config, folder = runs[0]
+def test_instrumental_variable_estimates_recover_the_truth(run):
+    config, folder = run
     truth = json.loads((folder / "raw" / "truth.json").read_text())["outcomes"]["functioning"]
     table = pd.read_csv(folder / "reports" / "tables" / "participation.csv")
     iv = table[(table["outcome"] == "functioning") & (table["basis"] == "instrumental variable")]
@@ -127,8 +156,8 @@ def test_instrumental_variable_estimates_recover_the_truth(runs):
         assert row.boot_low < row.estimate < row.boot_high
 
 
-def test_flow_counts_equal_counts_from_the_raw_file(runs):
-    config, folder = runs[0]
+def test_flow_counts_equal_counts_from_the_raw_file(run):
+    config, folder = run
     consumers = pd.read_csv(folder / "raw" / "consumers.csv")
     teams = pd.read_csv(folder / "raw" / "teams.csv")
     arm = consumers["team_id"].map(teams.set_index("team_id")["arm"])
@@ -148,10 +177,10 @@ def test_flow_counts_equal_counts_from_the_raw_file(runs):
         assert got["randomised"] == (teams["arm"] == code).sum()
 
 
-def test_flow_diagram_is_vector_text_holding_the_flow_counts(runs):
+def test_flow_diagram_is_vector_text_holding_the_flow_counts(run):
     import re
 
-    config, folder = runs[0]
+    config, folder = run
     svg = (folder / "reports" / "figures" / "consort_flow.svg").read_text()
     texts = {t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
     flow = pd.read_csv(folder / "reports" / "tables" / "flow.csv")
@@ -168,8 +197,8 @@ def test_flow_diagram_is_vector_text_holding_the_flow_counts(runs):
     assert 'aria-label="CONSORT flow diagram' in html and "teams randomised</text>" in html
 
 
-def test_report_has_banner_and_estimates(runs):
-    config, folder = runs[0]
+def test_report_has_banner_and_estimates(run):
+    config, folder = run
     html = (folder / "reports" / "report.html").read_text()
     outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
     assert "SYNTHETIC DATA" in html
@@ -177,8 +206,8 @@ def test_report_has_banner_and_estimates(runs):
     assert "C0001" not in html  # no individual identifiers in reports
 
 
-def test_report_opens_with_the_primary_result_before_any_table(runs):
-    config, folder = runs[0]
+def test_report_opens_with_the_primary_result_before_any_table(run):
+    config, folder = run
     html = (folder / "reports" / "report.html").read_text()
     outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
     summary = pd.read_csv(folder / "reports" / "tables" / "outcome_summary.csv")
@@ -228,8 +257,8 @@ def code_names_in_report(config: dict, html: str) -> set[str]:
     return found | set(re.findall(r"\b\w+\[[^\]\s]+\]", text))
 
 
-def test_report_names_nothing_by_its_code(runs):
-    config, folder = runs[0]
+def test_report_names_nothing_by_its_code(run):
+    config, folder = run
     html = (folder / "reports" / "report.html").read_text()
     assert code_names_in_report(config, html) == set()
     # the scan finds what it looks for
@@ -238,9 +267,9 @@ def test_report_names_nothing_by_its_code(runs):
     ) == {"qpr_total__followup", "trust[2gether]", "kenward-roger"}
 
 
-def test_word_export_tables_equal_the_result_tables(runs):
+def test_word_export_tables_equal_the_result_tables(run):
     docx = pytest.importorskip("docx")
-    config, folder = runs[0]
+    config, folder = run
     document = docx.Document(str(folder / "reports" / "report.docx"))
     baseline = pd.read_csv(
         folder / "reports" / "tables" / "baseline.csv", dtype=str, keep_default_na=False
@@ -259,8 +288,9 @@ def test_word_export_tables_equal_the_result_tables(runs):
     assert provenance["config_sha256"] in document.sections[0].footer.paragraphs[0].text
 
 
-def test_results_are_identical_with_one_or_two_cores(runs):
-    (_, first), (_, second) = runs
+@pytest.mark.slow
+def test_results_are_identical_with_one_or_two_cores(run, rerun):
+    (_, first), (_, second) = run, rerun
     for name in (
         "tables/outcomes.csv",
         "tables/flow.csv",
@@ -272,17 +302,24 @@ def test_results_are_identical_with_one_or_two_cores(runs):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name
 
 
-def test_verify_passes_on_a_rerun_and_fails_on_an_altered_expected_number(runs, tmp_path):
-    import json
-
+def test_verify_passes_on_the_same_tables_and_fails_on_an_altered_expected_number(run, tmp_path):
     from trial.verify import compare_results, write_expected
 
-    (_, first), (_, second) = runs
+    tables = run[1] / "reports" / "tables"
     expected = tmp_path / "expected.json"
-    write_expected(first / "reports" / "tables", expected)
-    assert compare_results(second / "reports" / "tables", expected) == []
+    write_expected(tables, expected)
+    assert compare_results(tables, expected) == []
     payload = json.loads(expected.read_text())
     payload["tables"]["outcomes.csv"][0]["estimate"] += 0.01
     expected.write_text(json.dumps(payload))
-    mismatches = compare_results(second / "reports" / "tables", expected)
+    mismatches = compare_results(tables, expected)
     assert [(m.table, m.row, m.column) for m in mismatches] == [("outcomes.csv", 0, "estimate")]
+
+
+@pytest.mark.slow
+def test_verify_passes_on_a_rerun_in_another_job_order(run, rerun, tmp_path):
+    from trial.verify import compare_results, write_expected
+
+    expected = tmp_path / "expected.json"
+    write_expected(run[1] / "reports" / "tables", expected)
+    assert compare_results(rerun[1] / "reports" / "tables", expected) == []

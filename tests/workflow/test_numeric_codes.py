@@ -12,8 +12,6 @@ models rank deficient.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -23,6 +21,7 @@ import yaml
 from trial.config import load_config
 
 from ..conftest import ROOT
+from .test_end_to_end import finish, start_workflow
 
 LEVELS = 11
 
@@ -63,15 +62,9 @@ def runs(tmp_path_factory):
     ):
         folder = tmp_path_factory.mktemp(name)
         made[name] = (numbered_trial(folder, codes), folder)
-        command = [
-            sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-            "--directory", str(folder), "--configfile", str(folder / "trial.yaml"),
-            "--cores", "1", "-q", "--", str(folder / "derived" / "fits" / "1.csv"),
-        ]  # fmt: skip
-        jobs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-    for job in jobs:
-        output, _ = job.communicate()
-        assert job.returncode == 0, output.decode()
+        target = folder / "derived" / "fits" / "1.csv"
+        jobs.append(start_workflow(folder / "trial.yaml", folder, 1, [target]))
+    finish(*jobs)
     return made
 
 

@@ -14,11 +14,12 @@ from ..conftest import ROOT
 PROFILES = ROOT / "workflow" / "profiles"
 RULES = ROOT / "workflow" / "rules"
 
-# Rules whose jobs are many (one per imputation) or read every raw table of a large trial.
+# Rules whose jobs are many (one per chunk of imputations, a rule each, named in a loop) or read
+# every raw table of a large trial.
 HEAVY_RULES = {
     "ingest.smk": ["validate_inputs", "build_analysis_table"],
-    "impute.smk": ["impute"],
-    "analyse.smk": ["fit_outcomes", "pool_outcomes", "describe_trial"],
+    "impute.smk": ["impute_and_fit_{chunk}"],
+    "analyse.smk": ["pool_outcomes", "describe_trial"],
     "report.smk": ["make_figures", "render_report"],
 }
 
@@ -57,7 +58,10 @@ def test_slurm_profile_uses_the_slurm_executor_with_default_resources():
 
 
 def _rule_block(text: str, rule: str) -> str:
-    match = re.search(rf"^\s*rule {rule}:\n(.*?)(?=^\s*rule \w+:|\Z)", text, re.S | re.M)
+    """The text of a rule, named on its ``rule`` line or by its ``name:`` directive."""
+    name = re.escape(rule)
+    named = rf"rule {name}:|rule:\n\s*(?:\"\"\".*?\"\"\"\s*)?name:\s*f?\"{name}\""
+    match = re.search(rf"^\s*(?:{named})\n(.*?)(?=^\s*rule \w*:|\Z)", text, re.S | re.M)
     assert match, f"rule {rule} not found"
     return match.group(1)
 

@@ -1,25 +1,5 @@
-# Analysis: fit every outcome in every completed dataset, then pool.
-
-
-rule fit_outcomes:
-    """Fit the analysis model of every outcome on completed dataset {i}."""
-    input:
-        f"{DERIVED}/imputed/{{i}}.csv",
-    output:
-        f"{DERIVED}/fits/{{i}}.csv",
-    conda:
-        "../envs/trial.yaml"
-    log:
-        f"{DERIVED}/logs/fit_outcomes/{{i}}.log",
-    params:
-        analysis=config["analysis"],
-    threads: 1
-    resources:
-        mem_mb=500,
-    wildcard_constraints:
-        i=r"\d+",
-    script:
-        "../scripts/fit_outcomes.py"
+# Analysis: pool the fits of every outcome over the completed datasets (each fitted by the job
+# that made it, workflow/rules/impute.smk).
 
 
 rule pool_outcomes:

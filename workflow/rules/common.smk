@@ -167,7 +167,51 @@ def forest_all_inputs(wildcards=None):
 def imputation_settings():
     """The imputation settings that change results (not the explanatory text), so that
     editing a comment-like key does not rerun every imputation."""
-    return {k: v for k, v in config["imputation"].items() if k != "default_reason"}
+    return {
+        k: v
+        for k, v in config["imputation"].items()
+        if k not in ("default_reason", "imputations_per_job")
+    }
+
+
+def imputation_chunks():
+    """The imputation numbers of each imputation job, by job number: imputations_per_job
+    consecutive numbers (the last job the rest)."""
+    # the schema's default, also here: a cluster job reads the config file without the defaults
+    # that validation fills in the main process, and must make the same jobs
+    size = config["imputation"].get("imputations_per_job", 10)
+    return {
+        k // size + 1: IMPUTATIONS[k : k + size] for k in range(0, len(IMPUTATIONS), size)
+    }
+
+
+def imputation_job_outputs(numbers):
+    """Every per-imputation file one imputation job writes, by kind."""
+    outputs = {
+        "data": [f"{DERIVED}/imputed/{i}.csv" for i in numbers],
+        "trace": [f"{DERIVED}/imputed/{i}.trace.csv" for i in numbers],
+        "fits": [f"{DERIVED}/fits/{i}.csv" for i in numbers],
+    }
+    if "costs" in config:
+        outputs["cost_fits"] = [f"{DERIVED}/costs/fits/{i}.csv" for i in numbers]
+    if HAS_PARTICIPATION:
+        outputs["participation_fits"] = [f"{DERIVED}/participation/fits/{i}.csv" for i in numbers]
+        outputs["participation_bootstrap"] = [
+            f"{DERIVED}/participation/bootstrap/{i}.csv" for i in numbers
+        ]
+    return outputs
+
+
+def imputation_job_inputs(wildcards=None):
+    """The analysis table, the checked imputation model and, for the participation analyses,
+    the participation scores."""
+    inputs = {
+        "table": f"{DERIVED}/scored/analysis_table.csv",
+        "model": f"{DERIVED}/imputed/model.json",
+    }
+    if HAS_PARTICIPATION:
+        inputs["scores"] = f"{DERIVED}/participation/scores.csv"
+    return inputs
 
 
 # ---- simulation ----

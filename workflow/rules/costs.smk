@@ -1,7 +1,8 @@
 # Service costs and cost-effectiveness (config section `costs:`): use and cost tables, the
 # adjusted cost difference per completed data set, the joint cluster bootstrap of incremental cost
 # and effect in parallel seeded chunks, pooling over imputations, figures and the CHEERS 2022
-# checklist. Total costs are imputed with the outcome scores by the `impute` rule.
+# checklist. Total costs are imputed with the outcome scores, and the adjusted cost difference
+# fitted on each completed data set, by the imputation jobs (workflow/rules/impute.smk).
 
 
 if "costs" in config:
@@ -25,27 +26,6 @@ if "costs" in config:
             mem_mb=1000,
         script:
             "../scripts/describe_costs.py"
-
-    rule fit_costs:
-        """Adjusted cost difference (mixed model, least squares, gamma GLM) on completed data set {i}."""
-        input:
-            f"{DERIVED}/imputed/{{i}}.csv",
-        output:
-            f"{DERIVED}/costs/fits/{{i}}.csv",
-        conda:
-            "../envs/trial.yaml"
-        log:
-            f"{DERIVED}/logs/fit_costs/{{i}}.log",
-        params:
-            costs=config["costs"],
-            df_method=config["analysis"]["df_method"],
-        threads: 1
-        wildcard_constraints:
-            i=r"\d+",
-        resources:
-            mem_mb=1500,
-        script:
-            "../scripts/fit_costs.py"
 
     rule bootstrap_costs:
         """Bootstrap replicates of chunk {chunk} of incremental cost and effect, every imputation."""

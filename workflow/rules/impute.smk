@@ -1,4 +1,5 @@
-# Multiple imputation: one job per completed dataset, each with its own derived seed.
+# Multiple imputation: each completed dataset from its own derived seed, analysed in the job that
+# makes it.
 
 
 rule check_imputation_model:
@@ -22,28 +23,37 @@ rule check_imputation_model:
         "../scripts/check_imputation_model.py"
 
 
-rule impute:
-    """Make completed dataset number {i}."""
-    input:
-        table=f"{DERIVED}/scored/analysis_table.csv",
-        model=f"{DERIVED}/imputed/model.json",
-    output:
-        data=f"{DERIVED}/imputed/{{i}}.csv",
-        trace=f"{DERIVED}/imputed/{{i}}.trace.csv",
-    conda:
-        "../envs/trial.yaml"
-    log:
-        f"{DERIVED}/logs/impute/{{i}}.log",
-    params:
-        imputation=imputation_settings(),
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=1000,
-    wildcard_constraints:
-        i=r"\d+",
-    script:
-        "../scripts/impute.py"
+# One job per chunk of `imputation.imputations_per_job` imputations (a rule per chunk, as each
+# names its own files): it makes each completed dataset and fits every analysis on it, so that
+# the start-up of a job is paid once per chunk rather than four times per imputation. Each
+# imputation is seeded from the trial seed and its own number and analysed as read back from its
+# file, so the files are the same whatever the chunking.
+for chunk, numbers in imputation_chunks().items():
+
+    rule:
+        """Make a chunk of completed datasets and fit every analysis on each."""
+        name:
+            f"impute_and_fit_{chunk}"
+        input:
+            **imputation_job_inputs(),
+        output:
+            **imputation_job_outputs(numbers),
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/impute_and_fit/{chunk}.log",
+        params:
+            imputations=numbers,
+            imputation=imputation_settings(),
+            seed=config["seed"],
+            analysis=config["analysis"],
+            costs=config.get("costs"),
+            participation=config.get("participation"),
+        threads: 1
+        resources:
+            mem_mb=1500,
+        script:
+            "../scripts/impute_and_fit.py"
 
 
 rule imputation_diagnostics:

@@ -25,31 +25,6 @@ rule participation_scores:
         "../scripts/participation_scores.py"
 
 
-rule fit_participation:
-    """High vs low participation and instrumental-variable fits on completed dataset {i}."""
-    input:
-        data=f"{DERIVED}/imputed/{{i}}.csv",
-        scores=f"{DERIVED}/participation/scores.csv",
-    output:
-        fits=f"{DERIVED}/participation/fits/{{i}}.csv",
-        bootstrap=f"{DERIVED}/participation/bootstrap/{{i}}.csv",
-    conda:
-        "../envs/trial.yaml"
-    log:
-        f"{DERIVED}/logs/fit_participation/{{i}}.log",
-    params:
-        participation=config.get("participation"),
-        analysis=config["analysis"],
-        seed=config["seed"],
-    threads: 1
-    wildcard_constraints:
-        i=r"\d+",
-    resources:
-        mem_mb=1500,
-    script:
-        "../scripts/fit_participation.py"
-
-
 rule pool_participation:
     """Pool the participation fits (Rubin's rules) and the bootstrap replicates."""
     input:

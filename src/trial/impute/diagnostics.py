@@ -18,23 +18,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from trial.mixed import fit_random_intercept_model  # noqa: E402
+from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
-from trial.reporting import (  # noqa: E402
+from trial.reporting import (
     DEFAULT_DPI,
     Section,
     arm_colours,
     display_name,
     embed_png,
     figure_dpi,
+    pyplot,
     save_figure,
 )
 from trial.vocabulary import (
@@ -365,6 +362,7 @@ def arm_difference_plot(
     among observed rows and among imputed rows with their ``1 - level`` intervals (left,
     scaled by the observed-row SE so that outcomes share an axis), and the residual SD ratio of
     imputed to observed rows with its interval (right); flagged rows in red."""
+    plt = pyplot()
     labels = [
         f"{r.label}" + (f" ({r.arm})" if check["arm"].nunique() > 1 else "")
         for r in check.itertuples()
@@ -425,6 +423,7 @@ def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[s
     ``traces`` stacks the trace files of all imputations (columns imputation, iteration,
     variable, mean, sd). One line per imputation; chains that mix well overlap without trend.
     """
+    plt = pyplot()
     scale = primary_outcome(config)
     variables = [
         c(scale) for c in (baseline_column, followup_column) if c(scale) in set(traces["variable"])
@@ -464,6 +463,7 @@ def imputed_vs_observed_plot(
     (the first ``max_strips`` imputations). Right: kernel densities of observed (solid) and
     imputed (dashed, all imputations) values by arm.
     """
+    plt = pyplot()
     design = config["design"]
     scale = primary_outcome(config)
     column = followup_column(scale)

@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from trial.impute.base import ImputationResult
+from trial.progress import progress
 
 __all__ = [
     "ENGINE_NAME",
@@ -642,7 +643,7 @@ def impute_multilevel(
         current = values[column] if column in values else predictor_values[column]
         return _segment_sums(codes, current, n_clusters) / counts
 
-    for iteration in range(1, iterations + 1):
+    for iteration in progress(range(1, iterations + 1), "imputation chain"):
         for col in incomplete:
             others = [values[o] for o in impute if o != col]
             if col in level2:
