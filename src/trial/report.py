@@ -49,9 +49,12 @@ from trial.vocabulary import (
     baseline_column,
     contrast_sign,
     followup_column,
+    plural,
     primary_outcome,
     single_treatment_arm,
     treatment_arms,
+    unit_plural,
+    with_plural_labels,
 )
 
 Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
@@ -187,6 +190,7 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
     (config); the counts separate individuals whose follow-up was observed from those imputed.
     """
     design = config["design"]
+    clusters, individuals = unit_plural(design, "cluster"), unit_plural(design, "individual")
     level = confidence_percent(config)
     counts = summary.set_index(["outcome", "arm"])
     sentences = []
@@ -199,8 +203,8 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
         for code in (arm, reference):
             c = counts.loc[(scale, code)]
             arm_counts.append(
-                f"{design['arm_labels'][code]} {c['n_clusters']} {design['cluster_label']}s and "
-                f"{c['n_analysed']} {design['individual_label']}s ({c['n_observed']} observed, "
+                f"{design['arm_labels'][code]} {c['n_clusters']} {clusters} and "
+                f"{c['n_analysed']} {individuals} ({c['n_observed']} observed, "
                 f"{c['n_imputed']} imputed)"
             )
         text = (
@@ -645,11 +649,12 @@ def render_report(
         lstrip_blocks=True,
     )
     env.filters["name"] = lambda code: display_name(config, code)
+    env.filters["plural"] = plural
     design = config["design"]
     arm_codes = arms(config)
     return env.get_template("report.html.j2").render(
         config=config,
-        design=design,
+        design=with_plural_labels(design),
         arms=arm_codes,
         arm_labels=design["arm_labels"],
         arm_columns=[design["arm_labels"][a] for a in arm_codes],
