@@ -230,10 +230,13 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
                     f"{better.capitalize()} scores are better, so the point estimate favours "
                     f"{design['arm_labels'][favoured]}; {interval}. "
                 )
-        text += (
-            f"Analysed: {'; '.join(arm_counts)}; follow-up values missing were multiply "
-            f"imputed ({config['imputation']['m']} imputations)."
+        m = config["imputation"]["m"]
+        missing = (
+            f"follow-up values missing were multiply imputed ({m} imputations)"
+            if m > 1
+            else "no analysed value was missing, so nothing was imputed"
         )
+        text += f"Analysed: {'; '.join(arm_counts)}; {missing}."
         sentences.append(text)
     return sentences
 
@@ -378,7 +381,7 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
     m = config["imputation"]["m"]
     level = confidence_percent(config)
     points = []
-    if inputs.get("arm_check"):
+    if inputs.get("arm_check") and m > 1:  # with m = 1 nothing was imputed to check
         check = pd.read_csv(inputs["arm_check"])
         for r in check.to_dict("records"):
             found = []
@@ -400,7 +403,8 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
         points.append(
             {
                 "text": f"{r['label']} ({r['contrast']}): the {config['design']['cluster_label']} "
-                f"variance was estimated at zero in {r['n_boundary_fits']} of {m} imputations.",
+                "variance was estimated at zero"
+                + (f" in {r['n_boundary_fits']} of {m} imputations." if m > 1 else "."),
                 "anchor": "outcomes",
             }
         )
@@ -504,7 +508,8 @@ def _version(name: str) -> str:
 
 
 def _design_section(config: Config, inputs: Inputs) -> Section:
-    engine = pd.read_csv(inputs["traces"][0])["engine"].iloc[0]
+    traces = pd.read_csv(inputs["traces"][0])
+    engine = traces["engine"].iloc[0] if len(traces) else None  # none: nothing was imputed
     return Section("design", "Design and methods", "design.html.j2", {"engine": engine})
 
 
