@@ -147,6 +147,9 @@ def impute_analysis_table(
     engine = spec["engine"]
     if model is None:
         model = check_imputation_model(config, table)  # stops if an analysis term is left out
+    if not model.n_missing.any():  # nothing to impute (then m = 1): the data are the dataset
+        trace = pd.DataFrame(columns=["iteration", "variable", "mean", "sd"])
+        return ImputationResult(completed=table.copy(), trace=trace, engine="none")
     if engine == "forest" or spec.get("by_arm", False):
         arm_values = table[config["design"]["arm"]]
         parts = [

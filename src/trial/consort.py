@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from trial.reporting import figure_dpi, pyplot, save_figure, save_svg
-from trial.vocabulary import Config
+from trial.vocabulary import Config, unit_plural
 from trial.vocabulary import arms as all_arms
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
@@ -27,7 +27,7 @@ def flow_diagram(
     plt = pyplot()
     design = config["design"]
     arms = all_arms(config)
-    cl, ind = design["cluster_label"], design["individual_label"]
+    cls, inds = unit_plural(design, "cluster"), unit_plural(design, "individual")
 
     def n(level: str, stage: str, arm: str) -> int:
         rows = flow[(flow["level"] == level) & (flow["stage"] == stage) & (flow["arm"] == arm)]
@@ -50,7 +50,7 @@ def flow_diagram(
     ax.text(
         0.5,
         0.96,
-        f"{total_clusters} {cl}s randomised",
+        f"{total_clusters} {cls} randomised",
         ha="center",
         va="center",
         fontsize=10,
@@ -62,17 +62,17 @@ def flow_diagram(
             "Allocation",
             lambda a: (
                 f"Allocated to {design['arm_labels'][a]}\n"
-                f"{n('cluster', 'randomised', a)} {cl}s\n"
-                f"{n('cluster', 'received allocated intervention', a)} {cl}s received it\n"
-                f"{n('individual', 'assessed at baseline', a)} {ind}s assessed at baseline"
+                f"{n('cluster', 'randomised', a)} {cls}\n"
+                f"{n('cluster', 'received allocated intervention', a)} {cls} received it\n"
+                f"{n('individual', 'assessed at baseline', a)} {inds} assessed at baseline"
             ),
         ),
         (
             0.55,
             "Follow-up",
             lambda a: (
-                f"{n('individual', 'followed up', a)} {ind}s followed up\n"
-                f"in {n('cluster', 'with individuals followed up', a)} {cl}s\n"
+                f"{n('individual', 'followed up', a)} {inds} followed up\n"
+                f"in {n('cluster', 'with individuals followed up', a)} {cls}\n"
                 f"{n('individual', 'lost to follow-up', a)} lost to follow-up:\n{reasons(a)}"
             ),
         ),
@@ -81,8 +81,8 @@ def flow_diagram(
             "Analysis",
             lambda a: (
                 f"Analysed (intention to treat,\nmultiple imputation):\n"
-                f"{n('cluster', 'analysed', a)} {cl}s, "
-                f"{n('individual', ANALYSED, a)} {ind}s\n"
+                f"{n('cluster', 'analysed', a)} {cls}, "
+                f"{n('individual', ANALYSED, a)} {inds}\n"
                 f"primary outcome observed: {n('individual', 'primary outcome observed', a)}"
                 f"{excluded(a)}"
             ),

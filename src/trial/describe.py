@@ -19,6 +19,7 @@ from trial.vocabulary import (
     outcome_scales,
     primary_outcome,
     treatment_arms,
+    unit_plural,
 )
 
 
@@ -111,10 +112,10 @@ def baseline_table(
     sizes = analysis_table.groupby(design["cluster_id"]).size()
     cluster_frame = clusters.assign(_size=clusters[design["cluster_id"]].map(sizes).fillna(0))
     by_arm = {a: cluster_frame[cluster_frame[design["arm"]] == a] for a in arm_codes}
-    add("cluster", f"{design['cluster_label']}s", "n", {a: f"{len(f)}" for a, f in by_arm.items()})
+    add("cluster", unit_plural(design, "cluster"), "n", {a: f"{len(f)}" for a, f in by_arm.items()})
     add(
         "cluster",
-        f"{design['individual_label']}s per {design['cluster_label']}",
+        f"{unit_plural(design, 'individual')} per {design['cluster_label']}",
         "mean (SD); min-max",
         {a: _size_summary(f["_size"]) for a, f in by_arm.items()},
     )
@@ -130,7 +131,7 @@ def baseline_table(
     people = {a: analysis_table[analysis_table[design["arm"]] == a] for a in arm_codes}
     add(
         "individual",
-        f"{design['individual_label']}s",
+        unit_plural(design, "individual"),
         "n",
         {a: f"{len(f)}" for a, f in people.items()},
     )

@@ -53,6 +53,7 @@ from trial.vocabulary import (
     followup_column,
     intercurrent_events,
     outcome_scales,
+    unit_plural,
 )
 
 __all__ = [
@@ -234,16 +235,17 @@ def flow_rows(config: Config, table: pd.DataFrame) -> list[tuple[str, str, str, 
 def _level_text(config: Config) -> str:
     design = config["design"]
     cluster, individual = design["cluster_label"], design["individual_label"]
+    clusters = unit_plural(design, "cluster")
     if config.get("estimands", {}).get("level", "individual") == "cluster":
         return (
             f"Cluster-average: every {cluster} counts equally. The mixed models weight "
-            f"{cluster}s by their precision, between equal and size-proportional weights; they "
+            f"{clusters} by their precision, between equal and size-proportional weights; they "
             f"estimate the cluster-average effect when the effect does not vary with {cluster} "
             "size (Kahan et al 2023)."
         )
     return (
         f"Individual-average: every {individual} counts equally. The mixed models weight "
-        f"{cluster}s by their precision, between equal and size-proportional weights; they "
+        f"{clusters} by their precision, between equal and size-proportional weights; they "
         f"estimate the individual-average effect when the effect does not vary with {cluster} "
         "size (Kahan et al 2023); the cost bootstrap weights every "
         f"{individual} equally."
@@ -278,8 +280,8 @@ def estimand_rows(config: Config) -> list[dict[str, str]]:
             "attribute": "Population",
             "value": spec.get(
                 "population",
-                f"{design['individual_label']}s of the randomised "
-                f"{design['cluster_label']}s, assessed at baseline",
+                f"{unit_plural(design, 'individual')} of the randomised "
+                f"{unit_plural(design, 'cluster')}, assessed at baseline",
             ),
         },
         {"attribute": "Treatment conditions", "value": treatments},
@@ -315,7 +317,7 @@ def methods_paragraphs(config: Config) -> list[dict[str, str]]:
             "score is imputed under missing at random, i.e. as if those with the event followed "
             "the imputation model of those without it.",
             "while_alive": "the score does not exist after the event, so it is not imputed: "
-            f"these {design['individual_label']}s are left out of every outcome analysis and "
+            f"these {unit_plural(design, 'individual')} are left out of every outcome analysis and "
             "counted. The comparison is then among those without the event, which "
             "randomisation protects only if the arms do not change who has it (counts by arm "
             "below).",

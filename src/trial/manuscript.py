@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from trial.vocabulary import Config
+from trial.vocabulary import Config, unit_plural
 
 # Columns of Table 2 after the outcome: keys of a row of trial.report.outcome_table.
 OUTCOME_KEYS = (
@@ -104,7 +104,7 @@ def write_docx(
     headings = [
         "Outcome",
         "Arm",
-        f"{design['cluster_label'].capitalize()}s",
+        unit_plural(design, "cluster").capitalize(),
         "n analysed",
         "n observed",
         "Baseline mean (SD)",

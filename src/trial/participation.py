@@ -87,6 +87,7 @@ from trial.vocabulary import (
     outcome_scales,
     single_treatment_arm,
     strata_columns,
+    unit_plural,
 )
 
 __all__ = [
@@ -213,7 +214,7 @@ def participation_direction_label(config: Config) -> str:
     treated = design["arm_labels"][single_treatment_arm(config)]
     direction = config["participation"].get("direction", "high_minus_low")
     first, second = ("high", "low") if direction == "high_minus_low" else ("low", "high")
-    return f"{first} minus {second} participation ({treated} {design['cluster_label']}s only)"
+    return f"{first} minus {second} participation ({treated} {unit_plural(design, 'cluster')} only)"
 
 
 def _participation_sign(config: Config) -> float:
@@ -674,10 +675,10 @@ def iv_contrast_label(config: Config, analysis: str, direction: str) -> str:
     design = config["design"]
     if analysis == "complier_average":
         treated = design["arm_labels"][single_treatment_arm(config)]
-        cluster = design["cluster_label"]
         return (
             contrast_label(config, direction)
-            + f", among {design['individual_label']}s of {cluster}s that would take part "
+            + f", among {unit_plural(design, 'individual')} of "
+            + f"{unit_plural(design, 'cluster')} that would take part "
             + f"in {treated} (compliers)"
         )
     return contrast_label(config, direction) + ", per unit of participation score (0 to 1)"

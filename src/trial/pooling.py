@@ -197,12 +197,17 @@ def pool_rubin(
     ValueError
         If the inputs are not 1-D arrays of equal length, contain non-finite values, a
         variance is not positive, ``df_complete`` is not positive, ``alpha`` is outside
-        (0, 1), or ``m < 2``: with a single imputation the between-imputation variance is
-        undefined, so there is nothing to pool.
+        (0, 1), or there is no estimate.
 
     Notes
     -----
-    With ``B = 0`` (all estimates equal) the df is the observed-data df
+    ``m = 1`` means that the one dataset is the data, with nothing imputed: the analysis's own
+    estimate, SE and df (``df_complete``) are returned, with no between-imputation variance and
+    a fraction of missing information of 0. A single *imputed* dataset would understate the
+    variance; the pipeline allows ``m = 1`` only when no analysed value is missing
+    (:func:`trial.impute.model.check_imputation_model`).
+
+    With ``B = 0`` (all estimates equal) and ``m >= 2`` the df is the observed-data df
     ``(v + 1) / (v + 3) v`` for ``v = df_complete`` (``inf`` when ``df_complete`` is
     infinite), the limit of the Barnard-Rubin formula; no division by zero occurs. mice
     (up to 3.17) instead floors ``lambda`` at 1e-4, which changes the df slightly when
@@ -215,11 +220,8 @@ def pool_rubin(
     if q.shape != u.shape:
         raise ValueError(f"estimates and variances differ in length: {q.shape[0]} and {u.shape[0]}")
     m = int(q.shape[0])
-    if m < 2:
-        raise ValueError(
-            f"pooling needs at least 2 imputations, got m={m}: the between-imputation "
-            "variance is undefined for a single imputation"
-        )
+    if m < 1:
+        raise ValueError("there is no estimate to pool")
     if not (np.all(np.isfinite(q)) and np.all(np.isfinite(u))):
         raise ValueError("estimates and variances must be finite")
     if np.any(u <= 0):
@@ -230,13 +232,14 @@ def pool_rubin(
 
     qbar = float(q.mean())
     w = float(u.mean())
-    b = float(q.var(ddof=1))
+    complete = m == 1  # the data themselves: nothing to pool
+    b = 0.0 if complete else float(q.var(ddof=1))
     inflation = 1.0 + 1.0 / m
     total = w + inflation * b
     se = math.sqrt(total)
     riv = inflation * b / w
     lambda_ = inflation * b / total
-    df = _barnard_rubin_df(m, lambda_, df_complete)
+    df = df_complete if complete else _barnard_rubin_df(m, lambda_, df_complete)
 
     from scipy import stats  # on use: slow to import, and not every job that imports this pools
 
@@ -248,7 +251,7 @@ def pool_rubin(
     else:
         p = float(2.0 * stats.t.sf(abs(tval), df))
         crit = float(stats.t.ppf(1.0 - alpha / 2.0, df))
-        fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
+        fmi = 0.0 if complete else (riv + 2.0 / (df + 3.0)) / (riv + 1.0)
 
     return PooledEstimate(
         estimate=qbar,
@@ -329,9 +332,15 @@ def pool_d1(
     Raises
     ------
     ValueError
-        On shape mismatches, non-finite input, fewer than 2 imputations, a singular mean
-        covariance matrix, or a finite ``df_complete`` with ``k (m - 1) <= 4`` (Reiter's df
-        is undefined there) or so small that Reiter's df is not positive.
+        On shape mismatches, non-finite input, no estimate, a singular mean covariance
+        matrix, or, with ``m >= 2``, a finite ``df_complete`` with ``k (m - 1) <= 4``
+        (Reiter's df is undefined there) or so small that Reiter's df is not positive.
+
+    Notes
+    -----
+    ``m = 1`` means that the one dataset is the data, with nothing imputed (as in
+    :func:`pool_rubin`): the result is the analysis's own Wald F test on (k, ``df_complete``)
+    df, with ``r = 0``.
     """
     q = np.asarray(estimates, dtype=float)
     u = np.asarray(covariances, dtype=float)
@@ -340,8 +349,8 @@ def pool_d1(
     m, k = q.shape
     if u.shape != (m, k, k):
         raise ValueError(f"covariances must have shape (m, k, k) = {(m, k, k)}, got {u.shape}")
-    if m < 2:
-        raise ValueError(f"pooling needs at least 2 imputations, got m={m}")
+    if m < 1:
+        raise ValueError("there is no estimate to pool")
     if k < 1:
         raise ValueError("at least one parameter is needed")
     if not (np.all(np.isfinite(q)) and np.all(np.isfinite(u))):
@@ -351,14 +360,17 @@ def pool_d1(
     qbar = q.mean(axis=0)
     ubar = u.mean(axis=0)
     ubar = (ubar + ubar.T) / 2.0
-    b = np.atleast_2d(np.cov(q, rowvar=False, ddof=1))
+    complete = m == 1  # the data themselves: nothing to pool
+    b = np.zeros((k, k)) if complete else np.atleast_2d(np.cov(q, rowvar=False, ddof=1))
     try:
         r = float((1.0 + 1.0 / m) * np.trace(np.linalg.solve(ubar, b)) / k)
         f_stat = float(qbar @ np.linalg.solve(ubar, qbar) / (k * (1.0 + r)))
     except np.linalg.LinAlgError as exc:
         raise ValueError("the mean within-imputation covariance matrix is singular") from exc
 
-    if math.isinf(df_complete):
+    if complete:
+        den_df = df_complete
+    elif math.isinf(df_complete):
         den_df = _lrr_df(r, k, m)
     else:
         if k * (m - 1) <= 4:

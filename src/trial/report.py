@@ -49,9 +49,12 @@ from trial.vocabulary import (
     baseline_column,
     contrast_sign,
     followup_column,
+    plural,
     primary_outcome,
     single_treatment_arm,
     treatment_arms,
+    unit_plural,
+    with_plural_labels,
 )
 
 Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
@@ -187,6 +190,7 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
     (config); the counts separate individuals whose follow-up was observed from those imputed.
     """
     design = config["design"]
+    clusters, individuals = unit_plural(design, "cluster"), unit_plural(design, "individual")
     level = confidence_percent(config)
     counts = summary.set_index(["outcome", "arm"])
     sentences = []
@@ -199,8 +203,8 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
         for code in (arm, reference):
             c = counts.loc[(scale, code)]
             arm_counts.append(
-                f"{design['arm_labels'][code]} {c['n_clusters']} {design['cluster_label']}s and "
-                f"{c['n_analysed']} {design['individual_label']}s ({c['n_observed']} observed, "
+                f"{design['arm_labels'][code]} {c['n_clusters']} {clusters} and "
+                f"{c['n_analysed']} {individuals} ({c['n_observed']} observed, "
                 f"{c['n_imputed']} imputed)"
             )
         text = (
@@ -226,10 +230,13 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
                     f"{better.capitalize()} scores are better, so the point estimate favours "
                     f"{design['arm_labels'][favoured]}; {interval}. "
                 )
-        text += (
-            f"Analysed: {'; '.join(arm_counts)}; follow-up values missing were multiply "
-            f"imputed ({config['imputation']['m']} imputations)."
+        m = config["imputation"]["m"]
+        missing = (
+            f"follow-up values missing were multiply imputed ({m} imputations)"
+            if m > 1
+            else "no analysed value was missing, so nothing was imputed"
         )
+        text += f"Analysed: {'; '.join(arm_counts)}; {missing}."
         sentences.append(text)
     return sentences
 
@@ -374,7 +381,7 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
     m = config["imputation"]["m"]
     level = confidence_percent(config)
     points = []
-    if inputs.get("arm_check"):
+    if inputs.get("arm_check") and m > 1:  # with m = 1 nothing was imputed to check
         check = pd.read_csv(inputs["arm_check"])
         for r in check.to_dict("records"):
             found = []
@@ -396,7 +403,8 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
         points.append(
             {
                 "text": f"{r['label']} ({r['contrast']}): the {config['design']['cluster_label']} "
-                f"variance was estimated at zero in {r['n_boundary_fits']} of {m} imputations.",
+                "variance was estimated at zero"
+                + (f" in {r['n_boundary_fits']} of {m} imputations." if m > 1 else "."),
                 "anchor": "outcomes",
             }
         )
@@ -500,7 +508,8 @@ def _version(name: str) -> str:
 
 
 def _design_section(config: Config, inputs: Inputs) -> Section:
-    engine = pd.read_csv(inputs["traces"][0])["engine"].iloc[0]
+    traces = pd.read_csv(inputs["traces"][0])
+    engine = traces["engine"].iloc[0] if len(traces) else None  # none: nothing was imputed
     return Section("design", "Design and methods", "design.html.j2", {"engine": engine})
 
 
@@ -645,11 +654,12 @@ def render_report(
         lstrip_blocks=True,
     )
     env.filters["name"] = lambda code: display_name(config, code)
+    env.filters["plural"] = plural
     design = config["design"]
     arm_codes = arms(config)
     return env.get_template("report.html.j2").render(
         config=config,
-        design=design,
+        design=with_plural_labels(design),
         arms=arm_codes,
         arm_labels=design["arm_labels"],
         arm_columns=[design["arm_labels"][a] for a in arm_codes],

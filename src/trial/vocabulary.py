@@ -11,6 +11,7 @@ so that every other module, the config checks included, can use them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,33 @@ def contrast_label(
     if direction == "treatment_minus_reference":
         return f"{treatment} minus {reference}"
     return f"{reference} minus {treatment}"
+
+
+def plural(word: str) -> str:
+    """The regular English plural of ``word``: ``-es`` after s, x, z, ch and sh, ``-ies`` for a
+    consonant and y, ``-s`` otherwise (``class`` -> ``classes``, ``school`` -> ``schools``).
+    Irregular plurals are declared in config (``design.cluster_label_plural``,
+    ``design.individual_label_plural``)."""
+    if re.search(r"(s|x|z|ch|sh)$", word, flags=re.IGNORECASE):
+        return f"{word}es"
+    if re.search(r"[^aeiou]y$", word, flags=re.IGNORECASE):
+        return f"{word[:-1]}ies"
+    return f"{word}s"
+
+
+def unit_plural(design: Mapping[str, Any], unit: str) -> str:
+    """The word for several clusters (``unit="cluster"``) or individuals (``"individual"``):
+    ``design.<unit>_label_plural`` when declared, else :func:`plural` of ``<unit>_label``."""
+    return design.get(f"{unit}_label_plural") or plural(design[f"{unit}_label"])
+
+
+def with_plural_labels(design: Mapping[str, Any]) -> dict[str, Any]:
+    """``design`` with ``cluster_label_plural`` and ``individual_label_plural`` filled in, for
+    the report's templates."""
+    return {
+        **design,
+        **{f"{u}_label_plural": unit_plural(design, u) for u in ("cluster", "individual")},
+    }
 
 
 def family_hypotheses(config: Config, family: Mapping[str, Any]) -> list[tuple[str, str, str]]:

@@ -158,3 +158,27 @@ def test_configured_extra_columns_must_be_in_the_table(config, table):
     config["analysis"]["outcomes"] = config["analysis"]["outcomes"][:1]
     with pytest.raises(ImputationModelError, match=f"column {extra[0]!r} named by the config"):
         check_imputation_model(config, table)
+
+
+def test_m_of_1_with_missing_values_is_refused_naming_them(small_config, table):
+    small_config["imputation"]["m"] = 1
+    n_missing = int(table["qpr_total__followup"].isna().sum())
+    assert n_missing > 0
+    with pytest.raises(ImputationModelError) as caught:
+        check_imputation_model(small_config, table)
+    (problem,) = caught.value.problems
+    assert "imputation.m is 1" in problem
+    assert f"qpr_total__followup ({n_missing})" in problem
+    assert "at least 2" in problem
+
+
+def test_complete_data_need_m_of_1_and_are_not_imputed(small_config, table):
+    complete = table.fillna({"qpr_total__followup": 40.0, "functioning__followup": 40.0})
+    with pytest.raises(ImputationModelError, match="nothing to impute"):
+        check_imputation_model(small_config, complete)  # m as configured, above 1
+    small_config["imputation"]["m"] = 1
+    model = check_imputation_model(small_config, complete)
+    assert not model.n_missing.any()
+    result = analysis.impute_analysis_table(small_config, complete, 1, model)
+    pd.testing.assert_frame_equal(result.completed, complete)
+    assert result.engine == "none" and result.trace.empty

@@ -107,14 +107,28 @@ class TestNoBetweenVariance:
         assert near == pytest.approx(exact, rel=1e-9)
 
 
+def test_one_dataset_is_the_complete_data_analysis() -> None:
+    # m = 1 (nothing imputed): estimate 1.5, SE sqrt(0.25) = 0.5, t = 3 on the analysis's own
+    # 10 df; no between variance, FMI 0
+    res = pool_rubin([1.5], [0.25], df_complete=10)
+    assert (res.estimate, res.se, res.df, res.t) == (1.5, 0.5, 10.0, 3.0)
+    assert res.p == pytest.approx(2 * stats.t.sf(3.0, 10), rel=1e-12)
+    crit = stats.t.ppf(0.975, 10)
+    assert (res.ci_low, res.ci_high) == pytest.approx((1.5 - 0.5 * crit, 1.5 + 0.5 * crit))
+    assert (res.between, res.riv, res.lambda_, res.fmi, res.mc_se, res.m) == (0, 0, 0, 0, 0, 1)
+
+
+def test_one_dataset_d1_is_the_wald_f_test() -> None:
+    # m = 1, k = 2: F = q' U^-1 q / k = (1^2 / 0.5 + 2^2 / 2) / 2 = 2 on (2, 25) df
+    res = pool_d1(np.array([[1.0, 2.0]]), np.diag([0.5, 2.0])[None], df_complete=25)
+    assert (res.F, res.num_df, res.den_df, res.riv) == (2.0, 2, 25.0, 0.0)
+    assert res.p == pytest.approx(stats.f.sf(2.0, 2, 25), rel=1e-12)
+
+
 class TestRubinInputErrors:
-    def test_single_imputation(self) -> None:
-        with pytest.raises(
-            ValueError,
-            match=r"^pooling needs at least 2 imputations, got m=1: the between-imputation "
-            r"variance is undefined for a single imputation$",
-        ):
-            pool_rubin([1.0], [0.5], df_complete=10)
+    def test_no_estimate(self) -> None:
+        with pytest.raises(ValueError, match="^there is no estimate to pool$"):
+            pool_rubin([], [], df_complete=10)
 
     def test_length_mismatch(self) -> None:
         with pytest.raises(ValueError, match="differ in length"):
@@ -206,9 +220,9 @@ class TestD1:
         with pytest.raises(ValueError, match=r"\(m, k, k\)"):
             pool_d1(est, np.ones((4, 2, 2)), df_complete=25)
 
-    def test_single_imputation(self) -> None:
-        with pytest.raises(ValueError, match="at least 2 imputations"):
-            pool_d1(np.zeros((1, 2)), np.eye(2)[None], df_complete=25)
+    def test_no_estimate(self) -> None:
+        with pytest.raises(ValueError, match="no estimate"):
+            pool_d1(np.zeros((0, 2)), np.zeros((0, 2, 2)), df_complete=25)
 
     def test_reiter_needs_enough_imputations(self) -> None:
         rng = np.random.default_rng(0)

@@ -510,8 +510,11 @@ def imputed_vs_observed_plot(
     save_figure(fig, path, figure_dpi(config))
 
 
-def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:
-    """Report section 'Missing data and imputation diagnostics' from the diagnostics files."""
+def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section | None:
+    """Report section 'Missing data and imputation diagnostics' from the diagnostics files;
+    none when nothing was imputed (``imputation.m: 1``, the design section says why)."""
+    if config["imputation"]["m"] == 1:
+        return None
     design = config["design"]
     missingness = pd.read_csv(inputs["missingness"])
     wide = (
@@ -568,3 +571,13 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     return Section(
         "imputation", "Missing data and imputation diagnostics", "imputation.html.j2", context
     )
+
+
+def nothing_imputed_figure(path: str | Path, dpi: int) -> None:
+    """The figure written in place of a diagnostic plot when no analysed value was missing
+    (``imputation.m: 1``): a panel saying so, which the report does not show."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, "No analysed value was missing: nothing was imputed.", ha="center")
+    save_figure(fig, path, dpi)

@@ -101,6 +101,11 @@ class ImputationModel:
             raise ValueError("the blocks must hold every imputed column exactly once")
 
     @property
+    def n_missing(self) -> pd.Series:
+        """Missing values of each imputed column (0 for all: nothing to impute)."""
+        return self.data[self.impute].isna().sum()
+
+    @property
     def columns(self) -> list[str]:
         """Every column of the model, cluster first."""
         return [self.cluster, *self.predictors, *self.impute]
@@ -399,6 +404,30 @@ def check_imputation_model(config: Config, table: pd.DataFrame) -> ImputationMod
         raise ImputationModelError([f"the cluster column {design['cluster_id']!r} has gaps"])
     model = imputation_model(config, table)
     problems = missing_terms(analysis_model_terms(config, table), model)
+    problems += _number_of_imputations_problems(config, model)
     if problems:
         raise ImputationModelError(problems)
     return model
+
+
+def _number_of_imputations_problems(config: Config, model: ImputationModel) -> list[str]:
+    """``imputation.m: 1`` exactly when no analysed value is missing.
+
+    One dataset is then the data, analysed once with each model's own SE and df; copies of it
+    pooled as imputations would give a Barnard-Rubin df below the model's own, and a single
+    imputed dataset would understate the variance."""
+    m = config["imputation"]["m"]
+    missing = model.n_missing[model.n_missing > 0]
+    if m == 1 and not missing.empty:
+        listed = ", ".join(f"{column} ({n})" for column, n in missing.items())
+        return [
+            f"imputation.m is 1, which is allowed only when no analysed value is missing; "
+            f"missing values: {listed}; set imputation.m to at least 2"
+        ]
+    if m > 1 and missing.empty:
+        return [
+            f"no analysed value is missing, so there is nothing to impute, but imputation.m is "
+            f"{m}; set imputation.m to 1 to fit each analysis once to the data, with its own "
+            f"SE and df"
+        ]
+    return []
