@@ -14,54 +14,14 @@ import filecmp
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-import yaml
 
-from trial.config import load_config
-
-from ..conftest import ROOT
-from .test_end_to_end import finish, start_workflow
+from .test_end_to_end import finish, snakemake_command, start_workflow
+from .test_three_arm import small_three_arm_trial
 
 pytestmark = pytest.mark.slow
-
-RAW = ROOT / "data" / "raw" / "trio"
-
-
-def small_trio(folder) -> object:
-    """The three-arm example with few imputations, two to a job (so a job is killed between
-    the two), in ``folder``."""
-    config = load_config(ROOT / "config" / "trio.yaml")
-    config["imputation"].update(m=4, iterations=2, imputations_per_job=2)
-    config["icc"]["bootstrap"] = 20
-    config["paths"] = {
-        "raw": str(RAW),
-        "derived": str(folder / "derived"),
-        "reports": str(folder / "reports"),
-    }
-    path = folder / "trio.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def snakemake_command(config_path, workdir, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config_path),
-        "--cores",
-        "1",
-        "-q",
-        *extra,
-    ]
 
 
 def kill_when(job: subprocess.Popen, path, timeout: float = 600) -> None:
@@ -79,10 +39,11 @@ def kill_when(job: subprocess.Popen, path, timeout: float = 600) -> None:
 def runs(tmp_path_factory):
     whole = tmp_path_factory.mktemp("uninterrupted")
     killed = tmp_path_factory.mktemp("killed")
-    reference = start_workflow(small_trio(whole), whole, 1)
-    config_path = small_trio(killed)
+    # two imputations to a job, so that a job is killed between the two
+    reference = start_workflow(small_three_arm_trial(whole, imputations_per_job=2)[1], whole, 1)
+    config_path = small_three_arm_trial(killed, imputations_per_job=2)[1]
     job = subprocess.Popen(
-        snakemake_command(config_path, killed),
+        snakemake_command(config_path, killed, "--cores", "1", "-q"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -96,7 +57,9 @@ def runs(tmp_path_factory):
     # a killed run leaves its lock behind: it is released as the user would, then resumed
     for extra in (["--unlock"], ["--rerun-incomplete"]):
         resumed = subprocess.run(
-            snakemake_command(config_path, killed, *extra), capture_output=True, text=True
+            snakemake_command(config_path, killed, "--cores", "1", "-q", *extra),
+            capture_output=True,
+            text=True,
         )
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     finish(reference)
