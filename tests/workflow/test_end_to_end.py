@@ -54,9 +54,9 @@ def small_trial_config(config: dict, folder) -> dict:
     return config
 
 
-def start_workflow(config_path, workdir, cores, targets=()) -> subprocess.Popen:
-    """Snakemake on a config, in the background (to its default or the given targets)."""
-    command = [
+def snakemake_command(config_path, workdir, *options: str) -> list[str]:
+    """The command line of Snakemake on a config in ``workdir``, with further options."""
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -66,12 +66,15 @@ def start_workflow(config_path, workdir, cores, targets=()) -> subprocess.Popen:
         str(workdir),
         "--configfile",
         str(config_path),
-        "--cores",
-        str(cores),
-        "-q",
-        "--",
-        *(str(target) for target in targets),
+        *options,
     ]
+
+
+def start_workflow(config_path, workdir, cores, targets=()) -> subprocess.Popen:
+    """Snakemake on a config, in the background (to its default or the given targets)."""
+    command = snakemake_command(
+        config_path, workdir, "--cores", str(cores), "-q", "--", *(str(t) for t in targets)
+    )
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

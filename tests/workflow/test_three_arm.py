@@ -21,13 +21,13 @@ RAW = ROOT / "data" / "raw" / "trio"
 ARMS = ("guided_self_help", "self_help_plus_groups")
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("trio")
+def small_three_arm_trial(folder, **imputation) -> tuple[dict, object]:
+    """The example with 4 imputations of 2 iterations (and ``imputation`` settings), its results
+    in ``folder``: its config and the path it is written to."""
     config = load_config(CONFIG)
     # D1 needs k(m - 1) > 4 for Reiter's df; two iterations suffice to pass every rule's output
     # on (the estimates are checked at 2 SE, which the imputation noise leaves well inside)
-    config["imputation"].update(m=4, iterations=2)
+    config["imputation"].update(m=4, iterations=2, **imputation)
     config["icc"]["bootstrap"] = 20
     config["paths"] = {
         "raw": str(RAW),
@@ -36,6 +36,13 @@ def run(tmp_path_factory):
     }
     path = folder / "trio.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config, path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trio")
+    config, path = small_three_arm_trial(folder)
     run_workflow(path, folder, 2)
     return config, folder
 

@@ -18,7 +18,7 @@ rule pool_outcomes:
     log:
         f"{DERIVED}/logs/pool_outcomes.log",
     params:
-        analysis=config["analysis"],
+        **config_sections("analysis", "design", "scales"),
     threads: 1
     resources:
         mem_mb=500,
@@ -39,7 +39,7 @@ if SEVERAL_TREATMENT_ARMS:
         log:
             f"{DERIVED}/logs/pool_arm_tests.log",
         params:
-            analysis=config["analysis"],
+            **config_sections("analysis", "design", "scales"),
         threads: 1
         resources:
             mem_mb=500,
@@ -57,7 +57,7 @@ if SEVERAL_TREATMENT_ARMS:
         log:
             f"{DERIVED}/logs/pool_pairwise.log",
         params:
-            analysis=config["analysis"],
+            **config_sections("analysis", "design", "scales"),
         threads: 1
         resources:
             mem_mb=500,
@@ -82,8 +82,7 @@ if HAS_MULTIPLICITY:
         log:
             f"{DERIVED}/logs/adjust_multiplicity.log",
         params:
-            multiplicity=config.get("multiplicity"),
-            alpha=config["analysis"]["alpha"],
+            **config_sections("analysis", "design", "multiplicity"),
         threads: 1
         resources:
             mem_mb=500,
@@ -104,8 +103,7 @@ rule describe_estimands:
     log:
         f"{DERIVED}/logs/describe_estimands.log",
     params:
-        estimands=config.get("estimands", {}),
-        design=config["design"],
+        **config_sections("costs", "design", "estimands", "tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -133,7 +131,10 @@ rule describe_trial:
     log:
         f"{DERIVED}/logs/describe_trial.log",
     params:
-        design=config["design"],
+        **config_sections(
+            "analysis", "covariates", "design", "estimands", "figures", "imputation",
+            "participation", "scales", "tables",
+        ),
     threads: 1
     resources:
         mem_mb=2000,  # reads every raw table

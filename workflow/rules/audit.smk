@@ -17,8 +17,7 @@ if "audit" in config:
         log:
             f"{DERIVED}/logs/prepare_audit.log",
         params:
-            audit=config["audit"],
-            design=config["design"],
+            **config_sections("audit", "design", "scales", "tables"),
         threads: 1
         resources:
             mem_mb=1500,
@@ -36,8 +35,7 @@ if "audit" in config:
         log:
             f"{DERIVED}/logs/summarise_audit.log",
         params:
-            audit=config["audit"],
-            alpha=config["analysis"]["alpha"],
+            **config_sections("analysis", "audit", "design", "tables"),
         threads: 1
         resources:
             mem_mb=1000,
@@ -56,8 +54,7 @@ if "audit" in config:
         log:
             f"{DERIVED}/logs/fit_audit_models.log",
         params:
-            audit=config["audit"],
-            analysis=config["analysis"],
+            **config_sections("analysis", "audit", "design", "tables"),
         threads: 1
         resources:
             mem_mb=1000,
@@ -75,7 +72,7 @@ if "audit" in config:
         log:
             f"{DERIVED}/logs/plot_audit.log",
         params:
-            audit=config["audit"],
+            **config_sections("audit", "design", "figures"),
         threads: 1
         resources:
             mem_mb=1000,

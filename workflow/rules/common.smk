@@ -174,6 +174,16 @@ def imputation_settings():
     }
 
 
+def config_sections(*names):
+    """The named config sections, as a rule's params: every script is handed the whole config,
+    but Snakemake reruns a job only when its params change, so each rule declares every section
+    its library calls read (``tests/workflow/test_stale_results.py`` records the reads and checks
+    them against these). The imputation section comes without its keys that change no result."""
+    return {
+        name: imputation_settings() if name == "imputation" else config.get(name) for name in names
+    }
+
+
 def imputation_chunks():
     """The imputation numbers of each imputation job, by job number: imputations_per_job
     consecutive numbers (the last job the rest)."""

@@ -20,7 +20,7 @@ if "costs" in config:
         log:
             f"{DERIVED}/logs/describe_costs.log",
         params:
-            costs=config["costs"],
+            **config_sections("costs", "design", "scales", "tables"),
         threads: 1
         resources:
             mem_mb=1000,
@@ -38,8 +38,9 @@ if "costs" in config:
         log:
             f"{DERIVED}/logs/bootstrap_costs/{{chunk}}.log",
         params:
-            bootstrap=config["costs"].get("bootstrap", {}),
-            seed=config["seed"],
+            **config_sections(
+                "analysis", "costs", "covariates", "design", "estimands", "seed", "tables",
+            ),
         threads: 1
         wildcard_constraints:
             chunk=r"\d+",
@@ -62,8 +63,7 @@ if "costs" in config:
         log:
             f"{DERIVED}/logs/pool_costs.log",
         params:
-            costs=config["costs"],
-            alpha=config["analysis"]["alpha"],
+            **config_sections("analysis", "costs", "design"),
         threads: 1
         resources:
             mem_mb=1000,
@@ -84,7 +84,7 @@ if "costs" in config:
         log:
             f"{DERIVED}/logs/plot_costs.log",
         params:
-            costs=config["costs"],
+            **config_sections("analysis", "costs", "figures", "scales"),
         threads: 1
         resources:
             mem_mb=1000,

@@ -13,9 +13,7 @@ rule check_imputation_model:
     log:
         f"{DERIVED}/logs/check_imputation_model.log",
     params:
-        imputation=imputation_settings(),
-        covariates=config["covariates"],
-        outcomes=config["analysis"]["outcomes"],
+        **config_sections("analysis", "costs", "covariates", "design", "imputation", "tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -44,11 +42,10 @@ for chunk, numbers in imputation_chunks().items():
             f"{DERIVED}/logs/impute_and_fit/{chunk}.log",
         params:
             imputations=numbers,
-            imputation=imputation_settings(),
-            seed=config["seed"],
-            analysis=config["analysis"],
-            costs=config.get("costs"),
-            participation=config.get("participation"),
+            **config_sections(
+                "analysis", "costs", "covariates", "design", "estimands", "imputation",
+                "participation", "seed", "tables",
+            ),
         threads: 1
         resources:
             mem_mb=1500,
@@ -75,8 +72,9 @@ rule imputation_diagnostics:
     log:
         f"{DERIVED}/logs/imputation_diagnostics.log",
     params:
-        analysis=config["analysis"],
-        imputation=imputation_settings(),
+        **config_sections(
+            "analysis", "costs", "covariates", "design", "figures", "imputation", "scales", "tables"
+        ),
     threads: 1
     resources:
         mem_mb=1500,

@@ -14,9 +14,10 @@ rule validate_inputs:
     log:
         f"{DERIVED}/logs/validate_inputs.log",
     params:
-        tables=config["tables"],
-        consistency=config.get("consistency", {}),
-        missing_unit_cost=config.get("costs", {}).get("missing_unit_cost", "error"),
+        **config_sections(
+            "tables", "consistency", "analysis", "audit", "costs", "design", "participation",
+            "scales", "staff",
+        ),
     threads: 1
     resources:
         mem_mb=2000,  # about 0.55 GiB peak for a 500-cluster, 50,000-individual trial
@@ -36,8 +37,9 @@ rule build_analysis_table:
     log:
         f"{DERIVED}/logs/build_analysis_table.log",
     params:
-        scales=config["scales"],
-        outcomes=config["analysis"]["outcomes"],
+        **config_sections(
+            "analysis", "costs", "design", "estimands", "imputation", "scales", "tables",
+        ),
     threads: 1
     resources:
         mem_mb=2000,  # about 0.6 GiB peak for a 500-cluster, 50,000-individual trial

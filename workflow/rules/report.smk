@@ -19,6 +19,8 @@ rule make_figures:
         "../envs/trial.yaml"
     log:
         f"{DERIVED}/logs/make_figures.log",
+    params:
+        **config_sections("analysis", "design", "figures", "scales", "tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -56,6 +58,13 @@ rule render_report:
     params:
         config_path=CONFIG_PATH,
         table_rules=table_rules,
+        # the report states the reason for the imputation engine, which imputation_settings()
+        # leaves out
+        imputation_reason=config["imputation"].get("default_reason"),
+        **config_sections(
+            "analysis", "audit", "costs", "covariates", "design", "estimands", "imputation",
+            "participation", "scales", "seed", "sensitivity", "trial",
+        ),
     threads: 1
     resources:
         mem_mb=2000,  # hashes every raw input for the provenance record

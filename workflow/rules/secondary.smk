@@ -17,7 +17,7 @@ rule participation_scores:
     log:
         f"{DERIVED}/logs/participation_scores.log",
     params:
-        participation=config.get("participation"),
+        **config_sections("design", "participation", "scales", "tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -39,8 +39,7 @@ rule pool_participation:
     log:
         f"{DERIVED}/logs/pool_participation.log",
     params:
-        participation=config.get("participation"),
-        analysis=config["analysis"],
+        **config_sections("analysis", "design", "participation", "scales"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -60,8 +59,7 @@ rule build_staff_table:
     log:
         f"{DERIVED}/logs/build_staff_table.log",
     params:
-        staff=config.get("staff"),
-        scales=config["scales"],
+        **config_sections("design", "scales", "staff", "tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -81,9 +79,7 @@ rule staff_outcomes:
     log:
         f"{DERIVED}/logs/staff_outcomes.log",
     params:
-        staff=config.get("staff"),
-        participation=config.get("participation"),
-        analysis=config["analysis"],
+        **config_sections("analysis", "design", "participation", "scales", "staff", "tables"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -103,7 +99,7 @@ rule sensitivity_analyses:
     log:
         f"{DERIVED}/logs/sensitivity_analyses.log",
     params:
-        analysis=config["analysis"],
+        **config_sections("analysis", "covariates", "design", "tables"),
     threads: 1
     resources:
         mem_mb=1500,
@@ -122,8 +118,7 @@ rule rerandomisation_test:
     log:
         f"{DERIVED}/logs/rerandomisation_test.log",
     params:
-        sensitivity=config.get("sensitivity"),
-        seed=config["seed"],
+        **config_sections("analysis", "covariates", "design", "seed", "sensitivity", "tables"),
     threads: 1
     resources:
         mem_mb=1500,
@@ -143,8 +138,7 @@ rule delta_adjustment:
     log:
         f"{DERIVED}/logs/delta_adjustment.log",
     params:
-        sensitivity=config.get("sensitivity"),
-        analysis=config["analysis"],
+        **config_sections("analysis", "covariates", "design", "estimands", "sensitivity", "tables"),
     threads: 1
     resources:
         mem_mb=1500,
@@ -165,7 +159,7 @@ rule secondary_figures:
     log:
         f"{DERIVED}/logs/secondary_figures.log",
     params:
-        sensitivity=config.get("sensitivity"),
+        **config_sections("design", "figures", "scales", "sensitivity"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -186,10 +180,9 @@ rule icc_table:
     log:
         f"{DERIVED}/logs/icc_table.log",
     params:
-        icc=config.get("icc"),
-        seed=config["seed"],
-        analysis=config["analysis"],
-        covariates=config["covariates"],
+        **config_sections(
+            "analysis", "covariates", "design", "icc", "scales", "seed", "staff", "tables",
+        ),
     threads: 1
     resources:
         mem_mb=1000,
