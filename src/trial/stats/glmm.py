@@ -54,8 +54,8 @@ vanish by symmetry and ``cov`` is the inverse of the ``beta`` block.
 Denominator degrees of freedom
 ------------------------------
 ``"between-within"`` (default)
-    t on the between-within df of :mod:`trial.mixed` (SAS ``DDFM=BETWITHIN``): a coefficient of
-    a cluster-level column (constant within every cluster), and the intercept, gets clusters
+    t on the between-within df of :mod:`trial.stats.mixed` (SAS ``DDFM=BETWITHIN``): a coefficient
+    of a cluster-level column (constant within every cluster), and the intercept, gets clusters
     minus the number of cluster-level parameters; a column varying within clusters gets
     observations minus clusters minus the number of within-cluster parameters. With few
     clusters this is the df Li and Redden (2015) and Leyrat et al (2018) recommend for a GLMM.
@@ -87,7 +87,6 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from trial.mixed import _bw_df, _column_levels
 from trial.stats._families import (
     Family,
     ModelFitError,
@@ -97,6 +96,8 @@ from trial.stats._families import (
     model_inputs,
 )
 from trial.stats._wald import ArrayInference, LabelledFit, WaldInference
+from trial.stats.mixed.checks import _column_levels
+from trial.stats.mixed.ddf import _bw_df
 
 __all__ = [
     "DF_METHODS",
