@@ -67,6 +67,7 @@ __all__ = [
     "AuditData",
     "AuditInputError",
     "AuditMeasure",
+    "RobustMean",
     "audit_measures",
     "audit_section",
     "cluster_robust_mean",
@@ -284,12 +285,34 @@ def _availability(config: Config, long: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RobustMean:
+    """A mean with its cluster-robust (CR1) standard error and t interval.
+
+    Attributes
+    ----------
+    estimate, se, df, ci_low, ci_high : float
+        Mean, its CR1 standard error, the df of the t reference (clusters - 1) and the
+        interval; NaN (but the mean) with fewer than two clusters.
+    n, n_clusters : int
+        Observations and clusters.
+    """
+
+    estimate: float
+    se: float
+    df: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_clusters: int
+
+
 def cluster_robust_mean(
     values: Sequence[float] | np.ndarray | pd.Series,
     clusters: Sequence[Any] | np.ndarray | pd.Series,
     *,
     alpha: float = 0.05,
-) -> dict[str, float]:
+) -> RobustMean:
     """Mean with a cluster-robust (CR1) standard error and a t interval on clusters - 1 df.
 
     Parameters
@@ -303,9 +326,8 @@ def cluster_robust_mean(
 
     Returns
     -------
-    dict
-        ``estimate, se, df, ci_low, ci_high, n, n_clusters``. With fewer than two clusters the
-        SE, df and interval are NaN.
+    RobustMean
+        With fewer than two clusters the SE, df and interval are NaN.
 
     Notes
     -----
@@ -323,22 +345,12 @@ def cluster_robust_mean(
     codes, uniques = pd.factorize(np.asarray(clusters, dtype=object))
     G = len(uniques)
     mean = float(y.mean())
-    out = {
-        "estimate": mean,
-        "se": math.nan,
-        "df": math.nan,
-        "ci_low": math.nan,
-        "ci_high": math.nan,
-        "n": n,
-        "n_clusters": G,
-    }
     if G < 2:
-        return out
+        return RobustMean(mean, math.nan, math.nan, math.nan, math.nan, n, G)
     sums = np.bincount(codes, weights=y - mean, minlength=G)
     se = math.sqrt(G / (G - 1) * float(np.sum(sums**2))) / n
     q = float(stats.t.ppf(1 - alpha / 2, G - 1))
-    out.update(se=se, df=float(G - 1), ci_low=mean - q * se, ci_high=mean + q * se)
-    return out
+    return RobustMean(mean, se, float(G - 1), mean - q * se, mean + q * se, n, G)
 
 
 def summarise_by_time(config: Config, long: pd.DataFrame) -> pd.DataFrame:
@@ -380,13 +392,13 @@ def summarise_by_time(config: Config, long: pd.DataFrame) -> pd.DataFrame:
                         "period": "pre" if t in pre else "intervention",
                         "arm": arm,
                         "arm_label": design["arm_labels"][arm],
-                        "estimate": res["estimate"],
-                        "se": res["se"],
-                        "df": res["df"],
-                        "ci_low": res["ci_low"],
-                        "ci_high": res["ci_high"],
-                        "n_records": res["n"],
-                        "n_clusters": res["n_clusters"],
+                        "estimate": res.estimate,
+                        "se": res.se,
+                        "df": res.df,
+                        "ci_low": res.ci_low,
+                        "ci_high": res.ci_high,
+                        "n_records": res.n,
+                        "n_clusters": res.n_clusters,
                         "method": "CR1 cluster-robust SE of the mean, t on clusters - 1 df",
                     }
                 )
