@@ -16,7 +16,7 @@ Scopes:
 * ``glmm``, ``gee``, ``cluster_level``, ``marginal``: all of ``stats/glmm.py``,
   ``stats/gee.py``, ``stats/cluster_level.py``, ``stats/marginal.py``;
 * ``sandwich``: all of ``sandwich.py`` (the CR2 covariance);
-* ``iv``: the instrumental-variable estimators of ``participation.py`` (``IV`` below).
+* ``iv``: the instrumental-variable estimators of ``stats/iv.py``.
 
 Run from the repository root (needs the ``mutation`` extra, ``pip install -e ".[mutation]"``);
 not part of CI. Mutants are run niced, one at a time unless ``--max-children`` says otherwise::
@@ -60,7 +60,7 @@ META = {
     "cluster_level": ("mutants/src/trial/stats/cluster_level.py.meta",),
     "marginal": ("mutants/src/trial/stats/marginal.py.meta",),
     "sandwich": ("mutants/src/trial/sandwich.py.meta",),
-    "iv": ("mutants/src/trial/participation.py.meta",),
+    "iv": ("mutants/src/trial/stats/iv.py.meta",),
 }
 # the Kenward-Roger / Satterthwaite / between-within / contrast code of stats/mixed/
 INFERENCE = [
@@ -86,7 +86,7 @@ INFERENCE = [
     "x__bw_df",
     "x__column_levels",
 ]
-# the instrumental-variable (complier-average) estimators of participation.py
+# the instrumental-variable estimators of stats/iv.py
 IV = [
     "xǁIVFitǁvariance",
     "x__t_inference",

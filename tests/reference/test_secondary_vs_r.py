@@ -21,8 +21,8 @@ import pytest
 from scipy import stats
 
 from trial.icc import adjusted_icc, anova_icc, icc_table
-from trial.participation import cluster_level_iv, two_stage_least_squares
 from trial.sensitivity import cluster_mean_residuals
+from trial.stats.iv import cluster_level_iv, two_stage_least_squares
 from trial.stats.two_stage import cluster_level_fit
 
 HERE = Path(__file__).resolve().parent
