@@ -39,6 +39,11 @@ Final time point
     The difference between arms at the last time point (mixed model only) and the
     difference-in-differences: that difference minus the mean difference over the
     pre-intervention time points (``d_T - mean_{t pre} d_t``, with ``d_1 = 0``).
+
+Kept as one module, over the 600-line guide: it is one analysis from the raw audit table to
+its report section, each public function one workflow rule; the figure and the report section
+(about 120 lines) leave it when the report's figures and sections are separated from the
+analyses.
 """
 
 from __future__ import annotations

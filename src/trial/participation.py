@@ -50,6 +50,10 @@ The analyses, each one workflow step:
   percentiles (Schomaker and Heumann 2018, "MI boot pooled").
 
 Staff outcomes (:mod:`trial.staff`) use the high-vs-low factor of this module.
+
+Kept as one module, over the 600-line guide by the published-results table and the report
+section, which leave it when the report's figures and sections are separated from the analyses;
+its estimators are in :mod:`trial.stats.iv` and the staff outcomes in :mod:`trial.staff`.
 """
 
 from __future__ import annotations

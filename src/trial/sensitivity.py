@@ -31,6 +31,11 @@
 
 Pooled rows use Rubin's rules with Barnard-Rubin df, the complete-data df being the model's
 small-sample df (mixed model) or ``G - S - A + 1`` (cluster-level analysis).
+
+Kept as one module, over the 600-line guide: the kernels it needs are in
+:mod:`trial.stats.two_stage` and :mod:`trial.stats.permutation`; what remains over the guide
+is the forest and tipping-point figures and the report section, which leave it when the report's
+figures and sections are separated from the analyses.
 """
 
 from __future__ import annotations

@@ -74,6 +74,10 @@ Li P, Redden DT (2015). Small sample performance of bias-corrected sandwich esti
 cluster-randomized trials with binary outcomes. Stat Med 34:281-296.
 Leyrat C, Morgan KE, Leurent B, Kahan BC (2018). Cluster randomized trials with a small number of
 clusters: which analyses should be used? Int J Epidemiol 47:321-331.
+
+Kept as one module, over the 600-line guide: it is one estimator (the quadrature
+likelihood, its gradient, the optimiser, the verification and the inference), whose parts are
+not used apart.
 """
 
 from __future__ import annotations
