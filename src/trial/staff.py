@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.mixed import fit_random_intercept_model
 from trial.participation import (
     HIGH,
     _drop_constant,
@@ -22,6 +21,7 @@ from trial.participation import (
     participation_direction_label,
 )
 from trial.scoring import score_scale
+from trial.stats.mixed import fit_random_intercept_model
 from trial.validation import read_table
 from trial.vocabulary import (
     TREATMENT,
