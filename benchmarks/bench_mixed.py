@@ -1,11 +1,11 @@
-"""Benchmark: trial.mixed against statsmodels MixedLM, and the nested model at audit size.
+"""Benchmark: trial.stats.mixed against statsmodels MixedLM, and the nested model at audit size.
 
 1. REFOCUS-shaped model ``y ~ arm + baseline + stratum + (1 | cluster)`` (REML) on
    ``tests/reference/data/mixed/refocus.csv`` (312 rows, 27 clusters), fitted repeatedly with
 
-   (a) trial.mixed.fit_random_intercept_arrays (the lean entry point: numpy design matrix and
+   (a) trial.stats.mixed.fit_random_intercept_arrays (the lean entry point: numpy design matrix and
        outcome, integer cluster codes) including Kenward-Roger df,
-   (b) trial.mixed.fit_random_intercept_model (DataFrame design, string cluster labels)
+   (b) trial.stats.mixed.fit_random_intercept_model (DataFrame design, string cluster labels)
        including Kenward-Roger df; its pandas results are built on first access, so (b+) also
        reads the estimate, variance and df of the arm term and the variance components, as the
        pipeline's per-imputation fit does, and
@@ -21,7 +21,7 @@
    (REML): 27 teams, 950 consumers, 7 time points (6650 rows, 14 fixed effects), simulated by
    ``tests/reference/data/mixed/make_nested_large.py`` with a fixed seed, complete and with 15%
    of the rows missing at random (unequal subgroup sizes; the committed R reference dataset
-   ``nested_large.csv``); trial.mixed with Kenward-Roger and Satterthwaite df. (statsmodels
+   ``nested_large.csv``); trial.stats.mixed with Kenward-Roger and Satterthwaite df. (statsmodels
    MixedLM needs minutes for this model and is not timed.)
 
 Usage: ``python benchmarks/bench_mixed.py [--repeats N] [--no-nested]``
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from trial.mixed import fit_random_intercept_arrays, fit_random_intercept_model
+from trial.stats.mixed import fit_random_intercept_arrays, fit_random_intercept_model
 
 REFERENCE_DATA = Path(__file__).resolve().parents[1] / "tests" / "reference" / "data" / "mixed"
 DATA = REFERENCE_DATA / "refocus.csv"
@@ -177,7 +177,7 @@ def nested_benchmark(repeats: int) -> None:
                 fit_random_intercept_model, ya, Xa, team, nested=consumer, df_method=method
             )
             med, mn = _times(fit, max(3, repeats // 3), 1)
-            print(f"  trial.mixed (REML + {method} df): {med * 1e3:9.1f} {mn * 1e3:9.1f} ms")
+            print(f"  trial.stats.mixed (REML + {method} df): {med * 1e3:9.1f} {mn * 1e3:9.1f} ms")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ primary outcome only:
   imputed from a random-intercept normal model with the cluster, arm, strata, the config's
   auxiliary variables, the cluster means of the other score and of the auxiliary variables, and
   the participation score as a cluster-level predictor), the analysis model per dataset
-  (:func:`trial.analysis.fit_outcomes`: trial.mixed REML with the config's df method,
+  (:func:`trial.analysis.fit_outcomes`: trial.stats.mixed REML with the config's df method,
   Kenward-Roger for the example), Rubin's rules with Barnard-Rubin df
   (:func:`trial.analysis.pool_outcomes`);
 * R, ``benchmarks/r_primary_analysis.R``: mice with ``2l.pan`` (the same predictors and

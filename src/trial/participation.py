@@ -1,4 +1,4 @@
-"""Participation (implementation) effects and staff-level outcomes.
+"""Participation (implementation) effects: score, high vs low, instrumental variables, pooling.
 
 The analyses, each one workflow step:
 
@@ -7,13 +7,13 @@ The analyses, each one workflow step:
   config's rule (at or above / above the median of treatment clusters) for the non-randomised
   comparison, and marked as having taken part when above 0. Reference clusters cannot take part
   (one-sided non-compliance) and have no score.
-* **High vs low participation** (:func:`fit_participation`, :func:`staff_outcomes`): a
-  random-intercept mixed model among treatment clusters only, with participation as a
-  cluster-level factor plus the baseline value and strata, small-sample df. This comparison is
-  **not randomised**: clusters chose how much to take part, so it may be confounded.
-* **Instrumental-variable estimates** (:func:`two_stage_least_squares`,
-  :func:`cluster_level_iv`, :func:`iv_bootstrap`), with randomised allocation as the instrument
-  for the treatment received, in two versions:
+* **High vs low participation** (:func:`fit_participation`,
+  :func:`trial.staff.staff_outcomes`): a random-intercept mixed model among treatment clusters
+  only, with participation as a cluster-level factor plus the baseline value and strata,
+  small-sample df. This comparison is **not randomised**: clusters chose how much to take part,
+  so it may be confounded.
+* **Instrumental-variable estimates** (the estimators of :mod:`trial.stats.iv`), with
+  randomised allocation as the instrument for the treatment received, in two versions:
 
   - *complier-average effect*: treatment received = the cluster **took part at all** (score
     above 0). Any participation counts as receipt, so the exclusion restriction (allocation
@@ -49,9 +49,11 @@ The analyses, each one workflow step:
   multiple imputation the replicates of all completed datasets are pooled before taking
   percentiles (Schomaker and Heumann 2018, "MI boot pooled").
 
-Staff outcomes (:func:`staff_outcomes`) are analysed on the observed staff data (complete cases
-at follow-up, no imputation), adjusted for the staff member's baseline score where available
-(missing baselines are set to the mean with a missingness indicator).
+Staff outcomes (:mod:`trial.staff`) use the high-vs-low factor of this module.
+
+Kept as one module, over the 600-line guide by the published-results table and the report
+section, which leave it when the report's figures and sections are separated from the analyses;
+its estimators are in :mod:`trial.stats.iv` and the staff outcomes in :mod:`trial.staff`.
 """
 
 from __future__ import annotations
@@ -59,34 +61,35 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import Section, fmt, p_text
-from trial.scoring import score_scale
 from trial.sensitivity import cluster_mean_residuals
+from trial.stats.iv import (
+    RECEIVED,
+    IVFit,
+    cluster_level_iv,
+    iv_bootstrap,
+    two_stage_least_squares,
+)
 from trial.validation import read_table
 from trial.vocabulary import (
     TREATMENT,
     Config,
     allocation_strata,
     arm_term,
-    baseline_column,
     contrast_label,
     contrast_sign,
     design_matrix,
     followup_column,
     outcome_scales,
     single_treatment_arm,
-    strata_columns,
     unit_plural,
 )
 
@@ -107,13 +110,10 @@ __all__ = [
     "pool_participation",
     "iv_contrast_label",
     "published_participation_table",
-    "staff_analysis_table",
-    "staff_outcomes",
     "two_stage_least_squares",
 ]
 
 HIGH = "participation[high]"  # term name of the high-vs-low participation effect
-RECEIVED = "received"  # term name of the treatment received in the instrumental-variable models
 SCORE = "participation_score"
 TOOK_PART = "took_part"
 
@@ -123,7 +123,7 @@ IV_ANALYSES = {
     "complier_average": (TOOK_PART, "took part at all (participation score above 0)"),
     "dose_response": (SCORE, "participation score (0 = none, 1 = full participation)"),
 }
-#: The instrumental-variable estimators, in report order.
+#: The instrumental-variable estimators (:mod:`trial.stats.iv`), in report order.
 IV_METHODS = {
     "2sls": "two-stage least squares on individuals, cluster-robust SE (CR1, debiased)",
     "cluster_level": "two-stage least squares on cluster-mean residuals (two-stage method)",
@@ -255,292 +255,6 @@ def _high_vs_low(
         "n_high_clusters": int(clusters[used & (high == 1)].nunique()),
         "at_boundary": bool(fit.at_boundary),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Instrumental-variable estimators
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IVFit:
-    """An instrumental-variable estimate of the effect of the treatment received.
-
-    Attributes
-    ----------
-    estimate, se, df, ci_low, ci_high, p : float
-        Estimate, standard error, df of the t reference, confidence interval and two-sided p.
-    first_stage : float
-        Coefficient of the instrument in the first stage (the difference in treatment received
-        between arms; with one-sided non-compliance, its mean in the treatment arm).
-    itt : float
-        Coefficient of the instrument in the reduced form (the intention-to-treat effect);
-        ``estimate = itt / first_stage``.
-    n_individuals, n_clusters : int
-        Individuals and clusters analysed.
-    """
-
-    estimate: float
-    se: float
-    df: float
-    ci_low: float
-    ci_high: float
-    p: float
-    first_stage: float
-    itt: float
-    n_individuals: int
-    n_clusters: int
-
-    @property
-    def variance(self) -> float:
-        """``se ** 2``."""
-        return self.se**2
-
-    def as_dict(self) -> dict[str, Any]:
-        """The fields and the variance as a plain ``dict``."""
-        return {**asdict(self), "variance": self.variance}
-
-
-def _t_inference(estimate: float, se: float, df: float, alpha: float) -> dict[str, float]:
-    q = float(stats.t.ppf(1 - alpha / 2, df))
-    return {
-        "ci_low": estimate - q * se,
-        "ci_high": estimate + q * se,
-        "p": float(2 * stats.t.sf(abs(estimate / se), df)),
-    }
-
-
-def two_stage_least_squares(
-    y: np.ndarray,
-    exog: pd.DataFrame,
-    received: np.ndarray,
-    instrument: np.ndarray,
-    clusters: np.ndarray,
-    *,
-    df: float | None = None,
-    alpha: float = 0.05,
-) -> IVFit:
-    """Two-stage least squares on individuals with a cluster-robust covariance.
-
-    Parameters
-    ----------
-    y : ndarray, shape (n,)
-        Outcome.
-    exog : pandas.DataFrame, shape (n, p)
-        Exogenous regressors including the intercept column.
-    received : ndarray, shape (n,)
-        Treatment received (endogenous): 0/1 or a dose, 0 wherever ``instrument`` is 0.
-    instrument : ndarray, shape (n,)
-        Randomised allocation (0/1).
-    clusters : ndarray, shape (n,)
-        Cluster labels for the cluster-robust covariance (linearmodels ``IV2SLS``,
-        ``cov_type="clustered"``, ``debiased=True``: CR1 with ``G/(G-1) (n-1)/(n-k)``).
-    df : float, optional
-        Degrees of freedom of the t reference; default: clusters minus cluster-level
-        parameters (every column of ``exog`` constant within clusters, plus the treatment
-        received).
-    alpha : float, default 0.05
-        Level of the confidence interval.
-
-    Returns
-    -------
-    IVFit
-    """
-    from linearmodels.iv import IV2SLS
-
-    codes = pd.factorize(pd.Series(clusters))[0]
-    endog = pd.DataFrame({RECEIVED: received.astype(float)}, index=exog.index)
-    instr = pd.DataFrame({"instrument": instrument.astype(float)}, index=exog.index)
-    res = IV2SLS(pd.Series(y, index=exog.index), exog, endog, instr).fit(
-        cov_type="clustered", clusters=codes, debiased=True
-    )
-    if df is None:
-        frame = exog.assign(_c=codes)
-        level = [c for c in exog.columns if (frame.groupby("_c")[c].nunique() <= 1).all()]
-        df = float(len(np.unique(codes)) - len(level) - 1)
-    estimate = float(res.params[RECEIVED])
-    se = float(res.std_errors[RECEIVED])
-    Z = np.column_stack([exog.to_numpy(float), instrument])
-    first = np.linalg.lstsq(Z, received, rcond=None)[0][-1]
-    itt = np.linalg.lstsq(Z, y, rcond=None)[0][-1]
-    return IVFit(
-        estimate=estimate,
-        se=se,
-        df=float(df),
-        **_t_inference(estimate, se, df, alpha),
-        first_stage=float(first),
-        itt=float(itt),
-        n_individuals=int(len(y)),
-        n_clusters=int(len(np.unique(codes))),
-    )
-
-
-def cluster_level_iv(
-    residual: np.ndarray,
-    received: np.ndarray,
-    instrument: np.ndarray,
-    *,
-    df: float,
-    n_individuals: int,
-    alpha: float = 0.05,
-) -> IVFit:
-    """Two-stage least squares on one row per cluster (e.g. cluster-mean residuals).
-
-    The just-identified regression of ``residual`` on an intercept and ``received``,
-    instrumented by an intercept and ``instrument``; each cluster counts once. The estimate is
-    the Wald ratio of the difference between arms in mean residual to the difference in mean
-    treatment received; its covariance is the model-based 2SLS one,
-    ``s^2 (Z'X)^-1 Z'Z (X'Z)^-1`` with ``s^2`` the residual sum of squares over ``G - 2``, and
-    the t reference has ``df`` degrees of freedom (``G - S - A + 1`` after a stage-1
-    adjustment for ``S`` strata).
-
-    Parameters
-    ----------
-    residual, received, instrument : ndarray, shape (G,)
-        Per cluster: outcome (mean residual), treatment received, allocation (0/1).
-    df : float
-        Degrees of freedom of the t reference.
-    n_individuals : int
-        Individuals behind the cluster means (reported only).
-    alpha : float, default 0.05
-        Level of the confidence interval.
-
-    Returns
-    -------
-    IVFit
-    """
-    r = np.asarray(residual, float)
-    d = np.asarray(received, float)
-    z = np.asarray(instrument, float)
-    G = len(r)
-    X = np.column_stack([np.ones(G), d])
-    Z = np.column_stack([np.ones(G), z])
-    ZX = Z.T @ X
-    if abs(np.linalg.det(ZX)) < 1e-12 * max(1.0, float(np.abs(ZX).max())) ** 2:
-        raise ParticipationError(
-            "the treatment received does not differ between arms: the instrumental-variable "
-            "effect is not identified"
-        )
-    beta = np.linalg.solve(ZX, Z.T @ r)
-    e = r - X @ beta
-    inv = np.linalg.inv(ZX)
-    cov = float(e @ e / (G - 2)) * inv @ (Z.T @ Z) @ inv.T
-    estimate, se = float(beta[1]), float(np.sqrt(cov[1, 1]))
-    treated = z == 1
-    return IVFit(
-        estimate=estimate,
-        se=se,
-        df=float(df),
-        **_t_inference(estimate, se, df, alpha),
-        first_stage=float(d[treated].mean() - d[~treated].mean()),
-        itt=float(r[treated].mean() - r[~treated].mean()),
-        n_individuals=int(n_individuals),
-        n_clusters=G,
-    )
-
-
-def iv_bootstrap(
-    y: np.ndarray,
-    exog: np.ndarray,
-    received: np.ndarray,
-    instrument: np.ndarray,
-    clusters: np.ndarray,
-    strata: np.ndarray,
-    *,
-    method: str,
-    replicates: int,
-    seed: int,
-    keys: Sequence[object],
-) -> np.ndarray:
-    """Cluster bootstrap replicates of an instrumental-variable estimate.
-
-    Clusters are drawn with replacement within each resampling stratum (arm x randomisation
-    stratum, so every replicate keeps the design's numbers of clusters per arm and stratum) by
-    :func:`trial.bootstrap.bootstrap_weights`; replicate ``r`` draws from
-    ``derive_seed(seed, *keys, r)``. Every replicate refits the whole estimator on the drawn
-    clusters: for ``"2sls"`` the two-stage least squares with its covariate coefficients; for
-    ``"cluster_level"`` the stage-1 regression (follow-up on ``exog`` without arm), the
-    clusters' mean residuals and the cluster-level 2SLS. The estimators are sums of per-cluster
-    cross-products, each counted as often as its cluster was drawn (O(clusters p^2) per
-    replicate instead of O(n p^2)).
-
-    Parameters
-    ----------
-    y : ndarray, shape (n,)
-        Outcome.
-    exog : ndarray, shape (n, p)
-        Exogenous regressors including the intercept (not the arm).
-    received, instrument, clusters : ndarray, shape (n,)
-        As for :func:`two_stage_least_squares` (``received`` and ``instrument`` constant within
-        cluster for ``"cluster_level"``).
-    strata : ndarray, shape (n,)
-        Resampling stratum of each row (constant within cluster).
-    method : {"2sls", "cluster_level"}
-        The estimator (:data:`IV_METHODS`).
-    replicates : int
-        Number of bootstrap replicates.
-    seed : int
-        The trial seed.
-    keys : sequence
-        Names of this bootstrap.
-
-    Returns
-    -------
-    ndarray, shape (replicates,)
-        Replicate estimates; NaN where a replicate could not identify the effect (e.g. no
-        cluster that took part was drawn, or a singular stage-1 design).
-    """
-    if method not in IV_METHODS:
-        raise ValueError(f"method must be one of {list(IV_METHODS)}, not {method!r}")
-    W = np.asarray(exog, float)
-    y = np.asarray(y, float)
-    d = np.asarray(received, float)
-    z = np.asarray(instrument, float)
-    layout = ClusterLayout.from_labels(clusters, strata)
-    times = cluster_draw_counts(
-        layout,
-        bootstrap_weights(layout, range(replicates), seed=seed, keys=keys, resampling="cluster"),
-    ).astype(float)
-    code = layout.cluster
-    J = layout.n_clusters
-
-    def per_cluster(values: np.ndarray) -> np.ndarray:
-        """Per-cluster sums of each row's values: shape (J, ...)."""
-        out = np.zeros((J, *values.shape[1:]))
-        np.add.at(out, code, values)
-        return out
-
-    out = np.full(replicates, np.nan)
-    if method == "2sls":
-        X = np.column_stack([W, d])
-        Z = np.column_stack([W, z])
-        zx = per_cluster(Z[:, :, None] * X[:, None, :])
-        zy = per_cluster(Z * y[:, None])
-        A = np.einsum("bj,jkl->bkl", times, zx)
-        b = times @ zy
-        ok = np.linalg.matrix_rank(A) == A.shape[1]
-        out[ok] = np.linalg.solve(A[ok], b[ok][..., None])[:, -1, 0]
-        return out
-    xtx = per_cluster(W[:, :, None] * W[:, None, :])
-    xty = per_cluster(W * y[:, None])
-    sum_w = per_cluster(W)
-    sum_y = per_cluster(y)
-    n = layout.sizes.astype(float)
-    dj = per_cluster(d) / n
-    zj = per_cluster(z) / n
-    A = np.einsum("bj,jkl->bkl", times, xtx)
-    ok = np.linalg.matrix_rank(A) == A.shape[1]
-    beta = np.full((replicates, W.shape[1]), np.nan)
-    beta[ok] = np.linalg.solve(A[ok], (times @ xty)[ok][..., None])[..., 0]
-    resid = (sum_y[None, :] - beta @ sum_w.T) / n[None, :]  # (B, J) cluster-mean residuals
-    t1, t0 = times * zj, times * (1 - zj)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        itt = (t1 * resid).sum(1) / t1.sum(1) - (t0 * resid).sum(1) / t0.sum(1)
-        first = (t1 @ dj) / t1.sum(1) - (t0 @ dj) / t0.sum(1)
-        est = itt / first
-    good = ok & np.isfinite(est) & (np.abs(first) > 1e-12)
-    out[good] = est[good]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -780,150 +494,6 @@ def pool_participation(
                         lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
                         row.update(boot_low=float(lo), boot_high=float(hi), n_boot=len(reps))
             rows.append(row)
-    return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------------------------------------
-# Staff outcomes
-# ---------------------------------------------------------------------------------------------
-
-
-def staff_analysis_table(config: Config, raw_dir: str | Path | None = None) -> pd.DataFrame:
-    """One row per staff member: cluster, arm, strata, baseline and follow-up staff scores.
-
-    Parameters
-    ----------
-    config : dict
-        Trial configuration with ``staff.outcomes``.
-    raw_dir : path, optional
-        Folder of the raw tables.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns: staff ID, cluster ID, ``treatment``, arm, strata and
-        ``<scale>__baseline`` / ``<scale>__followup`` for every staff outcome.
-    """
-    design = config["design"]
-    staff = config["staff"]
-    cid = design["cluster_id"]
-    clusters = read_table(config, design["cluster_table"], raw_dir)
-    people = read_table(config, staff["table"], raw_dir)[[staff["id"], cid]]
-    table = people.merge(
-        clusters[[cid, design["arm"], *design["strata"]]],
-        on=cid,
-        how="left",
-        validate="many_to_one",
-    )
-    table.insert(2, TREATMENT, (table[design["arm"]] == single_treatment_arm(config)).astype(int))
-    for outcome in staff.get("outcomes", []):
-        scale = outcome["scale"]
-        spec = config["scales"][scale]
-        measures = read_table(config, spec["table"], raw_dir)
-        for time, column in (
-            (design["baseline"], baseline_column(scale)),
-            (design["followup"], followup_column(scale)),
-        ):
-            rows = measures[measures[design["timepoint"]] == time]
-            scored = pd.Series(score_scale(rows, spec).to_numpy(), index=rows[staff["id"]])
-            table[column] = table[staff["id"]].map(scored)
-    return table
-
-
-def _staff_design(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Intercept, arm, baseline (mean-filled with an indicator where missing) and strata."""
-    base = table[baseline_column(scale)].astype(float)
-    X = pd.DataFrame(
-        {"(Intercept)": 1.0, arm_term(config): table[TREATMENT].astype(float)}, index=table.index
-    )
-    X[baseline_column(scale)] = base.fillna(base.mean())
-    if base.isna().any():
-        X[f"{baseline_column(scale)}[missing]"] = base.isna().astype(float)
-    return pd.concat([X, strata_columns(config, table)], axis=1)
-
-
-def staff_outcomes(
-    config: Config, table: pd.DataFrame, scores: pd.DataFrame | None
-) -> pd.DataFrame:
-    """Arm effect and (non-randomised) participation effect of every staff outcome.
-
-    Parameters
-    ----------
-    config : dict
-        Trial configuration.
-    table : pandas.DataFrame
-        Output of :func:`staff_analysis_table`.
-    scores : pandas.DataFrame or None
-        Output of :func:`participation_scores` (``None`` skips the participation effect).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per analysis (``arm``, ``high_vs_low``) and staff outcome: estimate, SE, df,
-        CI, p, contrast, counts and the model-based ICC.
-    """
-    design = config["design"]
-    cid = design["cluster_id"]
-    alpha = config["analysis"]["alpha"]
-    df_method = config["analysis"]["df_method"]
-    rows = []
-    for outcome in config["staff"].get("outcomes", []):
-        scale = outcome["scale"]
-        y = table[followup_column(scale)].astype(float)
-        X = _staff_design(config, table, scale)
-        used = y.notna()
-        n_missing_baseline = int(table.loc[used, baseline_column(scale)].isna().sum())
-        analyses = [("arm", used, X, arm_term(config))]
-        if scores is not None and high_vs_low_possible(scores):
-            high = table[cid].map(scores.set_index(cid)["high"])
-            Xp = X.copy()
-            Xp[arm_term(config)] = high.fillna(0).to_numpy(float)
-            Xp = Xp.rename(columns={arm_term(config): HIGH})
-            analyses.append(("high_vs_low", used & (table[TREATMENT] == 1), Xp, HIGH))
-        for analysis, rows_used, design_X, term in analyses:
-            Xu = _drop_constant(design_X[rows_used])
-            fit = fit_random_intercept_model(
-                y[rows_used].to_numpy(float),
-                Xu,
-                table.loc[rows_used, cid].to_numpy(),
-                reml=True,
-                df_method=df_method,
-            )
-            res = fit.contrast(pd.Series({term: 1.0}), alpha=alpha)
-            if analysis == "arm":
-                sign = contrast_sign(outcome["direction"])
-                direction = outcome["direction"]
-                contrast = contrast_label(config, direction)
-            else:
-                sign = _participation_sign(config)
-                direction = config["participation"].get("direction", "high_minus_low")
-                contrast = participation_direction_label(config)
-            est = sign * res.estimate
-            lo, hi = sorted((sign * res.ci_low, sign * res.ci_high))
-            rows.append(
-                {
-                    "analysis": analysis,
-                    "randomised": analysis == "arm",
-                    "outcome": scale,
-                    "label": config["scales"][scale]["label"],
-                    "population": "staff",
-                    "direction": direction,
-                    "contrast": contrast,
-                    "estimate": est,
-                    "se": res.se,
-                    "df": res.df,
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "p": res.p,
-                    "df_method": df_method,
-                    "n_clusters": int(table.loc[rows_used, cid].nunique()),
-                    "n_individuals": int(rows_used.sum()),
-                    "n_missing_baseline": n_missing_baseline,
-                    "icc_model": float(fit.icc),
-                    "at_boundary": bool(fit.at_boundary),
-                    "sd_baseline": float(table[baseline_column(scale)].std()),
-                }
-            )
     return pd.DataFrame(rows)
 
 

@@ -2,25 +2,27 @@
 
 * **Complete case**: the primary analysis model on the observed data only.
 * **Unadjusted**: arm only (no baseline value, strata or covariates), on the completed datasets.
-* **Cluster-level** (:func:`cluster_mean_residuals`, :func:`cluster_level_fit`): the two-stage
-  method for an adjusted cluster-level analysis (Hayes and Moulton 2017, *Cluster Randomised
-  Trials*, 2nd ed.). Stage 1 regresses the individual follow-up values on the baseline value,
-  strata and covariates by least squares, *without* arm; stage 2 averages the residuals per
-  cluster and compares the arms' cluster-mean residuals with a t test, unweighted (each cluster
-  counts once: a cluster-average contrast) and weighted by the number of individuals (an
-  individual-average contrast). The t test's df are reduced by the cluster-level parameters that
-  stage 1 estimated, as Hayes and Moulton prescribe: with ``G`` clusters, ``S`` strata and ``A``
-  arms, ``df = G - A - (S - 1) = G - S - A + 1``; individual-level covariates (the baseline
-  value) cost none. Run on each completed dataset and pooled.
-* **Re-randomisation test** (:func:`stratified_permutation_test`): the statistic is the
-  unweighted two-stage statistic above computed on the **observed** data (complete cases, no
-  imputation), so that nothing in it depends on the observed allocation except the grouping of
-  the clusters (stage 1 has no arm). Its null distribution is the set of allocations the
-  randomisation could have produced: the same number of treatment clusters in each stratum. It
-  tests the sharp null that allocation changes no individual's follow-up value nor whether it is
-  observed. The p-value is exact when every allocation is enumerated (as a convolution of
-  per-stratum sums, when there are at most ``max_enumerated``); otherwise allocations are sampled
-  and the p-value is a Monte Carlo estimate reported with its Monte Carlo SE.
+* **Cluster-level** (:func:`cluster_mean_residuals`, then
+  :func:`~trial.stats.two_stage.cluster_level_fit`): the two-stage method for an adjusted
+  cluster-level analysis (Hayes and Moulton 2017, *Cluster Randomised Trials*, 2nd ed.). Stage 1
+  regresses the individual follow-up values on the baseline value, strata and covariates by
+  least squares, *without* arm; stage 2 averages the residuals per cluster and compares the
+  arms' cluster-mean residuals with a t test, unweighted (each cluster counts once: a
+  cluster-average contrast) and weighted by the number of individuals (an individual-average
+  contrast). The t test's df are reduced by the cluster-level parameters that stage 1 estimated,
+  as Hayes and Moulton prescribe: with ``G`` clusters, ``S`` strata and ``A`` arms,
+  ``df = G - A - (S - 1) = G - S - A + 1``; individual-level covariates (the baseline value)
+  cost none. Run on each completed dataset and pooled.
+* **Re-randomisation test** (:func:`~trial.stats.permutation.stratified_permutation_test`): the
+  statistic is the unweighted two-stage statistic above computed on the **observed** data
+  (complete cases, no imputation), so that nothing in it depends on the observed allocation
+  except the grouping of the clusters (stage 1 has no arm). Its null distribution is the set of
+  allocations the randomisation could have produced: the same number of treatment clusters in
+  each stratum. It tests the sharp null that allocation changes no individual's follow-up value
+  nor whether it is observed. The p-value is exact when every allocation is enumerated (as a
+  convolution of per-stratum sums, when there are at most ``max_enumerated``); otherwise
+  allocations are sampled and the p-value is a Monte Carlo estimate reported with its Monte
+  Carlo SE.
 * **Delta adjustment** (:func:`delta_adjustment`): missing not at random. After imputation, the
   imputed follow-up values of one arm are shifted by ``delta`` (outcome units) and the primary
   analysis is refitted and pooled, over a grid of deltas; no extra imputation is run. The
@@ -29,11 +31,15 @@
 
 Pooled rows use Rubin's rules with Barnard-Rubin df, the complete-data df being the model's
 small-sample df (mixed model) or ``G - S - A + 1`` (cluster-level analysis).
+
+Kept as one module, over the 600-line guide: the kernels it needs are in
+:mod:`trial.stats.two_stage` and :mod:`trial.stats.permutation`; what remains over the guide
+is the forest and tipping-point figures and the report section, which leave it when the report's
+figures and sections are separated from the analyses.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +62,8 @@ from trial.reporting import (
     save_figure,
 )
 from trial.seeding import derive_rng
+from trial.stats.permutation import PermutationResult, stratified_permutation_test
+from trial.stats.two_stage import ClusterLevelFit, cluster_level_fit, two_stage_df
 from trial.vocabulary import (
     TREATMENT,
     Config,
@@ -71,6 +79,8 @@ from trial.vocabulary import (
 )
 
 __all__ = [
+    "ArmEffectFit",
+    "ClusterLevelFit",
     "ClusterResiduals",
     "PermutationResult",
     "cluster_level_fit",
@@ -94,7 +104,31 @@ def _primary(config: Config) -> tuple[str, float, str]:
     return scale, contrast_sign(direction), direction
 
 
-def _mixed_fit(config: Config, table: pd.DataFrame, X: pd.DataFrame, y: pd.Series) -> dict:
+@dataclass(frozen=True)
+class ArmEffectFit:
+    """One analysis of one dataset: the arm effect that :func:`sensitivity_analyses` pools.
+
+    Attributes
+    ----------
+    estimate, variance, df : float
+        Treatment minus reference, its variance and the complete-data df.
+    df_method : str
+        How ``df`` was found.
+    n_individuals, n_clusters : int
+        Individuals and clusters analysed.
+    """
+
+    estimate: float
+    variance: float
+    df: float
+    df_method: str
+    n_individuals: int
+    n_clusters: int
+
+
+def _mixed_fit(
+    config: Config, table: pd.DataFrame, X: pd.DataFrame, y: pd.Series
+) -> ArmEffectFit:
     used = y.notna() & X.notna().all(axis=1)
     cid = config["design"]["cluster_id"]
     df_method = config["analysis"]["df_method"]
@@ -106,69 +140,14 @@ def _mixed_fit(config: Config, table: pd.DataFrame, X: pd.DataFrame, y: pd.Serie
         df_method=df_method,
     )
     term = arm_term(config)
-    return {
-        "estimate": float(fit.params[term]),
-        "variance": float(fit.cov.loc[term, term]),
-        "df": float(fit.df[term]),
-        "df_method": df_method,
-        "n_individuals": int(used.sum()),
-        "n_clusters": int(table.loc[used, cid].nunique()),
-    }
-
-
-def cluster_level_fit(
-    means: np.ndarray,
-    treated: np.ndarray,
-    weights: np.ndarray | None = None,
-    *,
-    df: float | None = None,
-) -> dict[str, float]:
-    """Difference in (weighted) cluster means between two arms, with a t reference.
-
-    Parameters
-    ----------
-    means : ndarray, shape (G,)
-        One value per cluster (its mean outcome, or its mean stage-1 residual).
-    treated : ndarray, shape (G,)
-        1 for treatment clusters, 0 for reference clusters.
-    weights : ndarray, shape (G,), optional
-        Weights (e.g. cluster sizes) of a weighted least-squares regression of the mean on arm;
-        ``None`` gives the ordinary two-sample t test with pooled variance.
-    df : float, optional
-        Degrees of freedom of the t reference. The variance is always the two-sample (pooled,
-        divisor ``G - 2``) variance; ``df`` lowers only the reference distribution's df, as for
-        Hayes and Moulton's two-stage analysis. Default ``G - 2``.
-
-    Returns
-    -------
-    dict
-        ``estimate`` (treatment minus reference), ``variance``, ``df``.
-    """
-    y = np.asarray(means, float)
-    t = np.asarray(treated, float)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, float)
-    X = np.column_stack([np.ones_like(y), t])
-    XtW = X.T * w
-    beta = np.linalg.solve(XtW @ X, XtW @ y)
-    resid = y - X @ beta
-    sigma2 = float(np.sum(w * resid**2) / (len(y) - 2))
-    cov = sigma2 * np.linalg.inv(XtW @ X)
-    return {
-        "estimate": float(beta[1]),
-        "variance": float(cov[1, 1]),
-        "df": float(len(y) - 2 if df is None else df),
-    }
-
-
-def two_stage_df(n_clusters: int, cluster_level_parameters: int, n_arms: int = 2) -> int:
-    """Hayes and Moulton's df of a two-stage cluster-level comparison.
-
-    The two-sample t test's ``G - A`` df less one for each cluster-level parameter of stage 1
-    other than the intercept: ``G - A + 1 - p``, with ``p`` the stage-1 parameters constant
-    within clusters (intercept and ``S - 1`` stratum dummies, so ``G - S - A + 1`` with strata
-    only). Individual-level covariates such as the baseline value cost none.
-    """
-    return int(n_clusters - n_arms + 1 - cluster_level_parameters)
+    return ArmEffectFit(
+        estimate=float(fit.params[term]),
+        variance=float(fit.cov.loc[term, term]),
+        df=float(fit.df[term]),
+        df_method=df_method,
+        n_individuals=int(used.sum()),
+        n_clusters=int(table.loc[used, cid].nunique()),
+    )
 
 
 @dataclass(frozen=True)
@@ -225,11 +204,11 @@ def cluster_mean_residuals(config: Config, table: pd.DataFrame, scale: str) -> C
 
 
 def _pooled_row(
-    name: str, description: str, fits: Sequence[Mapping[str, Any]], sign: float, alpha: float
+    name: str, description: str, fits: Sequence[ArmEffectFit], sign: float, alpha: float
 ) -> dict[str, Any]:
-    est = np.array([f["estimate"] for f in fits]) * sign
-    var = np.array([f["variance"] for f in fits])
-    df = float(np.mean([f["df"] for f in fits]))
+    est = np.array([f.estimate for f in fits]) * sign
+    var = np.array([f.variance for f in fits])
+    df = float(np.mean([f.df for f in fits]))
     if len(fits) == 1:
         q = float(stats.t.ppf(1 - alpha / 2, df))
         se = math.sqrt(var[0])
@@ -251,10 +230,10 @@ def _pooled_row(
         "analysis": name,
         "description": description,
         **pooled,
-        "df_method": fits[0]["df_method"],
+        "df_method": fits[0].df_method,
         "n_imputations": len(fits) if len(fits) > 1 else 0,
-        "n_clusters": int(max(f["n_clusters"] for f in fits)),
-        "n_individuals": int(max(f["n_individuals"] for f in fits)),
+        "n_clusters": int(max(f.n_clusters for f in fits)),
+        "n_individuals": int(max(f.n_individuals for f in fits)),
     }
 
 
@@ -318,12 +297,14 @@ def sensitivity_analyses(
                 df=stage1.df,
             )
             fits.append(
-                {
-                    **fit,
-                    "df_method": "clusters - strata - arms + 1",
-                    "n_clusters": len(cm),
-                    "n_individuals": int(cm["n"].sum()),
-                }
+                ArmEffectFit(
+                    estimate=fit.estimate,
+                    variance=fit.variance,
+                    df=fit.df,
+                    df_method="clusters - strata - arms + 1",
+                    n_individuals=int(cm["n"].sum()),
+                    n_clusters=len(cm),
+                )
             )
         rows.append(
             _pooled_row(
@@ -350,104 +331,6 @@ def sensitivity_analyses(
 # ---------------------------------------------------------------------------------------------
 # Re-randomisation test
 # ---------------------------------------------------------------------------------------------
-
-
-class PermutationResult(dict):
-    """Summary of a stratified re-randomisation test (a dict with the keys below).
-
-    ``statistic`` (observed), ``p`` (two-sided), ``method`` (``"exact"`` when every allocation
-    was enumerated, ``"monte_carlo"`` when allocations were sampled), ``n_allocations``
-    (enumerated or sampled), ``mc_se`` (Monte Carlo SE of ``p``: 0 when exact,
-    ``sqrt(p (1 - p) / n_allocations)`` when sampled), ``null`` (ndarray of the statistic under
-    every enumerated / sampled allocation).
-    """
-
-
-def _allocation_count(strata: np.ndarray, treated: np.ndarray) -> int:
-    count = 1
-    for s in np.unique(strata):
-        in_s = strata == s
-        count *= math.comb(int(in_s.sum()), int(treated[in_s].sum()))
-    return count
-
-
-def stratified_permutation_test(
-    values: np.ndarray,
-    strata: np.ndarray,
-    treated: np.ndarray,
-    *,
-    max_enumerated: int,
-    permutations: int,
-    rng: np.random.Generator,
-) -> PermutationResult:
-    """Re-randomisation test of the difference in mean cluster values between arms.
-
-    The statistic is ``mean(values[treated]) - mean(values[~treated])``; the allocations are
-    those with the observed number of treatment clusters in every stratum.
-
-    Parameters
-    ----------
-    values : ndarray, shape (G,)
-        One value per cluster (e.g. its mean covariate-adjusted residual).
-    strata : ndarray, shape (G,)
-        Randomisation stratum of each cluster.
-    treated : ndarray of bool or 0/1, shape (G,)
-        Observed allocation.
-    max_enumerated : int
-        Enumerate all allocations exactly when there are at most this many.
-    permutations : int
-        Number of sampled allocations otherwise (p = (1 + #extreme) / (1 + permutations)).
-    rng : numpy.random.Generator
-        Source of the sampled allocations.
-
-    Returns
-    -------
-    PermutationResult
-    """
-    v = np.asarray(values, float)
-    s = np.asarray(strata)
-    t = np.asarray(treated).astype(bool)
-    n1, n0 = int(t.sum()), int((~t).sum())
-    if n1 == 0 or n0 == 0:
-        raise ValueError("both arms need at least one cluster for a re-randomisation test")
-    total = float(v.sum())
-    observed = float(v[t].mean() - v[~t].mean())
-    tol = 1e-9 * max(1.0, float(np.abs(v).max()))
-    count = _allocation_count(s, t)
-    if count <= max_enumerated:
-        sums = np.zeros(1)
-        for level in np.unique(s):
-            idx = np.flatnonzero(s == level)
-            k = int(t[idx].sum())
-            combos = np.array(list(itertools.combinations(range(len(idx)), k)), dtype=int)
-            part = v[idx][combos].sum(axis=1) if k else np.zeros(1)
-            sums = (sums[:, None] + part[None, :]).ravel()
-        null = sums / n1 - (total - sums) / n0
-        p = float(np.mean(np.abs(null) >= abs(observed) - tol))
-        return PermutationResult(
-            statistic=observed,
-            p=p,
-            method="exact",
-            n_allocations=int(len(null)),
-            mc_se=0.0,
-            null=null,
-        )
-    null = np.empty(permutations)
-    groups = [np.flatnonzero(s == level) for level in np.unique(s)]
-    for b in range(permutations):
-        alloc = np.zeros(len(v), bool)
-        for idx in groups:
-            alloc[rng.permutation(idx)[: int(t[idx].sum())]] = True
-        null[b] = v[alloc].mean() - v[~alloc].mean()
-    p = float((1 + np.sum(np.abs(null) >= abs(observed) - tol)) / (1 + permutations))
-    return PermutationResult(
-        statistic=observed,
-        p=p,
-        method="monte_carlo",
-        n_allocations=permutations,
-        mc_se=math.sqrt(p * (1 - p) / permutations),
-        null=null,
-    )
 
 
 def rerandomisation_test(
@@ -485,16 +368,16 @@ def rerandomisation_test(
         rng=derive_rng(config["seed"], "rerandomisation", scale),
     )
     layout = clusters.groupby(["stratum", "treated"]).size()
-    null = sign * result["null"]
+    null = sign * result.null
     quantiles = [0.005, 0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975, 0.995]
     summary = {
         "outcome": scale,
         "contrast": contrast_label(config, direction),
-        "statistic": sign * result["statistic"],
-        "p": result["p"],
-        "method": result["method"],
-        "mc_se": result["mc_se"],
-        "n_allocations": result["n_allocations"],
+        "statistic": sign * result.statistic,
+        "p": result.p,
+        "method": result.method,
+        "mc_se": result.mc_se,
+        "n_allocations": result.n_allocations,
         "data": "observed (complete cases, no imputation)",
         "n_individuals": int(clusters["n"].sum()),
         "n_clusters": int(len(clusters)),

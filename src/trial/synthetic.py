@@ -36,6 +36,11 @@ counterfactual population in which every person is scored under both arms with t
 the complier-average effect (mean effect among individuals of clusters that took part) and the
 dose effect (mean effect of allocation divided by the mean participation score under
 allocation: the estimand of a dose-response instrumental-variable analysis).
+
+Kept as one module, over the 600-line guide: its private functions are the steps of
+:func:`generate_trial` (clusters, people, latent scores, participation, dropout, measures,
+service use, audit), each drawing from a random stream of its own name, and no other module of
+the library calls them.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ Scopes:
 * ``pooling``: all of ``pooling.py``;
 * ``bootstrap``: all of ``bootstrap.py``;
 * ``inference``: the Kenward-Roger, Satterthwaite, between-within and contrast code of
-  ``mixed.py`` (the functions listed in ``INFERENCE`` below);
+  ``stats/mixed/`` (the functions listed in ``INFERENCE`` below);
 * ``glmm``, ``gee``, ``cluster_level``, ``marginal``: all of ``stats/glmm.py``,
   ``stats/gee.py``, ``stats/cluster_level.py``, ``stats/marginal.py``;
 * ``sandwich``: all of ``sandwich.py`` (the CR2 covariance);
-* ``iv``: the instrumental-variable estimators of ``participation.py`` (``IV`` below).
+* ``iv``: the instrumental-variable estimators of ``stats/iv.py``.
 
 Run from the repository root (needs the ``mutation`` extra, ``pip install -e ".[mutation]"``);
 not part of CI. Mutants are run niced, one at a time unless ``--max-children`` says otherwise::
@@ -47,26 +47,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+# mutmut's record of each mutated module of a scope
 META = {
-    "pooling": "mutants/src/trial/pooling.py.meta",
-    "bootstrap": "mutants/src/trial/bootstrap.py.meta",
-    "inference": "mutants/src/trial/mixed.py.meta",
-    "glmm": "mutants/src/trial/stats/glmm.py.meta",
-    "gee": "mutants/src/trial/stats/gee.py.meta",
-    "cluster_level": "mutants/src/trial/stats/cluster_level.py.meta",
-    "marginal": "mutants/src/trial/stats/marginal.py.meta",
-    "sandwich": "mutants/src/trial/sandwich.py.meta",
-    "iv": "mutants/src/trial/participation.py.meta",
+    "pooling": ("mutants/src/trial/pooling.py.meta",),
+    "bootstrap": ("mutants/src/trial/bootstrap.py.meta",),
+    "inference": tuple(
+        f"mutants/src/trial/stats/mixed/{m}.py.meta"
+        for m in ("results", "view", "ddf", "single", "nested", "checks")
+    ),
+    "glmm": ("mutants/src/trial/stats/glmm.py.meta",),
+    "gee": ("mutants/src/trial/stats/gee.py.meta",),
+    "cluster_level": ("mutants/src/trial/stats/cluster_level.py.meta",),
+    "marginal": ("mutants/src/trial/stats/marginal.py.meta",),
+    "sandwich": ("mutants/src/trial/sandwich.py.meta",),
+    "iv": ("mutants/src/trial/stats/iv.py.meta",),
 }
-# the Kenward-Roger / Satterthwaite / between-within / contrast code of mixed.py
+# the Kenward-Roger / Satterthwaite / between-within / contrast code of stats/mixed/
 INFERENCE = [
     "xǁMixedModelArrayFitǁcontrast",
     "xǁMixedModelArrayFitǁf_test",
     "xǁMixedModelArrayFitǁsummary",
-    "xǁMixedModelFitǁ_weights",
-    "xǁMixedModelFitǁcontrast",
-    "xǁMixedModelFitǁf_test",
-    "xǁMixedModelFitǁsummary_table",
+    "xǁTermViewǁweights",
+    "xǁTermViewǁcontrast",
+    "xǁTermViewǁf_test",
+    "xǁTermViewǁsummary_table",
     "xǁ_Inferenceǁcontrast_df",
     "xǁ_Inferenceǁf_test",
     "x__kr_ddf",
@@ -82,7 +86,7 @@ INFERENCE = [
     "x__bw_df",
     "x__column_levels",
 ]
-# the instrumental-variable (complier-average) estimators of participation.py
+# the instrumental-variable estimators of stats/iv.py
 IV = [
     "xǁIVFitǁvariance",
     "x__t_inference",
@@ -114,10 +118,11 @@ def _in_scope(scope: str, name: str) -> bool:
 
 
 def _results(scope: str) -> dict[str, str]:
-    path = ROOT / META[scope]
-    if not path.exists():
-        return {}
-    codes = json.loads(path.read_text())["exit_code_by_key"]
+    codes = {}
+    for meta in META[scope]:
+        path = ROOT / meta
+        if path.exists():
+            codes.update(json.loads(path.read_text())["exit_code_by_key"])
     return {
         k: STATUS.get(v, "not checked" if v is None else f"exit {v}")
         for k, v in codes.items()
@@ -172,7 +177,7 @@ def _run(
         # function whose code changed
         _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
     for scope in scopes:
-        if not (ROOT / META[scope]).exists():
+        if not all((ROOT / meta).exists() for meta in META[scope]):
             # generate the mutants (and the test-to-function map) without running any
             _mutmut(["run", "--max-children", str(max_children), "no-such-mutant"])
         results = _results(scope)

@@ -86,11 +86,11 @@ def test_per_time_cluster_robust_means_match_vcovcl(long, ref, outcome):
             part = long[(long["audit_time"] == t) & (long["treatment"] == arm)]
             got = cluster_robust_mean(part[outcome], part["team_id"])
             key = f"time{t}_arm{arm}"
-            assert got["estimate"] == pytest.approx(
+            assert got.estimate == pytest.approx(
                 _value(ref, outcome, "by_time", "estimate", key), rel=RTOL
             )
-            assert got["se"] == pytest.approx(_value(ref, outcome, "by_time", "se", key), rel=RTOL)
-            assert got["df"] == _value(ref, outcome, "by_time", "n_clusters", key) - 1
+            assert got.se == pytest.approx(_value(ref, outcome, "by_time", "se", key), rel=RTOL)
+            assert got.df == _value(ref, outcome, "by_time", "n_clusters", key) - 1
 
 
 @pytest.mark.parametrize("outcome", list(OUTCOMES))

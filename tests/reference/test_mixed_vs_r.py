@@ -1,4 +1,4 @@
-"""Compare trial.mixed with lme4 / lmerTest / pbkrtest on committed data.
+"""Compare trial.stats.mixed with lme4 / lmerTest / pbkrtest on committed data.
 
 Fixtures are produced by ``tests/reference/r/mixed_models.R`` (versions recorded in the header
 of each fixture file); R is not needed to run these tests.
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.mixed import (
+from trial.stats.mixed import (
     MixedModelArrayFit,
     MixedModelFit,
     fit_random_intercept_arrays,
@@ -430,7 +430,7 @@ KR_DDF = pd.read_csv(FIXTURES / "kr_ddf.csv", comment="#")
 def test_kr_df_and_scaling_match_pbkrtest(row: dict) -> None:
     """pbkrtest's .KR_adjust on inputs built to give chosen A1 and A2: ordinary cases, a df
     within 0.01 of 2 (scaling set to 1), V0 = 0 (|V0| < 1e-10 set to 0) and V0 < 0."""
-    from trial.mixed import _kr_df_from_a
+    from trial.stats.mixed.ddf import _kr_df_from_a
 
     ddf, scale, q = _kr_df_from_a(row["A1"], row["A2"], int(row["q"]))
     assert q == row["q"]

@@ -21,8 +21,9 @@ import pytest
 from scipy import stats
 
 from trial.icc import adjusted_icc, anova_icc, icc_table
-from trial.participation import cluster_level_iv, two_stage_least_squares
-from trial.sensitivity import cluster_level_fit, cluster_mean_residuals
+from trial.sensitivity import cluster_mean_residuals
+from trial.stats.iv import cluster_level_iv, two_stage_least_squares
+from trial.stats.two_stage import cluster_level_fit
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "secondary"
@@ -182,10 +183,10 @@ def test_two_stage_cluster_level_analysis_matches_r(weighted: bool) -> None:
         cm["n"].to_numpy() if weighted else None,
         df=stage1.df,
     )
-    np.testing.assert_allclose(fit["estimate"], ref["estimate"], rtol=1e-8)
-    np.testing.assert_allclose(np.sqrt(fit["variance"]), ref["se"], rtol=1e-8)
-    t = fit["estimate"] / np.sqrt(fit["variance"])
-    np.testing.assert_allclose(2 * stats.t.sf(abs(t), fit["df"]), ref["p"], rtol=1e-8)
+    np.testing.assert_allclose(fit.estimate, ref["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(np.sqrt(fit.variance), ref["se"], rtol=1e-8)
+    t = fit.estimate / np.sqrt(fit.variance)
+    np.testing.assert_allclose(2 * stats.t.sf(abs(t), fit.df), ref["p"], rtol=1e-8)
     assert len(cm) == ref["n_clusters"] and cm["n"].sum() == ref["n_individuals"]
 
 

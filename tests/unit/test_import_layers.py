@@ -68,6 +68,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.impute.diagnostics",
             "trial.costs",
             "trial.participation",
+            "trial.staff",
             "trial.sensitivity",
             "trial.icc",
             "trial.audit",

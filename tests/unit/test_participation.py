@@ -13,13 +13,17 @@ import pytest
 from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
 from trial.config import secondary_config_problems
 from trial.participation import (
+    IV_METHODS,
     ParticipationError,
-    cluster_level_iv,
-    iv_bootstrap,
     participation_scores,
     published_participation_table,
-    staff_analysis_table,
-    staff_outcomes,
+)
+from trial.staff import staff_analysis_table, staff_outcomes
+from trial.stats import iv
+from trial.stats.iv import (
+    IVIdentificationError,
+    cluster_level_iv,
+    iv_bootstrap,
     two_stage_least_squares,
 )
 
@@ -120,7 +124,7 @@ def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
     assert (fit.ci_low, fit.ci_high) == pytest.approx(
         (fit.estimate - q * fit.se, fit.estimate + q * fit.se), rel=1e-12
     )
-    with pytest.raises(ParticipationError, match="not identified"):
+    with pytest.raises(IVIdentificationError, match="not identified"):
         cluster_level_iv(r, np.zeros(20), z, df=17, n_individuals=200)
     # a dose in other units (x 1e6) scales the effect by 1e-6 and leaves its t and p
     big = cluster_level_iv(r, dose * 1e6, z, df=17, n_individuals=200)
@@ -130,11 +134,17 @@ def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
     # against doses of about 0.5 is zero to rounding, not an effect to divide by
     same = np.where(z == 1, dose[z == 1].repeat(2) + 1e-12, dose[z == 1].repeat(2))
     with pytest.raises(
-        ParticipationError,
+        IVIdentificationError,
         match="^the treatment received does not differ between arms: the instrumental-variable "
         "effect is not identified$",
     ):
         cluster_level_iv(r, same, z, df=17, n_individuals=200)
+
+
+
+def test_the_reported_iv_methods_are_the_estimators_the_kernel_replicates() -> None:
+    """Every estimator the report lists can be bootstrapped, and no other."""
+    assert tuple(IV_METHODS) == iv.METHODS
 
 
 @pytest.mark.slow

@@ -10,11 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from trial.sensitivity import (
-    cluster_level_fit,
-    stratified_permutation_test,
-    tipping_points,
-)
+from trial.sensitivity import tipping_points
+from trial.stats.permutation import stratified_permutation_test
+from trial.stats.two_stage import cluster_level_fit
 
 
 def _brute_force_null(values, strata, treated):
@@ -50,13 +48,13 @@ def test_exact_null_distribution_equals_brute_force_enumeration() -> None:
         rng=np.random.default_rng(1),
     )
     brute = _brute_force_null(TINY["values"], TINY["strata"], TINY["treated"])
-    assert res["method"] == "exact"
-    assert res["n_allocations"] == len(brute) == 6 * 6  # C(4,2) x C(4,2)
-    np.testing.assert_allclose(np.sort(res["null"]), np.sort(brute), rtol=0, atol=1e-12)
+    assert res.method == "exact"
+    assert res.n_allocations == len(brute) == 6 * 6  # C(4,2) x C(4,2)
+    np.testing.assert_allclose(np.sort(res.null), np.sort(brute), rtol=0, atol=1e-12)
     v, t = np.array(TINY["values"]), np.array(TINY["treated"], bool)
     observed = v[t].mean() - v[~t].mean()
-    assert res["statistic"] == pytest.approx(observed)
-    assert res["p"] == pytest.approx(np.mean(np.abs(brute) >= abs(observed) - 1e-12))
+    assert res.statistic == pytest.approx(observed)
+    assert res.p == pytest.approx(np.mean(np.abs(brute) >= abs(observed) - 1e-12))
 
 
 def test_stratification_restricts_the_allocations() -> None:
@@ -69,7 +67,7 @@ def test_stratification_restricts_the_allocations() -> None:
         permutations=999,
         rng=np.random.default_rng(1),
     )
-    assert res["n_allocations"] == 70
+    assert res.n_allocations == 70
 
 
 def test_unequal_strata_and_monte_carlo_agree_with_exact() -> None:
@@ -81,13 +79,13 @@ def test_unequal_strata_and_monte_carlo_agree_with_exact() -> None:
         values, strata, treated, max_enumerated=10_000, permutations=999, rng=rng
     )
     brute = _brute_force_null(values, strata, treated)
-    np.testing.assert_allclose(np.sort(exact["null"]), np.sort(brute), atol=1e-12)
+    np.testing.assert_allclose(np.sort(exact.null), np.sort(brute), atol=1e-12)
     mc = stratified_permutation_test(
         values, strata, treated, max_enumerated=1, permutations=20_000, rng=np.random.default_rng(3)
     )
-    assert mc["method"] == "monte_carlo" and mc["n_allocations"] == 20_000
+    assert mc.method == "monte_carlo" and mc.n_allocations == 20_000
     # binomial Monte Carlo error of p with 20000 draws is below 0.004
-    assert abs(mc["p"] - exact["p"]) < 0.015
+    assert abs(mc.p - exact.p) < 0.015
 
 
 def test_permutation_test_rejects_a_large_effect_and_not_a_null_one() -> None:
@@ -97,8 +95,8 @@ def test_permutation_test_rejects_a_large_effect_and_not_a_null_one() -> None:
     null_values = rng.normal(size=16)
     shifted = null_values + 3.0 * treated
     kw = {"max_enumerated": 10**6, "permutations": 999, "rng": rng}
-    assert stratified_permutation_test(shifted, strata, treated, **kw)["p"] < 0.01
-    assert stratified_permutation_test(null_values, strata, treated, **kw)["p"] > 0.05
+    assert stratified_permutation_test(shifted, strata, treated, **kw).p < 0.01
+    assert stratified_permutation_test(null_values, strata, treated, **kw).p > 0.05
 
 
 def test_cluster_level_unweighted_is_the_pooled_two_sample_t_test() -> None:
@@ -107,9 +105,9 @@ def test_cluster_level_unweighted_is_the_pooled_two_sample_t_test() -> None:
     treated = np.array([1] * 7 + [0] * 6)
     fit = cluster_level_fit(means, treated)
     ref = stats.ttest_ind(means[treated == 1], means[treated == 0], equal_var=True)
-    assert fit["df"] == 11
-    assert fit["estimate"] == pytest.approx(means[treated == 1].mean() - means[treated == 0].mean())
-    assert fit["estimate"] / np.sqrt(fit["variance"]) == pytest.approx(ref.statistic)
+    assert fit.df == 11
+    assert fit.estimate == pytest.approx(means[treated == 1].mean() - means[treated == 0].mean())
+    assert fit.estimate / np.sqrt(fit.variance) == pytest.approx(ref.statistic)
 
 
 def test_cluster_level_weighted_matches_statsmodels_wls() -> None:
@@ -121,9 +119,9 @@ def test_cluster_level_weighted_matches_statsmodels_wls() -> None:
     sizes = rng.integers(3, 20, size=13)
     fit = cluster_level_fit(means, treated, sizes)
     ref = sm.WLS(means, sm.add_constant(treated.astype(float)), weights=sizes).fit()
-    assert fit["estimate"] == pytest.approx(ref.params[1], rel=1e-10)
-    assert np.sqrt(fit["variance"]) == pytest.approx(ref.bse[1], rel=1e-10)
-    assert fit["df"] == ref.df_resid
+    assert fit.estimate == pytest.approx(ref.params[1], rel=1e-10)
+    assert np.sqrt(fit.variance) == pytest.approx(ref.bse[1], rel=1e-10)
+    assert fit.df == ref.df_resid
 
 
 def test_tipping_points_interpolate_the_crossing_by_hand() -> None:
@@ -147,10 +145,10 @@ def test_tipping_points_interpolate_the_crossing_by_hand() -> None:
 def test_monte_carlo_p_carries_its_monte_carlo_error_and_exact_has_none() -> None:
     kw = {"permutations": 4000, "rng": np.random.default_rng(2)}
     exact = stratified_permutation_test(**TINY, max_enumerated=10_000, **kw)
-    assert exact["method"] == "exact" and exact["mc_se"] == 0.0
+    assert exact.method == "exact" and exact.mc_se == 0.0
     mc = stratified_permutation_test(**TINY, max_enumerated=10, **kw)
-    assert mc["method"] == "monte_carlo"
-    assert mc["mc_se"] == pytest.approx(np.sqrt(mc["p"] * (1 - mc["p"]) / 4000))
+    assert mc.method == "monte_carlo"
+    assert mc.mc_se == pytest.approx(np.sqrt(mc.p * (1 - mc.p) / 4000))
 
 
 def test_rerandomisation_uses_observed_data_and_the_two_stage_statistic(small_config) -> None:

@@ -1,7 +1,7 @@
 """Rule build_staff_table: score the staff outcomes, one row per staff member."""
 
-from trial.participation import staff_analysis_table
 from trial.runlog import start_log
+from trial.staff import staff_analysis_table
 
 log = start_log(snakemake.log[0], snakemake.rule)
 table = staff_analysis_table(snakemake.config)

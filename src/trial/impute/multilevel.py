@@ -6,6 +6,10 @@ intercept, fitted by a Gibbs sampler in the manner of the two-level normal metho
 imputed once per cluster from a Bayesian normal regression on cluster means of the other
 variables, in the manner of mice ``2lonly.norm``. Every per-cluster quantity is computed with
 segment sums (``numpy.bincount``), so a sweep of the sampler costs O(n p + J p^2).
+
+Kept as one module, over the 600-line guide: it is one sampler (the conditional models of
+the incomplete variables, their Gibbs steps and the sufficient statistics they share), whose
+parts are not used apart.
 """
 
 from __future__ import annotations

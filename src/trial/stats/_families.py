@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from trial.mixed import _gram_rank
+from trial.stats.mixed.checks import _gram_rank
 
 __all__ = [
     "FAMILIES",

@@ -4,23 +4,23 @@ A fitted model hands :class:`WaldInference` its estimates, their covariance and 
 coefficient (between-within for the GLMM, clusters - p for GEE, ``inf`` for z). A single
 contrast gets the smallest df of the coefficients it involves; a multi-df Wald test is
 ``F = W / q`` on ``(q, df)`` with that same df, or chi-square ``W`` on ``q`` df when the df is
-infinite. The results are the linear engine's :class:`~trial.mixed.ContrastResult` and
-:class:`~trial.mixed.FTestResult`, so that callers treat all models alike.
+infinite. The results are the linear engine's :class:`~trial.stats.mixed.ContrastResult` and
+:class:`~trial.stats.mixed.FTestResult`, and a labelled fit is the linear engine's table view
+(:class:`~trial.stats.mixed.view.TermView`), so that callers treat all models alike.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
-from trial.mixed import ContrastResult, FTestResult
 from trial.stats._families import ModelInputError
+from trial.stats.mixed.results import ContrastResult, FTestResult
+from trial.stats.mixed.view import TermView
 
 __all__ = ["ArrayInference", "LabelledFit", "WaldInference", "t_summary"]
 
@@ -129,7 +129,7 @@ class ArrayInference:
         return t_summary(self.beta, self.se, self.df, alpha)
 
 
-class LabelledFit:
+class LabelledFit(TermView):
     """Mix-in giving a plain-array fit (``self.arrays``) labels (``self.terms``).
 
     The array fit must be an :class:`ArrayInference` with a ``df_method``; its other
@@ -138,56 +138,9 @@ class LabelledFit:
 
     arrays: Any
     terms: tuple[str, ...]
+    _input_error: ClassVar[type[Exception]] = ModelInputError
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name == "arrays":
             raise AttributeError(name)
         return getattr(self.arrays, name)
-
-    @cached_property
-    def _index(self) -> pd.Index:
-        return pd.Index(self.terms, dtype=object, copy=False)
-
-    @cached_property
-    def params(self) -> pd.Series:
-        """Estimates indexed by term."""
-        return pd.Series(self.arrays.beta, index=self._index, name="estimate")
-
-    @cached_property
-    def cov(self) -> pd.DataFrame:
-        """Covariance of :attr:`params` used for inference."""
-        return pd.DataFrame(self.arrays.cov, index=self._index, columns=self._index)
-
-    @cached_property
-    def df(self) -> pd.Series:
-        """Denominator df of each coefficient."""
-        return pd.Series(self.arrays.df, index=self._index, name="df")
-
-    def weights(self, L: Any) -> np.ndarray:
-        """Contrast weights from an array, or from a Series (or DataFrame) matched by term."""
-        names = list(self.terms)
-        if isinstance(L, pd.Series | pd.DataFrame):
-            keys = L.index if isinstance(L, pd.Series) else L.columns
-            unknown = [k for k in keys if k not in names]
-            if unknown:
-                raise ModelInputError(f"unknown coefficient names in contrast: {unknown}")
-            if isinstance(L, pd.Series):
-                return L.reindex(names).fillna(0.0).to_numpy(dtype=float)
-            return L.reindex(columns=names).fillna(0.0).to_numpy(dtype=float)
-        return np.asarray(L, dtype=float)
-
-    def contrast(self, L: Any, alpha: float = 0.05) -> ContrastResult:
-        """A single contrast; a Series is matched by term (absent terms get weight 0)."""
-        return self.arrays._wald.contrast(self.weights(L), alpha)
-
-    def f_test(self, L: Any) -> FTestResult:
-        """A multi-df Wald test; a DataFrame is aligned to the terms by column."""
-        return self.arrays._wald.f_test(self.weights(L))
-
-    def summary_table(self, alpha: float = 0.05) -> pd.DataFrame:
-        """One row per coefficient: ``term, estimate, se, df, t, p, ci_low, ci_high, df_method``."""
-        a = self.arrays
-        out: dict[str, Any] = {"term": list(self.terms)}
-        out.update(t_summary(a.beta, np.sqrt(np.diag(a.cov)), a.df, alpha))
-        out["df_method"] = a.df_method
-        return pd.DataFrame(out)

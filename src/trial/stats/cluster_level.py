@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from trial.mixed import _column_levels, _gram_rank
 from trial.stats._families import FAMILIES, ModelFitError, ModelInputError, cluster_codes
+from trial.stats.mixed.checks import _column_levels, _gram_rank
 
 __all__ = [
     "ClusterLevelAnalysis",

@@ -54,8 +54,8 @@ vanish by symmetry and ``cov`` is the inverse of the ``beta`` block.
 Denominator degrees of freedom
 ------------------------------
 ``"between-within"`` (default)
-    t on the between-within df of :mod:`trial.mixed` (SAS ``DDFM=BETWITHIN``): a coefficient of
-    a cluster-level column (constant within every cluster), and the intercept, gets clusters
+    t on the between-within df of :mod:`trial.stats.mixed` (SAS ``DDFM=BETWITHIN``): a coefficient
+    of a cluster-level column (constant within every cluster), and the intercept, gets clusters
     minus the number of cluster-level parameters; a column varying within clusters gets
     observations minus clusters minus the number of within-cluster parameters. With few
     clusters this is the df Li and Redden (2015) and Leyrat et al (2018) recommend for a GLMM.
@@ -74,6 +74,10 @@ Li P, Redden DT (2015). Small sample performance of bias-corrected sandwich esti
 cluster-randomized trials with binary outcomes. Stat Med 34:281-296.
 Leyrat C, Morgan KE, Leurent B, Kahan BC (2018). Cluster randomized trials with a small number of
 clusters: which analyses should be used? Int J Epidemiol 47:321-331.
+
+Kept as one module, over the 600-line guide: it is one estimator (the quadrature
+likelihood, its gradient, the optimiser, the verification and the inference), whose parts are
+not used apart.
 """
 
 from __future__ import annotations
@@ -87,7 +91,6 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from trial.mixed import _bw_df, _column_levels
 from trial.stats._families import (
     Family,
     ModelFitError,
@@ -97,6 +100,8 @@ from trial.stats._families import (
     model_inputs,
 )
 from trial.stats._wald import ArrayInference, LabelledFit, WaldInference
+from trial.stats.mixed.checks import _column_levels
+from trial.stats.mixed.ddf import _bw_df
 
 __all__ = [
     "DF_METHODS",

@@ -1,4 +1,4 @@
-# Reference values for the between-within df and multi-df F tests of src/trial/mixed.py.
+# Reference values for the between-within df and multi-df F tests of src/trial/stats/mixed/.
 #
 # R has no between-within method (SAS DDFM=BETWITHIN), so this script computes it from its
 # definition, independently of the Python code, on the models of mixed_models.R:

@@ -1,5 +1,5 @@
 # Reference values for the Kenward-Roger denominator df and F scaling from the quantities A1,
-# A2 and the rank q (src/trial/mixed.py, _kr_df_from_a), including their edge cases.
+# A2 and the rank q (src/trial/stats/mixed/ddf.py, _kr_df_from_a), including their edge cases.
 #
 # pbkrtest computes the df and scaling inside .KR_adjust(PhiA, Phi, L, beta, betaH) from
 # A1 = sum_ij e W_ij tr(u_i) tr(u_j) and A2 = sum_ij e W_ij tr(u_i u_j'), u_i = Theta Phi P_i Phi.

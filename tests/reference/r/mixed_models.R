@@ -1,4 +1,4 @@
-# Reference values for the random-intercept mixed-model engine (src/trial/mixed.py).
+# Reference values for the random-intercept mixed-model engine (src/trial/stats/mixed/).
 #
 # Reads the committed CSVs in tests/reference/data/mixed/, fits each model with lme4/lmerTest
 # (REML and ML) and pbkrtest, and writes long-format CSV fixtures to

@@ -1,6 +1,7 @@
-# Reference values for the branches of the multi-df Satterthwaite F test (src/trial/mixed.py,
-# lmerTest's contestMD): a direction with df <= 2 (the test then takes 2 as its denominator df),
-# directions with equal df (averaged), and a mix of equal and unequal df (combined).
+# Reference values for the branches of the multi-df Satterthwaite F test
+# (src/trial/stats/mixed/ddf.py, lmerTest's contestMD): a direction with df <= 2 (the test then
+# takes 2 as its denominator df), directions with equal df (averaged), and a mix of equal and
+# unequal df (combined).
 # Reads tests/reference/data/mixed/satt_few_clusters.csv and satt_balanced.csv (made by
 # make_satterthwaite_f.py there); writes tests/reference/fixtures/mixed/satterthwaite_f.csv with
 # dataset, fit, test, F, num_df, den_df, p and the df of each coefficient tested.

@@ -1,4 +1,4 @@
-# Reference values for src/trial/participation.py (two-stage least squares with a
+# Reference values for src/trial/stats/iv.py (two-stage least squares with a
 # cluster-robust covariance) and src/trial/icc.py (ANOVA ICC with Searle's interval).
 #
 # Reads the committed inputs in tests/reference/data/secondary/ (made by make_data.py there)
