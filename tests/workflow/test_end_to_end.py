@@ -226,7 +226,7 @@ def test_report_opens_with_the_primary_result_before_any_table(run):
     rows = summary[summary["outcome"] == primary["outcome"]]
     assert rows["n_analysed"].sum() == primary["n_individuals"]
     assert rows["n_clusters"].sum() == primary["n_clusters"]
-    table = pd.read_csv(folder / "derived" / "scored" / "analysis_table.csv")
+    table = pd.read_parquet(folder / "derived" / "scored" / "analysis_table.parquet")
     alive = table["followup_status"] != "died"
     assert rows["n_observed"].sum() == table.loc[alive, "qpr_total__followup"].notna().sum()
     for row in rows.itertuples():
