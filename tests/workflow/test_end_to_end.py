@@ -303,6 +303,12 @@ def test_results_are_identical_with_one_or_two_cores(run, rerun):
         "figures/consort_flow.svg",
     ):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name
+    # so are the tables passed between rules (no time or path in a Parquet file)
+    passed = sorted(p.relative_to(first) for p in (first / "derived").rglob("*.parquet"))
+    assert len(passed) > 10
+    assert passed == sorted(p.relative_to(second) for p in (second / "derived").rglob("*.parquet"))
+    for name in passed:
+        assert filecmp.cmp(first / name, second / name, shallow=False), name
 
 
 def test_verify_passes_on_the_same_tables_and_fails_on_an_altered_expected_number(run, tmp_path):
