@@ -2,7 +2,7 @@
 
 Times :func:`trial.costs.bootstrap_costs` for 2000 two-stage (shrinkage) replicates over every
 completed data set, as the workflow's chunks do together. Uses the example's completed data sets
-(``data/derived/refocus/imputed/*.csv``, with cost columns) when present; otherwise makes ``m``
+(``data/derived/refocus/imputed/*.parquet``, with cost columns) when present; otherwise makes ``m``
 crude completed copies of the example's analysis table (gaps filled by arm means), which has the
 same shape and therefore the same cost.
 
@@ -21,6 +21,7 @@ import pandas as pd
 from trial.analysis import build_analysis_table
 from trial.config import load_config
 from trial.costs import bootstrap_costs
+from trial.intermediate import read_intermediate
 from trial.vocabulary import COST_FOLLOWUP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def completed_tables(config: dict, m: int) -> dict[int, pd.DataFrame]:
     imputed = ROOT / config["paths"]["derived"] / "imputed"
-    files = {i: imputed / f"{i}.csv" for i in range(1, m + 1)}
+    files = {i: imputed / f"{i}.parquet" for i in range(1, m + 1)}
     if all(p.exists() for p in files.values()):
-        tables = {i: pd.read_csv(p) for i, p in files.items()}
+        tables = {i: read_intermediate(config, p) for i, p in files.items()}
         if all(COST_FOLLOWUP in t.columns for t in tables.values()):
             return tables
     table = build_analysis_table(config, ROOT / config["paths"]["raw"])

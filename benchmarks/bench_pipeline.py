@@ -40,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_primary_vs_r import run_r  # noqa: E402
 
+from trial.intermediate import read_intermediate  # noqa: E402
+
 
 def copy_project(folder: Path, config_path: Path) -> Path:
     """The workflow, the configs and the config's raw data under ``folder``."""
@@ -152,7 +154,10 @@ def main() -> None:
         print(f"load average after: {' '.join(f'{x:.2f}' for x in load_after)}")
 
         if not args.no_r and shutil.which("Rscript"):
-            table = scratch / config["paths"]["derived"] / "scored" / "analysis_table.csv"
+            table = scratch / "analysis_table.csv"  # the R script reads a CSV
+            derived = scratch / config["paths"]["derived"]
+            scored = read_intermediate(config, derived / "scored" / "analysis_table.parquet")
+            scored.to_csv(table, index=False, lineterminator="\n")
             maxit = config["imputation"]["iterations"]
             try:
                 r_times, _ = run_r(table, config["imputation"]["m"], maxit, config["seed"])

@@ -211,7 +211,7 @@ def run_scenario(
     seconds = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     log_text = log_path.read_text(encoding="utf-8")
-    analysed = folder / "derived" / "scored" / "analysis_table.csv"
+    analysed = folder / "derived" / "scored" / "analysis_table.parquet"
     return {
         "clusters": clusters,
         "individuals": individuals,

@@ -12,8 +12,9 @@
 #      df; here the between-within df: clusters - cluster-level fixed effects = 27 - 3 = 24).
 #
 # Usage: Rscript benchmarks/r_primary_analysis.R ANALYSIS_TABLE.csv [M] [MAXIT] [SEED]
-#   ANALYSIS_TABLE.csv: the pipeline's scored analysis table (data/derived/refocus/scored/
-#   analysis_table.csv, or the copy bench_primary_vs_r.py writes); M = 50, MAXIT = 20 by default
+#   ANALYSIS_TABLE.csv: the pipeline's scored analysis table as CSV (the copy of data/derived/
+#   refocus/scored/analysis_table.parquet that bench_pipeline.py or bench_primary_vs_r.py
+#   writes); M = 50, MAXIT = 20 by default
 #   (the pipeline's iterations).
 # Prints the pooled arm effect and `seconds: <impute> <fit> <pool> <total>` (data loading and
 # package loading excluded, as in the Python benchmark).

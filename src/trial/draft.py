@@ -180,5 +180,9 @@ def _column_spec(values: pd.Series, *, identifier: bool, unit: bool, top: bool) 
         )
     if 0 < len(codes) <= _MAX_CODES:
         listed = ", ".join(f'"{c}"' for c in codes)
-        return f"{{type: category, values: [{listed}]{missing}, description: TODO}}", ""
+        why = (
+            f": category: {len(codes)} text code(s), at most {_MAX_CODES}; every value is checked "
+            "against the list, and each code gets its own term in a model"
+        )
+        return f"{{type: category, values: [{listed}]{missing}, description: TODO}}", why
     return f"{{type: string{missing}, description: TODO}}", ""

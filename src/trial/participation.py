@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trial.intermediate import read_intermediate
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import Section, fmt, p_text
@@ -550,7 +551,7 @@ def participation_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     """Report section: participation scores, high vs low, instrumental-variable estimates,
     staff outcomes."""
     design = config["design"]
-    scores = pd.read_csv(inputs["participation_scores"])
+    scores = read_intermediate(config, inputs["participation_scores"])
     pooled = pd.read_csv(inputs["participation"])
     staff = pd.read_csv(inputs["staff_outcomes"]) if inputs.get("staff_outcomes") else None
     truth = None

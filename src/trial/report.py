@@ -32,6 +32,7 @@ from trial.costs import cost_section
 from trial.estimands import estimands_section
 from trial.icc import icc_section
 from trial.impute.diagnostics import diagnostics_section
+from trial.intermediate import read_intermediate
 from trial.participation import participation_section
 from trial.reporting import (
     Section,
@@ -511,7 +512,7 @@ def _version(name: str) -> str:
 
 
 def _design_section(config: Config, inputs: Inputs) -> Section:
-    traces = pd.read_csv(inputs["traces"][0])
+    traces = read_intermediate(config, inputs["traces"][0])
     engine = traces["engine"].iloc[0] if len(traces) else None  # none: nothing was imputed
     return Section("design", "Design and methods", "design.html.j2", {"engine": engine})
 

@@ -28,6 +28,11 @@ def test_draft_of_the_example_files():
     }
     assert tables["unit_costs"]["columns"]["unit_cost"]["type"] in ("integer", "number")
     assert tables["consumer_measures"]["columns"]["qpr_01"]["missing"] == "allowed"
+    gender = next(t for t in draft_config(RAW).splitlines() if t.strip().startswith("gender:"))
+    assert gender.endswith(
+        "# GUESSED: category: 2 text code(s), at most 12; every value is checked against the "
+        "list, and each code gets its own term in a model"
+    )
     assert draft["design"]["cluster_table"] == "TODO"
     assert draft["estimands"] == {
         "population": "TODO",

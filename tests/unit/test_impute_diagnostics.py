@@ -17,6 +17,7 @@ from trial.impute.diagnostics import (
     missingness_table,
     trace_plot,
 )
+from trial.intermediate import write_intermediate
 from trial.report import render_report
 
 
@@ -95,7 +96,7 @@ def test_section_renders_with_engine_and_reason(small_config, table, tmp_path):
     imputed_vs_observed_table(small_config, table, completed).to_csv(
         tmp_path / "cmp.csv", index=False
     )
-    pd.DataFrame(
+    trace = pd.DataFrame(
         {
             "iteration": [1],
             "variable": ["qpr_total__followup"],
@@ -104,11 +105,11 @@ def test_section_renders_with_engine_and_reason(small_config, table, tmp_path):
             "imputation": [1],
             "engine": ["miceforest"],
         }
-    ).to_csv(tmp_path / "1.trace.csv", index=False)
+    )
+    write_intermediate(small_config, trace, tmp_path / "1.trace.parquet")
     model = {"cluster": "team_id", "impute": ["a", "b"], "predictors": ["treatment"]}
     (tmp_path / "model.json").write_text(json.dumps(model))
-    traces = pd.read_csv(tmp_path / "1.trace.csv")
-    trace_plot(small_config, traces, tmp_path / "t.png")
+    trace_plot(small_config, trace, tmp_path / "t.png")
     imputed_vs_observed_plot(small_config, table, completed, tmp_path / "i.png")
     check = pd.DataFrame(
         {
@@ -137,7 +138,7 @@ def test_section_renders_with_engine_and_reason(small_config, table, tmp_path):
     check.to_csv(tmp_path / "check.csv", index=False)
     arm_difference_plot(check, tmp_path / "c.png")
     inputs = {
-        "traces": [tmp_path / "1.trace.csv"],
+        "traces": [tmp_path / "1.trace.parquet"],
         "imputation_model": tmp_path / "model.json",
         "missingness": tmp_path / "miss.csv",
         "imputed_vs_observed": tmp_path / "cmp.csv",

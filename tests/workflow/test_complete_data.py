@@ -66,7 +66,7 @@ def run(tmp_path_factory):
 
 def test_estimates_are_one_direct_fit_of_the_analysis_model(run):
     config, folder = run
-    table = read_intermediate(config, folder / "derived" / "scored" / "analysis_table.csv")
+    table = read_intermediate(config, folder / "derived" / "scored" / "analysis_table.parquet")
     outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
     assert len(outcomes) == 2 * len(config["analysis"]["outcomes"])
     for scale in (o["scale"] for o in config["analysis"]["outcomes"]):

@@ -226,7 +226,7 @@ def test_report_opens_with_the_primary_result_before_any_table(run):
     rows = summary[summary["outcome"] == primary["outcome"]]
     assert rows["n_analysed"].sum() == primary["n_individuals"]
     assert rows["n_clusters"].sum() == primary["n_clusters"]
-    table = pd.read_csv(folder / "derived" / "scored" / "analysis_table.csv")
+    table = pd.read_parquet(folder / "derived" / "scored" / "analysis_table.parquet")
     alive = table["followup_status"] != "died"
     assert rows["n_observed"].sum() == table.loc[alive, "qpr_total__followup"].notna().sum()
     for row in rows.itertuples():
@@ -303,6 +303,12 @@ def test_results_are_identical_with_one_or_two_cores(run, rerun):
         "figures/consort_flow.svg",
     ):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name
+    # so are the tables passed between rules (no time or path in a Parquet file)
+    passed = sorted(p.relative_to(first) for p in (first / "derived").rglob("*.parquet"))
+    assert len(passed) > 10
+    assert passed == sorted(p.relative_to(second) for p in (second / "derived").rglob("*.parquet"))
+    for name in passed:
+        assert filecmp.cmp(first / name, second / name, shallow=False), name
 
 
 def test_verify_passes_on_the_same_tables_and_fails_on_an_altered_expected_number(run, tmp_path):

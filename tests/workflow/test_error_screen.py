@@ -9,6 +9,7 @@ import sys
 import pytest
 import yaml
 
+from trial.cli import main
 from trial.config import load_config
 
 from ..conftest import ROOT
@@ -63,4 +64,63 @@ def test_a_key_given_twice_stops_with_its_line(trial):
     assert result.stderr.splitlines()[1] == (
         f"  - line {line + 2}, column 1: key 'seed' is given a second time (first on line "
         f"{line + 1}); YAML would silently keep only the last value"
+    )
+
+
+def snakemake_says(result: subprocess.CompletedProcess) -> str:
+    """What Snakemake printed (on stdout) when it stopped with exit code 1, on one line."""
+    assert result.returncode == 1 and result.stderr == "", result.stderr
+    return " ".join(result.stdout.split())
+
+
+def seed_line(text: str) -> int:
+    """The line number (from 1) of the top-level ``seed:`` key."""
+    return next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("seed:"))
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (
+            ("\nseed:", "\n\tseed:"),
+            "line {seed}, column 1: not valid YAML: while scanning for the next token found "
+            "character '\\t' that cannot start any token (indent with spaces; YAML does not allow "
+            "tabs)",
+        ),
+        (
+            ("\nseed:", "\noops: [1, 2\nseed:"),
+            "line {next}, column 5: not valid YAML: while parsing a flow sequence expected ',' or "
+            "']', but got ':'",
+        ),
+    ],
+    ids=["tab", "syntax"],
+)
+def test_a_yaml_error_in_a_configfile_is_named_by_trial_validate(trial, capsys, change, problem):
+    """Snakemake parses a file named with --configfile before the workflow starts, and its message
+    names neither file nor line (pinned here, as the docs quote it); `trial validate` names both."""
+    folder, text = trial
+    broken = text.replace(*change, 1)
+    assert snakemake_says(snakemake(folder, broken)) == (
+        "WorkflowError: Config file is not valid JSON or YAML. In case of YAML, make sure to not "
+        "mix whitespace and tab indentation."
+    )
+    path = folder / "trial.yaml"
+    assert main(["validate", str(path)]) == 2
+    seed = seed_line(text)
+    assert capsys.readouterr().err.splitlines() == [
+        f"invalid configuration {path}: 1 problem(s)",
+        "  - " + problem.format(seed=seed, next=seed + 1),
+        "hint: the config must be a readable YAML file holding one mapping of keys; correct it "
+        "and rerun",
+    ]
+
+
+def test_an_empty_configfile(trial, capsys):
+    folder, _ = trial
+    assert snakemake_says(snakemake(folder, "# nothing here yet\n")) == (
+        "WorkflowError: Config file must be given as JSON or YAML with keys at top level."
+    )
+    assert main(["validate", str(folder / "trial.yaml")]) == 2
+    assert capsys.readouterr().err.splitlines()[1] == (
+        "  - the file is empty; a config is a mapping of keys (trial, seed, paths, ...)"
     )

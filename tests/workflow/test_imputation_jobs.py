@@ -38,12 +38,12 @@ def chunked_trial(folder, per_job: int) -> tuple[dict, list[str]]:
         name.format(i=i)
         for i in range(1, M + 1)
         for name in (
-            "imputed/{i}.csv",
-            "imputed/{i}.trace.csv",
-            "fits/{i}.csv",
-            "costs/fits/{i}.csv",
-            "participation/fits/{i}.csv",
-            "participation/bootstrap/{i}.csv",
+            "imputed/{i}.parquet",
+            "imputed/{i}.trace.parquet",
+            "fits/{i}.parquet",
+            "costs/fits/{i}.parquet",
+            "participation/fits/{i}.parquet",
+            "participation/bootstrap/{i}.parquet",
         )
     ]
     return config, files
@@ -78,5 +78,5 @@ def test_the_chunking_makes_the_jobs_it_says(runs):
     ]
     assert [p.name for p in (chunked / "logs" / "impute_and_fit").iterdir()] == ["1.log"]
     # the imputations differ from each other: the chunk does not reuse one seed
-    data = [(chunked / f"imputed/{i}.csv").read_bytes() for i in range(1, M + 1)]
+    data = [(chunked / f"imputed/{i}.parquet").read_bytes() for i in range(1, M + 1)]
     assert len(set(data)) == M

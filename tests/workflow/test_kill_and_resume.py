@@ -48,9 +48,9 @@ def runs(tmp_path_factory):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    kill_when(job, killed / "derived" / "fits" / "1.csv")
+    kill_when(job, killed / "derived" / "fits" / "1.parquet")
     state = {
-        "fit_2": (killed / "derived" / "fits" / "2.csv").exists(),
+        "fit_2": (killed / "derived" / "fits" / "2.parquet").exists(),
         "tables": sorted(p.name for p in (killed / "reports" / "tables").glob("*")),
         "report": (killed / "reports" / "report.html").exists(),
     }

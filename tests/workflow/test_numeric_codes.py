@@ -15,6 +15,8 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -62,14 +64,16 @@ def runs(tmp_path_factory):
     ):
         folder = tmp_path_factory.mktemp(name)
         made[name] = (numbered_trial(folder, codes), folder)
-        target = folder / "derived" / "fits" / "1.csv"
+        target = folder / "derived" / "fits" / "1.parquet"
         jobs.append(start_workflow(folder / "trial.yaml", folder, 1, [target]))
     finish(*jobs)
     return made
 
 
 def test_numeric_looking_stratum_codes_give_the_estimates_of_text_codes(runs):
-    fits = {name: pd.read_csv(f / "derived" / "fits" / "1.csv") for name, (_, f) in runs.items()}
+    fits = {
+        name: pd.read_parquet(f / "derived" / "fits" / "1.parquet") for name, (_, f) in runs.items()
+    }
     numbers, words = fits["numbers"], fits["words"]
     # two arms against the reference and the pairwise contrast between them
     assert numbers["arm"].tolist() == words["arm"].tolist() and len(numbers) == 3
@@ -80,9 +84,9 @@ def test_numeric_looking_stratum_codes_give_the_estimates_of_text_codes(runs):
 
 def test_the_codes_are_written_and_read_between_rules_as_declared(runs):
     config, folder = runs["numbers"]
-    written = pd.read_csv(folder / "derived" / "scored" / "analysis_table.csv", dtype=str)
-    assert set(written["region"]) == set(
-        config["tables"]["practices"]["columns"]["region"]["values"]
-    )
-    imputed = pd.read_csv(folder / "derived" / "imputed" / "1.csv", dtype=str)
-    assert set(imputed["region"]) == set(written["region"])
+    for name in ("scored/analysis_table.parquet", "imputed/1.parquet"):
+        path = folder / "derived" / name
+        assert pq.read_schema(path).field("region").type == pa.string(), name
+        assert set(pd.read_parquet(path)["region"]) == set(
+            config["tables"]["practices"]["columns"]["region"]["values"]
+        ), name

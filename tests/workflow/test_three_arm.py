@@ -80,7 +80,7 @@ def test_joint_arm_test_is_d1_over_the_imputations(run):
     assert list(tests.index) == [o["scale"] for o in config["analysis"]["outcomes"]]
     assert (tests["num_df"] == 2).all()
     # recompute the primary outcome's D1 by hand from the per-imputation fit files
-    fits = [pd.read_csv(folder / "derived" / "fits" / f"{i}.csv") for i in range(1, 5)]
+    fits = [pd.read_parquet(folder / "derived" / "fits" / f"{i}.parquet") for i in range(1, 5)]
     terms = ["allocation[guided_self_help]", "allocation[self_help_plus_groups]"]
     parts = [f[f["outcome"] == "phq9"].set_index("term").loc[terms] for f in fits]
     q = np.array([p["estimate"].to_numpy() for p in parts])

@@ -5,7 +5,7 @@
 rule pool_outcomes:
     """Pool the arm effects over imputations (Rubin's rules, Barnard-Rubin df)."""
     input:
-        per_imputation(f"{DERIVED}/fits/{{i}}.csv"),
+        per_imputation(f"{DERIVED}/fits/{{i}}.parquet"),
     output:
         csv=report(
             f"{REPORTS}/tables/outcomes.csv",
@@ -31,7 +31,7 @@ if SEVERAL_TREATMENT_ARMS:
     rule pool_arm_tests:
         """Test per outcome that every treatment arm equals the reference (D1 over imputations)."""
         input:
-            per_imputation(f"{DERIVED}/fits/{{i}}.csv"),
+            per_imputation(f"{DERIVED}/fits/{{i}}.parquet"),
         output:
             f"{REPORTS}/tables/arm_tests.csv",
         conda:
@@ -49,7 +49,7 @@ if SEVERAL_TREATMENT_ARMS:
     rule pool_pairwise:
         """Pool the active-vs-active contrasts of every pair of treatment arms."""
         input:
-            per_imputation(f"{DERIVED}/fits/{{i}}.csv"),
+            per_imputation(f"{DERIVED}/fits/{{i}}.parquet"),
         output:
             f"{REPORTS}/tables/pairwise.csv",
         conda:
@@ -95,7 +95,7 @@ if HAS_MULTIPLICITY:
 rule describe_estimands:
     """Intercurrent events by arm and how their follow-up values are handled."""
     input:
-        f"{DERIVED}/scored/analysis_table.csv",
+        f"{DERIVED}/scored/analysis_table.parquet",
     output:
         f"{REPORTS}/tables/intercurrent_events.csv",
     conda:
@@ -114,7 +114,7 @@ rule describe_estimands:
 rule describe_trial:
     """Flow counts and the baseline table, from the data."""
     input:
-        table=f"{DERIVED}/scored/analysis_table.csv",
+        table=f"{DERIVED}/scored/analysis_table.parquet",
         raw=raw_inputs,
     output:
         flow=f"{REPORTS}/tables/flow.csv",

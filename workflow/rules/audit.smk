@@ -10,7 +10,7 @@ if "audit" in config:
             summary=f"{DERIVED}/validated/summary.json",
             raw=audit_raw_inputs,
         output:
-            long=f"{DERIVED}/audit/long.csv",
+            long=f"{DERIVED}/audit/long.parquet",
             availability=f"{REPORTS}/tables/audit_availability.csv",
         conda:
             "../envs/trial.yaml"
@@ -27,7 +27,7 @@ if "audit" in config:
     rule summarise_audit:
         """Per time point and arm: proportion or mean with a cluster-robust CI."""
         input:
-            f"{DERIVED}/audit/long.csv",
+            f"{DERIVED}/audit/long.parquet",
         output:
             f"{REPORTS}/tables/audit_by_time.csv",
         conda:
@@ -45,7 +45,7 @@ if "audit" in config:
     rule fit_audit_models:
         """Arm x time: panel model (cluster-robust SEs) and nested mixed model, every measure."""
         input:
-            f"{DERIVED}/audit/long.csv",
+            f"{DERIVED}/audit/long.parquet",
         output:
             estimates=f"{REPORTS}/tables/audit_estimates.csv",
             tests=f"{REPORTS}/tables/audit_tests.csv",

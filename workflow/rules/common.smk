@@ -141,14 +141,14 @@ def secondary_targets(wildcards=None):
 
 def participation_scores_file(wildcards=None):
     """The participation scores, when the config has participation."""
-    return [f"{DERIVED}/participation/scores.csv"] if HAS_PARTICIPATION else []
+    return [f"{DERIVED}/participation/scores.parquet"] if HAS_PARTICIPATION else []
 
 
 def staff_table_input(wildcards=None):
     """The staff analysis table, when the config has staff outcomes."""
     if not HAS_STAFF_OUTCOMES:
         return {}
-    return {"staff_table": f"{DERIVED}/staff/analysis_table.csv"}
+    return {"staff_table": f"{DERIVED}/staff/analysis_table.parquet"}
 
 
 def forest_all_inputs(wildcards=None):
@@ -198,16 +198,16 @@ def imputation_chunks():
 def imputation_job_outputs(numbers):
     """Every per-imputation file one imputation job writes, by kind."""
     outputs = {
-        "data": [f"{DERIVED}/imputed/{i}.csv" for i in numbers],
-        "trace": [f"{DERIVED}/imputed/{i}.trace.csv" for i in numbers],
-        "fits": [f"{DERIVED}/fits/{i}.csv" for i in numbers],
+        "data": [f"{DERIVED}/imputed/{i}.parquet" for i in numbers],
+        "trace": [f"{DERIVED}/imputed/{i}.trace.parquet" for i in numbers],
+        "fits": [f"{DERIVED}/fits/{i}.parquet" for i in numbers],
     }
     if "costs" in config:
-        outputs["cost_fits"] = [f"{DERIVED}/costs/fits/{i}.csv" for i in numbers]
+        outputs["cost_fits"] = [f"{DERIVED}/costs/fits/{i}.parquet" for i in numbers]
     if HAS_PARTICIPATION:
-        outputs["participation_fits"] = [f"{DERIVED}/participation/fits/{i}.csv" for i in numbers]
+        outputs["participation_fits"] = [f"{DERIVED}/participation/fits/{i}.parquet" for i in numbers]
         outputs["participation_bootstrap"] = [
-            f"{DERIVED}/participation/bootstrap/{i}.csv" for i in numbers
+            f"{DERIVED}/participation/bootstrap/{i}.parquet" for i in numbers
         ]
     return outputs
 
@@ -216,11 +216,11 @@ def imputation_job_inputs(wildcards=None):
     """The analysis table, the checked imputation model and, for the participation analyses,
     the participation scores."""
     inputs = {
-        "table": f"{DERIVED}/scored/analysis_table.csv",
+        "table": f"{DERIVED}/scored/analysis_table.parquet",
         "model": f"{DERIVED}/imputed/model.json",
     }
     if HAS_PARTICIPATION:
-        inputs["scores"] = f"{DERIVED}/participation/scores.csv"
+        inputs["scores"] = f"{DERIVED}/participation/scores.parquet"
     return inputs
 
 
@@ -230,7 +230,7 @@ def simulation_chunk_files(wildcards=None):
     from trial.simulation import simulation_jobs
 
     return [
-        f"{DERIVED}/simulation/{cell}/{method}/{chunk}.csv"
+        f"{DERIVED}/simulation/{cell}/{method}/{chunk}.parquet"
         for cell, method, chunk in simulation_jobs(config)
     ]
 

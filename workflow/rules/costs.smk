@@ -30,9 +30,9 @@ if "costs" in config:
     rule bootstrap_costs:
         """Bootstrap replicates of chunk {chunk} of incremental cost and effect, every imputation."""
         input:
-            per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+            per_imputation(f"{DERIVED}/imputed/{{i}}.parquet"),
         output:
-            f"{DERIVED}/costs/bootstrap/{{chunk}}.csv",
+            f"{DERIVED}/costs/bootstrap/{{chunk}}.parquet",
         conda:
             "../envs/trial.yaml"
         log:
@@ -52,8 +52,8 @@ if "costs" in config:
     rule pool_costs:
         """Cost difference pooled over imputations; cost-effectiveness and acceptability curve."""
         input:
-            fits=per_imputation(f"{DERIVED}/costs/fits/{{i}}.csv"),
-            chunks=expand(f"{DERIVED}/costs/bootstrap/{{chunk}}.csv", chunk=cost_chunks()),
+            fits=per_imputation(f"{DERIVED}/costs/fits/{{i}}.parquet"),
+            chunks=expand(f"{DERIVED}/costs/bootstrap/{{chunk}}.parquet", chunk=cost_chunks()),
         output:
             costs=f"{REPORTS}/tables/costs.csv",
             ce=f"{REPORTS}/tables/cost_effectiveness.csv",
@@ -73,7 +73,7 @@ if "costs" in config:
     rule plot_costs:
         """Cost-effectiveness plane and acceptability curve."""
         input:
-            chunks=expand(f"{DERIVED}/costs/bootstrap/{{chunk}}.csv", chunk=cost_chunks()),
+            chunks=expand(f"{DERIVED}/costs/bootstrap/{{chunk}}.parquet", chunk=cost_chunks()),
             ce=f"{REPORTS}/tables/cost_effectiveness.csv",
             ceac=f"{REPORTS}/tables/ceac.csv",
         output:

@@ -5,7 +5,7 @@
 rule check_imputation_model:
     """Stop unless the imputation model holds every term of each analysis model."""
     input:
-        f"{DERIVED}/scored/analysis_table.csv",
+        f"{DERIVED}/scored/analysis_table.parquet",
     output:
         f"{DERIVED}/imputed/model.json",
     conda:
@@ -57,9 +57,9 @@ rule imputation_diagnostics:
     """Missingness by outcome, time point and arm; chain traces; observed vs imputed values;
     the arm difference among imputed beside observed rows."""
     input:
-        table=f"{DERIVED}/scored/analysis_table.csv",
-        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
-        traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.csv"),
+        table=f"{DERIVED}/scored/analysis_table.parquet",
+        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.parquet"),
+        traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.parquet"),
     output:
         missingness=f"{REPORTS}/tables/missingness.csv",
         comparison=f"{REPORTS}/tables/imputed_vs_observed.csv",

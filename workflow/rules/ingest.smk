@@ -31,7 +31,7 @@ rule build_analysis_table:
         summary=f"{DERIVED}/validated/summary.json",
         raw=raw_inputs,
     output:
-        f"{DERIVED}/scored/analysis_table.csv",
+        f"{DERIVED}/scored/analysis_table.parquet",
     conda:
         "../envs/trial.yaml"
     log:

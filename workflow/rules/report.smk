@@ -5,7 +5,7 @@ rule make_figures:
     """Forest plot of pooled effects and the primary outcome's distribution."""
     input:
         outcomes=f"{REPORTS}/tables/outcomes.csv",
-        table=f"{DERIVED}/scored/analysis_table.csv",
+        table=f"{DERIVED}/scored/analysis_table.parquet",
     output:
         forest=report(
             f"{REPORTS}/figures/forest.png", caption="../report/forest.rst", category="Outcomes"
@@ -37,7 +37,7 @@ REPORT_INPUTS.update(
     outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
     forest_figure=f"{REPORTS}/figures/forest.png",
     primary_figure=f"{REPORTS}/figures/primary_distribution.png",
-    traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.csv"),
+    traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.parquet"),
 )
 
 

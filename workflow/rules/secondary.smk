@@ -11,7 +11,7 @@ rule participation_scores:
         summary=f"{DERIVED}/validated/summary.json",
         raw=raw_inputs,
     output:
-        f"{DERIVED}/participation/scores.csv",
+        f"{DERIVED}/participation/scores.parquet",
     conda:
         "../envs/trial.yaml"
     log:
@@ -28,8 +28,8 @@ rule participation_scores:
 rule pool_participation:
     """Pool the participation fits (Rubin's rules) and the bootstrap replicates."""
     input:
-        fits=per_imputation(f"{DERIVED}/participation/fits/{{i}}.csv"),
-        bootstrap=per_imputation(f"{DERIVED}/participation/bootstrap/{{i}}.csv"),
+        fits=per_imputation(f"{DERIVED}/participation/fits/{{i}}.parquet"),
+        bootstrap=per_imputation(f"{DERIVED}/participation/bootstrap/{{i}}.parquet"),
         outcomes=f"{REPORTS}/tables/outcomes.csv",
     output:
         csv=f"{REPORTS}/tables/participation.csv",
@@ -53,7 +53,7 @@ rule build_staff_table:
         summary=f"{DERIVED}/validated/summary.json",
         raw=raw_inputs,
     output:
-        f"{DERIVED}/staff/analysis_table.csv",
+        f"{DERIVED}/staff/analysis_table.parquet",
     conda:
         "../envs/trial.yaml"
     log:
@@ -70,7 +70,7 @@ rule build_staff_table:
 rule staff_outcomes:
     """Arm effect and (non-randomised) participation effect of each staff outcome."""
     input:
-        table=f"{DERIVED}/staff/analysis_table.csv",
+        table=f"{DERIVED}/staff/analysis_table.parquet",
         scores=participation_scores_file,
     output:
         f"{REPORTS}/tables/staff_outcomes.csv",
@@ -90,8 +90,8 @@ rule staff_outcomes:
 rule sensitivity_analyses:
     """Complete-case, unadjusted and cluster-level analyses of the primary outcome."""
     input:
-        table=f"{DERIVED}/scored/analysis_table.csv",
-        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+        table=f"{DERIVED}/scored/analysis_table.parquet",
+        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.parquet"),
     output:
         f"{REPORTS}/tables/sensitivity.csv",
     conda:
@@ -110,7 +110,7 @@ rule sensitivity_analyses:
 rule rerandomisation_test:
     """Stratified re-randomisation test of the primary outcome on the observed data."""
     input:
-        table=f"{DERIVED}/scored/analysis_table.csv",
+        table=f"{DERIVED}/scored/analysis_table.parquet",
     output:
         f"{REPORTS}/tables/rerandomisation.json",
     conda:
@@ -129,8 +129,8 @@ rule rerandomisation_test:
 rule delta_adjustment:
     """Missing-not-at-random delta adjustment of the imputed primary follow-up values."""
     input:
-        table=f"{DERIVED}/scored/analysis_table.csv",
-        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.csv"),
+        table=f"{DERIVED}/scored/analysis_table.parquet",
+        imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.parquet"),
     output:
         f"{REPORTS}/tables/delta_adjustment.csv",
     conda:
@@ -171,7 +171,7 @@ rule icc_table:
     """Within-arm and model-adjusted ICCs with CIs, cluster sizes and design effects."""
     input:
         unpack(staff_table_input),
-        table=f"{DERIVED}/scored/analysis_table.csv",
+        table=f"{DERIVED}/scored/analysis_table.parquet",
     output:
         csv=f"{REPORTS}/tables/icc.csv",
         json=f"{REPORTS}/tables/icc.json",
@@ -193,7 +193,7 @@ rule icc_table:
 if HAS_PARTICIPATION:
     REPORT_INPUTS.update(
         participation=f"{REPORTS}/tables/participation.csv",
-        participation_scores=f"{DERIVED}/participation/scores.csv",
+        participation_scores=f"{DERIVED}/participation/scores.parquet",
     )
 if HAS_STAFF_OUTCOMES:
     REPORT_INPUTS.update(staff_outcomes=f"{REPORTS}/tables/staff_outcomes.csv")

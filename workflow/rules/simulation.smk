@@ -13,7 +13,7 @@ if SIMULATION:
     rule simulate_replicates:
         """Simulate and analyse chunk {chunk} of the replicates of cell {cell} with {method}."""
         output:
-            f"{DERIVED}/simulation/{{cell}}/{{method}}/{{chunk}}.csv",
+            f"{DERIVED}/simulation/{{cell}}/{{method}}/{{chunk}}.parquet",
         conda:
             "../envs/trial.yaml"
         log:

@@ -3,15 +3,15 @@
 import re
 
 from trial.costs import bootstrap_costs, chunk_replicates
-from trial.intermediate import read_intermediate
+from trial.intermediate import read_intermediate, write_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 tables = {
-    int(re.search(r"(\d+)\.csv$", path).group(1)): read_intermediate(snakemake.config, path)
+    int(re.search(r"(\d+)\.parquet$", path).group(1)): read_intermediate(snakemake.config, path)
     for path in snakemake.input
 }
 replicates = chunk_replicates(snakemake.config, int(snakemake.wildcards.chunk))
 result = bootstrap_costs(snakemake.config, tables, replicates)
 log.info("replicates %s for %d imputations", replicates, len(tables))
-result.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.12g")
+write_intermediate(snakemake.config, result, snakemake.output[0])

@@ -1,9 +1,10 @@
 """Rule build_staff_table: score the staff outcomes, one row per staff member."""
 
+from trial.intermediate import write_intermediate
 from trial.runlog import start_log
 from trial.staff import staff_analysis_table
 
 log = start_log(snakemake.log[0], snakemake.rule)
 table = staff_analysis_table(snakemake.config)
 log.info("%d staff; non-missing values:\n%s", len(table), table.notna().sum().to_string())
-table.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.12g")
+write_intermediate(snakemake.config, table, snakemake.output[0])

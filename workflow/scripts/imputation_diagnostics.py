@@ -12,15 +12,15 @@ from trial.impute.diagnostics import (
     nothing_imputed_figure,
     trace_plot,
 )
-from trial.intermediate import read_intermediate
+from trial.intermediate import read_intermediate, read_intermediates
 from trial.reporting import figure_dpi
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config
 table = read_intermediate(snakemake.config, snakemake.input.table)
-completed = [read_intermediate(snakemake.config, p) for p in snakemake.input.imputed]
-traces = pd.concat([pd.read_csv(p) for p in snakemake.input.traces], ignore_index=True)
+completed = read_intermediates(snakemake.config, snakemake.input.imputed)
+traces = pd.concat(read_intermediates(config, snakemake.input.traces), ignore_index=True)
 out = snakemake.output
 missingness_table(config, table).to_csv(
     out.missingness, index=False, lineterminator="\n", float_format="%.4g"

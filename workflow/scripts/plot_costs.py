@@ -3,10 +3,13 @@
 import pandas as pd
 
 from trial.costs import ce_plane_plot, ceac_plot
+from trial.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
-replicates = pd.concat([pd.read_csv(path) for path in snakemake.input.chunks], ignore_index=True)
+replicates = pd.concat(
+    read_intermediates(snakemake.config, snakemake.input.chunks), ignore_index=True
+)
 replicates = replicates.sort_values(["imputation", "replicate"], kind="stable")
 ce_plane_plot(snakemake.config, replicates, pd.read_csv(snakemake.input.ce), snakemake.output.plane)
 ceac_plot(snakemake.config, pd.read_csv(snakemake.input.ceac), snakemake.output.ceac)

@@ -3,11 +3,14 @@
 import pandas as pd
 
 from trial.costs import pool_costs
+from trial.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
-fits = [pd.read_csv(path) for path in snakemake.input.fits]
-replicates = pd.concat([pd.read_csv(path) for path in snakemake.input.chunks], ignore_index=True)
+fits = read_intermediates(snakemake.config, snakemake.input.fits)
+replicates = pd.concat(
+    read_intermediates(snakemake.config, snakemake.input.chunks), ignore_index=True
+)
 tables = pool_costs(snakemake.config, fits, replicates)
 for name, output in (("costs", "costs"), ("cost_effectiveness", "ce"), ("ceac", "ceac")):
     log.info("%s:\n%s", name, tables[name].to_string())

@@ -2,14 +2,15 @@
 
 import pandas as pd
 
+from trial.intermediate import read_intermediates
 from trial.participation import pool_participation
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
 pooled = pool_participation(
     snakemake.config,
-    [pd.read_csv(p) for p in snakemake.input.fits],
-    [pd.read_csv(p) for p in snakemake.input.bootstrap],
+    read_intermediates(snakemake.config, snakemake.input.fits),
+    read_intermediates(snakemake.config, snakemake.input.bootstrap),
     pd.read_csv(snakemake.input.outcomes),
 )
 log.info("\n%s", pooled.to_string())

@@ -1,6 +1,7 @@
 """Rule prepare_audit: the long audit table and the counts of records not available."""
 
 from trial.audit import prepare_audit
+from trial.intermediate import write_intermediate
 from trial.runlog import start_log
 from trial.validation import read_table
 
@@ -9,7 +10,7 @@ config = snakemake.config
 audit = read_table(config, config["audit"]["table"])
 clusters = read_table(config, config["design"]["cluster_table"])
 data = prepare_audit(config, audit, clusters)
-data.long.to_csv(snakemake.output.long, index=False, lineterminator="\n")
+write_intermediate(config, data.long, snakemake.output.long)
 data.availability.to_csv(snakemake.output.availability, index=False, lineterminator="\n")
 totals = data.availability[data.availability["time"] == "total"]
 for row in totals.itertuples():

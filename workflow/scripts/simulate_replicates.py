@@ -1,5 +1,6 @@
 """Rule simulate_replicates: one chunk of simulation replicates of one cell and method."""
 
+from trial.intermediate import write_intermediate
 from trial.runlog import start_log
 from trial.simulation import replicate_chunks, simulate_replicates
 
@@ -8,4 +9,4 @@ method = snakemake.wildcards.method
 replicates = replicate_chunks(snakemake.config, method)[int(snakemake.wildcards.chunk) - 1]
 results = simulate_replicates(snakemake.config, snakemake.wildcards.cell, method, replicates)
 log.info("%d replicates done", len(results))
-results.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.10g")
+write_intermediate(snakemake.config, results, snakemake.output[0])

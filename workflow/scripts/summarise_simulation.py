@@ -2,12 +2,13 @@
 
 import pandas as pd
 
+from trial.intermediate import read_intermediates
 from trial.reporting import figure_dpi
 from trial.runlog import start_log
 from trial.simulation import judge_simulation, simulation_plot, summarise_simulation
 
 log = start_log(snakemake.log[0], snakemake.rule)
-results = pd.concat([pd.read_csv(p) for p in snakemake.input], ignore_index=True)
+results = pd.concat(read_intermediates(snakemake.config, snakemake.input), ignore_index=True)
 results.to_csv(
     snakemake.output.replicates,
     index=False,

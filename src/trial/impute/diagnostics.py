@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trial.intermediate import read_intermediate
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import (
@@ -531,7 +532,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section | 
         .reset_index()
     )
     totals = missingness[missingness["arm"] != "all"].drop_duplicates(["arm"]).set_index("arm")["n"]
-    engine = pd.read_csv(inputs["traces"][0])["engine"].iloc[0]
+    engine = read_intermediate(config, inputs["traces"][0])["engine"].iloc[0]
     check = pd.read_csv(inputs["arm_check"])
     model = json.loads(Path(inputs["imputation_model"]).read_text(encoding="utf-8"))
     context = {
