@@ -63,6 +63,30 @@ def outcome_scales(config: Config) -> list[str]:
     return [o["scale"] for o in sorted(outcomes, key=lambda o: o["role"] != "primary")]
 
 
+#: The link of each outcome family: the canonical one, the only one the models fit.
+FAMILY_LINKS = {"gaussian": "identity", "binomial": "logit", "poisson": "log"}
+#: Summary measures of a binomial outcome reported when ``measures`` is not given.
+BINOMIAL_MEASURES = ("odds_ratio", "risk_difference", "risk_ratio")
+
+
+def outcome_family(config: Config, scale: str) -> str:
+    """The declared ``family`` of an outcome (``gaussian`` unless the outcome says otherwise)."""
+    for outcome in config["analysis"]["outcomes"]:
+        if outcome["scale"] == scale:
+            return str(outcome.get("family", "gaussian"))
+    raise KeyError(scale)
+
+
+def outcome_measures(config: Config, scale: str) -> list[str]:
+    """The summary measures reported for a binomial outcome (empty for other families)."""
+    if outcome_family(config, scale) != "binomial":
+        return []
+    for outcome in config["analysis"]["outcomes"]:
+        if outcome["scale"] == scale:
+            return list(outcome.get("measures", BINOMIAL_MEASURES))
+    raise KeyError(scale)
+
+
 def primary_outcome(config: Config) -> str:
     """The primary outcome's scale."""
     return outcome_scales(config)[0]
