@@ -541,6 +541,11 @@ def outcome_family_problems(config: Config) -> list[str]:
         "participation": [o["scale"] for o in config["analysis"]["outcomes"]],
         "costs": [config.get("costs", {}).get("effect", *primary[:1])] if primary else [],
     }
+    if non_gaussian and config["imputation"].get("engine", "multilevel") == "forest":
+        problems.append(
+            f"imputation/engine: the forest engine imputes binomial and poisson outcomes "
+            f"{non_gaussian} as continuous; use the multilevel engine"
+        )
     for section in LINEAR_ONLY_SECTIONS:
         linear = [s for s in modelled[section] if s in non_gaussian]
         if section in config and linear:

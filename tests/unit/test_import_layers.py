@@ -63,6 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "analyses",
         (
             "trial.estimands",
+            "trial.glm_outcomes",
             "trial.analysis",
             "trial.impute.model",
             "trial.impute.diagnostics",
