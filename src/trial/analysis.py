@@ -430,6 +430,11 @@ def _pool_contrasts(
     return pd.DataFrame(rows)
 
 
+def config_direction(config: Config, scale: str) -> str:
+    """The declared ``direction`` of an outcome's contrasts."""
+    return next(o["direction"] for o in config["analysis"]["outcomes"] if o["scale"] == scale)
+
+
 def _model_scale_columns(
     config: Config, scale: str, part: pd.DataFrame, pooled: PooledEstimate
 ) -> dict[str, Any]:
@@ -438,7 +443,11 @@ def _model_scale_columns(
     family = outcome_family(config, scale)
     if family == "gaussian":
         return {}
+    row = part.iloc[0]
+    direction = config_direction(config, scale)
+    versus = None if row["versus"] == config["design"]["reference_arm"] else row["versus"]
     return {
+        "contrast": contrast_label(config, direction, row["arm"], versus, ratio=True),
         "family": family,
         "model": part["model"].iloc[0],
         "measure": MODEL_MEASURES[family],
@@ -493,7 +502,7 @@ def pool_marginal(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
                     "role": directions[scale]["role"],
                     "arm": arm,
                     "direction": direction,
-                    "contrast": contrast_label(config, direction, arm),
+                    "contrast": contrast_label(config, direction, arm, ratio=log),
                     "measure": label,
                     "estimate": natural(pooled.estimate),
                     "ci_low": natural(pooled.ci_low),

@@ -102,22 +102,29 @@ def contrast_sign(direction: str) -> float:
 
 
 def contrast_label(
-    config: Config, direction: str, arm: str | None = None, versus: str | None = None
+    config: Config,
+    direction: str,
+    arm: str | None = None,
+    versus: str | None = None,
+    *,
+    ratio: bool = False,
 ) -> str:
     """Human-readable direction of a contrast, e.g. ``Intervention minus Usual care``.
 
     ``arm`` is the treatment arm compared; it may be left out in a two-arm trial. ``versus`` is
     its comparator (default the reference arm; another treatment arm for an active-vs-active
-    contrast, which then takes the reference arm's place in ``direction``).
+    contrast, which then takes the reference arm's place in ``direction``). With ``ratio`` the
+    contrast is a ratio (``Intervention over Usual care``).
     """
     design = config["design"]
     labels = design["arm_labels"]
     arm = single_treatment_arm(config) if arm is None else arm
     versus = design["reference_arm"] if versus is None else versus
     treatment, reference = labels[arm], labels[versus]
+    word = "over" if ratio else "minus"
     if direction == "treatment_minus_reference":
-        return f"{treatment} minus {reference}"
-    return f"{reference} minus {treatment}"
+        return f"{treatment} {word} {reference}"
+    return f"{reference} {word} {treatment}"
 
 
 def plural(word: str) -> str:
