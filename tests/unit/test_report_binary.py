@@ -153,3 +153,18 @@ def test_methods_text_names_the_model_df_and_correction(pulse):
     for outcome in pulse["analysis"]["outcomes"]:
         outcome["family"] = "gaussian"
     assert non_gaussian_methods(pulse) == ""
+
+
+def test_baseline_table_counts_a_0_1_outcome(pulse):
+    from trial.analysis import build_analysis_table
+    from trial.describe import baseline_table
+    from trial.validation import read_table
+
+    pulse["paths"]["raw"] = str(ROOT / "data" / "raw" / "pulse")
+    table = build_analysis_table(pulse)
+    rows = baseline_table(pulse, table, read_table(pulse, "practices")).set_index("statistic")
+    row = rows.loc["n (%); missing"]
+    usual = table[table["allocation"] == "usual_care"]["bp_controlled__baseline"]
+    ones = int((usual == 1).sum())
+    assert row["Usual care"] == f"{ones} ({100 * ones / len(usual):.1f}%); 0"
+    assert rows.loc["mean (SD); missing", "characteristic"].iloc[-1].startswith("GP consultations")
