@@ -271,6 +271,12 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     reference arm, or the other treatment arm). Rows with a missing follow-up or baseline score
     are excluded from that outcome's fit and counted in ``n_excluded``; on a completed table
     none are.
+
+    A gaussian outcome is fitted by the linear mixed model (REML, the configured df); a
+    binomial or poisson one by :func:`trial.glm_outcomes.fit_outcome_model` (GLMM or GEE, on the
+    log-odds or log-rate scale), its rows adding ``family``, ``model``, ``measure`` and
+    ``icc_proportion``, and for a binomial outcome the standardised risks and measures of each
+    arm with their delta-method variances (:func:`trial.glm_outcomes.marginal_columns`).
     """
     design = config["design"]
     df_method = config["analysis"]["df_method"]

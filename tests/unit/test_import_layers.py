@@ -77,7 +77,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("report", ("trial.report", "trial.checklist", "trial.consort", "trial.manuscript")),
-    ("studies", ("trial.synthetic", "trial.simulation", "trial.bootstrap_coverage")),
+    (
+        "studies",
+        (
+            "trial.synthetic",
+            "trial.simulation",
+            "trial.bootstrap_coverage",
+            "trial.binary_coverage",
+        ),
+    ),
     ("interface", ("trial.cli", "trial.preflight", "trial.draft", "trial.verify")),
 )
 
