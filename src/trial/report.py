@@ -192,7 +192,7 @@ def reproduction_table(
     rows = []
     if marginal is not None and not marginal.empty:
         differences = marginal[marginal["measure"] == "risk difference"]
-        differences = differences.assign(ci_low=differences["ci_low"], measure=np.nan)
+        differences = differences.assign(measure=np.nan, standardised=True)
         outcomes = pd.concat(
             [outcomes[~outcomes["outcome"].isin(differences["outcome"])], differences]
         )
@@ -227,7 +227,7 @@ def reproduction_table(
                     "outcome": config["scales"][scale]["label"]
                     + (
                         " (standardised risk difference)"
-                        if "risk_arm" in row.index and not pd.isna(row["risk_arm"])
+                        if row.get("standardised") is True
                         else ""
                     ),
                     "contrast": row["contrast"],
