@@ -168,3 +168,16 @@ def test_baseline_table_counts_a_0_1_outcome(pulse):
     ones = int((usual == 1).sum())
     assert row["Usual care"] == f"{ones} ({100 * ones / len(usual):.1f}%); 0"
     assert rows.loc["mean (SD); missing", "characteristic"].iloc[-1].startswith("GP consultations")
+
+
+def test_default_population_summary_names_the_ratio_measures(pulse):
+    from trial.estimands import estimand_rows
+
+    del pulse["estimands"]["summary"]
+    summary = {r["attribute"]: r["value"] for r in estimand_rows(pulse)}["Population-level summary"]
+    assert summary.startswith("cluster-specific odds ratio for 0/1 outcomes")
+    assert "cluster-specific rate ratio for counts" in summary
+    assert "difference in means" not in summary
+    pulse["analysis"]["non_gaussian"]["method"] = "gee"
+    summary = {r["attribute"]: r["value"] for r in estimand_rows(pulse)}["Population-level summary"]
+    assert summary.startswith("population-averaged odds ratio")
