@@ -8,19 +8,27 @@ imputation) -> :func:`pool_outcomes` (Rubin's rules with Barnard-Rubin df).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from trial.costs import cost_totals
 from trial.estimands import prepare_for_imputation
+from trial.glm_outcomes import (
+    MARGINAL_MEASURES,
+    MODEL_MEASURES,
+    fit_outcome_model,
+    marginal_columns,
+)
 from trial.impute import ImputationResult
 from trial.impute.model import ImputationModel, check_imputation_model
 from trial.impute.multilevel import impute_multilevel
 from trial.mixed import fit_random_intercept_model
-from trial.pooling import pool_d1, pool_rubin
+from trial.pooling import PooledEstimate, pool_d1, pool_rubin
 from trial.scoring import score_scale
 from trial.seeding import derive_seed
 from trial.validation import read_table
@@ -36,6 +44,8 @@ from trial.vocabulary import (
     design_matrix,
     followup_column,
     imputed_extra_columns,
+    outcome_family,
+    outcome_measures,
     outcome_scales,
     treatment_arms,
     treatment_indicators,
@@ -195,17 +205,30 @@ def _impute_part(config: Config, model: ImputationModel, seed: int) -> Imputatio
         return impute_forest(
             model.data, mean_match_candidates=spec.get("mean_match_candidates", 5), **common
         )
-    # Extra analysed columns (costs: skewed, non-negative) by predictive mean matching on the
-    # multilevel model, so that no imputed value lies outside the observed ones.
-    matched = [c for c in imputed_extra_columns(config) if c in model.impute]
+    # Extra analysed columns (costs: skewed, non-negative) and counts by predictive mean
+    # matching on the multilevel model, so that every imputed value is one of the observed
+    # ones; 0/1 outcomes from the latent-normal (probit) random-intercept model.
+    counts = outcome_columns(config, "poisson")
+    matched = [c for c in [*imputed_extra_columns(config), *counts] if c in model.impute]
     return impute_multilevel(
         model.data,
         mean_match=matched,
+        binary=[c for c in outcome_columns(config, "binomial") if c in model.impute],
         mean_match_candidates=spec.get("mean_match_candidates", 5) or 1,
         cluster_level=model.cluster_level,
         cluster_means=model.cluster_means,
         **common,
     )
+
+
+def outcome_columns(config: Config, family: str) -> list[str]:
+    """Baseline and follow-up columns of the outcomes of one ``family``."""
+    return [
+        column(scale)
+        for scale in outcome_scales(config)
+        if outcome_family(config, scale) == family
+        for column in (baseline_column, followup_column)
+    ]
 
 
 def combine_traces(
@@ -248,6 +271,12 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     reference arm, or the other treatment arm). Rows with a missing follow-up or baseline score
     are excluded from that outcome's fit and counted in ``n_excluded``; on a completed table
     none are.
+
+    A gaussian outcome is fitted by the linear mixed model (REML, the configured df); a
+    binomial or poisson one by :func:`trial.glm_outcomes.fit_outcome_model` (GLMM or GEE, on the
+    log-odds or log-rate scale), its rows adding ``family``, ``model``, ``measure`` and
+    ``icc_proportion``, and for a binomial outcome the standardised risks and measures of each
+    arm with their delta-method variances (:func:`trial.glm_outcomes.marginal_columns`).
     """
     design = config["design"]
     df_method = config["analysis"]["df_method"]
@@ -257,29 +286,52 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
         X = design_matrix(config, table, scale)
         y = table[followup_column(scale)].astype(float)
         used = y.notna() & X.notna().all(axis=1)
-        fit = fit_random_intercept_model(
-            y[used].to_numpy(),
-            X[used],
-            table.loc[used, design["cluster_id"]].to_numpy(),
-            reml=True,
-            df_method=df_method,
-        )
-        components = fit.variance_components
+        clusters = table.loc[used, design["cluster_id"]].to_numpy()
+        family = outcome_family(config, scale)
+        if family == "gaussian":
+            fit = fit_random_intercept_model(
+                y[used].to_numpy(), X[used], clusters, reml=True, df_method=df_method
+            )
+            components = fit.variance_components
+            model = {
+                "df_method": df_method,
+                "var_cluster": float(components["cluster"]),
+                "var_residual": float(components["residual"]),
+                "icc": float(fit.icc),
+            }
+            converged, at_boundary = bool(fit.converged), bool(fit.at_boundary)
+        else:
+            outcome_fit = fit_outcome_model(config, y[used], X[used], clusters, family)
+            fit = outcome_fit.fit
+            model = {
+                "df_method": outcome_fit.df_method,
+                "var_cluster": outcome_fit.var_cluster,
+                "var_residual": outcome_fit.var_residual,
+                "icc": outcome_fit.icc,
+            }
+            converged, at_boundary = outcome_fit.converged, outcome_fit.at_boundary
         terms = list(terms_of.values())
         joint = fit.f_test(pd.DataFrame(np.eye(len(terms)), columns=terms))
         common = {
             "outcome": scale,
-            "df_method": df_method,
+            "df_method": model["df_method"],
             "n_individuals": int(used.sum()),
             "n_excluded": int((~used).sum()),
             "n_clusters": int(table.loc[used, design["cluster_id"]].nunique()),
-            "var_cluster": float(components["cluster"]),
-            "var_residual": float(components["residual"]),
-            "icc": float(fit.icc),
+            "var_cluster": model["var_cluster"],
+            "var_residual": model["var_residual"],
+            "icc": model["icc"],
             "sd_baseline": float(table[baseline_column(scale)].std()),
-            "converged": bool(fit.converged),
-            "at_boundary": bool(fit.at_boundary),
+            "converged": converged,
+            "at_boundary": at_boundary,
         }
+        if family != "gaussian":
+            common |= {
+                "family": family,
+                "model": outcome_fit.model,
+                "measure": MODEL_MEASURES[family],
+                "icc_proportion": outcome_fit.icc_proportion,
+            }
         rows += [
             {
                 "outcome": scale,
@@ -292,6 +344,11 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
                 **common,
                 **{f"cov[{other}]": float(fit.cov.loc[term, other]) for other in terms},
                 "arms_den_df": float(joint.den_df),
+                **(
+                    marginal_columns(outcome_fit, X[used], terms, term)
+                    if family == "binomial"
+                    else {}
+                ),
             }
             for arm, term in terms_of.items()
         ]
@@ -373,8 +430,103 @@ def _pool_contrasts(
                 "sd_baseline": float(part["sd_baseline"].mean()),
                 "n_boundary_fits": int(part["at_boundary"].sum()),
                 "n_unconverged_fits": int((~part["converged"].astype(bool)).sum()),
+                **_model_scale_columns(config, scale, part, pooled),
             }
         )
+    return pd.DataFrame(rows)
+
+
+def config_direction(config: Config, scale: str) -> str:
+    """The declared ``direction`` of an outcome's contrasts."""
+    return next(o["direction"] for o in config["analysis"]["outcomes"] if o["scale"] == scale)
+
+
+def _model_scale_columns(
+    config: Config, scale: str, part: pd.DataFrame, pooled: PooledEstimate
+) -> dict[str, Any]:
+    """For a binomial or poisson outcome: the model, the scale of the pooled estimate (a log
+    odds or log rate ratio) and the ratio with its interval; nothing for a gaussian one."""
+    family = outcome_family(config, scale)
+    if family == "gaussian":
+        return {}
+    row = part.iloc[0]
+    direction = config_direction(config, scale)
+    versus = None if row["versus"] == config["design"]["reference_arm"] else row["versus"]
+    return {
+        "contrast": contrast_label(config, direction, row["arm"], versus, ratio=True),
+        "family": family,
+        "model": part["model"].iloc[0],
+        "measure": MODEL_MEASURES[family],
+        "ratio": math.exp(pooled.estimate),
+        "ratio_ci_low": math.exp(pooled.ci_low),
+        "ratio_ci_high": math.exp(pooled.ci_high),
+        "icc_proportion_mean": float(part["icc_proportion"].mean()),
+    }
+
+
+def pool_marginal(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Pool the standardised (marginal) measures of every binomial outcome over imputations.
+
+    Per imputation each measure is on its analysis scale (risk difference, log risk ratio, log
+    marginal odds ratio) with its delta-method variance; Rubin's rules pool it with the
+    Barnard-Rubin df, whose complete-data df is the mean over imputations of the model's df
+    for the arm effect. The pooled estimate and interval are reported on the natural scale (a
+    difference, or a ratio), in each outcome's reported direction. One row per binomial
+    outcome, treatment arm and configured measure; empty without binomial outcomes.
+    """
+    alpha = config["analysis"]["alpha"]
+    reference = config["design"]["reference_arm"]
+    directions = {o["scale"]: o for o in config["analysis"]["outcomes"]}
+    binomial = [s for s in outcome_scales(config) if outcome_family(config, s) == "binomial"]
+    if not binomial:
+        return pd.DataFrame()
+    stacked = _stack_fits(fits)
+    rows = []
+    for scale, arm in ((s, a) for s in binomial for a in treatment_arms(config)):
+        part = stacked[
+            (stacked["outcome"] == scale)
+            & (stacked["arm"] == arm)
+            & (stacked["versus"] == reference)
+        ]
+        direction = directions[scale]["direction"]
+        sign = contrast_sign(direction)
+        wanted = outcome_measures(config, scale)
+        for name, label, stem, log in MARGINAL_MEASURES:
+            if name not in wanted:
+                continue
+            pooled = pool_rubin(
+                sign * part[stem].to_numpy(),
+                part[f"{stem}_variance"].to_numpy(),
+                df_complete=float(part["marginal_df"].mean()),
+                alpha=alpha,
+            )
+            natural = math.exp if log else float
+            rows.append(
+                {
+                    "outcome": scale,
+                    "label": config["scales"][scale]["label"],
+                    "role": directions[scale]["role"],
+                    "arm": arm,
+                    "direction": direction,
+                    "contrast": contrast_label(config, direction, arm, ratio=log),
+                    "measure": label,
+                    "estimate": natural(pooled.estimate),
+                    "ci_low": natural(pooled.ci_low),
+                    "ci_high": natural(pooled.ci_high),
+                    "log_scale": log,
+                    "estimate_analysis_scale": pooled.estimate,
+                    "se_analysis_scale": pooled.se,
+                    "df": pooled.df,
+                    "p": pooled.p,
+                    "riv": pooled.riv,
+                    "fmi": pooled.fmi,
+                    "risk_arm": float(part["risk_treated"].mean()),
+                    "risk_reference": float(part["risk_reference"].mean()),
+                    "model": part["model"].iloc[0],
+                    "n_clusters": int(part["n_clusters"].max()),
+                    "n_individuals": int(part["n_individuals"].max()),
+                }
+            )
     return pd.DataFrame(rows)
 
 

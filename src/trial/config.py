@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from trial.vocabulary import (
+    FAMILY_LINKS,
     Config,
     family_hypotheses,
     intercurrent_events,
@@ -390,6 +391,7 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"consistency/one_cluster_per: {column!r} is not a column of any table")
 
     problems += secondary_config_problems(config)
+    problems += outcome_family_problems(config)
     problems += estimand_config_problems(config)
     problems += multiplicity_problems(config)
 
@@ -468,6 +470,88 @@ def secondary_config_problems(config: Config) -> list[str]:
         if arm not in arms.get("values", []):
             problems.append(
                 f"sensitivity/delta/arms: {arm!r} is not one of the arm values {arms.get('values')}"
+            )
+    return problems
+
+
+#: Sections whose analyses model outcomes with linear mixed models only.
+LINEAR_ONLY_SECTIONS = ("sensitivity", "participation", "costs", "simulation")
+
+
+def outcome_family_problems(config: Config) -> list[str]:
+    """Problems of the outcomes' ``family``, ``link`` and ``measures``.
+
+    A binomial outcome must be scored 0/1 (one item whose range is ``[0, 1]``) and a poisson
+    outcome a count (one item, a whole-number range from 0 up); the link, when given, must be
+    the family's canonical link; ``measures`` belong to binomial outcomes. Sections whose
+    analyses fit linear models only cannot take a non-gaussian primary outcome.
+
+    Parameters
+    ----------
+    config : dict
+        A schema-valid trial configuration.
+
+    Returns
+    -------
+    list of str
+        One message per problem (empty when all is well).
+    """
+    problems: list[str] = []
+    for i, outcome in enumerate(config["analysis"]["outcomes"]):
+        where = f"analysis/outcomes/{i}"
+        family = outcome.get("family", "gaussian")
+        link = outcome.get("link", FAMILY_LINKS[family])
+        if link != FAMILY_LINKS[family]:
+            problems.append(
+                f"{where}/link: {link!r} is not fitted for family {family!r}; only its canonical "
+                f"link {FAMILY_LINKS[family]!r} is"
+            )
+        if "measures" in outcome and family != "binomial":
+            problems.append(f"{where}/measures: only a binomial outcome has summary measures")
+        scale = config["scales"].get(outcome["scale"])
+        if family == "gaussian" or scale is None:
+            continue
+        lo, hi = scale["item_range"]
+        if len(scale["items"]) != 1 or "rescale" in scale or scale["method"] == "gated_mean":
+            problems.append(
+                f"{where}: a {family} outcome is one variable; scale {outcome['scale']!r} must "
+                "have one item, method sum or mean and no rescale"
+            )
+        elif family == "binomial" and (lo, hi) != (0, 1):
+            problems.append(
+                f"{where}: a binomial outcome is coded 0/1; scale {outcome['scale']!r} has "
+                f"item_range [{lo}, {hi}], expected [0, 1]"
+            )
+        elif family == "poisson" and (lo != 0 or float(hi) != int(hi)):
+            problems.append(
+                f"{where}: a poisson outcome is a count; scale {outcome['scale']!r} has "
+                f"item_range [{lo}, {hi}], expected [0, a whole number]"
+            )
+    non_gaussian = [
+        o["scale"]
+        for o in config["analysis"]["outcomes"]
+        if o.get("family", "gaussian") != "gaussian"
+    ]
+    primary = [o["scale"] for o in config["analysis"]["outcomes"] if o["role"] == "primary"]
+    # which outcomes each section models linearly: participation every outcome, the others the
+    # primary (costs: its effect scale)
+    modelled = {
+        "sensitivity": primary,
+        "simulation": primary,
+        "participation": [o["scale"] for o in config["analysis"]["outcomes"]],
+        "costs": [config.get("costs", {}).get("effect", *primary[:1])] if primary else [],
+    }
+    if non_gaussian and config["imputation"].get("engine", "multilevel") == "forest":
+        problems.append(
+            f"imputation/engine: the forest engine imputes binomial and poisson outcomes "
+            f"{non_gaussian} as continuous; use the multilevel engine"
+        )
+    for section in LINEAR_ONLY_SECTIONS:
+        linear = [s for s in modelled[section] if s in non_gaussian]
+        if section in config and linear:
+            problems.append(
+                f"{section}: its analyses fit linear models, and outcome(s) {linear} are "
+                "binomial or poisson; remove the section for this trial"
             )
     return problems
 

@@ -16,6 +16,7 @@ from trial.vocabulary import (
     arms,
     baseline_column,
     followup_column,
+    outcome_family,
     outcome_scales,
     primary_outcome,
     treatment_arms,
@@ -149,13 +150,20 @@ def baseline_table(
             _describe_column(add, column, spec, people)
     for scale in outcome_scales(config):
         column = baseline_column(scale)
+        binary = outcome_family(config, scale) == "binomial"
         add(
             "individual",
             f"{config['scales'][scale]['label']} at baseline",
-            "mean (SD); missing",
-            {a: _mean_sd(f[column]) for a, f in people.items()},
+            "n (%); missing" if binary else "mean (SD); missing",
+            {a: (_ones(f[column]) if binary else _mean_sd(f[column])) for a, f in people.items()},
         )
     return pd.DataFrame(rows)
+
+
+def _ones(values: pd.Series) -> str:
+    """A 0/1 variable's count and percentage of 1s among its observed values, and missing."""
+    observed = values.dropna()
+    return f"{_n_pct(int((observed == 1).sum()), len(observed))}; {int(values.isna().sum())}"
 
 
 def _describe_column(add, column, spec, people) -> None:

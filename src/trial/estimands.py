@@ -52,6 +52,7 @@ from trial.vocabulary import (
     arms,
     followup_column,
     intercurrent_events,
+    outcome_family,
     outcome_scales,
     unit_plural,
 )
@@ -252,6 +253,28 @@ def _level_text(config: Config) -> str:
     )
 
 
+def _default_summary(config: Config) -> str:
+    """The population-level summary of the declared outcome families, when not configured."""
+    families = {outcome_family(config, s) for s in outcome_scales(config)}
+    if families == {"gaussian"}:
+        return (
+            "difference in means between arms, adjusted for the baseline value and the strata "
+            "(for a linear model the same as the marginal difference)"
+        )
+    level = {"glmm": "cluster-specific", "gee": "population-averaged"}[
+        config["analysis"]["non_gaussian"]["method"]
+    ]
+    parts = ["difference in means between arms for continuous outcomes"] * ("gaussian" in families)
+    if "binomial" in families:
+        parts.append(
+            f"{level} odds ratio for 0/1 outcomes, with the risk difference and risk ratio "
+            "standardised over the analysed individuals"
+        )
+    if "poisson" in families:
+        parts.append(f"{level} rate ratio for counts")
+    return "; ".join(parts) + "; each adjusted for the baseline value and the strata"
+
+
 def estimand_rows(config: Config) -> list[dict[str, str]]:
     """The estimand attributes, one row per attribute (for the report)."""
     spec = config.get("estimands", {})
@@ -289,11 +312,7 @@ def estimand_rows(config: Config) -> list[dict[str, str]]:
         {"attribute": "Intercurrent events and strategies", "value": event_text},
         {
             "attribute": "Population-level summary",
-            "value": spec.get(
-                "summary",
-                "difference in means between arms, adjusted for the baseline value and "
-                "the strata (for a linear model the same as the marginal difference)",
-            ),
+            "value": spec.get("summary", _default_summary(config)),
         },
         {"attribute": "Individual- or cluster-average", "value": _level_text(config)},
     ]

@@ -53,6 +53,8 @@ from trial.vocabulary import (
     baseline_column,
     contrast_sign,
     followup_column,
+    outcome_family,
+    outcome_scales,
     plural,
     primary_outcome,
     single_treatment_arm,
@@ -64,39 +66,83 @@ from trial.vocabulary import (
 Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
 
 
+def is_ratio(row: Mapping[str, Any]) -> bool:
+    """Whether a pooled outcome row is a log odds or log rate ratio (reported as a ratio)."""
+    return isinstance(row.get("measure"), str) and row["measure"] in RATIO_NAMES
+
+
+#: Name of the ratio reported for each model scale of a binomial or poisson outcome.
+RATIO_NAMES = {"log odds ratio": "odds ratio", "log rate ratio": "rate ratio"}
+
+
+def effect_text(row: Mapping[str, Any]) -> str:
+    """A pooled effect with its interval as display text: the ratio for a log odds or log rate
+    ratio, else the difference."""
+    if is_ratio(row):
+        return f"{row['ratio']:.2f} ({row['ratio_ci_low']:.2f} to {row['ratio_ci_high']:.2f})"
+    return f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
+
+
 def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> None:
-    """Pooled effects with CIs, standardised by each outcome's baseline SD so scales compare.
+    """Pooled effects with CIs: differences standardised by each outcome's baseline SD so
+    scales compare; odds and rate ratios (binomial and poisson outcomes) in a panel of their
+    own on a log axis.
 
     Each treatment arm's contrasts have that arm's colour.
     """
     plt = pyplot()
     frame = outcomes.iloc[::-1].reset_index(drop=True)
-    scale = frame["sd_baseline"].to_numpy()
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(frame) + 1.2))
-    y = np.arange(len(frame))
-    colours = arm_colours(treatment_arms(config), config["design"]["reference_arm"])
-    for arm in treatment_arms(config):
-        rows = (frame["arm"] == arm).to_numpy()
-        part = frame[rows]
-        ax.errorbar(
-            part["estimate"] / scale[rows],
-            y[rows],
-            xerr=[
-                (part["estimate"] - part["ci_low"]) / scale[rows],
-                (part["ci_high"] - part["estimate"]) / scale[rows],
-            ],
-            fmt="o",
-            color=colours[arm],
-            ecolor=colours[arm],
-            capsize=3,
-        )
-    ax.axvline(0, color="grey", lw=1, ls="--")
-    ax.set_yticks(
-        y,
-        [f"{lab}\n({c})" for lab, c in zip(frame["label"], frame["contrast"], strict=True)],
-        fontsize=7,
+    ratio = np.array([is_ratio(r) for r in frame.to_dict("records")], dtype=bool)
+    panels = [
+        (rows, kind) for rows, kind in ((~ratio, "difference"), (ratio, "ratio")) if rows.any()
+    ]
+    heights = [int(rows.sum()) for rows, _ in panels]
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(7.5, 0.45 * len(frame) + 1.2 * len(panels)),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
     )
-    ax.set_xlabel("Pooled adjusted difference / baseline SD (95% CI)")
+    colours = arm_colours(treatment_arms(config), config["design"]["reference_arm"])
+    for ax, (rows, kind) in zip(axes[:, 0], panels, strict=True):
+        part = frame[rows].reset_index(drop=True)
+        if kind == "ratio":
+            centre, low, high = part["ratio"], part["ratio_ci_low"], part["ratio_ci_high"]
+        else:
+            sd = part["sd_baseline"]
+            centre, low, high = part["estimate"] / sd, part["ci_low"] / sd, part["ci_high"] / sd
+        y = np.arange(len(part))
+        for arm in treatment_arms(config):
+            chosen = (part["arm"] == arm).to_numpy()
+            ax.errorbar(
+                centre[chosen],
+                y[chosen],
+                xerr=[(centre - low)[chosen], (high - centre)[chosen]],
+                fmt="o",
+                color=colours[arm],
+                ecolor=colours[arm],
+                capsize=3,
+            )
+        ax.set_yticks(
+            y,
+            [f"{lab}\n({c})" for lab, c in zip(part["label"], part["contrast"], strict=True)],
+            fontsize=7,
+        )
+        if kind == "ratio":
+            ax.set_xscale("log")
+            from matplotlib.ticker import FuncFormatter  # matplotlib loads with the figure
+
+            plain = FuncFormatter(lambda value, _: f"{value:g}")
+            ax.xaxis.set_major_formatter(plain)
+            ax.xaxis.set_minor_formatter(plain)
+            ax.tick_params(axis="x", which="minor", labelsize=7)
+            ax.axvline(1, color="grey", lw=1, ls="--")
+            names = sorted({RATIO_NAMES[m] for m in part["measure"]})
+            ax.set_xlabel(f"Pooled {' or '.join(names)} (95% CI, log scale)")
+        else:
+            ax.axvline(0, color="grey", lw=1, ls="--")
+            ax.set_xlabel("Pooled adjusted difference / baseline SD (95% CI)")
     fig.tight_layout()
     save_figure(fig, path, figure_dpi(config))
 
@@ -135,13 +181,26 @@ def primary_distribution_plot(
 
 
 def reproduction_table(
-    config: Config, outcomes: pd.DataFrame, truth: Mapping[str, Any] | None
+    config: Config,
+    outcomes: pd.DataFrame,
+    truth: Mapping[str, Any] | None,
+    marginal: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Published figure vs this run's estimate vs the true generating value, same direction.
 
-    One row per outcome and treatment arm that has a published figure or a true value.
+    One row per outcome and treatment arm that has a published figure or a true value. The
+    true values are differences in population means: a binomial outcome is compared through
+    its standardised risk difference (``marginal``, :func:`trial.analysis.pool_marginal`); a
+    poisson outcome, whose rate ratio has no such true value, is left out.
     """
     rows = []
+    if marginal is not None and not marginal.empty:
+        differences = marginal[marginal["measure"] == "risk difference"]
+        differences = differences.assign(measure=np.nan, standardised=True)
+        outcomes = pd.concat(
+            [outcomes[~outcomes["outcome"].isin(differences["outcome"])], differences]
+        )
+    outcomes = outcomes[[not is_ratio(r) for r in outcomes.to_dict("records")]]
     by_contrast = outcomes.set_index(["outcome", "arm"])
     true_effects = (truth or {}).get("outcomes", {})
     for outcome in config["analysis"]["outcomes"]:
@@ -153,7 +212,7 @@ def reproduction_table(
         for arm in treatment_arms(config):
             t = true_effects.get(scale, {}).get("arm_minus_reference", {}).get(arm)
             quoted = published if arm == published_arm else None
-            if quoted is None and t is None:
+            if (quoted is None and t is None) or (scale, arm) not in by_contrast.index:
                 continue
             row = by_contrast.loc[(scale, arm)]
             reported = {"published": "not published", "published_p": ""}
@@ -169,7 +228,12 @@ def reproduction_table(
                 true_value = contrast_sign(outcome["direction"]) * t
             rows.append(
                 {
-                    "outcome": config["scales"][scale]["label"],
+                    "outcome": config["scales"][scale]["label"]
+                    + (
+                        " (standardised risk difference)"
+                        if row.get("standardised") is True
+                        else ""
+                    ),
                     "contrast": row["contrast"],
                     **reported,
                     "this_run": f"{row['estimate']:.2f} "
@@ -211,13 +275,15 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
                 f"{c['n_analysed']} {individuals} ({c['n_observed']} observed, "
                 f"{c['n_imputed']} imputed)"
             )
+        effect = effect_text(row).replace(" (", f" ({level}% CI ", 1).rstrip(")")
+        measure = f"{RATIO_NAMES[row['measure']]}" if is_ratio(row) else "difference"
         text = (
             f"Primary outcome, {row['label']} at follow-up ({row['contrast']}): adjusted "
-            f"difference {row['estimate']:.2f} ({level}% CI {row['ci_low']:.2f} to "
-            f"{row['ci_high']:.2f}; {p}). "
+            f"{measure} {effect}; {p}). "
         )
         includes_zero = row["ci_low"] <= 0 <= row["ci_high"]
-        interval = f"the {level}% CI {'includes' if includes_zero else 'excludes'} zero"
+        null = "one" if is_ratio(row) else "zero"
+        interval = f"the {level}% CI {'includes' if includes_zero else 'excludes'} {null}"
         if better is None:
             text += f"The config does not declare which scores are better; {interval}. "
         else:
@@ -254,6 +320,11 @@ def _mean_sd(mean: float, sd: float) -> str:
     return "" if pd.isna(mean) else f"{mean:.1f} ({fmt(sd, 1) or '-'})"
 
 
+def _n_percent(share: float, n: int) -> str:
+    """A 0/1 outcome's observed count of 1s and its percentage, from its mean and count."""
+    return "" if pd.isna(share) else f"{round(share * n)} ({100 * share:.1f}%)"
+
+
 def outcome_table(
     config: Config,
     outcomes: pd.DataFrame,
@@ -283,23 +354,30 @@ def outcome_table(
     for scale, part in summary.groupby("outcome", sort=False):
         rows = []
         for r in part.set_index("arm").reindex(arms(config)).reset_index().to_dict("records"):
+            binary = outcome_family(config, scale) == "binomial"
             row = {
                 "arm": design["arm_labels"][r["arm"]],
                 "clusters": f"{r['n_clusters']}",
                 "analysed": f"{r['n_analysed']}",
                 "observed": f"{r['n_observed']}",
-                "baseline": _mean_sd(r["mean_baseline"], r["sd_baseline"]),
-                "followup": _mean_sd(r["mean_followup"], r["sd_followup"]),
+                "baseline": _n_percent(r["mean_baseline"], r["n_baseline"])
+                if binary
+                else _mean_sd(r["mean_baseline"], r["sd_baseline"]),
+                "followup": _n_percent(r["mean_followup"], r["n_observed"])
+                if binary
+                else _mean_sd(r["mean_followup"], r["sd_followup"]),
                 "difference": "reference" if r["arm"] == design["reference_arm"] else "",
                 "contrast": "",
                 "p": "",
             }
             if (scale, r["arm"]) in effects.index:
                 e = effects.loc[(scale, r["arm"])]
-                row["difference"] = f"{e['estimate']:.2f} ({e['ci_low']:.2f} to {e['ci_high']:.2f})"
+                row["difference"] = effect_text(e)
+                if is_ratio(e):
+                    row["contrast"] = RATIO_NAMES[e["measure"]]
                 row["p"] = p_text(e["p"])
                 if e["direction"] != "treatment_minus_reference":
-                    row["contrast"] = e["contrast"]
+                    row["contrast"] = ", ".join(filter(None, [row["contrast"], e["contrast"]]))
             rows.append(row)
         i = icc_rows.get(scale)
         icc_text = ""
@@ -511,10 +589,67 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def non_gaussian_methods(config: Config) -> str:
+    """Methods text for the binomial and poisson outcomes (empty without any): the model, its
+    estimation, the df, the effect measure and the standardised measures."""
+    spec = config["analysis"]["non_gaussian"]
+    by_family: dict[str, list[str]] = {}
+    for scale in outcome_scales(config):
+        by_family.setdefault(outcome_family(config, scale), []).append(
+            config["scales"][scale]["label"]
+        )
+    cluster = config["design"]["cluster_label"]
+    sentences = []
+    kinds = {
+        "binomial": ("0/1", "logistic", "odds ratio"),
+        "poisson": ("count", "log-linear", "rate ratio"),
+    }
+    for family, (kind, link, ratio) in kinds.items():
+        if family not in by_family:
+            continue
+        names = "; ".join(by_family[family])
+        if spec["method"] == "glmm":
+            nodes = (
+                "the Laplace approximation"
+                if spec["n_agq"] == 1
+                else f"adaptive Gauss-Hermite quadrature with {spec['n_agq']} nodes per {cluster}"
+            )
+            sentences.append(
+                f"The {kind} outcome(s) ({names}) are analysed with a {link} mixed model "
+                f"(GLMM) with a random intercept for {cluster}, fitted by maximum likelihood "
+                f"using {nodes}; the {ratio} is {cluster}-specific (conditional on the random "
+                "intercept), and inference uses t statistics with between-within degrees of "
+                "freedom."
+            )
+        else:
+            sentences.append(
+                f"The {kind} outcome(s) ({names}) are analysed by generalised estimating "
+                f"equations with a {link} link and an exchangeable working correlation within "
+                f"{cluster}; the {ratio} is population-averaged, and inference uses the "
+                f"{spec['gee_covariance']} bias-corrected sandwich covariance with t "
+                f"statistics on {plural(cluster)} minus coefficients degrees of freedom."
+            )
+        if family == "binomial":
+            over = " integrating over the random intercept" if spec["method"] == "glmm" else ""
+            sentences.append(
+                "Risk difference, risk ratio and marginal odds ratio are standardised over the "
+                f"analysed individuals{over}, with delta-method intervals on the same df, and "
+                "pooled over imputations on the difference and log-ratio scales."
+            )
+    return " ".join(sentences)
+
+
 def _design_section(config: Config, inputs: Inputs) -> Section:
     traces = read_intermediate(config, inputs["traces"][0])
     engine = traces["engine"].iloc[0] if len(traces) else None  # none: nothing was imputed
-    return Section("design", "Design and methods", "design.html.j2", {"engine": engine})
+    context = {
+        "engine": engine,
+        "linear_outcomes": any(
+            outcome_family(config, s) == "gaussian" for s in outcome_scales(config)
+        ),
+        "non_gaussian": non_gaussian_methods(config),
+    }
+    return Section("design", "Design and methods", "design.html.j2", context)
 
 
 def _flow_section(config: Config, inputs: Inputs) -> Section:
@@ -547,6 +682,9 @@ def _outcomes_section(config: Config, inputs: Inputs) -> Section:
 
     context = {
         "table": build_outcome_table(config, inputs),
+        "marginal": records("marginal_effects"),
+        "ratios": any(is_ratio(r) for r in records("outcomes")),
+        "linear": not all(is_ratio(r) for r in records("outcomes")),
         "outcomes": records("outcomes"),
         "arm_tests": records("arm_tests"),
         "pairwise": records("pairwise"),
@@ -560,7 +698,8 @@ def _reproduction_section(config: Config, inputs: Inputs) -> Section | None:
     truth = None
     if inputs.get("truth"):
         truth = json.loads(Path(inputs["truth"][0]).read_text(encoding="utf-8"))
-    table = reproduction_table(config, pd.read_csv(inputs["outcomes"]), truth)
+    marginal = pd.read_csv(inputs["marginal_effects"]) if inputs.get("marginal_effects") else None
+    table = reproduction_table(config, pd.read_csv(inputs["outcomes"]), truth, marginal)
     if table.empty:
         return None
     has_published = any("published" in o for o in config["analysis"]["outcomes"])

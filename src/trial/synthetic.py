@@ -185,12 +185,15 @@ def true_effects(config: Config) -> dict[str, Any]:
     reference = followup_scores(design["reference_arm"])
     treated = {arm: followup_scores(arm) for arm in treatment_arms(config)}
     outcomes: dict[str, dict[str, Any]] = {}
+    families = {o["scale"]: o.get("family", "gaussian") for o in config["analysis"]["outcomes"]}
     for scale, s0 in reference.items():
         outcomes[scale] = {
             "arm_minus_reference": {
                 arm: float(np.nanmean(scores[scale] - s0)) for arm, scores in treated.items()
             }
         }
+        if families[scale] != "gaussian":  # marginal truths on the ratio scales
+            outcomes[scale].update(_marginal_truths(s0, {a: t[scale] for a, t in treated.items()}))
         if "participation" in config:
             s1 = treated[single_treatment_arm(config)][scale]
             effect = s1 - s0
@@ -229,6 +232,25 @@ def true_effects(config: Config) -> dict[str, Any]:
     if "audit" in config:
         truth["audit"] = {"log_odds_ratio_after_start": syn["audit"]["arm_effect_after"]}
     return truth
+
+
+def _marginal_truths(reference: np.ndarray, treated: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Population risks (mean counts) under each arm and their ratios, for a binomial or count
+    outcome: ``reference_mean``, ``arm_mean``, ``arm_over_reference`` (risk or rate ratio) and
+    ``marginal_odds_ratio`` (for a 0/1 outcome only)."""
+    p0 = float(np.nanmean(reference))
+    means = {arm: float(np.nanmean(values)) for arm, values in treated.items()}
+    binary = bool(np.all(np.isin(reference[np.isfinite(reference)], (0.0, 1.0))))
+    truths: dict[str, Any] = {
+        "reference_mean": p0,
+        "arm_mean": means,
+        "arm_over_reference": {arm: p1 / p0 for arm, p1 in means.items()},
+    }
+    if binary:
+        truths["marginal_odds_ratio"] = {
+            arm: (p1 / (1 - p1)) / (p0 / (1 - p0)) for arm, p1 in means.items()
+        }
+    return truths
 
 
 def write_example(config: Config, out_dir: str | Path) -> list[Path]:

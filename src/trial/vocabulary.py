@@ -63,6 +63,30 @@ def outcome_scales(config: Config) -> list[str]:
     return [o["scale"] for o in sorted(outcomes, key=lambda o: o["role"] != "primary")]
 
 
+#: The link of each outcome family: the canonical one, the only one the models fit.
+FAMILY_LINKS = {"gaussian": "identity", "binomial": "logit", "poisson": "log"}
+#: Summary measures of a binomial outcome reported when ``measures`` is not given.
+BINOMIAL_MEASURES = ("odds_ratio", "risk_difference", "risk_ratio")
+
+
+def outcome_family(config: Config, scale: str) -> str:
+    """The declared ``family`` of an outcome (``gaussian`` unless the outcome says otherwise)."""
+    for outcome in config["analysis"]["outcomes"]:
+        if outcome["scale"] == scale:
+            return str(outcome.get("family", "gaussian"))
+    raise KeyError(scale)
+
+
+def outcome_measures(config: Config, scale: str) -> list[str]:
+    """The summary measures reported for a binomial outcome (empty for other families)."""
+    if outcome_family(config, scale) != "binomial":
+        return []
+    for outcome in config["analysis"]["outcomes"]:
+        if outcome["scale"] == scale:
+            return list(outcome.get("measures", BINOMIAL_MEASURES))
+    raise KeyError(scale)
+
+
 def primary_outcome(config: Config) -> str:
     """The primary outcome's scale."""
     return outcome_scales(config)[0]
@@ -78,22 +102,29 @@ def contrast_sign(direction: str) -> float:
 
 
 def contrast_label(
-    config: Config, direction: str, arm: str | None = None, versus: str | None = None
+    config: Config,
+    direction: str,
+    arm: str | None = None,
+    versus: str | None = None,
+    *,
+    ratio: bool = False,
 ) -> str:
     """Human-readable direction of a contrast, e.g. ``Intervention minus Usual care``.
 
     ``arm`` is the treatment arm compared; it may be left out in a two-arm trial. ``versus`` is
     its comparator (default the reference arm; another treatment arm for an active-vs-active
-    contrast, which then takes the reference arm's place in ``direction``).
+    contrast, which then takes the reference arm's place in ``direction``). With ``ratio`` the
+    contrast is a ratio (``Intervention over Usual care``).
     """
     design = config["design"]
     labels = design["arm_labels"]
     arm = single_treatment_arm(config) if arm is None else arm
     versus = design["reference_arm"] if versus is None else versus
     treatment, reference = labels[arm], labels[versus]
+    word = "over" if ratio else "minus"
     if direction == "treatment_minus_reference":
-        return f"{treatment} minus {reference}"
-    return f"{reference} minus {treatment}"
+        return f"{treatment} {word} {reference}"
+    return f"{reference} {word} {treatment}"
 
 
 def plural(word: str) -> str:

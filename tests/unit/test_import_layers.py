@@ -63,6 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "analyses",
         (
             "trial.estimands",
+            "trial.glm_outcomes",
             "trial.analysis",
             "trial.impute.model",
             "trial.impute.diagnostics",
@@ -77,7 +78,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("report", ("trial.report", "trial.checklist", "trial.consort", "trial.manuscript")),
-    ("studies", ("trial.synthetic", "trial.simulation", "trial.bootstrap_coverage")),
+    (
+        "studies",
+        (
+            "trial.synthetic",
+            "trial.simulation",
+            "trial.bootstrap_coverage",
+            "trial.binary_coverage",
+        ),
+    ),
     ("interface", ("trial.cli", "trial.preflight", "trial.draft", "trial.verify")),
 )
 

@@ -14,7 +14,8 @@ keys its library calls look up (a section and the key within it) beside the job'
 
 Params hold whole sections (``config_sections`` in ``workflow/rules/common.smk``), so a change
 reruns every rule that reads some key of its section. The three-arm example is recorded too, for
-the rules only a trial of several arms has.
+the rules only a trial of several arms has, and the binary-outcome example for the rule only
+binomial outcomes have.
 
 ``paths`` is left out: the files themselves are the jobs' inputs and outputs.
 """
@@ -29,6 +30,8 @@ from collections import defaultdict
 
 import pytest
 import yaml
+
+from trial.config import load_config
 
 from ..conftest import ROOT
 from .test_end_to_end import snakemake_command, write_trial
@@ -78,6 +81,25 @@ def recorded_three_arms(tmp_path_factory):
     _, config_path = small_three_arm_trial(folder)
     jobs = record_run(config_path, folder)
     assert "pool_arm_tests" in jobs and "pool_pairwise" in jobs
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def recorded_binary(tmp_path_factory):
+    """The binary-outcome example, with the rule only binomial outcomes have, recorded."""
+    folder = tmp_path_factory.mktemp("recorded_pulse")
+    config = load_config(ROOT / "config" / "pulse.yaml")
+    config["imputation"].update(m=2, iterations=2)
+    config["icc"]["bootstrap"] = 10
+    config["paths"] = {
+        "raw": str(ROOT / "data" / "raw" / "pulse"),
+        "derived": str(folder / "derived"),
+        "reports": str(folder / "reports"),
+    }
+    config_path = folder / "pulse.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = record_run(config_path, folder)
+    assert "pool_marginal" in jobs and "render_report" in jobs
     return jobs
 
 
@@ -138,6 +160,10 @@ def test_every_config_key_a_job_reads_is_in_its_params(recorded):
 
 def test_every_config_key_a_three_arm_job_reads_is_in_its_params(recorded_three_arms):
     assert keys_missing_from_params(recorded_three_arms) == {}
+
+
+def test_every_config_key_a_binary_outcome_job_reads_is_in_its_params(recorded_binary):
+    assert keys_missing_from_params(recorded_binary) == {}
 
 
 def scheduled(done: subprocess.CompletedProcess) -> set[str]:

@@ -26,6 +26,29 @@ rule pool_outcomes:
         "../scripts/pool_outcomes.py"
 
 
+if any(o.get("family", "gaussian") == "binomial" for o in config["analysis"]["outcomes"]):
+
+    rule pool_marginal:
+        """Pool the standardised risk difference, risk ratio and odds ratio of binary outcomes."""
+        input:
+            per_imputation(f"{DERIVED}/fits/{{i}}.parquet"),
+        output:
+            f"{REPORTS}/tables/marginal_effects.csv",
+        conda:
+            "../envs/trial.yaml"
+        log:
+            f"{DERIVED}/logs/pool_marginal.log",
+        params:
+            **config_sections("analysis", "design", "scales"),
+        threads: 1
+        resources:
+            mem_mb=500,
+        script:
+            "../scripts/pool_marginal.py"
+
+    REPORT_INPUTS.update(marginal_effects=f"{REPORTS}/tables/marginal_effects.csv")
+
+
 if SEVERAL_TREATMENT_ARMS:
 
     rule pool_arm_tests:

@@ -22,9 +22,9 @@ After the last sweep each missing ``y`` is drawn as ``1{z > 0}`` with
 and are left out of steps 1-3. Per-cluster sums use ``numpy.bincount``; a sweep costs
 ``O(n p + J p^2)``.
 
-This is a standalone kernel: the multilevel imputation engine calls it for binary variables
-once it is wired in (the design matrix must then hold the analysis model's terms, as for the
-normal variables).
+The multilevel imputation engine (:func:`trial.impute.multilevel.impute_multilevel`, argument
+``binary``) calls it for binary variables, one sweep per visit of the chained equations, each
+visit starting from the previous visit's draws.
 
 References
 ----------
@@ -106,6 +106,8 @@ def sample_binary_random_intercept(
     n_draws: int,
     rng: np.random.Generator,
     sigma2_u: float = 0.1,
+    beta: _FloatArray | None = None,
+    u: _FloatArray | None = None,
     prior_df: float = PRIOR_DF,
     prior_scale_u: float = PRIOR_SCALE_U,
 ) -> BinaryRandomInterceptDraws:
@@ -125,6 +127,10 @@ def sample_binary_random_intercept(
     rng : numpy.random.Generator
     sigma2_u : float, default 0.1
         Starting value of the cluster variance (latent scale).
+    beta, u : numpy.ndarray, optional
+        Starting coefficients (shape ``(p,)``) and cluster intercepts (``(n_clusters,)``), e.g.
+        the last sweep of a previous call, so that a chain visited one sweep at a time (as in
+        chained equations) continues instead of restarting; zeros by default.
     prior_df, prior_scale_u : float
         Scaled-inverse-chi-square prior ``(nu_0, s_0^2)`` of the cluster variance.
 
@@ -172,8 +178,10 @@ def sample_binary_random_intercept(
         return np.stack([np.bincount(go, weights=c, minlength=n_clusters) for c in v.T], 1)
 
     Sx = csum(Xo)  # (J, p)
-    beta = np.zeros(p)
-    u = np.zeros(n_clusters)
+    beta = np.zeros(p) if beta is None else np.asarray(beta, dtype=float).copy()
+    u = np.zeros(n_clusters) if u is None else np.asarray(u, dtype=float).copy()
+    if beta.shape != (p,) or u.shape != (n_clusters,):
+        raise ValueError(f"beta must have shape ({p},) and u ({n_clusters},)")
     s2u = float(sigma2_u)
     beta_draws = np.empty((n_draws, p))
     s2u_draws = np.empty(n_draws)

@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from trial.impute.base import ImputationResult
+from trial.impute.binary import BinaryRandomInterceptDraws, sample_binary_random_intercept
 from trial.progress import progress
 
 __all__ = [
@@ -474,6 +475,36 @@ def _cluster_values(
     return per_cluster, has
 
 
+def _trace_row(iteration: int, col: str, imputed: _FloatArray) -> tuple[int, str, float, float]:
+    sd = float(np.std(imputed, ddof=1)) if imputed.size > 1 else float("nan")
+    return (iteration, col, float(np.mean(imputed)), sd)
+
+
+def _binary_visit(
+    col: str,
+    y: _FloatArray,
+    X: _FloatArray,
+    codes: _IntArray,
+    n_clusters: int,
+    chains: dict[str, BinaryRandomInterceptDraws],
+    burn_in: int,
+    rng: np.random.Generator,
+) -> _FloatArray:
+    """One visit to a binary column: continue its latent-normal chain, draw its missing values."""
+    last = chains.get(col)
+    start = (
+        {} if last is None else {"sigma2_u": last.sigma2_u[-1], "beta": last.beta[-1], "u": last.u}
+    )
+    try:
+        draws = sample_binary_random_intercept(
+            y, X, codes, n_clusters, n_draws=1 + (burn_in if last is None else 0), rng=rng, **start
+        )
+    except ValueError as exc:
+        raise ValueError(f"imputing binary column {col!r}: {exc}") from exc
+    chains[col] = draws
+    return draws.y_missing
+
+
 def impute_multilevel(
     data: pd.DataFrame,
     *,
@@ -487,6 +518,7 @@ def impute_multilevel(
     mean_match: Sequence[str] = (),
     mean_match_candidates: int = 5,
     cluster_means: Mapping[str, Sequence[str]] | None = None,
+    binary: Sequence[str] = (),
 ) -> ImputationResult:
     r"""Make one completed dataset by multilevel (random-intercept) normal imputation.
 
@@ -495,6 +527,11 @@ def impute_multilevel(
     miceadds ``2l.pmm``: each missing entry takes the observed value of a donor drawn at
     random from the ``mean_match_candidates`` observed rows whose predictions
     :math:`x'\beta + u_j` (current draw) are nearest its own.
+
+    Level-1 columns named in ``binary`` (0/1 variables) are imputed from a latent-normal
+    random-intercept (probit) model on the same predictors, as jomo treats binary variables
+    (:func:`trial.impute.binary.sample_binary_random_intercept`); its chain of coefficients,
+    cluster intercepts and cluster variance carries over from one visit to the next.
 
     Fully conditional specification: in each iteration every incomplete variable of
     ``impute`` is visited in the given order.
@@ -552,6 +589,9 @@ def impute_multilevel(
         cluster-level predictors, so that a predictor's between-cluster slope may differ from
         its within-cluster slope. A column's own mean never enters its own model: its random
         intercept (or, at cluster level, the variable itself) is that mean.
+    binary
+        Level-1 columns of ``impute`` holding 0/1 values, imputed from the latent-normal model
+        (see above).
 
     Returns
     -------
@@ -593,6 +633,9 @@ def impute_multilevel(
         raise ValueError("mean_match must name level-1 columns of impute")
     if mean_match_candidates < 1:
         raise ValueError("mean_match_candidates must be at least 1")
+    binary_set = set(binary)
+    if binary_set - set(impute) or binary_set & (set(cluster_level) | matched):
+        raise ValueError("binary must name level-1 columns of impute not in mean_match")
     rng = np.random.default_rng(seed)
     codes_raw, uniques = pd.factorize(data[cluster], sort=True)
     codes = codes_raw.astype(np.intp)
@@ -639,6 +682,7 @@ def impute_multilevel(
         if (cluster_missing[col].any() if col in level2 else row_missing[col].any())
     ]
     variances: dict[str, tuple[float, float]] = {}
+    binary_chains: dict[str, BinaryRandomInterceptDraws] = {}
     trace_rows: list[tuple[int, str, float, float]] = []
 
     predictor_values = {col: pred_matrix[:, k] for k, col in enumerate(predictors)}
@@ -692,6 +736,13 @@ def impute_multilevel(
                 X = np.column_stack([np.ones(n), *others, pred_matrix, *means])
                 miss = row_missing[col]
                 y = np.where(miss, np.nan, values[col])
+                if col in binary_set:
+                    draws_y = _binary_visit(
+                        col, y, X, codes, n_clusters, binary_chains, burn_in, rng
+                    )
+                    values[col][miss] = draws_y
+                    trace_rows.append(_trace_row(iteration, col, draws_y))
+                    continue
                 state = variances.get(col)
                 n_draws = 1 + (burn_in if state is None else 0)
                 try:
@@ -717,8 +768,7 @@ def impute_multilevel(
                     draws_y = draws.y_missing
                 values[col][miss] = draws_y
                 imputed = draws_y
-            sd = float(np.std(imputed, ddof=1)) if imputed.size > 1 else float("nan")
-            trace_rows.append((iteration, col, float(np.mean(imputed)), sd))
+            trace_rows.append(_trace_row(iteration, col, imputed))
 
     completed = data.copy()
     for col in impute:

@@ -434,7 +434,8 @@ def _step_in_se(d: np.ndarray, B: np.ndarray, scale: np.ndarray) -> tuple[float,
     definite, else in the units of ``scale``), and the standard errors used."""
     try:
         cov = np.linalg.inv(B)
-        se = np.sqrt(np.diag(cov))
+        with np.errstate(invalid="ignore"):  # a negative diagonal is caught just below
+            se = np.sqrt(np.diag(cov))
         if np.all(np.isfinite(se) & (se > 0)) and np.all(np.linalg.eigvalsh(B) > 0):
             scale = se
     except np.linalg.LinAlgError:
