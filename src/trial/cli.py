@@ -5,12 +5,19 @@
 ``trial generate CONFIG``   write a config's synthetic example to its raw folder;
 ``trial verify CONFIG``     compare a run's result tables with the committed expected results
                             (``--update`` records the current run as expected);
-``trial draft-config DIR``  draft a new trial's config from the CSV files in DIR.
+``trial draft-config DIR``  draft a new trial's config from the CSV files in DIR;
+``trial run CONFIG ARGS``   check CONFIG as ``trial validate`` does, then run the workflow on it
+                            (``snakemake --configfile CONFIG ARGS``).
+
+``trial run`` exists because Snakemake parses a file named with ``--configfile`` itself, before
+the workflow starts, and reports a YAML error or a tab there without the file's name, line or
+column; checked here first, every such problem gets this project's error screen.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     draft = commands.add_parser("draft-config", help="draft a config from a folder of CSV files")
     draft.add_argument("data_dir", type=Path, help="folder holding the trial's CSV files")
     draft.add_argument("--out", type=Path, help="file to write (default: print)")
-    args = parser.parse_args(argv)
+    run = commands.add_parser(
+        "run", help="check a config, then run the workflow on it (arguments go to snakemake)"
+    )
+    run.add_argument("config", type=Path, help="config YAML of the trial to analyse")
+    args, snakemake_args = parser.parse_known_args(argv)
+    if snakemake_args and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(snakemake_args)}")
+    if args.command == "run":
+        return _run(args.config, snakemake_args)
     if args.command == "validate":
         screen = problems_screen(args.config)
         if screen:
@@ -70,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     for path in write_example(config, args.out or config["paths"]["raw"]):
         print(path)
     return 0
+
+
+def _run(config_path: Path, snakemake_args: list[str]) -> int:
+    """Check the config and its data, then hand over to Snakemake with the same config."""
+    screen = problems_screen(config_path)
+    if screen:
+        print(screen, file=sys.stderr)
+        return EXIT_INVALID
+    command = [sys.executable, "-m", "snakemake", "--configfile", str(config_path)]
+    return subprocess.call(command + snakemake_args)
 
 
 def _verify(config: dict, update: bool) -> int:

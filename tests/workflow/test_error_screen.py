@@ -124,3 +124,32 @@ def test_an_empty_configfile(trial, capsys):
     assert capsys.readouterr().err.splitlines()[1] == (
         "  - the file is empty; a config is a mapping of keys (trial, seed, paths, ...)"
     )
+
+
+def test_trial_run_names_a_yaml_error_before_snakemake_reads_the_file(trial, capsys, monkeypatch):
+    """`trial run` checks the file first, so a tab gets file, line and column, not Snakemake's
+    unnamed message; Snakemake is not started."""
+    folder, text = trial
+    path = folder / "trial.yaml"
+    path.write_text(text.replace("\nseed:", "\n\tseed:", 1), encoding="utf-8")
+    started = []
+    monkeypatch.setattr("trial.cli.subprocess.call", lambda command: started.append(command))
+    assert main(["run", str(path), "--cores", "1"]) == 2
+    assert started == []
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"invalid configuration {path}: 1 problem(s)"
+    assert err[1].startswith(f"  - line {seed_line(text)}, column 1: not valid YAML")
+
+
+def test_trial_run_hands_a_valid_config_to_snakemake(trial, monkeypatch):
+    """A valid config runs the workflow with that config and every other argument as given."""
+    folder, text = trial
+    path = folder / "trial.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "trial.cli", "run", str(path), "--snakefile",
+         str(ROOT / "Snakefile"), "--directory", str(folder), "--cores", "1", "--dry-run"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "impute_and_fit_1" in result.stdout + result.stderr
