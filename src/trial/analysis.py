@@ -36,7 +36,10 @@ from trial.vocabulary import (
     design_matrix,
     followup_column,
     imputed_extra_columns,
+    outcome_has_baseline,
     outcome_scales,
+    outcome_score_columns,
+    score_columns,
     treatment_arms,
     treatment_indicators,
     treatment_pairs,
@@ -66,12 +69,15 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     for table_name, scales in by_table.items():
         measures = read_table(config, table_name, raw_dir)
         for time, column_of in (
-            (design["baseline"], baseline_column),
+            (design.get("baseline"), baseline_column),
             (design["followup"], followup_column),
         ):
+            wanted = [s for s in scales if column_of(s) in score_columns(config, s)]
+            if not wanted:  # no outcome of this table is measured at this time
+                continue
             rows = measures[measures[design["timepoint"]] == time]
             scores = pd.DataFrame({design["individual_id"]: rows[design["individual_id"]]})
-            for scale in scales:
+            for scale in wanted:
                 scores[column_of(scale)] = score_scale(rows, config["scales"][scale]).to_numpy()
             table = table.merge(
                 scores, on=design["individual_id"], how="left", validate="one_to_one"
@@ -84,7 +90,7 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
         *design["strata"],
         *config["tables"][design["individual_table"]]["columns"],
     ]
-    columns += [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
+    columns += outcome_score_columns(config)
     if "costs" in config:  # total cost per recall period, imputed with the scores
         totals = cost_totals(config, raw_dir)
         table = table.merge(totals, on=design["individual_id"], how="left", validate="one_to_one")
@@ -276,7 +282,7 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
             "var_cluster": float(components["cluster"]),
             "var_residual": float(components["residual"]),
             "icc": float(fit.icc),
-            "sd_baseline": float(table[baseline_column(scale)].std()),
+            **standardising_sd(config, table, scale),
             "converged": bool(fit.converged),
             "at_boundary": bool(fit.at_boundary),
         }
@@ -310,6 +316,22 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows + pair_rows)
+
+
+def standardising_sd(config: Config, table: pd.DataFrame, scale: str) -> dict[str, float]:
+    """The SD by which an outcome's effects are divided to compare outcomes on one scale.
+
+    ``sd_baseline``: the SD of the baseline value over every arm (randomisation makes it free
+    of the treatment), missing for a post-only outcome. ``sd_standardise``: that SD when the
+    outcome has a baseline value, else the SD of the follow-up value in the reference arm
+    (which no treatment has touched).
+    """
+    if outcome_has_baseline(config, scale):
+        sd = float(table[baseline_column(scale)].std())
+        return {"sd_baseline": sd, "sd_standardise": sd}
+    reference = table[config["design"]["arm"]] == config["design"]["reference_arm"]
+    sd = float(table.loc[reference, followup_column(scale)].std())
+    return {"sd_baseline": float("nan"), "sd_standardise": sd}
 
 
 def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -371,6 +393,12 @@ def _pool_contrasts(
                 "n_individuals": int(part["n_individuals"].max()),
                 "icc_mean": float(part["icc"].mean()),
                 "sd_baseline": float(part["sd_baseline"].mean()),
+                "sd_standardise": float(part["sd_standardise"].mean()),
+                "standardised_by": (
+                    "baseline SD"
+                    if outcome_has_baseline(config, scale)
+                    else "follow-up SD in the reference arm"
+                ),
                 "n_boundary_fits": int(part["at_boundary"].sum()),
                 "n_unconverged_fits": int((~part["converged"].astype(bool)).sum()),
             }

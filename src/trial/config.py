@@ -21,6 +21,7 @@ import yaml
 from trial.vocabulary import (
     Config,
     family_hypotheses,
+    has_baseline_wave,
     intercurrent_events,
     outcome_scales,
     treatment_arms,
@@ -35,6 +36,9 @@ SCHEMA_PATH = resources.files("trial") / "schemas" / "config.schema.yaml"
 
 # Optional sections whose analyses compare one treatment arm with the reference arm.
 TWO_ARM_SECTIONS = ("participation", "staff", "sensitivity", "costs", "audit", "simulation")
+# Optional sections whose analyses adjust for baseline values (a design without a baseline wave
+# cannot have them).
+BASELINE_SECTIONS = ("participation", "staff", "costs", "simulation")
 
 
 class ConfigError(ValueError):
@@ -284,6 +288,23 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                     "treatment arm against the reference at a time"
                 )
 
+    k, m = len(treatment_arms(config)), config["imputation"]["m"]
+    if k > 1 and m > 1 and k * (m - 1) <= 4:
+        # the joint test of the arms is pooled by D1, whose Reiter df needs k (m - 1) > 4
+        problems.append(
+            f"imputation/m: with {k} treatment arms the joint test that every arm equals the "
+            f"reference (D1 pooling, Reiter's df) needs {k} (m - 1) > 4, i.e. m of at least "
+            f"{4 // k + 2}; found {m}"
+        )
+    if not has_baseline_wave(config):
+        for section in BASELINE_SECTIONS:
+            if section in config:
+                problems.append(
+                    f"{section}: this section's analyses adjust for baseline values, but the "
+                    "design has no baseline wave (design/baseline); remove the section or "
+                    "declare the baseline wave"
+                )
+
     # Optional sections name one table and some of its columns.
     section_columns = {
         "staff": ("table", ["id"]),
@@ -365,6 +386,12 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(
                 f"analysis/outcomes/{i}/published/arm: name the treatment arm that the published "
                 "figure compares with the reference arm"
+            )
+        if outcome.get("baseline") and not has_baseline_wave(config):
+            problems.append(
+                f"analysis/outcomes/{i}/baseline: outcome {scale_name!r} asks for its baseline "
+                "value, but the design has no baseline wave; set design/baseline to the "
+                "timepoint code of the baseline assessment, or remove the key (post-only)"
             )
         if scale_name not in config["scales"]:
             problems.append(f"analysis/outcomes/{i}/scale: {scale_name!r} is not a declared scale")

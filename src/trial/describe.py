@@ -15,7 +15,9 @@ from trial.vocabulary import (
     Config,
     arms,
     baseline_column,
+    enrolment_stage,
     followup_column,
+    outcome_has_baseline,
     outcome_scales,
     primary_outcome,
     treatment_arms,
@@ -41,6 +43,7 @@ def flow_counts(
     its allocation (stated in the report).
     """
     design = config["design"]
+    enrolled = enrolment_stage(config)
     rows = []
     for arm in arms(config):
         arm_clusters = clusters[clusters[design["arm"]] == arm]
@@ -57,10 +60,10 @@ def flow_counts(
         rows += [
             ("cluster", "randomised", arm, len(arm_clusters)),
             ("cluster", "received allocated intervention", arm, received),
-            ("cluster", "with individuals assessed at baseline", arm, clusters_with_people),
+            ("cluster", f"with individuals {enrolled}", arm, clusters_with_people),
             ("cluster", "with individuals followed up", arm, clusters_followed),
             ("cluster", "analysed", arm, clusters_with_people),
-            ("individual", "assessed at baseline", arm, len(people)),
+            ("individual", enrolled, arm, len(people)),
             ("individual", "followed up", arm, int(completed.sum())),
             ("individual", "lost to follow-up", arm, int((~completed).sum())),
         ]
@@ -148,6 +151,8 @@ def baseline_table(
         if column in analysis_table:
             _describe_column(add, column, spec, people)
     for scale in outcome_scales(config):
+        if not outcome_has_baseline(config, scale):
+            continue
         column = baseline_column(scale)
         add(
             "individual",
@@ -224,7 +229,8 @@ def outcome_summary(config: Config, analysis_table: pd.DataFrame) -> pd.DataFram
     for scale in outcome_scales(config):
         for arm in arms(config):
             people = analysed[analysed[design["arm"]] == arm]
-            baseline = people[baseline_column(scale)].astype(float)
+            baseline = people.get(baseline_column(scale), pd.Series(np.nan, people.index))
+            baseline = baseline.astype(float)
             followup = people[followup_column(scale)].astype(float)
             n_observed = int(followup.notna().sum())
             rows.append(

@@ -50,8 +50,10 @@ from trial.vocabulary import (
     Config,
     IntercurrentEvent,
     arms,
+    enrolment_stage,
     followup_column,
     intercurrent_events,
+    outcome_has_baseline,
     outcome_scales,
     unit_plural,
 )
@@ -258,6 +260,7 @@ def estimand_rows(config: Config) -> list[dict[str, str]]:
     design = config["design"]
     labels = design["arm_labels"]
     compared = ", ".join(labels[a] for a in arms(config)[:-1])
+    any_baseline = any(outcome_has_baseline(config, s) for s in outcome_scales(config))
     treatments = spec.get(
         "treatment", f"{compared} versus {labels[design['reference_arm']]} (as allocated)"
     )
@@ -281,7 +284,7 @@ def estimand_rows(config: Config) -> list[dict[str, str]]:
             "value": spec.get(
                 "population",
                 f"{unit_plural(design, 'individual')} of the randomised "
-                f"{unit_plural(design, 'cluster')}, assessed at baseline",
+                f"{unit_plural(design, 'cluster')}, {enrolment_stage(config)}",
             ),
         },
         {"attribute": "Treatment conditions", "value": treatments},
@@ -291,8 +294,9 @@ def estimand_rows(config: Config) -> list[dict[str, str]]:
             "attribute": "Population-level summary",
             "value": spec.get(
                 "summary",
-                "difference in means between arms, adjusted for the baseline value and "
-                "the strata (for a linear model the same as the marginal difference)",
+                "difference in means between arms, adjusted for "
+                + ("the baseline value and " if any_baseline else "")
+                + "the strata (for a linear model the same as the marginal difference)",
             ),
         },
         {"attribute": "Individual- or cluster-average", "value": _level_text(config)},

@@ -41,6 +41,7 @@ from trial.reporting import (
     p_text,
     pyplot,
     save_figure,
+    standardised_by,
 )
 from trial.sensitivity import sensitivity_section, tipping_points
 from trial.vocabulary import (
@@ -49,6 +50,8 @@ from trial.vocabulary import (
     baseline_column,
     contrast_sign,
     followup_column,
+    outcome_has_baseline,
+    outcome_scales,
     plural,
     primary_outcome,
     single_treatment_arm,
@@ -61,13 +64,15 @@ Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render
 
 
 def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> None:
-    """Pooled effects with CIs, standardised by each outcome's baseline SD so scales compare.
+    """Pooled effects with CIs, divided by each outcome's standardising SD so scales compare
+    (``sd_standardise``: the baseline SD, or for a post-only outcome the reference arm's
+    follow-up SD, :func:`trial.analysis.standardising_sd`).
 
     Each treatment arm's contrasts have that arm's colour.
     """
     plt = pyplot()
     frame = outcomes.iloc[::-1].reset_index(drop=True)
-    scale = frame["sd_baseline"].to_numpy()
+    scale = frame["sd_standardise"].to_numpy()
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(frame) + 1.2))
     y = np.arange(len(frame))
     colours = arm_colours(treatment_arms(config), config["design"]["reference_arm"])
@@ -92,7 +97,7 @@ def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> Non
         [f"{lab}\n({c})" for lab, c in zip(frame["label"], frame["contrast"], strict=True)],
         fontsize=7,
     )
-    ax.set_xlabel("Pooled adjusted difference / baseline SD (95% CI)")
+    ax.set_xlabel(f"Pooled adjusted difference / {standardised_by(frame)} (95% CI)")
     fig.tight_layout()
     save_figure(fig, path, figure_dpi(config))
 
@@ -104,12 +109,12 @@ def primary_distribution_plot(
     plt = pyplot()
     design = config["design"]
     scale = primary_outcome(config)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
-    for ax, (column, title) in zip(
-        axes,
-        ((baseline_column(scale), "Baseline"), (followup_column(scale), "Follow-up (observed)")),
-        strict=True,
-    ):
+    panels = [(followup_column(scale), "Follow-up (observed)")]
+    if outcome_has_baseline(config, scale):
+        panels.insert(0, (baseline_column(scale), "Baseline"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (column, title) in zip(axes, panels, strict=True):
         values = analysis_table[column].dropna()
         bins = np.linspace(values.min(), values.max(), 16)
         for arm, colour in arm_colours(treatment_arms(config), design["reference_arm"]).items():
@@ -671,4 +676,31 @@ def render_report(
         section_titles={s.id: f"{i}. {s.title}" for i, s in enumerate(sections, start=1)},
         fmt=fmt,
         p_text=p_text,
+        baseline=baseline_outcomes(config),
+        adjusted_for=adjusted_for(config),
     )
+
+
+def baseline_outcomes(config: Config) -> dict[str, bool]:
+    """Whether ``all``, ``any`` and the ``primary`` outcome's models hold the baseline value
+    (:func:`trial.vocabulary.outcome_has_baseline`), for the report's wording."""
+    has = [outcome_has_baseline(config, s) for s in outcome_scales(config)]
+    return {"all": all(has), "any": any(has), "primary": has[0]}
+
+
+def adjusted_for(config: Config) -> str:
+    """What the outcome models adjust for, in words: the baseline value of the outcome (naming
+    the outcomes when only some have one), the strata and the covariates; empty for none."""
+    has = baseline_outcomes(config)
+    parts = []
+    if has["all"]:
+        parts.append("the baseline value of the outcome")
+    elif has["any"]:
+        labels = [
+            config["scales"][s]["label"]
+            for s in outcome_scales(config)
+            if outcome_has_baseline(config, s)
+        ]
+        parts.append(f"the baseline value of the outcome ({'; '.join(labels)} only)")
+    parts += [", ".join(names) for names in (config["design"]["strata"], config["covariates"])]
+    return " and ".join(p for p in parts if p)

@@ -221,6 +221,42 @@ def arm_term(config: Config) -> str:
     return arm_terms(config)[single_treatment_arm(config)]
 
 
+def has_baseline_wave(config: Config) -> bool:
+    """Whether the design has a baseline wave (``design.baseline``); a post-only trial has none."""
+    return bool(config["design"].get("baseline"))
+
+
+def enrolment_stage(config: Config) -> str:
+    """The trial flow's word for the individuals enrolled: ``assessed at baseline`` when the
+    design has a baseline wave, else ``recruited``."""
+    return "assessed at baseline" if has_baseline_wave(config) else "recruited"
+
+
+def outcome_has_baseline(config: Config, scale: str) -> bool:
+    """Whether ``scale``'s analysis model holds its baseline value (ANCOVA) or not (post-only).
+
+    The one place that decides it: an outcome's ``baseline`` key under ``analysis.outcomes``,
+    by default whether the design has a baseline wave. Scales that are not outcomes of the
+    main analysis (total cost, staff outcomes) have a baseline exactly when the design does.
+    """
+    for outcome in config["analysis"]["outcomes"]:
+        if outcome["scale"] == scale:
+            return bool(outcome.get("baseline", has_baseline_wave(config)))
+    return has_baseline_wave(config)
+
+
+def score_columns(config: Config, scale: str) -> list[str]:
+    """Analysis-table columns of an outcome's scores: its baseline score when its model holds
+    one (:func:`outcome_has_baseline`), then its follow-up score."""
+    baseline = [baseline_column(scale)] if outcome_has_baseline(config, scale) else []
+    return [*baseline, followup_column(scale)]
+
+
+def outcome_score_columns(config: Config) -> list[str]:
+    """The score columns of every outcome (:func:`score_columns`), primary outcome first."""
+    return [c for scale in outcome_scales(config) for c in score_columns(config, scale)]
+
+
 def baseline_column(scale: str) -> str:
     """Analysis-table column holding a scale's baseline score."""
     return f"{scale}__baseline"
@@ -334,14 +370,14 @@ def _column_spec(config: Config, column: str) -> Mapping[str, Any]:
 
 
 def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Fixed effects of the model: intercept, arm(s), baseline score, strata, covariates."""
+    """Fixed effects of the model: intercept, arm(s), baseline score (when the outcome's model
+    holds one, :func:`outcome_has_baseline`), strata, covariates."""
     design = config["design"]
     indicators = treatment_indicators(config)
     arms = {term: table[indicators[arm]].astype(float) for arm, term in arm_terms(config).items()}
-    parts = [
-        pd.DataFrame({"(Intercept)": 1.0, **arms}, index=table.index),
-        table[[baseline_column(scale)]].astype(float),
-    ]
+    parts = [pd.DataFrame({"(Intercept)": 1.0, **arms}, index=table.index)]
+    if outcome_has_baseline(config, scale):
+        parts.append(table[[baseline_column(scale)]].astype(float))
     for column in [*design["strata"], *config["covariates"]]:
         parts.append(_code_column(config, column, table[column]))
     return pd.concat(parts, axis=1)

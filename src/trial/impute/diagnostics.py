@@ -43,8 +43,11 @@ from trial.vocabulary import (
     design_matrix,
     followup_column,
     numeric_predictors,
+    outcome_has_baseline,
     outcome_scales,
+    outcome_score_columns,
     primary_outcome,
+    score_columns,
     treatment_arms,
 )
 
@@ -64,9 +67,13 @@ __all__ = [
 _OBSERVED, _IMPUTED = "#1f4e79", "#c00000"
 
 
-def _timepoints(config: Config) -> list[tuple[str, Any]]:
+def _timepoints(config: Config, scale: str) -> list[tuple[str, Any]]:
+    """The time points at which ``scale`` is analysed, each with its column's name maker."""
     design = config["design"]
-    return [(design["baseline"], baseline_column), (design["followup"], followup_column)]
+    followup = [(design["followup"], followup_column)]
+    if not outcome_has_baseline(config, scale):
+        return followup
+    return [(design["baseline"], baseline_column), *followup]
 
 
 def missingness_table(config: Config, table: pd.DataFrame) -> pd.DataFrame:
@@ -81,7 +88,7 @@ def missingness_table(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     design = config["design"]
     rows = []
     for scale in outcome_scales(config):
-        for time, column_of in _timepoints(config):
+        for time, column_of in _timepoints(config, scale):
             column = column_of(scale)
             for arm in [*arms(config), "all"]:
                 part = (
@@ -126,7 +133,7 @@ def imputed_vs_observed_table(
     design = config["design"]
     rows = []
     for scale in outcome_scales(config):
-        for time, column_of in _timepoints(config):
+        for time, column_of in _timepoints(config, scale):
             column = column_of(scale)
             # imputed: missing before, filled after (a value an estimand leaves undefined stays
             # missing in the completed data and is not an imputed value)
@@ -425,9 +432,7 @@ def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[s
     """
     plt = pyplot()
     scale = primary_outcome(config)
-    variables = [
-        c(scale) for c in (baseline_column, followup_column) if c(scale) in set(traces["variable"])
-    ]
+    variables = [c for c in score_columns(config, scale) if c in set(traces["variable"])]
     if not variables:  # nothing of the primary outcome was imputed
         variables = list(dict.fromkeys(traces["variable"]))[:1]
     fig, axes = plt.subplots(
@@ -562,9 +567,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section | 
             c
             for c in model["impute"]
             if c
-            not in {
-                f(s) for s in outcome_scales(config) for f in (baseline_column, followup_column)
-            }
+            not in set(outcome_score_columns(config))
         ],
         "cluster_id": design["cluster_id"],
     }
