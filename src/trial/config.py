@@ -186,6 +186,12 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling against the documented keys)"
+    if error.validator == "oneOf" and error.absolute_path and error.absolute_path[0] == "scales":
+        return (
+            f"{where}: declare either items, item_range, method and min_fraction (a scale scored "
+            "from items) or column (a single-variable outcome read from one numeric column), "
+            "not both"
+        )
     return f"{where}: {error.message}"
 
 
@@ -345,6 +351,19 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
         if not need_table(scale["table"], f"{where}/table"):
             continue
         declared = tables[scale["table"]]["columns"]
+        if "column" in scale:  # a single-variable outcome
+            kind = declared.get(scale["column"], {}).get("type")
+            if kind is None:
+                problems.append(
+                    f"{where}/column: {scale['column']!r} is not declared in table "
+                    f"{scale['table']!r}"
+                )
+            elif kind not in ("number", "integer"):
+                problems.append(
+                    f"{where}/column: {scale['column']!r} is declared type {kind}; an outcome "
+                    "column must be type number (or integer)"
+                )
+            continue
         lo, hi = scale["item_range"]
         if lo >= hi:
             problems.append(f"{where}/item_range: lowest {lo} must be below highest {hi}")
@@ -615,7 +634,7 @@ def consistency_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def scale_items(scale: Mapping[str, Any]) -> list[str]:
     """All item columns a scale reads: its items and, for gated scales, its gate items."""
-    return [*scale["items"], *scale.get("gate", [])]
+    return [*scale.get("items", []), *scale.get("gate", [])]
 
 
 def outcome_label(config: Mapping[str, Any], scale_name: str) -> str:

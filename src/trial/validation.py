@@ -87,6 +87,8 @@ def table_columns(config: Config, name: str) -> dict[str, dict[str, Any]]:
     for scale_name, scale in config["scales"].items():
         if scale["table"] != name:
             continue
+        if "column" in scale:  # a single-variable outcome: an ordinary declared column
+            continue
         lo, hi = scale["item_range"]
         for item in scale["items"]:
             columns.setdefault(
