@@ -29,6 +29,7 @@ from trial.vocabulary import (
     arm_terms,
     arms,
     baseline_column,
+    cluster_covariates,
     cluster_variable_names,
     contrast_label,
     contrast_sign,
@@ -56,7 +57,7 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     design = config["design"]
     clusters = read_table(config, design["cluster_table"], raw_dir)
     people = read_table(config, design["individual_table"], raw_dir)
-    keep = [design["cluster_id"], design["arm"], *design["strata"]]
+    keep = [design["cluster_id"], design["arm"], *design["strata"], *cluster_covariates(config)]
     table = people.merge(
         clusters[keep], on=design["cluster_id"], how="left", validate="many_to_one"
     )
@@ -88,6 +89,7 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
         *treatment_indicators(config).values(),
         design["arm"],
         *design["strata"],
+        *cluster_covariates(config),
         *config["tables"][design["individual_table"]]["columns"],
     ]
     columns += outcome_score_columns(config)

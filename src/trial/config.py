@@ -20,6 +20,7 @@ import yaml
 
 from trial.vocabulary import (
     Config,
+    all_covariates,
     family_hypotheses,
     has_baseline_wave,
     intercurrent_events,
@@ -261,8 +262,7 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
         need_column(individual_table, design["individual_id"], "design/individual_id")
         need_column(individual_table, design["cluster_id"], "design/cluster_id")
         need_column(individual_table, design["followup_status"], "design/followup_status")
-        for column in config["covariates"]:
-            need_column(individual_table, column, "covariates")
+        problems += _covariate_problems(config)
         for column in config["imputation"].get("auxiliary", []):
             need_column(individual_table, column, "imputation/auxiliary")
     for name, variable in config["imputation"].get("cluster_variables", {}).items():
@@ -466,6 +466,46 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                         f"synthetic/instruments/{name}/scales: {scale_name!r} "
                         "is not a declared scale"
                     )
+    return problems
+
+
+def _covariate_problems(config: Mapping[str, Any]) -> list[str]:
+    """Each covariate is a column of the individual or the cluster table; a declared handling
+    of blanks names a covariate, and ``mean`` a numeric one."""
+    problems = []
+    design, tables = config["design"], config["tables"]
+    levels = {
+        table: tables[table]["columns"]
+        for table in (design["individual_table"], design["cluster_table"])
+        if table in tables
+    }
+    lists = [("covariates", config["covariates"])] + [
+        (f"analysis/outcomes/{i}/covariates", o["covariates"])
+        for i, o in enumerate(config["analysis"]["outcomes"])
+        if "covariates" in o
+    ]
+    for where, names in lists:
+        for name in names:
+            if not any(name in columns for columns in levels.values()):
+                problems.append(
+                    f"{where}: {name!r} is not a column of the individual table "
+                    f"{design['individual_table']!r} or the cluster table "
+                    f"{design['cluster_table']!r}"
+                )
+            elif name in design["strata"]:
+                problems.append(f"{where}: {name!r} is a stratum, already in every model")
+    covariates = set(all_covariates(config))
+    for name, handling in config["analysis"].get("covariate_missing", {}).items():
+        where = f"analysis/covariate_missing/{name}"
+        if name not in covariates:
+            problems.append(f"{where}: {name!r} is not a covariate of any outcome's model")
+            continue
+        kind = next((c[name]["type"] for c in levels.values() if name in c), None)
+        if handling == "mean" and kind not in ("number", "integer"):
+            problems.append(
+                f"{where}: mean imputation needs a numeric covariate; {name!r} is type {kind} "
+                "(use indicator, which adds a missing category)"
+            )
     return problems
 
 

@@ -13,8 +13,10 @@ from trial.estimands import flow_rows, score_defined
 from trial.validation import read_table
 from trial.vocabulary import (
     Config,
+    all_covariates,
     arms,
     baseline_column,
+    cluster_covariates,
     enrolment_stage,
     followup_column,
     outcome_has_baseline,
@@ -130,6 +132,9 @@ def baseline_table(
                 "n (%)",
                 {a: _n_pct((f[stratum] == level).sum(), len(f)) for a, f in by_arm.items()},
             )
+    cluster_columns = config["tables"][design["cluster_table"]]["columns"]
+    for column in cluster_covariates(config):
+        _describe_column(add, column, cluster_columns[column], by_arm, level="cluster")
 
     people = {a: analysis_table[analysis_table[design["arm"]] == a] for a in arm_codes}
     add(
@@ -139,14 +144,16 @@ def baseline_table(
         {a: f"{len(f)}" for a, f in people.items()},
     )
     individual_columns = config["tables"][design["individual_table"]]["columns"]
-    for column in dict.fromkeys(
-        [*config["covariates"], *config["imputation"].get("auxiliary", [])]
-    ):
+    auxiliary = config["imputation"].get("auxiliary", [])
+    described = [
+        c for c in dict.fromkeys([*all_covariates(config), *auxiliary]) if c in individual_columns
+    ]
+    for column in described:
         _describe_column(add, column, individual_columns[column], people)
     for column, spec in individual_columns.items():
         if column in (design["individual_id"], design["cluster_id"], design["followup_status"]):
             continue
-        if column in config["covariates"] or column in config["imputation"].get("auxiliary", []):
+        if column in described:
             continue
         if column in analysis_table:
             _describe_column(add, column, spec, people)
@@ -163,29 +170,29 @@ def baseline_table(
     return pd.DataFrame(rows)
 
 
-def _describe_column(add, column, spec, people) -> None:
+def _describe_column(add, column, spec, people, level="individual") -> None:
     if spec["type"] == "category":
-        for level in spec["values"]:
+        for code in spec["values"]:
             add(
-                "individual",
-                _readable(f"{column}: {level}"),
+                level,
+                _readable(f"{column}: {code}"),
                 "n (%)",
                 {
-                    a: _n_pct((f[column] == level).sum(), f[column].notna().sum())
+                    a: _n_pct((f[column] == code).sum(), f[column].notna().sum())
                     for a, f in people.items()
                 },
             )
         missing = {a: int(f[column].isna().sum()) for a, f in people.items()}
         if any(missing.values()):
             add(
-                "individual",
+                level,
                 _readable(f"{column}: missing"),
                 "n",
                 {a: str(n) for a, n in missing.items()},
             )
     elif spec["type"] in ("integer", "number"):
         add(
-            "individual",
+            level,
             _readable(column),
             "mean (SD); missing",
             {a: _mean_sd(f[column]) for a, f in people.items()},

@@ -48,8 +48,11 @@ from trial.vocabulary import (
     Config,
     arms,
     baseline_column,
+    cluster_covariates,
     contrast_sign,
+    covariate_missing,
     followup_column,
+    outcome_covariates,
     outcome_has_baseline,
     outcome_scales,
     plural,
@@ -702,5 +705,33 @@ def adjusted_for(config: Config) -> str:
             if outcome_has_baseline(config, s)
         ]
         parts.append(f"the baseline value of the outcome ({'; '.join(labels)} only)")
-    parts += [", ".join(names) for names in (config["design"]["strata"], config["covariates"])]
+    parts.append(", ".join(config["design"]["strata"]))
+    per_outcome = {s: outcome_covariates(config, s) for s in outcome_scales(config)}
+    if len({tuple(names) for names in per_outcome.values()}) == 1:
+        parts.append(", ".join(_covariate_words(config, next(iter(per_outcome.values())))))
+    else:
+        parts.append(
+            "covariates by outcome ("
+            + "; ".join(
+                f"{config['scales'][s]['label']}: "
+                + (", ".join(_covariate_words(config, names)) or "none")
+                for s, names in per_outcome.items()
+            )
+            + ")"
+        )
     return " and ".join(p for p in parts if p)
+
+
+def _covariate_words(config: Config, names: list[str]) -> list[str]:
+    """Each covariate as the methods text names it: its level when cluster-level, and its
+    declared handling of blanks (White and Thompson 2005)."""
+    cluster = set(cluster_covariates(config))
+    handling = covariate_missing(config)
+    words = {"mean": "blanks set to the mean", "indicator": "blanks set to the mean, with a "
+             "missing-value indicator"}
+    out = []
+    for name in names:
+        notes = [*(["cluster level"] if name in cluster else []),
+                 *([words[handling[name]]] if name in handling else [])]
+        out.append(f"{name} ({'; '.join(notes)})" if notes else name)
+    return out

@@ -37,6 +37,7 @@ from trial.reporting import (
 from trial.vocabulary import (
     COST,
     Config,
+    all_covariates,
     arm_terms,
     arms,
     baseline_column,
@@ -292,7 +293,7 @@ def arm_difference_check(
         sd_ratio with sd_ratio_low and sd_ratio_high (``1 - level`` interval),
         flag_difference, flag_sd, m. Outcomes without imputed rows are left out.
     """
-    individual = set(config["covariates"]) | set(config["imputation"].get("auxiliary", []))
+    individual = set(all_covariates(config)) | set(config["imputation"].get("auxiliary", []))
     coded = numeric_predictors(config, table)
     extra_columns = [c for c in coded.columns if c.split("[", 1)[0] in individual]
     m = len(completed)

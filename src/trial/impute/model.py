@@ -20,8 +20,10 @@ import pandas as pd
 from trial.vocabulary import (
     COST,
     Config,
+    all_covariates,
     arm_terms,
     baseline_column,
+    cluster_covariates,
     cluster_variable_names,
     design_matrix,
     effect_scale,
@@ -287,8 +289,8 @@ def _analysis_blocks(
 
 def _cluster_level_predictors(config: Config, predictors: pd.DataFrame) -> list[str]:
     """Columns of :func:`trial.vocabulary.numeric_predictors` that are cluster-level by design:
-    the treatment indicators and the coded strata."""
-    strata = tuple(config["design"]["strata"])
+    the treatment indicators, the coded strata and the cluster-level covariates."""
+    strata = (*config["design"]["strata"], *cluster_covariates(config))
     return [
         c
         for c in predictors.columns
@@ -304,7 +306,7 @@ def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTe
     """
     design = config["design"]
     sources: dict[str, tuple[str, str]] = {}
-    for kind, names in (("stratum", design["strata"]), ("covariate", config["covariates"])):
+    for kind, names in (("stratum", design["strata"]), ("covariate", all_covariates(config))):
         for name in names:
             sources[name] = (kind, name)
     indicators = treatment_indicators(config)
@@ -393,7 +395,7 @@ def check_imputation_model(config: Config, table: pd.DataFrame) -> ImputationMod
         design["cluster_id"],
         *treatment_indicators(config).values(),
         *design["strata"],
-        *config["covariates"],
+        *all_covariates(config),
         *config["imputation"].get("auxiliary", []),
         *cluster_variable_names(config),
         *outcome_score_columns(config),
