@@ -1,4 +1,5 @@
-"""The checks run before any job: the config file, the config, then every raw table.
+"""The checks run before any job: the config file, the config, every raw table, then the
+analysis table against the imputation and analysis models.
 
 ``trial validate CONFIG`` and the workflow (the Snakefile, before any rule runs) call these, so
 that a broken config or broken data gives one screen: every problem listed, a one-line hint,
@@ -12,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trial.analysis import build_analysis_table
 from trial.config import ConfigError, read_config_file, validate_config
+from trial.impute.model import ImputationModelError, check_imputation_model
 from trial.validation import InputError, validate_inputs
 
 EXIT_INVALID = 2  # exit code of a run stopped by invalid config or data
@@ -54,6 +57,15 @@ def problems_screen(config_path: str | Path, config: Mapping[str, Any] | None = 
             f"{exc}\nhint: correct the files in {config['paths']['raw']} (or the config, where it "
             f"is wrong) and rerun; `trial validate {config_path}` checks them without running "
             "anything"
+        )
+    # Checked by the imputation jobs too, but here once, before any job: e.g. imputation.m of 1
+    # with values missing, or an analysis term absent from the imputation model.
+    try:
+        check_imputation_model(config, build_analysis_table(config))
+    except ImputationModelError as exc:
+        return (
+            f"{exc}\nhint: correct the config {config_path} (or the data, where they are wrong) "
+            "and rerun"
         )
     return None
 
