@@ -149,3 +149,23 @@ def test_three_arms_need_enough_imputations_for_the_joint_test(ancova, m, ok):
         validate_config(config)
     else:
         assert "needs 2 (m - 1) > 4, i.e. m of at least 4; found 3" in _problems(config)
+
+
+def test_icc_of_a_post_only_outcome_is_at_follow_up_only_and_equals_ancovas(tables, ancova):
+    """Without a baseline wave there is no baseline ICC; the follow-up ICC within arm does not
+    involve the baseline and so equals the ANCOVA config's."""
+    from trial.icc import icc_table
+
+    with_baseline, without = tables
+    config = copy.deepcopy(ancova)
+    config["icc"] = {"bootstrap": 0}
+    config["analysis"]["outcomes"] = config["analysis"]["outcomes"][:1]
+    config.pop("multiplicity")  # its families name the outcomes dropped above
+    post = _post_only(config)
+    got = icc_table(post, without)
+    want = icc_table(config, with_baseline)
+    assert set(got["timepoint"]) == {"followup"}
+    assert set(want["timepoint"]) == {"baseline", "followup"}
+    key = ["estimator", "timepoint"]
+    anova = got[got["estimator"] == "anova"].set_index(key)["icc"]
+    np.testing.assert_allclose(anova, want.set_index(key).loc[anova.index, "icc"], rtol=1e-12)
