@@ -8,11 +8,14 @@ with ``data/post_only/post_only.yaml`` through the functions the workflow's jobs
 ``fixtures/post_only/lmer_kr.csv`` is made by ``tests/reference/r/post_only.R`` from the same
 CSVs: ``lmer(math ~ arm + school + sex + age_months + (1 | class_id))``, REML, Kenward-Roger
 df by pbkrtest (versions in ``fixtures/post_only/versions.csv``). Estimates, SEs, KR df and
-variance components agree to 1e-6 relative.
+variance components agree to 1e-6 relative; so do those of the same trial with a cluster-level
+covariate and blank ages handled by the missing-indicator method
+(``fixtures/post_only/lmer_kr_covariates.csv``).
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +23,10 @@ import pandas as pd
 import pytest
 
 from trial.analysis import build_analysis_table, fit_outcomes
-from trial.config import load_config
+from trial.config import load_config, validate_config
+from trial.mixed import fit_random_intercept_model
 from trial.validation import validate_inputs
+from trial.vocabulary import design_matrix
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "post_only"
@@ -72,3 +77,58 @@ def test_variance_components_match_lme4(fits, reference):
     assert fits["var_residual"].iloc[0] == pytest.approx(
         reference["var_residual"].iloc[0], rel=RTOL
     )
+
+
+COVARIATES_FIXTURE = HERE / "fixtures" / "post_only" / "lmer_kr_covariates.csv"
+
+
+@pytest.fixture(scope="module")
+def with_covariates(config, tmp_path_factory):
+    """The trial with teacher_years, (class number x 7) mod 31, as a cluster-level covariate, and
+    blank ages (pupil numbers divisible by 97) handled by the missing-indicator method, as in
+    post_only.R."""
+    raw = tmp_path_factory.mktemp("post_only_covariates")
+    classes = pd.read_csv(DATA / "classes.csv", dtype=str)
+    classes["teacher_years"] = (classes["class_id"].str[1:].astype(int) * 7 % 31).astype(str)
+    classes.to_csv(raw / "classes.csv", index=False)
+    pupils = pd.read_csv(DATA / "pupils.csv", dtype=str)
+    pupils.loc[pupils["pupil_id"].str[1:].astype(int) % 97 == 0, "age_months"] = ""
+    pupils.to_csv(raw / "pupils.csv", index=False)
+    pd.read_csv(DATA / "tests.csv", dtype=str).to_csv(raw / "tests.csv", index=False)
+    changed = copy.deepcopy(config)
+    changed["tables"]["classes"]["columns"]["teacher_years"] = {
+        "type": "integer",
+        "description": "Teacher's years of experience",
+    }
+    changed["covariates"] = [*changed["covariates"], "teacher_years"]
+    changed["analysis"]["covariate_missing"] = {"age_months": "indicator"}
+    validate_config(changed)
+    validate_inputs(changed, raw)
+    return changed, build_analysis_table(changed, raw)
+
+
+def test_cluster_covariate_and_missing_indicator_match_lme4_pbkrtest(with_covariates):
+    config, table = with_covariates
+    reference = pd.read_csv(COVARIATES_FIXTURE, keep_default_na=False).set_index("arm")
+    assert int(table["age_months"].isna().sum()) == reference["n_blank"].iloc[0]
+    fits = fit_outcomes(config, table)
+    fits = fits[fits["versus"] == "control"].set_index("arm")
+    for arm in ("tutoring", "software"):
+        got, want = fits.loc[arm], reference.loc[arm]
+        assert got["estimate"] == pytest.approx(want["estimate"], rel=RTOL)
+        assert np.sqrt(got["variance"]) == pytest.approx(want["se"], rel=RTOL)
+        assert got["df"] == pytest.approx(want["df"], rel=RTOL)
+    X = design_matrix(config, table, "math")
+    fit = fit_random_intercept_model(
+        table["math__followup"].to_numpy(float),
+        X,
+        table["class_id"].to_numpy(),
+        reml=True,
+        df_method="kenward-roger",
+    )
+    names = {"age_months[missing]": "age_missing", "teacher_years": "teacher_years"}
+    for term, r_term in names.items():
+        want = reference.loc[r_term]
+        assert fit.params[term] == pytest.approx(want["estimate"], rel=RTOL)
+        assert np.sqrt(fit.cov.loc[term, term]) == pytest.approx(want["se"], rel=RTOL)
+        assert fit.df[term] == pytest.approx(want["df"], rel=RTOL)

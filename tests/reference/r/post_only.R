@@ -8,6 +8,9 @@
 #                 arm vs control (lmerTest summary, Kenward-Roger by pbkrtest) and tutoring vs
 #                 software (lmerTest::contest1D, Kenward-Roger): estimate, SE, df; and the
 #                 variance components.
+#   lmer_kr_covariates.csv  the same with a cluster-level covariate (teacher_years) and blank
+#                 ages handled by the missing-indicator method (see below): each arm vs control,
+#                 and the indicator's and the cluster covariate's coefficients.
 #   versions.csv  R and package versions.
 # Run from the repository root:  Rscript tests/reference/r/post_only.R
 # Numbers are written with 17 significant digits so that they round-trip exactly.
@@ -66,6 +69,36 @@ out$var_residual <- num(vc$vcov[vc$grp == "Residual"])
 out$n_individuals <- nrow(d)
 out$n_clusters <- length(unique(d$class_id))
 write.csv(out, file.path(out_dir, "lmer_kr.csv"), row.names = FALSE, quote = FALSE)
+
+# The same trial with a cluster-level covariate and blank covariates handled by the missing-
+# indicator method (config analysis/covariate_missing: indicator): teacher_years, a class-table
+# column, is (class number x 7) mod 31; the age of every pupil whose number is a multiple of 97
+# is blank, set to the mean of the observed ages, with an indicator of the blank.
+d$teacher_years <- (as.integer(substring(d$class_id, 2)) * 7) %% 31
+blank <- as.integer(substring(d$pupil_id, 2)) %% 97 == 0
+d$age_months[blank] <- NA
+d$age_missing <- as.numeric(blank)
+d$age_filled <- ifelse(blank, mean(d$age_months, na.rm = TRUE), d$age_months)
+m2 <- lmer(math ~ arm + school + sex + age_filled + age_missing + teacher_years + (1 | class_id),
+           data = d, REML = TRUE, control = ctrl)
+coefs2 <- summary(m2, ddf = "Kenward-Roger")$coefficients
+rows2 <- list()
+for (arm in c("tutoring", "software")) {
+  term <- paste0("arm", arm)
+  rows2[[arm]] <- data.frame(
+    arm = arm, versus = "control", estimate = num(coefs2[term, "Estimate"]),
+    se = num(coefs2[term, "Std. Error"]), df = num(coefs2[term, "df"])
+  )
+}
+for (term in c("age_missing", "teacher_years")) {
+  rows2[[term]] <- data.frame(
+    arm = term, versus = "", estimate = num(coefs2[term, "Estimate"]),
+    se = num(coefs2[term, "Std. Error"]), df = num(coefs2[term, "df"])
+  )
+}
+out2 <- do.call(rbind, rows2)
+out2$n_blank <- sum(blank)
+write.csv(out2, file.path(out_dir, "lmer_kr_covariates.csv"), row.names = FALSE, quote = FALSE)
 
 versions <- data.frame(
   package = c("R", "lme4", "lmerTest", "pbkrtest"),
