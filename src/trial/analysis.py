@@ -37,6 +37,7 @@ from trial.vocabulary import (
     arm_terms,
     arms,
     baseline_column,
+    cluster_covariates,
     cluster_variable_names,
     contrast_label,
     contrast_sign,
@@ -46,7 +47,10 @@ from trial.vocabulary import (
     imputed_extra_columns,
     outcome_family,
     outcome_measures,
+    outcome_has_baseline,
     outcome_scales,
+    outcome_score_columns,
+    score_columns,
     treatment_arms,
     treatment_indicators,
     treatment_pairs,
@@ -63,7 +67,7 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     design = config["design"]
     clusters = read_table(config, design["cluster_table"], raw_dir)
     people = read_table(config, design["individual_table"], raw_dir)
-    keep = [design["cluster_id"], design["arm"], *design["strata"]]
+    keep = [design["cluster_id"], design["arm"], *design["strata"], *cluster_covariates(config)]
     table = people.merge(
         clusters[keep], on=design["cluster_id"], how="left", validate="many_to_one"
     )
@@ -76,12 +80,15 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
     for table_name, scales in by_table.items():
         measures = read_table(config, table_name, raw_dir)
         for time, column_of in (
-            (design["baseline"], baseline_column),
+            (design.get("baseline"), baseline_column),
             (design["followup"], followup_column),
         ):
+            wanted = [s for s in scales if column_of(s) in score_columns(config, s)]
+            if not wanted:  # no outcome of this table is measured at this time
+                continue
             rows = measures[measures[design["timepoint"]] == time]
             scores = pd.DataFrame({design["individual_id"]: rows[design["individual_id"]]})
-            for scale in scales:
+            for scale in wanted:
                 scores[column_of(scale)] = score_scale(rows, config["scales"][scale]).to_numpy()
             table = table.merge(
                 scores, on=design["individual_id"], how="left", validate="one_to_one"
@@ -92,9 +99,10 @@ def build_analysis_table(config: Config, raw_dir: str | Path | None = None) -> p
         *treatment_indicators(config).values(),
         design["arm"],
         *design["strata"],
+        *cluster_covariates(config),
         *config["tables"][design["individual_table"]]["columns"],
     ]
-    columns += [c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)]
+    columns += outcome_score_columns(config)
     if "costs" in config:  # total cost per recall period, imputed with the scores
         totals = cost_totals(config, raw_dir)
         table = table.merge(totals, on=design["individual_id"], how="left", validate="one_to_one")
@@ -321,7 +329,7 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
             "var_cluster": model["var_cluster"],
             "var_residual": model["var_residual"],
             "icc": model["icc"],
-            "sd_baseline": float(table[baseline_column(scale)].std()),
+            **standardising_sd(config, table, scale),
             "converged": converged,
             "at_boundary": at_boundary,
         }
@@ -367,6 +375,22 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows + pair_rows)
+
+
+def standardising_sd(config: Config, table: pd.DataFrame, scale: str) -> dict[str, float]:
+    """The SD by which an outcome's effects are divided to compare outcomes on one scale.
+
+    ``sd_baseline``: the SD of the baseline value over every arm (randomisation makes it free
+    of the treatment), missing for a post-only outcome. ``sd_standardise``: that SD when the
+    outcome has a baseline value, else the SD of the follow-up value in the reference arm
+    (which no treatment has touched).
+    """
+    if outcome_has_baseline(config, scale):
+        sd = float(table[baseline_column(scale)].std())
+        return {"sd_baseline": sd, "sd_standardise": sd}
+    reference = table[config["design"]["arm"]] == config["design"]["reference_arm"]
+    sd = float(table.loc[reference, followup_column(scale)].std())
+    return {"sd_baseline": float("nan"), "sd_standardise": sd}
 
 
 def pool_outcomes(config: Config, fits: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -428,6 +452,12 @@ def _pool_contrasts(
                 "n_individuals": int(part["n_individuals"].max()),
                 "icc_mean": float(part["icc"].mean()),
                 "sd_baseline": float(part["sd_baseline"].mean()),
+                "sd_standardise": float(part["sd_standardise"].mean()),
+                "standardised_by": (
+                    "baseline SD"
+                    if outcome_has_baseline(config, scale)
+                    else "follow-up SD in the reference arm"
+                ),
                 "n_boundary_fits": int(part["at_boundary"].sum()),
                 "n_unconverged_fits": int((~part["converged"].astype(bool)).sum()),
                 **_model_scale_columns(config, scale, part, pooled),

@@ -21,7 +21,9 @@ import yaml
 from trial.vocabulary import (
     FAMILY_LINKS,
     Config,
+    all_covariates,
     family_hypotheses,
+    has_baseline_wave,
     intercurrent_events,
     outcome_scales,
     treatment_arms,
@@ -36,6 +38,9 @@ SCHEMA_PATH = resources.files("trial") / "schemas" / "config.schema.yaml"
 
 # Optional sections whose analyses compare one treatment arm with the reference arm.
 TWO_ARM_SECTIONS = ("participation", "staff", "sensitivity", "costs", "audit", "simulation")
+# Optional sections whose analyses adjust for baseline values (a design without a baseline wave
+# cannot have them).
+BASELINE_SECTIONS = ("participation", "staff", "costs", "simulation")
 
 
 class ConfigError(ValueError):
@@ -183,6 +188,12 @@ def _describe_schema_error(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":
         return f"{where}: {error.message} (check the spelling against the documented keys)"
+    if error.validator == "oneOf" and error.absolute_path and error.absolute_path[0] == "scales":
+        return (
+            f"{where}: declare either items, item_range, method and min_fraction (a scale scored "
+            "from items) or column (a single-variable outcome read from one numeric column), "
+            "not both"
+        )
     return f"{where}: {error.message}"
 
 
@@ -252,8 +263,7 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
         need_column(individual_table, design["individual_id"], "design/individual_id")
         need_column(individual_table, design["cluster_id"], "design/cluster_id")
         need_column(individual_table, design["followup_status"], "design/followup_status")
-        for column in config["covariates"]:
-            need_column(individual_table, column, "covariates")
+        problems += _covariate_problems(config)
         for column in config["imputation"].get("auxiliary", []):
             need_column(individual_table, column, "imputation/auxiliary")
     for name, variable in config["imputation"].get("cluster_variables", {}).items():
@@ -283,6 +293,23 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                     f"against the reference); design/treatment_arms lists "
                     f"{len(treatment_arms(config))}. Remove the section or analyse one "
                     "treatment arm against the reference at a time"
+                )
+
+    k, m = len(treatment_arms(config)), config["imputation"]["m"]
+    if k > 1 and m > 1 and k * (m - 1) <= 4:
+        # the joint test of the arms is pooled by D1, whose Reiter df needs k (m - 1) > 4
+        problems.append(
+            f"imputation/m: with {k} treatment arms the joint test that every arm equals the "
+            f"reference (D1 pooling, Reiter's df) needs {k} (m - 1) > 4, i.e. m of at least "
+            f"{4 // k + 2}; found {m}"
+        )
+    if not has_baseline_wave(config):
+        for section in BASELINE_SECTIONS:
+            if section in config:
+                problems.append(
+                    f"{section}: this section's analyses adjust for baseline values, but the "
+                    "design has no baseline wave (design/baseline); remove the section or "
+                    "declare the baseline wave"
                 )
 
     # Optional sections name one table and some of its columns.
@@ -325,6 +352,19 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
         if not need_table(scale["table"], f"{where}/table"):
             continue
         declared = tables[scale["table"]]["columns"]
+        if "column" in scale:  # a single-variable outcome
+            kind = declared.get(scale["column"], {}).get("type")
+            if kind is None:
+                problems.append(
+                    f"{where}/column: {scale['column']!r} is not declared in table "
+                    f"{scale['table']!r}"
+                )
+            elif kind not in ("number", "integer"):
+                problems.append(
+                    f"{where}/column: {scale['column']!r} is declared type {kind}; an outcome "
+                    "column must be type number (or integer)"
+                )
+            continue
         lo, hi = scale["item_range"]
         if lo >= hi:
             problems.append(f"{where}/item_range: lowest {lo} must be below highest {hi}")
@@ -366,6 +406,12 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(
                 f"analysis/outcomes/{i}/published/arm: name the treatment arm that the published "
                 "figure compares with the reference arm"
+            )
+        if outcome.get("baseline") and not has_baseline_wave(config):
+            problems.append(
+                f"analysis/outcomes/{i}/baseline: outcome {scale_name!r} asks for its baseline "
+                "value, but the design has no baseline wave; set design/baseline to the "
+                "timepoint code of the baseline assessment, or remove the key (post-only)"
             )
         if scale_name not in config["scales"]:
             problems.append(f"analysis/outcomes/{i}/scale: {scale_name!r} is not a declared scale")
@@ -422,6 +468,46 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                         f"synthetic/instruments/{name}/scales: {scale_name!r} "
                         "is not a declared scale"
                     )
+    return problems
+
+
+def _covariate_problems(config: Mapping[str, Any]) -> list[str]:
+    """Each covariate is a column of the individual or the cluster table; a declared handling
+    of blanks names a covariate, and ``mean`` a numeric one."""
+    problems = []
+    design, tables = config["design"], config["tables"]
+    levels = {
+        table: tables[table]["columns"]
+        for table in (design["individual_table"], design["cluster_table"])
+        if table in tables
+    }
+    lists = [("covariates", config["covariates"])] + [
+        (f"analysis/outcomes/{i}/covariates", o["covariates"])
+        for i, o in enumerate(config["analysis"]["outcomes"])
+        if "covariates" in o
+    ]
+    for where, names in lists:
+        for name in names:
+            if not any(name in columns for columns in levels.values()):
+                problems.append(
+                    f"{where}: {name!r} is not a column of the individual table "
+                    f"{design['individual_table']!r} or the cluster table "
+                    f"{design['cluster_table']!r}"
+                )
+            elif name in design["strata"]:
+                problems.append(f"{where}: {name!r} is a stratum, already in every model")
+    covariates = set(all_covariates(config))
+    for name, handling in config["analysis"].get("covariate_missing", {}).items():
+        where = f"analysis/covariate_missing/{name}"
+        if name not in covariates:
+            problems.append(f"{where}: {name!r} is not a covariate of any outcome's model")
+            continue
+        kind = next((c[name]["type"] for c in levels.values() if name in c), None)
+        if handling == "mean" and kind not in ("number", "integer"):
+            problems.append(
+                f"{where}: mean imputation needs a numeric covariate; {name!r} is type {kind} "
+                "(use indicator, which adds a missing category)"
+            )
     return problems
 
 
@@ -672,7 +758,7 @@ def consistency_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def scale_items(scale: Mapping[str, Any]) -> list[str]:
     """All item columns a scale reads: its items and, for gated scales, its gate items."""
-    return [*scale["items"], *scale.get("gate", [])]
+    return [*scale.get("items", []), *scale.get("gate", [])]
 
 
 def outcome_label(config: Mapping[str, Any], scale_name: str) -> str:

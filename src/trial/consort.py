@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from trial.reporting import figure_dpi, pyplot, save_figure, save_svg
-from trial.vocabulary import Config, unit_plural
+from trial.vocabulary import Config, enrolment_stage, unit_plural
 from trial.vocabulary import arms as all_arms
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
@@ -28,6 +28,7 @@ def flow_diagram(
     design = config["design"]
     arms = all_arms(config)
     cls, inds = unit_plural(design, "cluster"), unit_plural(design, "individual")
+    enrolled = enrolment_stage(config)
 
     def n(level: str, stage: str, arm: str) -> int:
         rows = flow[(flow["level"] == level) & (flow["stage"] == stage) & (flow["arm"] == arm)]
@@ -64,7 +65,7 @@ def flow_diagram(
                 f"Allocated to {design['arm_labels'][a]}\n"
                 f"{n('cluster', 'randomised', a)} {cls}\n"
                 f"{n('cluster', 'received allocated intervention', a)} {cls} received it\n"
-                f"{n('individual', 'assessed at baseline', a)} {inds} assessed at baseline"
+                f"{n('individual', enrolled, a)} {inds} {enrolled}"
             ),
         ),
         (

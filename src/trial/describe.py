@@ -13,10 +13,14 @@ from trial.estimands import flow_rows, score_defined
 from trial.validation import read_table
 from trial.vocabulary import (
     Config,
+    all_covariates,
     arms,
     baseline_column,
+    cluster_covariates,
+    enrolment_stage,
     followup_column,
     outcome_family,
+    outcome_has_baseline,
     outcome_scales,
     primary_outcome,
     treatment_arms,
@@ -42,6 +46,7 @@ def flow_counts(
     its allocation (stated in the report).
     """
     design = config["design"]
+    enrolled = enrolment_stage(config)
     rows = []
     for arm in arms(config):
         arm_clusters = clusters[clusters[design["arm"]] == arm]
@@ -58,10 +63,10 @@ def flow_counts(
         rows += [
             ("cluster", "randomised", arm, len(arm_clusters)),
             ("cluster", "received allocated intervention", arm, received),
-            ("cluster", "with individuals assessed at baseline", arm, clusters_with_people),
+            ("cluster", f"with individuals {enrolled}", arm, clusters_with_people),
             ("cluster", "with individuals followed up", arm, clusters_followed),
             ("cluster", "analysed", arm, clusters_with_people),
-            ("individual", "assessed at baseline", arm, len(people)),
+            ("individual", enrolled, arm, len(people)),
             ("individual", "followed up", arm, int(completed.sum())),
             ("individual", "lost to follow-up", arm, int((~completed).sum())),
         ]
@@ -128,6 +133,9 @@ def baseline_table(
                 "n (%)",
                 {a: _n_pct((f[stratum] == level).sum(), len(f)) for a, f in by_arm.items()},
             )
+    cluster_columns = config["tables"][design["cluster_table"]]["columns"]
+    for column in cluster_covariates(config):
+        _describe_column(add, column, cluster_columns[column], by_arm, level="cluster")
 
     people = {a: analysis_table[analysis_table[design["arm"]] == a] for a in arm_codes}
     add(
@@ -137,18 +145,22 @@ def baseline_table(
         {a: f"{len(f)}" for a, f in people.items()},
     )
     individual_columns = config["tables"][design["individual_table"]]["columns"]
-    for column in dict.fromkeys(
-        [*config["covariates"], *config["imputation"].get("auxiliary", [])]
-    ):
+    auxiliary = config["imputation"].get("auxiliary", [])
+    described = [
+        c for c in dict.fromkeys([*all_covariates(config), *auxiliary]) if c in individual_columns
+    ]
+    for column in described:
         _describe_column(add, column, individual_columns[column], people)
     for column, spec in individual_columns.items():
         if column in (design["individual_id"], design["cluster_id"], design["followup_status"]):
             continue
-        if column in config["covariates"] or column in config["imputation"].get("auxiliary", []):
+        if column in described:
             continue
         if column in analysis_table:
             _describe_column(add, column, spec, people)
     for scale in outcome_scales(config):
+        if not outcome_has_baseline(config, scale):
+            continue
         column = baseline_column(scale)
         binary = outcome_family(config, scale) == "binomial"
         add(
@@ -166,29 +178,29 @@ def _ones(values: pd.Series) -> str:
     return f"{_n_pct(int((observed == 1).sum()), len(observed))}; {int(values.isna().sum())}"
 
 
-def _describe_column(add, column, spec, people) -> None:
+def _describe_column(add, column, spec, people, level="individual") -> None:
     if spec["type"] == "category":
-        for level in spec["values"]:
+        for code in spec["values"]:
             add(
-                "individual",
-                _readable(f"{column}: {level}"),
+                level,
+                _readable(f"{column}: {code}"),
                 "n (%)",
                 {
-                    a: _n_pct((f[column] == level).sum(), f[column].notna().sum())
+                    a: _n_pct((f[column] == code).sum(), f[column].notna().sum())
                     for a, f in people.items()
                 },
             )
         missing = {a: int(f[column].isna().sum()) for a, f in people.items()}
         if any(missing.values()):
             add(
-                "individual",
+                level,
                 _readable(f"{column}: missing"),
                 "n",
                 {a: str(n) for a, n in missing.items()},
             )
     elif spec["type"] in ("integer", "number"):
         add(
-            "individual",
+            level,
             _readable(column),
             "mean (SD); missing",
             {a: _mean_sd(f[column]) for a, f in people.items()},
@@ -232,7 +244,8 @@ def outcome_summary(config: Config, analysis_table: pd.DataFrame) -> pd.DataFram
     for scale in outcome_scales(config):
         for arm in arms(config):
             people = analysed[analysed[design["arm"]] == arm]
-            baseline = people[baseline_column(scale)].astype(float)
+            baseline = people.get(baseline_column(scale), pd.Series(np.nan, people.index))
+            baseline = baseline.astype(float)
             followup = people[followup_column(scale)].astype(float)
             n_observed = int(followup.notna().sum())
             rows.append(

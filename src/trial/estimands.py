@@ -50,9 +50,11 @@ from trial.vocabulary import (
     Config,
     IntercurrentEvent,
     arms,
+    enrolment_stage,
     followup_column,
     intercurrent_events,
     outcome_family,
+    outcome_has_baseline,
     outcome_scales,
     unit_plural,
 )
@@ -256,9 +258,11 @@ def _level_text(config: Config) -> str:
 def _default_summary(config: Config) -> str:
     """The population-level summary of the declared outcome families, when not configured."""
     families = {outcome_family(config, s) for s in outcome_scales(config)}
+    any_baseline = any(outcome_has_baseline(config, s) for s in outcome_scales(config))
+    adjusted = ("the baseline value and " if any_baseline else "") + "the strata"
     if families == {"gaussian"}:
         return (
-            "difference in means between arms, adjusted for the baseline value and the strata "
+            f"difference in means between arms, adjusted for {adjusted} "
             "(for a linear model the same as the marginal difference)"
         )
     level = {"glmm": "cluster-specific", "gee": "population-averaged"}[
@@ -272,7 +276,7 @@ def _default_summary(config: Config) -> str:
         )
     if "poisson" in families:
         parts.append(f"{level} rate ratio for counts")
-    return "; ".join(parts) + "; each adjusted for the baseline value and the strata"
+    return "; ".join(parts) + f"; each adjusted for {adjusted}"
 
 
 def estimand_rows(config: Config) -> list[dict[str, str]]:
@@ -304,7 +308,7 @@ def estimand_rows(config: Config) -> list[dict[str, str]]:
             "value": spec.get(
                 "population",
                 f"{unit_plural(design, 'individual')} of the randomised "
-                f"{unit_plural(design, 'cluster')}, assessed at baseline",
+                f"{unit_plural(design, 'cluster')}, {enrolment_stage(config)}",
             ),
         },
         {"attribute": "Treatment conditions", "value": treatments},

@@ -52,6 +52,7 @@ from trial.vocabulary import (
     baseline_column,
     design_matrix,
     followup_column,
+    outcome_has_baseline,
     outcome_scales,
 )
 
@@ -422,7 +423,8 @@ def icc_table(
     rows = []
     for population, table, scales, covariates in sources:
         for scale in scales:
-            for time in ("baseline", "followup"):
+            has_baseline = outcome_has_baseline(config, scale)
+            for time in ("baseline", "followup") if has_baseline else ("followup",):
                 rows += _rows_for(
                     config,
                     table,

@@ -45,15 +45,20 @@ from trial.reporting import (
     p_text,
     pyplot,
     save_figure,
+    standardised_by,
 )
 from trial.sensitivity import sensitivity_section, tipping_points
 from trial.vocabulary import (
     Config,
     arms,
     baseline_column,
+    cluster_covariates,
     contrast_sign,
+    covariate_missing,
     followup_column,
     outcome_family,
+    outcome_covariates,
+    outcome_has_baseline,
     outcome_scales,
     plural,
     primary_outcome,
@@ -84,9 +89,10 @@ def effect_text(row: Mapping[str, Any]) -> str:
 
 
 def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> None:
-    """Pooled effects with CIs: differences standardised by each outcome's baseline SD so
-    scales compare; odds and rate ratios (binomial and poisson outcomes) in a panel of their
-    own on a log axis.
+    """Pooled effects with CIs: differences divided by each outcome's standardising SD so scales
+    compare (``sd_standardise``: the baseline SD, or for a post-only outcome the reference arm's
+    follow-up SD, :func:`trial.analysis.standardising_sd`); odds and rate ratios (binomial and
+    poisson outcomes) in a panel of their own on a log axis.
 
     Each treatment arm's contrasts have that arm's colour.
     """
@@ -110,7 +116,7 @@ def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> Non
         if kind == "ratio":
             centre, low, high = part["ratio"], part["ratio_ci_low"], part["ratio_ci_high"]
         else:
-            sd = part["sd_baseline"]
+            sd = part["sd_standardise"]
             centre, low, high = part["estimate"] / sd, part["ci_low"] / sd, part["ci_high"] / sd
         y = np.arange(len(part))
         for arm in treatment_arms(config):
@@ -142,7 +148,7 @@ def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> Non
             ax.set_xlabel(f"Pooled {' or '.join(names)} (95% CI, log scale)")
         else:
             ax.axvline(0, color="grey", lw=1, ls="--")
-            ax.set_xlabel("Pooled adjusted difference / baseline SD (95% CI)")
+            ax.set_xlabel(f"Pooled adjusted difference / {standardised_by(part)} (95% CI)")
     fig.tight_layout()
     save_figure(fig, path, figure_dpi(config))
 
@@ -154,12 +160,12 @@ def primary_distribution_plot(
     plt = pyplot()
     design = config["design"]
     scale = primary_outcome(config)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
-    for ax, (column, title) in zip(
-        axes,
-        ((baseline_column(scale), "Baseline"), (followup_column(scale), "Follow-up (observed)")),
-        strict=True,
-    ):
+    panels = [(followup_column(scale), "Follow-up (observed)")]
+    if outcome_has_baseline(config, scale):
+        panels.insert(0, (baseline_column(scale), "Baseline"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, (column, title) in zip(axes, panels, strict=True):
         values = analysis_table[column].dropna()
         bins = np.linspace(values.min(), values.max(), 16)
         for arm, colour in arm_colours(treatment_arms(config), design["reference_arm"]).items():
@@ -814,4 +820,59 @@ def render_report(
         section_titles={s.id: f"{i}. {s.title}" for i, s in enumerate(sections, start=1)},
         fmt=fmt,
         p_text=p_text,
+        baseline=baseline_outcomes(config),
+        adjusted_for=adjusted_for(config),
     )
+
+
+def baseline_outcomes(config: Config) -> dict[str, bool]:
+    """Whether ``all``, ``any`` and the ``primary`` outcome's models hold the baseline value
+    (:func:`trial.vocabulary.outcome_has_baseline`), for the report's wording."""
+    has = [outcome_has_baseline(config, s) for s in outcome_scales(config)]
+    return {"all": all(has), "any": any(has), "primary": has[0]}
+
+
+def adjusted_for(config: Config) -> str:
+    """What the outcome models adjust for, in words: the baseline value of the outcome (naming
+    the outcomes when only some have one), the strata and the covariates; empty for none."""
+    has = baseline_outcomes(config)
+    parts = []
+    if has["all"]:
+        parts.append("the baseline value of the outcome")
+    elif has["any"]:
+        labels = [
+            config["scales"][s]["label"]
+            for s in outcome_scales(config)
+            if outcome_has_baseline(config, s)
+        ]
+        parts.append(f"the baseline value of the outcome ({'; '.join(labels)} only)")
+    parts.append(", ".join(config["design"]["strata"]))
+    per_outcome = {s: outcome_covariates(config, s) for s in outcome_scales(config)}
+    if len({tuple(names) for names in per_outcome.values()}) == 1:
+        parts.append(", ".join(_covariate_words(config, next(iter(per_outcome.values())))))
+    else:
+        parts.append(
+            "covariates by outcome ("
+            + "; ".join(
+                f"{config['scales'][s]['label']}: "
+                + (", ".join(_covariate_words(config, names)) or "none")
+                for s, names in per_outcome.items()
+            )
+            + ")"
+        )
+    return " and ".join(p for p in parts if p)
+
+
+def _covariate_words(config: Config, names: list[str]) -> list[str]:
+    """Each covariate as the methods text names it: its level when cluster-level, and its
+    declared handling of blanks (White and Thompson 2005)."""
+    cluster = set(cluster_covariates(config))
+    handling = covariate_missing(config)
+    words = {"mean": "blanks set to the mean", "indicator": "blanks set to the mean, with a "
+             "missing-value indicator"}
+    out = []
+    for name in names:
+        notes = [*(["cluster level"] if name in cluster else []),
+                 *([words[handling[name]]] if name in handling else [])]
+        out.append(f"{name} ({'; '.join(notes)})" if notes else name)
+    return out

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 # Colours of the arms in figures: treatment arms in config order, then the reference arm.
 TREATMENT_COLOURS = ("#1f4e79", "#548235", "#7030a0", "#2e75b6", "#bf9000")
@@ -156,3 +157,10 @@ def p_text(p: float | None, bound: str = "=") -> str:
     if bound == "<":
         return f"<{p:g}"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def standardised_by(rows: pd.DataFrame) -> str:
+    """What the effects in ``rows`` were divided by, for an axis label: the one kind of SD
+    (``standardised_by``, e.g. ``baseline SD``) when all rows share it, else each kind listed."""
+    kinds = list(dict.fromkeys(rows["standardised_by"].dropna()))
+    return kinds[0] if len(kinds) == 1 else "SD (" + "; ".join(kinds) + ", by outcome)"

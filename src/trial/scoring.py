@@ -25,7 +25,8 @@ def score_scale(items: pd.DataFrame, scale: Mapping[str, Any]) -> pd.Series:
         Table holding the scale's item (and gate) columns, one row per response.
     scale
         The scale's config: ``items``, ``item_range``, ``method`` (``sum``, ``mean`` or
-        ``gated_mean``), ``min_fraction``, optional ``reverse``, ``gate`` and ``rescale``.
+        ``gated_mean``), ``min_fraction``, optional ``reverse``, ``gate`` and ``rescale``; or
+        ``column`` alone.
 
     Returns
     -------
@@ -38,7 +39,12 @@ def score_scale(items: pd.DataFrame, scale: Mapping[str, Any]) -> pd.Series:
     at least ``min_fraction`` of the items are answered. ``gated_mean`` averages the ratings of the
     items whose gate is 1; items gated 0 do not apply and are not missing data; an item whose gate
     is missing counts as applicable and unanswered. If no item applies the score is missing.
+
+    A single-variable outcome (``column`` instead of items) is that column's value, as typed
+    and range-checked by validation.
     """
+    if "column" in scale:
+        return items[scale["column"]].astype(float)
     names = list(scale["items"])
     lo, hi = (float(v) for v in scale["item_range"])
     values = items[names].astype(float).to_numpy(copy=True)

@@ -60,6 +60,7 @@ from trial.reporting import (
     figure_dpi,
     pyplot,
     save_figure,
+    standardised_by,
 )
 from trial.seeding import derive_rng
 from trial.stats.permutation import PermutationResult, stratified_permutation_test
@@ -556,8 +557,12 @@ def forest_rows(
     staff: pd.DataFrame | None,
     sensitivity: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """The rows of the summary forest plot, each with its group and baseline SD."""
-    sd = outcomes.set_index("outcome")["sd_baseline"].to_dict()
+    """The rows of the summary forest plot, each with its group and standardising SD (the
+    outcome's ``sd_standardise``, :func:`trial.analysis.standardising_sd`; the baseline SD
+    for staff outcomes)."""
+    by_outcome = outcomes.set_index("outcome")
+    sd = by_outcome["sd_standardise"].to_dict()
+    kind = by_outcome["standardised_by"].to_dict()
 
     def row(group: str, label: str, r: pd.Series, scale_sd: float) -> dict[str, object]:
         return {
@@ -568,10 +573,11 @@ def forest_rows(
             "ci_low": r["ci_low"],
             "ci_high": r["ci_high"],
             "sd": scale_sd,
+            "standardised_by": kind.get(r.get("outcome"), "baseline SD"),
         }
 
     rows = [
-        row(f"Arm effect: {r['role']}", r["label"], r, r["sd_baseline"])
+        row(f"Arm effect: {r['role']}", r["label"], r, r["sd_standardise"])
         for _, r in outcomes.iterrows()
     ]
     for _, r in (staff if staff is not None else pd.DataFrame()).iterrows():
@@ -602,7 +608,8 @@ def forest_rows(
 
 
 def forest_plot_all(rows: pd.DataFrame, path: str | Path, dpi: int = DEFAULT_DPI) -> None:
-    """Grouped forest plot in baseline-SD units, natural-unit estimates printed on the right."""
+    """Grouped forest plot in standardised units (:func:`forest_rows`), natural-unit estimates
+    printed on the right."""
     plt = pyplot()
     frame = rows.reset_index(drop=True)
     ypos, labels, y = [], [], 0.0
@@ -646,7 +653,9 @@ def forest_plot_all(rows: pd.DataFrame, path: str | Path, dpi: int = DEFAULT_DPI
             tick.set_fontweight("bold")
     ax.invert_yaxis()
     ax.axvline(0, color="grey", lw=1, ls="--")
-    ax.set_xlabel("Difference / baseline SD (95% CI); natural units on the right", fontsize=8)
+    ax.set_xlabel(
+        f"Difference / {standardised_by(frame)} (95% CI); natural units on the right", fontsize=8
+    )
     fig.tight_layout()
     save_figure(fig, path, dpi)
 

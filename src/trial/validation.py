@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # imported on use: only the jobs that check raw tables need i
 
 from trial.config import consistency_settings
 from trial.scoring import score_scale
-from trial.vocabulary import Config, arms, treatment_arms
+from trial.vocabulary import Config, all_covariates, arms, covariate_missing, treatment_arms
 
 _LISTED_PER_FILE = 25  # problems printed per file before the rest are counted
 _EXCERPT = 60  # characters of a bad row quoted in a message
@@ -90,6 +90,8 @@ def table_columns(config: Config, name: str) -> dict[str, dict[str, Any]]:
     columns = {k: dict(v) for k, v in config["tables"][name]["columns"].items()}
     for scale_name, scale in config["scales"].items():
         if scale["table"] != name:
+            continue
+        if "column" in scale:  # a single-variable outcome: an ordinary declared column
             continue
         lo, hi = scale["item_range"]
         for item in scale["items"]:
@@ -763,6 +765,7 @@ def _check_consistency(config: Config, frames: Mapping[str, pd.DataFrame]) -> li
         *_check_unit_costs(config, frames),
         *_check_audit_records(config, frames),
         *_check_observed_outcomes(config, frames),
+        *_check_covariate_blanks(config, frames),
     ]
 
 
@@ -915,6 +918,34 @@ def _check_audit_records(config: Config, frames: Mapping[str, pd.DataFrame]) -> 
                 "record is available, or the code of a record that could not be audited",
             )
         )
+    return problems
+
+
+def _check_covariate_blanks(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
+    """A blank in a covariate is refused unless the config declares how blanks are handled
+    (``analysis.covariate_missing``): the models would otherwise fail long after validation."""
+    design = config["design"]
+    declared = covariate_missing(config)
+    problems = []
+    for table in (design["individual_table"], design["cluster_table"]):
+        frame = frames.get(table)
+        if frame is None:
+            continue
+        for column in all_covariates(config):
+            if column in declared or column not in frame:
+                continue
+            for line in frame.index[frame[column].isna()]:
+                problems.append(
+                    Problem(
+                        _file(config, table),
+                        int(line),
+                        column,
+                        "",
+                        f"a value: {column!r} is a covariate of the outcome models and no "
+                        "handling of its blanks is declared (analysis/covariate_missing: mean "
+                        "or indicator)",
+                    )
+                )
     return problems
 
 

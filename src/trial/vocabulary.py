@@ -252,6 +252,42 @@ def arm_term(config: Config) -> str:
     return arm_terms(config)[single_treatment_arm(config)]
 
 
+def has_baseline_wave(config: Config) -> bool:
+    """Whether the design has a baseline wave (``design.baseline``); a post-only trial has none."""
+    return bool(config["design"].get("baseline"))
+
+
+def enrolment_stage(config: Config) -> str:
+    """The trial flow's word for the individuals enrolled: ``assessed at baseline`` when the
+    design has a baseline wave, else ``recruited``."""
+    return "assessed at baseline" if has_baseline_wave(config) else "recruited"
+
+
+def outcome_has_baseline(config: Config, scale: str) -> bool:
+    """Whether ``scale``'s analysis model holds its baseline value (ANCOVA) or not (post-only).
+
+    The one place that decides it: an outcome's ``baseline`` key under ``analysis.outcomes``,
+    by default whether the design has a baseline wave. Scales that are not outcomes of the
+    main analysis (total cost, staff outcomes) have a baseline exactly when the design does.
+    """
+    for outcome in config["analysis"]["outcomes"]:
+        if outcome["scale"] == scale:
+            return bool(outcome.get("baseline", has_baseline_wave(config)))
+    return has_baseline_wave(config)
+
+
+def score_columns(config: Config, scale: str) -> list[str]:
+    """Analysis-table columns of an outcome's scores: its baseline score when its model holds
+    one (:func:`outcome_has_baseline`), then its follow-up score."""
+    baseline = [baseline_column(scale)] if outcome_has_baseline(config, scale) else []
+    return [*baseline, followup_column(scale)]
+
+
+def outcome_score_columns(config: Config) -> list[str]:
+    """The score columns of every outcome (:func:`score_columns`), primary outcome first."""
+    return [c for scale in outcome_scales(config) for c in score_columns(config, scale)]
+
+
 def baseline_column(scale: str) -> str:
     """Analysis-table column holding a scale's baseline score."""
     return f"{scale}__baseline"
@@ -318,16 +354,72 @@ def strata_columns(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=table.index)
 
 
-def _individual_columns(config: Config) -> list[str]:
-    return list(dict.fromkeys([*config["covariates"], *config["imputation"].get("auxiliary", [])]))
+COVARIATE_MISSING = ("mean", "indicator")  # declared handling of blanks in a covariate
+
+
+def outcome_covariates(config: Config, scale: str) -> list[str]:
+    """The covariates of ``scale``'s analysis model: the outcome's own ``covariates`` under
+    ``analysis.outcomes`` when given, else the trial-wide ``covariates`` (also for scales that
+    are not outcomes of the main analysis, such as total cost)."""
+    for outcome in config["analysis"]["outcomes"]:
+        if outcome["scale"] == scale:
+            return list(outcome.get("covariates", config["covariates"]))
+    return list(config["covariates"])
+
+
+def all_covariates(config: Config) -> list[str]:
+    """Every covariate of any outcome's model: the trial-wide ones, then each outcome's own."""
+    names = list(config["covariates"])
+    for outcome in config["analysis"]["outcomes"]:
+        names += outcome.get("covariates", [])
+    return list(dict.fromkeys(names))
+
+
+def cluster_covariates(config: Config) -> list[str]:
+    """The covariates that are columns of the cluster table (cluster-level covariates)."""
+    design = config["design"]
+    individual = config["tables"][design["individual_table"]]["columns"]
+    cluster = config["tables"][design["cluster_table"]]["columns"]
+    return [c for c in all_covariates(config) if c in cluster and c not in individual]
+
+
+def covariate_missing(config: Config) -> dict[str, str]:
+    """The declared handling of blanks per covariate (``analysis.covariate_missing``), each one
+    of :data:`COVARIATE_MISSING`; a covariate not named has no blanks (validation checks)."""
+    return dict(config["analysis"].get("covariate_missing", {}))
+
+
+def covariate_columns(config: Config, column: str, values: pd.Series) -> pd.DataFrame:
+    """A covariate's model columns: coded like every column (categories dummy-coded), with its
+    blanks handled as declared (:func:`covariate_missing`).
+
+    ``mean``: a blank takes the mean of the observed values (of each dummy, for a category);
+    ``indicator``: the same, plus a column ``<covariate>[missing]`` that is 1 on blank rows (a
+    category's dummies are 0 there). Both are valid for a covariate measured before
+    randomisation, whose blanks are independent of the arm (White and Thompson 2005,
+    Statistics in Medicine 24:993-1007); without blanks the columns are the coded ones alone.
+    """
+    coded = _code_column(config, column, values)
+    handling = covariate_missing(config).get(column)
+    blank = values.isna()
+    if handling is None or not blank.any():
+        return coded
+    filled = coded.fillna(coded.mean())
+    if handling == "indicator":
+        filled[f"{column}[missing]"] = blank.astype(float)
+    return filled
 
 
 def numeric_predictors(config: Config, table: pd.DataFrame) -> pd.DataFrame:
-    """Treatment arm(s), strata and individual covariates as numbers (categories dummy-coded)."""
+    """Treatment arm(s), strata, covariates (blanks handled as declared,
+    :func:`covariate_columns`) and auxiliary variables as numbers (categories dummy-coded)."""
     design = config["design"]
+    covariates = all_covariates(config)
+    auxiliary = [c for c in config["imputation"].get("auxiliary", []) if c not in covariates]
     parts = [table[list(treatment_indicators(config).values())].astype(float)]
-    for column in [*design["strata"], *_individual_columns(config)]:
-        parts.append(_code_column(config, column, table[column]))
+    parts += [_code_column(config, column, table[column]) for column in design["strata"]]
+    parts += [covariate_columns(config, column, table[column]) for column in covariates]
+    parts += [_code_column(config, column, table[column]) for column in auxiliary]
     return pd.concat(parts, axis=1)
 
 
@@ -365,14 +457,18 @@ def _column_spec(config: Config, column: str) -> Mapping[str, Any]:
 
 
 def design_matrix(config: Config, table: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Fixed effects of the model: intercept, arm(s), baseline score, strata, covariates."""
+    """Fixed effects of the model: intercept, arm(s), baseline score (when the outcome's model
+    holds one, :func:`outcome_has_baseline`), strata, the outcome's covariates
+    (:func:`outcome_covariates`, blanks handled as declared)."""
     design = config["design"]
     indicators = treatment_indicators(config)
     arms = {term: table[indicators[arm]].astype(float) for arm, term in arm_terms(config).items()}
-    parts = [
-        pd.DataFrame({"(Intercept)": 1.0, **arms}, index=table.index),
-        table[[baseline_column(scale)]].astype(float),
+    parts = [pd.DataFrame({"(Intercept)": 1.0, **arms}, index=table.index)]
+    if outcome_has_baseline(config, scale):
+        parts.append(table[[baseline_column(scale)]].astype(float))
+    parts += [_code_column(config, column, table[column]) for column in design["strata"]]
+    parts += [
+        covariate_columns(config, column, table[column])
+        for column in outcome_covariates(config, scale)
     ]
-    for column in [*design["strata"], *config["covariates"]]:
-        parts.append(_code_column(config, column, table[column]))
     return pd.concat(parts, axis=1)

@@ -140,6 +140,7 @@ def _trial_config() -> dict:
             "treatment_arms": ["active"],
             "strata": ["stratum"],
             "individual_table": "people",
+            "baseline": "baseline",  # a baseline wave: the models hold y's baseline value
         },
         "tables": {
             "clusters": {

@@ -148,6 +148,7 @@ def test_pairwise_contrasts_pool_by_rubin_with_their_own_df() -> None:
         "n_clusters": 33,
         "icc": 0.05,
         "sd_baseline": 5.0,
+        "sd_standardise": 5.0,
         "converged": True,
         "at_boundary": False,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -105,3 +106,49 @@ def test_many_problems_in_one_file_are_counted_after_the_first_ones():
     assert text[26] == "  ... and 5 more in a.csv"
     assert text[27] == "  - b.csv, line 2, column 'y': value 'z'; expected one of ['w']"
     assert len(text) == 28
+
+
+def test_imputations_that_do_not_fit_the_data_are_refused_before_any_job(tmp_path, capsys):
+    """m = 1 is allowed only without missing values: found from the data before any job runs,
+    not in the imputation jobs."""
+    config = yaml.safe_load((ROOT / "config" / "trio.yaml").read_text())
+    config["imputation"]["m"] = 1
+    config["paths"]["raw"] = str(ROOT / "data" / "raw" / "trio")
+    path = tmp_path / "trial.yaml"
+    path.write_text(yaml.safe_dump(config))
+    code, out, err = validate(path, capsys)
+    lines = err.splitlines()
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert lines[0].startswith("the imputation model is not compatible with the analysis models")
+    assert lines[1].startswith(
+        "  - imputation.m is 1, which is allowed only when no analysed value is missing; "
+        "missing values: phq9__baseline ("
+    )
+    assert (
+        lines[-1]
+        == f"hint: correct the config {path} (or the data, where they are wrong) and rerun"
+    )
+
+
+def test_a_bootstrap_the_design_cannot_support_is_refused_before_any_job(tmp_path, capsys):
+    """Classes randomised within schools, one class per arm in most schools: a cluster bootstrap
+    within arm and stratum cannot resample them, which is found before any job runs."""
+    data = ROOT / "tests" / "reference" / "data" / "post_only"
+    config = yaml.safe_load((data / "post_only.yaml").read_text())
+    config["paths"]["raw"] = str(data)
+    config["icc"] = {"bootstrap": 20}
+    path = tmp_path / "trial.yaml"
+    path.write_text(yaml.safe_dump(config))
+    code, out, err = validate(path, capsys)
+    classes = pd.read_csv(data / "classes.csv").groupby(["arm", "school"]).size()
+    lines = err.splitlines()
+    assert code == 2 and out == ""
+    assert lines[0] == "the cluster bootstraps cannot resample this design (1 problem(s)):"
+    assert lines[1].startswith(
+        "  - icc/bootstrap: the cluster bootstrap resamples classes within each arm and stratum "
+        f"and needs at least two in each; {(classes == 1).sum()} arm/stratum group(s) have one "
+        "(control/S01, "
+    )
+    config["icc"] = {"bootstrap": 0}
+    path.write_text(yaml.safe_dump(config))
+    assert validate(path, capsys)[0] == 0

@@ -44,7 +44,9 @@ def numbered_trial(folder, codes: list[str]) -> dict:
     config["analysis"]["outcomes"] = [
         o for o in config["analysis"]["outcomes"] if o["scale"] == "phq9"
     ]
-    config["imputation"].update(m=2, iterations=2)
+    # the fewest imputations for which three arms' joint test can be pooled; one per job, as
+    # only the first is made
+    config["imputation"].update(m=4, iterations=2, imputations_per_job=1)
     config["paths"] = {
         "raw": str(raw),
         "derived": str(folder / "derived"),

@@ -15,8 +15,8 @@ rule validate_inputs:
         f"{DERIVED}/logs/validate_inputs.log",
     params:
         **config_sections(
-            "tables", "consistency", "analysis", "audit", "costs", "design", "participation",
-            "scales", "staff",
+            "tables", "consistency", "analysis", "audit", "costs", "covariates", "design",
+            "participation", "scales", "staff",
         ),
     threads: 1
     resources:
@@ -38,7 +38,8 @@ rule build_analysis_table:
         f"{DERIVED}/logs/build_analysis_table.log",
     params:
         **config_sections(
-            "analysis", "costs", "design", "estimands", "imputation", "scales", "tables",
+            "analysis", "costs", "covariates", "design", "estimands", "imputation", "scales",
+            "tables",
         ),
     threads: 1
     resources:

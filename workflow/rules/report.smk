@@ -63,7 +63,7 @@ rule render_report:
         imputation_reason=config["imputation"].get("default_reason"),
         **config_sections(
             "analysis", "audit", "costs", "covariates", "design", "estimands", "imputation",
-            "participation", "scales", "seed", "sensitivity", "trial",
+            "participation", "scales", "seed", "sensitivity", "tables", "trial",
         ),
     threads: 1
     resources:

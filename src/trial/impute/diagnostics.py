@@ -38,14 +38,18 @@ from trial.reporting import (
 from trial.vocabulary import (
     COST,
     Config,
+    all_covariates,
     arm_terms,
     arms,
     baseline_column,
     design_matrix,
     followup_column,
     numeric_predictors,
+    outcome_has_baseline,
     outcome_scales,
+    outcome_score_columns,
     primary_outcome,
+    score_columns,
     treatment_arms,
 )
 
@@ -65,9 +69,13 @@ __all__ = [
 _OBSERVED, _IMPUTED = "#1f4e79", "#c00000"
 
 
-def _timepoints(config: Config) -> list[tuple[str, Any]]:
+def _timepoints(config: Config, scale: str) -> list[tuple[str, Any]]:
+    """The time points at which ``scale`` is analysed, each with its column's name maker."""
     design = config["design"]
-    return [(design["baseline"], baseline_column), (design["followup"], followup_column)]
+    followup = [(design["followup"], followup_column)]
+    if not outcome_has_baseline(config, scale):
+        return followup
+    return [(design["baseline"], baseline_column), *followup]
 
 
 def missingness_table(config: Config, table: pd.DataFrame) -> pd.DataFrame:
@@ -82,7 +90,7 @@ def missingness_table(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     design = config["design"]
     rows = []
     for scale in outcome_scales(config):
-        for time, column_of in _timepoints(config):
+        for time, column_of in _timepoints(config, scale):
             column = column_of(scale)
             for arm in [*arms(config), "all"]:
                 part = (
@@ -127,7 +135,7 @@ def imputed_vs_observed_table(
     design = config["design"]
     rows = []
     for scale in outcome_scales(config):
-        for time, column_of in _timepoints(config):
+        for time, column_of in _timepoints(config, scale):
             column = column_of(scale)
             # imputed: missing before, filled after (a value an estimand leaves undefined stays
             # missing in the completed data and is not an imputed value)
@@ -286,7 +294,7 @@ def arm_difference_check(
         sd_ratio with sd_ratio_low and sd_ratio_high (``1 - level`` interval),
         flag_difference, flag_sd, m. Outcomes without imputed rows are left out.
     """
-    individual = set(config["covariates"]) | set(config["imputation"].get("auxiliary", []))
+    individual = set(all_covariates(config)) | set(config["imputation"].get("auxiliary", []))
     coded = numeric_predictors(config, table)
     extra_columns = [c for c in coded.columns if c.split("[", 1)[0] in individual]
     m = len(completed)
@@ -426,9 +434,7 @@ def trace_plot(config: Config, traces: pd.DataFrame, path: str | Path) -> list[s
     """
     plt = pyplot()
     scale = primary_outcome(config)
-    variables = [
-        c(scale) for c in (baseline_column, followup_column) if c(scale) in set(traces["variable"])
-    ]
+    variables = [c for c in score_columns(config, scale) if c in set(traces["variable"])]
     if not variables:  # nothing of the primary outcome was imputed
         variables = list(dict.fromkeys(traces["variable"]))[:1]
     fig, axes = plt.subplots(
@@ -563,9 +569,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section | 
             c
             for c in model["impute"]
             if c
-            not in {
-                f(s) for s in outcome_scales(config) for f in (baseline_column, followup_column)
-            }
+            not in set(outcome_score_columns(config))
         ],
         "cluster_id": design["cluster_id"],
     }

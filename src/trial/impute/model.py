@@ -1,12 +1,12 @@
 """The imputation model of a trial and the check that it is compatible with the analysis.
 
 An imputation model is congenial with an analysis only if it contains every term the analysis
-model uses: the treatment arm, the baseline value of the outcome, the randomisation strata, the
-covariates and the cluster (here as a random intercept or cluster feature), besides the outcome
-itself. A term left out is imputed as if it had no association with the outcome, which biases
-its estimate towards zero. :func:`check_imputation_model` compares the two models term by term,
-from the same config and analysis table the workflow uses, and stops with a message naming each
-missing term before any imputation is made.
+model uses: the treatment arm, the baseline value of the outcome (when its model holds one), the
+randomisation strata, the covariates and the cluster (here as a random intercept or cluster
+feature), besides the outcome itself. A term left out is imputed as if it had no association
+with the outcome, which biases its estimate towards zero. :func:`check_imputation_model`
+compares the two models term by term, from the same config and analysis table the workflow
+uses, and stops with a message naming each missing term before any imputation is made.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import pandas as pd
 from trial.vocabulary import (
     COST,
     Config,
+    all_covariates,
     arm_terms,
     baseline_column,
+    cluster_covariates,
     cluster_variable_names,
     design_matrix,
     effect_scale,
@@ -29,7 +31,9 @@ from trial.vocabulary import (
     imputed_extra_columns,
     numeric_predictors,
     outcome_scales,
+    outcome_score_columns,
     primary_outcome,
+    score_columns,
     treatment_indicators,
 )
 
@@ -222,7 +226,7 @@ def imputation_model(config: Config, table: pd.DataFrame) -> ImputationModel:
     """
     design = config["design"]
     spec = config["imputation"]
-    pairs = [(baseline_column(s), followup_column(s)) for s in outcome_scales(config)]
+    pairs = [tuple(score_columns(config, s)) for s in outcome_scales(config)]
     extra = imputed_extra_columns(config)
     if baseline_column(COST) in extra and followup_column(COST) in extra:
         pairs.append((baseline_column(COST), followup_column(COST)))
@@ -245,12 +249,13 @@ def imputation_model(config: Config, table: pd.DataFrame) -> ImputationModel:
         blocks = [impute]
     cluster_means: dict[str, list[str]] = {}
     if spec.get("cluster_means", True):
-        partner = {a: b for a, b in pairs} | {b: a for a, b in pairs}
+        partner = {a: b for a, b in (p for p in pairs if len(p) == 2)}
+        partner |= {b: a for a, b in partner.items()}
         for column in scores:
             cluster_means[column] = [*([partner[column]] if column in partner else []), *level1]
         primary = primary_outcome(config)
         for column in incomplete_vars:
-            cluster_means[column] = [baseline_column(primary), followup_column(primary)]
+            cluster_means[column] = score_columns(config, primary)
     return ImputationModel(
         cluster=design["cluster_id"],
         impute=impute,
@@ -263,28 +268,29 @@ def imputation_model(config: Config, table: pd.DataFrame) -> ImputationModel:
 
 
 def _analysis_blocks(
-    config: Config, pairs: list[tuple[str, str]], scores: list[str], cluster_vars: list[str]
+    config: Config, pairs: list[tuple[str, ...]], scores: list[str], cluster_vars: list[str]
 ) -> list[list[str]]:
-    """Blocks of the variables analysed together: each outcome's baseline and follow-up;
+    """Blocks of the variables analysed together: each outcome's scores (baseline, when its
+    model holds one, and follow-up);
     total cost with the scale used as effect in the cost-effectiveness analysis; the
     incomplete cluster variables with the primary outcome; any other imputed column alone."""
     blocks = [list(pair) for pair in pairs]
     owner = {c: i for i, block in enumerate(blocks) for c in block}
     if "costs" in config and baseline_column(COST) in owner:
         cost_block = owner[baseline_column(COST)]
-        effect_block = owner.get(baseline_column(effect_scale(config)))
+        effect_block = owner.get(followup_column(effect_scale(config)))
         if effect_block is not None and effect_block != cost_block:
             blocks[effect_block] += blocks[cost_block]
             blocks[cost_block] = []
-    blocks[owner[baseline_column(primary_outcome(config))]] += cluster_vars
+    blocks[owner[followup_column(primary_outcome(config))]] += cluster_vars
     blocks += [[c] for c in scores if c not in owner]
     return [block for block in blocks if block]
 
 
 def _cluster_level_predictors(config: Config, predictors: pd.DataFrame) -> list[str]:
     """Columns of :func:`trial.vocabulary.numeric_predictors` that are cluster-level by design:
-    the treatment indicators and the coded strata."""
-    strata = tuple(config["design"]["strata"])
+    the treatment indicators, the coded strata and the cluster-level covariates."""
+    strata = (*config["design"]["strata"], *cluster_covariates(config))
     return [
         c
         for c in predictors.columns
@@ -300,7 +306,7 @@ def analysis_model_terms(config: Config, table: pd.DataFrame) -> list[AnalysisTe
     """
     design = config["design"]
     sources: dict[str, tuple[str, str]] = {}
-    for kind, names in (("stratum", design["strata"]), ("covariate", config["covariates"])):
+    for kind, names in (("stratum", design["strata"]), ("covariate", all_covariates(config))):
         for name in names:
             sources[name] = (kind, name)
     indicators = treatment_indicators(config)
@@ -389,10 +395,10 @@ def check_imputation_model(config: Config, table: pd.DataFrame) -> ImputationMod
         design["cluster_id"],
         *treatment_indicators(config).values(),
         *design["strata"],
-        *config["covariates"],
+        *all_covariates(config),
         *config["imputation"].get("auxiliary", []),
         *cluster_variable_names(config),
-        *[c(s) for s in outcome_scales(config) for c in (baseline_column, followup_column)],
+        *outcome_score_columns(config),
         *imputed_extra_columns(config),
     ]
     absent = [c for c in dict.fromkeys(needed) if c not in table.columns]
