@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from trial.schedule import SCHEDULED_TYPES, design_type, schedule_problems
 from trial.vocabulary import (
     Config,
     family_hypotheses,
@@ -35,6 +36,9 @@ SCHEMA_PATH = resources.files("trial") / "schemas" / "config.schema.yaml"
 
 # Optional sections whose analyses compare one treatment arm with the reference arm.
 TWO_ARM_SECTIONS = ("participation", "staff", "sensitivity", "costs", "audit", "simulation")
+
+# ``design`` keys of stepped-wedge and crossover designs only
+SCHEDULED_KEYS = ("period", "periods", "schedule", "model", "time_on_treatment")
 
 
 class ConfigError(ValueError):
@@ -392,6 +396,7 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
     problems += secondary_config_problems(config)
     problems += estimand_config_problems(config)
     problems += multiplicity_problems(config)
+    problems += schedule_config_problems(config)
 
     synthetic = config.get("synthetic")
     if synthetic:
@@ -560,6 +565,71 @@ def multiplicity_problems(config: Config) -> list[str]:
                     f"{hypothesis[2]} is already in family {seen[hypothesis]!r}"
                 )
             seen.setdefault(hypothesis, family["name"])
+    return problems
+
+
+def schedule_config_problems(config: Config) -> list[str]:
+    """Problems of a stepped-wedge or crossover design's ``design`` keys (empty when all is well).
+
+    A parallel design must not declare periods or a schedule. A scheduled design needs one
+    treatment arm, a period column in the individual table whose codes (if a category) are the
+    declared periods, and a schedule: a column of the cluster table, or a period for each
+    cluster in the config, checked here as the data will be (:func:`trial.schedule.
+    schedule_problems`). A schedule given as a column is checked against the data when the
+    cluster table is read.
+    """
+    design = config["design"]
+    kind = design_type(config)
+    keys = [k for k in SCHEDULED_KEYS if k in design]
+    if kind not in SCHEDULED_TYPES:
+        return [
+            f"design/{k}: only a {' or '.join(SCHEDULED_TYPES)} design has {k}; this design is "
+            f"{kind}"
+            for k in keys
+        ]
+    problems = []
+    if len(treatment_arms(config)) != 1:
+        problems.append(
+            f"design/treatment_arms: a {kind} design compares one treatment condition with the "
+            f"reference; found {treatment_arms(config)}"
+        )
+    tables = config["tables"]
+    periods = list(design["periods"])
+    individual = tables.get(design["individual_table"], {}).get("columns", {})
+    if design["individual_table"] in tables:
+        if design["period"] not in individual:
+            problems.append(
+                f"design/period: column {design['period']!r} is not declared in table "
+                f"{design['individual_table']!r}"
+            )
+        elif individual[design["period"]]["type"] != "category":
+            problems.append(
+                f"design/period: {design['period']!r} is declared type "
+                f"{individual[design['period']]['type']}; a period must be type category with "
+                f"the periods as its values {periods}"
+            )
+        elif list(individual[design["period"]]["values"]) != periods:
+            problems.append(
+                f"design/period: the values of {design['period']!r} "
+                f"{individual[design['period']]['values']} must be design/periods {periods}, in "
+                "the same order"
+            )
+    schedule = design["schedule"]
+    if "column" in schedule:
+        column = tables.get(design["cluster_table"], {}).get("columns", {}).get(schedule["column"])
+        if design["cluster_table"] in tables and column is None:
+            problems.append(
+                f"design/schedule/column: column {schedule['column']!r} is not declared in table "
+                f"{design['cluster_table']!r}"
+            )
+        elif column is not None and set(column.get("values", [])) - set(periods):
+            problems.append(
+                f"design/schedule/column: the values of {schedule['column']!r} "
+                f"{column.get('values')} must be among design/periods {periods}"
+            )
+    elif kind == "stepped_wedge":
+        # a crossover schedule also needs each cluster's first condition, from the data
+        problems += schedule_problems(kind, periods, schedule["clusters"])
     return problems
 
 

@@ -1,0 +1,183 @@
+"""The schedule of a stepped-wedge or cluster-crossover design: who is treated in which period.
+
+A parallel trial allocates each cluster to one arm for the whole trial. In a stepped-wedge
+design every cluster starts in the reference condition and crosses over to the treatment at a
+randomised period; in a two-sequence cluster-crossover design a cluster starts in either
+condition and switches to the other at a given period. Both are described here the same way:
+the ordered periods, each cluster's condition in the first period and the period at which it
+switches. The config declares them (``design: type, periods, schedule``); this module turns the
+declaration into a cluster x period matrix of conditions and lists what makes a schedule unfit
+for analysis. It imports nothing else of the package, so that the config checks, the analyses
+and the report all read the schedule the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DESIGN_TYPES = ("parallel", "stepped_wedge", "crossover")
+# design types whose clusters change condition over the periods of the trial
+SCHEDULED_TYPES = ("stepped_wedge", "crossover")
+
+
+def design_type(config: Mapping[str, Any]) -> str:
+    """The design's type (``design: type``); a config that does not say is parallel."""
+    return str(config["design"].get("type", "parallel"))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Each cluster's condition in each period.
+
+    Attributes
+    ----------
+    design_type : str
+        ``"stepped_wedge"`` or ``"crossover"``.
+    periods : tuple of str
+        Period labels in time order.
+    clusters : tuple of str
+        Cluster identifiers, in the order of the rows of :attr:`treated`.
+    starts_treated : numpy.ndarray of bool, shape (n_clusters,)
+        Whether the cluster is in the treatment condition in the first period.
+    switch : numpy.ndarray of int, shape (n_clusters,)
+        Index in :attr:`periods` of the first period in the other condition.
+    """
+
+    design_type: str
+    periods: tuple[str, ...]
+    clusters: tuple[str, ...]
+    starts_treated: np.ndarray
+    switch: np.ndarray
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.clusters)
+
+    @property
+    def n_periods(self) -> int:
+        return len(self.periods)
+
+    @property
+    def treated(self) -> np.ndarray:
+        """Boolean matrix (clusters x periods): the cluster is in the treatment condition."""
+        after = np.arange(self.n_periods)[None, :] >= self.switch[:, None]
+        return after != self.starts_treated[:, None]
+
+    @property
+    def exposure(self) -> np.ndarray:
+        """Integer matrix (clusters x periods): the period of treatment the cell is in.
+
+        1 in the first treated period of a cluster, 2 in the next, and so on; 0 in the
+        reference condition. A cluster treated from the first period counts from there.
+        """
+        treated = self.treated
+        return np.where(treated, np.cumsum(treated, axis=1), 0)
+
+    def condition(self, cluster: str, period: str) -> bool:
+        """Whether ``cluster`` is in the treatment condition in ``period``."""
+        return bool(self.treated[self.clusters.index(cluster), self.periods.index(period)])
+
+
+def build_schedule(
+    kind: str,
+    periods: Sequence[str],
+    switch_period: Mapping[str, str],
+    starts_treated: Mapping[str, bool] | None = None,
+) -> Schedule:
+    """A :class:`Schedule` from each cluster's switching period (and starting condition).
+
+    Parameters
+    ----------
+    kind : {"stepped_wedge", "crossover"}
+        The design type.
+    periods : sequence of str
+        Period labels in time order.
+    switch_period : mapping of str to str
+        Cluster identifier -> label of the first period in the other condition.
+    starts_treated : mapping of str to bool, optional
+        Cluster identifier -> treated in the first period (default: none is, as in a
+        stepped-wedge design).
+
+    Raises
+    ------
+    ValueError
+        Every problem found by :func:`schedule_problems`, one per line.
+    """
+    problems = schedule_problems(kind, periods, switch_period, starts_treated)
+    if problems:
+        raise ValueError("the schedule cannot be analysed:\n" + "\n".join(problems))
+    clusters = tuple(switch_period)
+    starts = starts_treated or {}
+    return Schedule(
+        design_type=kind,
+        periods=tuple(periods),
+        clusters=clusters,
+        starts_treated=np.array([bool(starts.get(c, False)) for c in clusters]),
+        switch=np.array([list(periods).index(switch_period[c]) for c in clusters], dtype=int),
+    )
+
+
+def schedule_problems(
+    kind: str,
+    periods: Sequence[str],
+    switch_period: Mapping[str, str],
+    starts_treated: Mapping[str, bool] | None = None,
+    *,
+    where: str = "design/schedule",
+) -> list[str]:
+    """Every reason the schedule cannot define the design's model, one message each.
+
+    A stepped-wedge cluster starts in the reference condition; every cluster switches at a
+    listed period after the first (switching at the first period would leave it in one
+    condition throughout); for the treatment effect to be told apart from the period effects
+    some period must hold clusters in both conditions.
+    """
+    problems = []
+    if kind not in SCHEDULED_TYPES:
+        return [f"{where}: a schedule belongs to a {' or '.join(SCHEDULED_TYPES)} design"]
+    labels = list(periods)
+    if len(labels) < 2:
+        problems.append(f"design/periods: at least two periods are needed, found {labels}")
+    if len(switch_period) < 2:
+        problems.append(f"{where}: at least two clusters are needed, found {len(switch_period)}")
+    starts = starts_treated or {}
+    switch = []
+    for cluster, period in switch_period.items():
+        if period not in labels:
+            problems.append(
+                f"{where}: cluster {cluster!r} switches at period {period!r}, which is not one "
+                f"of design/periods {labels}"
+            )
+        elif labels.index(period) == 0:
+            problems.append(
+                f"{where}: cluster {cluster!r} switches at the first period {period!r} and would "
+                "be in one condition throughout; give a later period"
+            )
+        else:
+            switch.append(labels.index(period))
+        if kind == "stepped_wedge" and starts.get(cluster, False):
+            problems.append(
+                f"{where}: cluster {cluster!r} starts in the treatment condition; in a "
+                "stepped-wedge design every cluster starts in the reference condition"
+            )
+    if problems:
+        return problems
+    start = np.array([bool(starts.get(c, False)) for c in switch_period])
+    after = np.arange(len(labels))[None, :] >= np.array(switch)[:, None]
+    treated = after != start[:, None]
+    mixed = [p for j, p in enumerate(labels) if treated[:, j].any() and not treated[:, j].all()]
+    if not mixed:
+        problems.append(
+            f"{where}: no period has clusters in both conditions, so the treatment effect "
+            "cannot be told apart from the period effects"
+        )
+    if kind == "crossover" and (start.all() or not start.any()):
+        problems.append(
+            f"{where}: every cluster starts in the same condition; a crossover design has "
+            "clusters starting in each (otherwise declare design/type: stepped_wedge)"
+        )
+    return problems
