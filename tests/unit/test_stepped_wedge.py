@@ -1,0 +1,142 @@
+"""Stepped-wedge analysis: design columns, exclusions, the example against its truth, the figure."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+
+import pandas as pd
+import pytest
+from matplotlib.patches import Rectangle
+
+from trial.config import load_config
+from trial.design_figures import schedule_figure
+from trial.schedule import build_schedule
+from trial.stepped_wedge import design_columns, design_data, fit_stepped_wedge
+from trial.synthetic import write_example
+
+from ..conftest import ROOT
+
+CONFIG = ROOT / "config" / "stepped.yaml"
+RAW = ROOT / "data" / "raw" / "stepped"
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return load_config(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def example(config):
+    return design_data(config, "readiness", RAW)
+
+
+def test_design_columns_code_periods_against_the_first_and_the_cells_condition():
+    schedule = build_schedule("stepped_wedge", ["a", "b", "c"], {"k1": "b", "k2": "c"})
+    data = pd.DataFrame({"cluster": ["k1", "k1", "k1", "k2", "k2"], "period": list("abcbc")})
+    X = design_columns(data, schedule)
+    assert list(X.columns) == ["(Intercept)", "period:b", "period:c", "treatment"]
+    assert X["period:b"].tolist() == [0, 1, 0, 1, 0]
+    assert X["period:c"].tolist() == [0, 0, 1, 0, 1]
+    assert X["treatment"].tolist() == [0, 1, 1, 0, 1]
+    exposure = design_columns(data, schedule, time_on_treatment=True)
+    assert exposure["exposure:1"].tolist() == [0, 1, 0, 0, 1]
+    assert exposure["exposure:2"].tolist() == [0, 0, 1, 0, 0]
+    assert "treatment" not in exposure
+
+
+def test_missing_outcomes_are_excluded_and_counted(example):
+    schedule, data = example
+    assert data["outcome"].isna().sum() > 0  # the example loses about 8% at 30 days
+    fit = fit_stepped_wedge(data, schedule)
+    assert fit.n_excluded == data["outcome"].isna().sum()
+    assert fit.n_obs == data["outcome"].notna().sum()
+    observed = data.dropna(subset=["outcome"])
+    assert fit.n_cells == len(observed.groupby(["cluster", "period"]))
+    assert (fit.n_clusters, fit.n_periods) == (12, 5)
+
+
+def test_the_correlations_follow_from_the_variance_components(example):
+    schedule, data = example
+    fit = fit_stepped_wedge(data, schedule)
+    vc = fit.variance_components
+    total = vc.sum()
+    assert fit.icc_between_period == pytest.approx(vc["cluster"] / total)
+    assert fit.icc_within_period == pytest.approx((vc["cluster"] + vc["cluster_period"]) / total)
+    hh = fit_stepped_wedge(data, schedule, model="hussey_hughes")
+    assert list(hh.variance_components.index) == ["cluster", "residual"]
+    assert hh.icc_within_period == hh.icc_between_period
+
+
+def test_period_effects_are_differences_from_the_first_period(example):
+    schedule, data = example
+    fit = fit_stepped_wedge(data, schedule)
+    assert fit.period_effects.index.tolist() == list(schedule.periods)
+    assert fit.period_effects.iloc[0] == 0.0
+    assert fit.period_effects.iloc[1:].tolist() == fit.fit.params.iloc[1:5].tolist()
+
+
+@pytest.mark.parametrize("model", ["hussey_hughes", "nested_exchangeable"])
+def test_the_example_estimate_lies_within_two_se_of_its_truth(example, model):
+    schedule, data = example
+    truth = json.loads((RAW / "truth.json").read_text())
+    true_effect = truth["outcomes"]["readiness"]["arm_minus_reference"]["programme"]
+    fit = fit_stepped_wedge(data, schedule, model=model)
+    assert abs(fit.effect.estimate - true_effect) < 2 * fit.effect.se
+
+
+def test_the_example_regenerates_byte_for_byte(config, tmp_path):
+    for path in write_example(config, tmp_path):
+        assert filecmp.cmp(path, RAW / path.name, shallow=False), path.name
+
+
+def test_the_generator_follows_the_configured_schedule(config):
+    wards = pd.read_csv(RAW / "wards.csv", dtype=str)
+    expected = {p: n for p, n in config["synthetic"]["crossover"].items()}
+    assert wards["crossover_period"].value_counts().to_dict() == expected
+    assert set(wards["first_condition"]) == {"usual_care"}
+    patients = pd.read_csv(RAW / "patients.csv", dtype=str)
+    assert set(patients["period"]) == set(config["design"]["periods"])
+    assert len(patients) == config["synthetic"]["individuals"]
+
+
+def test_the_true_effect_is_near_the_item_shift_times_the_items(config):
+    truth = json.loads((RAW / "truth.json").read_text())
+    effect = truth["outcomes"]["readiness"]["arm_minus_reference"]["programme"]
+    shift = config["synthetic"]["instruments"]["readiness"]["arm_effect"]
+    # 8 items shifted by 0.2 before rounding and clipping to 0-4: a little under 1.6
+    assert effect == pytest.approx(8 * shift, rel=0.05)
+    assert effect < 8 * shift
+
+
+def _cells(fig) -> dict[str, str]:
+    ax = fig.axes[0]
+    return {p.get_gid(): p.get_facecolor() for p in ax.patches if isinstance(p, Rectangle)}
+
+
+def test_the_schedule_figure_shades_exactly_the_treated_cells():
+    schedule = build_schedule("stepped_wedge", ["1", "2", "3"], {"x": "3", "y": "2", "z": "2"})
+    fig = schedule_figure(
+        schedule, treatment_label="T", reference_label="R", treatment_colour="#ff0000"
+    )
+    cells = _cells(fig)
+    assert len(cells) == 9
+    red = (1.0, 0.0, 0.0, 1.0)
+    for i, cluster in enumerate(schedule.clusters):
+        for j, period in enumerate(schedule.periods):
+            shaded = tuple(cells[f"{cluster}|{period}"]) == red
+            assert shaded == bool(schedule.treated[i, j]), (cluster, period)
+    ax = fig.axes[0]
+    # rows in the order clusters switch; labelled by number, not identifier
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    labelled = schedule_figure(schedule, treatment_label="T", reference_label="R", show_ids=True)
+    assert [t.get_text() for t in labelled.axes[0].get_yticklabels()] == ["y", "z", "x"]
+
+
+def test_the_schedule_figure_writes_the_counts_in_each_cell():
+    schedule = build_schedule("stepped_wedge", ["1", "2", "3"], {"x": "3", "y": "2"})
+    counts = pd.DataFrame([[3, 4, 5], [6, 7, 8]], index=["x", "y"], columns=["1", "2", "3"])
+    fig = schedule_figure(schedule, treatment_label="T", reference_label="R", counts=counts)
+    # y switches first, so its row is drawn first: texts row by row, period by period
+    assert [t.get_text() for t in fig.axes[0].texts] == ["6", "7", "8", "3", "4", "5"]
