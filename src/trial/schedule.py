@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+# A problem of the data located as trial.validation.Problem locates it: file, line (the header
+# being line 1, None for the whole file), column, value and what was expected.
+Located = tuple[str, int | None, str | None, object, str]
 
 DESIGN_TYPES = ("parallel", "stepped_wedge", "crossover")
 # design types whose clusters change condition over the periods of the trial
@@ -181,3 +186,100 @@ def schedule_problems(
             "clusters starting in each (otherwise declare design/type: stepped_wedge)"
         )
     return problems
+
+
+def read_schedule(
+    config: Mapping[str, Any], clusters: pd.DataFrame, lines: Sequence[int] | None = None
+) -> tuple[Schedule | None, list[Located]]:
+    """The schedule of a scheduled design, from the config and the cluster table.
+
+    The switching period comes from ``design: schedule`` (a column of the cluster table, or a
+    period per cluster in the config); the first condition is the cluster's arm (``design:
+    arm``): the reference arm, or the treatment arm for a crossover cluster that starts treated.
+
+    Parameters
+    ----------
+    config : mapping
+        A schema-valid config of a stepped-wedge or crossover design.
+    clusters : pandas.DataFrame
+        The cluster table.
+    lines : sequence of int, optional
+        Line in the file of each row of ``clusters`` (default: the rows in order from line 2).
+
+    Returns
+    -------
+    schedule : Schedule or None
+        None when there is any problem.
+    problems : list of tuple
+        ``(file, line, column, value, expected)`` of each problem: a cluster with no schedule
+        or listed in the config but not in the table, an arm that is neither condition, and the
+        schedule's own problems (:func:`schedule_problems`).
+    """
+    design = config["design"]
+    file = config["tables"][design["cluster_table"]]["file"]
+    lines = list(range(2, len(clusters) + 2)) if lines is None else list(lines)
+    ids = clusters[design["cluster_id"]].astype(str).tolist()
+    reference = design["reference_arm"]
+    (treated_arm,) = design["treatment_arms"]
+    problems: list[Located] = []
+    starts: dict[str, bool] = {}
+    for line, cluster, arm in zip(lines, ids, clusters[design["arm"]], strict=True):
+        if arm not in (reference, treated_arm):
+            problems.append(
+                (
+                    file,
+                    line,
+                    design["arm"],
+                    arm,
+                    f"the reference arm {reference!r} or the treatment arm {treated_arm!r} (the "
+                    "condition in the first period)",
+                )
+            )
+        starts[cluster] = arm == treated_arm
+    schedule = design["schedule"]
+    column = schedule.get("column")
+    if column is not None:
+        values = clusters[column]
+        listed = {c: str(v) for c, v in zip(ids, values, strict=True) if _given(v)}
+    else:
+        listed = {str(k): str(v) for k, v in schedule["clusters"].items()}
+        problems += [
+            (
+                file,
+                None,
+                design["cluster_id"],
+                c,
+                "a cluster of this table for every cluster under design/schedule/clusters",
+            )
+            for c in listed
+            if c not in set(ids)
+        ]
+    for line, cluster in zip(lines, ids, strict=True):
+        if cluster not in listed:
+            where = column or design["cluster_id"]
+            source = "" if column else " under design/schedule/clusters"
+            problems.append(
+                (
+                    file,
+                    line,
+                    where,
+                    None if column else cluster,
+                    f"the period at which cluster {cluster!r} switches{source}, one of "
+                    f"design/periods {list(design['periods'])}",
+                )
+            )
+    if problems:
+        return None, problems
+    switch = {c: listed[c] for c in ids}
+    kind = design_type(config)
+    found = schedule_problems(kind, design["periods"], switch, starts, where="design/schedule")
+    if found:
+        return None, [
+            (file, None, column, None, "a schedule that can be analysed: " + p.split(": ", 1)[1])
+            for p in found
+        ]
+    return build_schedule(kind, design["periods"], switch, starts), []
+
+
+def _given(value: object) -> bool:
+    return not (value is None or (isinstance(value, float) and np.isnan(value)) or value == "")

@@ -24,7 +24,7 @@ schedule (:func:`trial.design_figures.schedule_figure`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 from trial.mixed import ContrastResult, MixedModelFit, fit_random_intercept_model
-from trial.schedule import Schedule, build_schedule, design_type, schedule_problems
+from trial.schedule import Schedule, read_schedule
 from trial.scoring import score_scale
-from trial.validation import read_table
-from trial.vocabulary import Config, single_treatment_arm
+from trial.validation import InputError, Problem, read_table
+from trial.vocabulary import Config, contrast_label, contrast_sign, outcome_scales
 
 MODELS = ("hussey_hughes", "nested_exchangeable")
 
@@ -44,17 +44,6 @@ MODELS = ("hussey_hughes", "nested_exchangeable")
 TREATMENT_TERM = "treatment"
 EXPOSURE_TERM = "exposure:{}"
 PERIOD_TERM = "period:{}"
-
-
-class DesignDataError(ValueError):
-    """The data disagree with the declared schedule; the message lists every problem."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__(
-            f"{len(self.problems)} problem(s) with the design's data:\n"
-            + "\n".join(f"  - {p}" for p in self.problems)
-        )
 
 
 @dataclass(frozen=True)
@@ -109,69 +98,17 @@ class SteppedWedgeFit:
 
 
 def schedule_from_clusters(config: Config, clusters: pd.DataFrame) -> Schedule:
-    """The schedule of a scheduled design, read from the config and the cluster table.
-
-    The switching period comes from ``design: schedule`` (a column of the cluster table, or a
-    period per cluster in the config); the first condition is the cluster's arm (``design:
-    arm``): the reference arm, or the treatment arm for a crossover cluster that starts treated.
+    """The schedule of a scheduled design (:func:`trial.schedule.read_schedule`).
 
     Raises
     ------
-    DesignDataError
-        Naming the table, row, column and value of every problem: a cluster with no schedule or
-        one not in the table, an unknown period or arm, and the schedule's own problems
-        (:func:`trial.schedule.schedule_problems`).
+    InputError
+        Naming the file, line, column and value of every problem of the schedule's data.
     """
-    design = config["design"]
-    kind = design_type(config)
-    table = design["cluster_table"]
-    file = config["tables"][table]["file"]
-    ids = clusters[design["cluster_id"]].astype(str).to_numpy()
-    reference, treated_arm = design["reference_arm"], single_treatment_arm(config)
-    problems = []
-    starts: dict[str, bool] = {}
-    for row, (cluster, arm) in enumerate(zip(ids, clusters[design["arm"]], strict=True), 2):
-        if arm not in (reference, treated_arm):
-            problems.append(
-                f"{file} row {row}, column {design['arm']!r}: value {arm!r}; expected the "
-                f"reference arm {reference!r} or the treatment arm {treated_arm!r}"
-            )
-        starts[cluster] = arm == treated_arm
-    schedule = design["schedule"]
-    switch: dict[str, str] = {}
-    if "column" in schedule:
-        for row, (cluster, value) in enumerate(
-            zip(ids, clusters[schedule["column"]], strict=True), 2
-        ):
-            if pd.isna(value) or str(value) == "":
-                problems.append(
-                    f"{file} row {row}, column {schedule['column']!r}: cluster {cluster!r} has no "
-                    f"period; expected one of design/periods {list(design['periods'])}"
-                )
-            else:
-                switch[cluster] = str(value)
-        where = f"{file} column {schedule['column']!r}"
-    else:
-        listed = {str(k): str(v) for k, v in schedule["clusters"].items()}
-        for row, cluster in enumerate(ids, 2):
-            if cluster not in listed:
-                problems.append(
-                    f"{file} row {row}, column {design['cluster_id']!r}: cluster {cluster!r} has "
-                    "no period under design/schedule/clusters"
-                )
-        problems += [
-            f"design/schedule/clusters: {c!r} is not a cluster of {file}"
-            for c in listed
-            if c not in set(ids)
-        ]
-        switch = {c: listed[c] for c in ids if c in listed}
-        where = "design/schedule/clusters"
-    if problems:
-        raise DesignDataError(problems)
-    problems = schedule_problems(kind, design["periods"], switch, starts, where=where)
-    if problems:
-        raise DesignDataError(problems)
-    return build_schedule(kind, design["periods"], switch, starts)
+    schedule, problems = read_schedule(config, clusters)
+    if schedule is None:
+        raise InputError([Problem(*p) for p in problems])
+    return schedule
 
 
 def design_data(
@@ -231,7 +168,7 @@ def design_columns(
     ci = pd.Index(schedule.clusters).get_indexer(data["cluster"])
     pj = pd.Index(schedule.periods).get_indexer(data["period"])
     if (ci < 0).any() or (pj < 0).any():
-        raise DesignDataError(["rows name a cluster or period that is not in the schedule"])
+        raise ValueError("rows name a cluster or period that is not in the schedule")
     columns: dict[str, Any] = {"(Intercept)": np.ones(len(data))}
     for j, label in enumerate(schedule.periods[1:], 1):
         columns[PERIOD_TERM.format(label)] = (pj == j).astype(float)
@@ -316,3 +253,106 @@ def fit_stepped_wedge(
         converged=fit.converged,
         fit=fit,
     )
+
+
+@dataclass(frozen=True)
+class DesignAnalysis:
+    """Every outcome of a stepped-wedge or crossover trial, analysed as the config says.
+
+    Attributes
+    ----------
+    schedule : Schedule
+        Each cluster's condition in each period.
+    counts : pandas.DataFrame
+        Individuals analysed (with an outcome of the primary scale) per cluster (rows, in
+        schedule order) and period (columns).
+    fits : dict of str to SteppedWedgeFit
+        The fit of each outcome scale, primary first.
+    """
+
+    schedule: Schedule
+    counts: pd.DataFrame
+    fits: dict[str, SteppedWedgeFit]
+
+
+def analyse_design(config: Config, raw_dir: str | Path | None = None) -> DesignAnalysis:
+    """Fit the design's model (``design: model, time_on_treatment``) to every outcome.
+
+    Parameters
+    ----------
+    config : dict
+        A validated config of a stepped-wedge or crossover design.
+    raw_dir : path, optional
+        Folder of the raw tables (default: ``paths: raw``).
+    """
+    design = config["design"]
+    fits = {}
+    schedule = data = None
+    for scale in reversed(outcome_scales(config)):  # the primary last: its data make the counts
+        schedule, data = design_data(config, scale, raw_dir)
+        fits[scale] = fit_stepped_wedge(
+            data,
+            schedule,
+            model=design.get("model", "nested_exchangeable"),
+            time_on_treatment=bool(design.get("time_on_treatment", False)),
+            df_method=config["analysis"]["df_method"],
+            alpha=config["analysis"]["alpha"],
+        )
+    assert schedule is not None and data is not None  # the schema asks for one outcome at least
+    analysed = data.dropna(subset=["outcome"])
+    counts = (
+        pd.crosstab(analysed["cluster"], analysed["period"])
+        .reindex(index=list(schedule.clusters), columns=list(schedule.periods))
+        .fillna(0)
+        .astype(int)
+    )
+    ordered = {scale: fits[scale] for scale in outcome_scales(config)}
+    return DesignAnalysis(schedule=schedule, counts=counts, fits=ordered)
+
+
+def effects_table(config: Config, analysis: DesignAnalysis) -> pd.DataFrame:
+    """One row per outcome (and per period of exposure with time on treatment).
+
+    The effect is reported in each outcome's declared direction; columns: outcome, effect
+    (``treatment``; with time on treatment ``exposure mean`` and ``exposure <k>``), model,
+    contrast, estimate, se, df, df_method, ci_low, ci_high, p, the variance components, the
+    within- and between-period ICCs, n_obs, n_clusters, n_periods, n_cells, n_excluded,
+    at_boundary.
+    """
+    directions = {o["scale"]: o["direction"] for o in config["analysis"]["outcomes"]}
+    rows = []
+    for scale, fit in analysis.fits.items():
+        sign = contrast_sign(directions[scale])
+        effects = [("exposure mean" if fit.time_on_treatment else "treatment", fit.effect)]
+        effects += [(f"exposure {k}", e) for k, e in enumerate(fit.exposure_effects, 1)]
+        for name, effect in effects:
+            low, high = sorted((sign * effect.ci_low, sign * effect.ci_high))
+            rows.append(
+                {
+                    "outcome": scale,
+                    "effect": name,
+                    "model": fit.model,
+                    "contrast": contrast_label(config, directions[scale]),
+                    "estimate": sign * effect.estimate,
+                    "se": effect.se,
+                    "df": effect.df,
+                    "df_method": effect.df_method,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "p": effect.p,
+                    "var_cluster": float(fit.variance_components["cluster"]),
+                    "var_cluster_period": float(
+                        fit.variance_components.get("cluster_period", np.nan)
+                    ),
+                    "var_residual": float(fit.variance_components["residual"]),
+                    "icc_within_period": fit.icc_within_period,
+                    "icc_between_period": fit.icc_between_period,
+                    "n_obs": fit.n_obs,
+                    "n_clusters": fit.n_clusters,
+                    "n_periods": fit.n_periods,
+                    "n_cells": fit.n_cells,
+                    "n_excluded": fit.n_excluded,
+                    "at_boundary": fit.at_boundary,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -10,7 +10,8 @@ import pytest
 
 from trial.config import ConfigError, load_config, validate_config
 from trial.schedule import build_schedule, schedule_problems
-from trial.stepped_wedge import DesignDataError, schedule_from_clusters
+from trial.stepped_wedge import schedule_from_clusters
+from trial.validation import InputError
 
 from ..conftest import ROOT
 
@@ -129,24 +130,24 @@ def test_the_schedule_is_read_from_the_cluster_table(stepped_config):
     np.testing.assert_array_equal(schedule.treated, expected)
 
 
-def test_bad_schedule_data_name_the_file_row_column_and_value(stepped_config):
+def test_bad_schedule_data_name_the_file_line_column_and_value(stepped_config):
     wards = _wards(stepped_config).astype(object)
     wards.loc[2, "crossover_period"] = None
     wards.loc[4, "first_condition"] = "other"
-    with pytest.raises(DesignDataError) as error:
+    with pytest.raises(InputError) as error:
         schedule_from_clusters(stepped_config, wards)
-    assert error.value.problems == [
-        "wards.csv row 6, column 'first_condition': value 'other'; expected the reference arm "
-        "'usual_care' or the treatment arm 'programme'",
-        "wards.csv row 4, column 'crossover_period': cluster 'W03' has no period; expected one of "
-        "design/periods ['1', '2', '3', '4', '5']",
+    assert [str(p) for p in error.value.problems] == [
+        "wards.csv, line 6, column 'first_condition': value 'other'; expected the reference arm "
+        "'usual_care' or the treatment arm 'programme' (the condition in the first period)",
+        "wards.csv, line 4, column 'crossover_period'; expected the period at which cluster "
+        "'W03' switches, one of design/periods ['1', '2', '3', '4', '5']",
     ]
 
 
 def test_a_ward_starting_treated_in_a_stepped_wedge_is_refused(stepped_config):
     wards = _wards(stepped_config).astype(object)
     wards.loc[0, "first_condition"] = "programme"
-    with pytest.raises(DesignDataError, match="'W01' starts in the treatment condition"):
+    with pytest.raises(InputError, match="'W01' starts in the treatment condition"):
         schedule_from_clusters(stepped_config, wards)
 
 
@@ -156,10 +157,68 @@ def test_a_schedule_listed_in_the_config_must_cover_every_cluster(stepped_config
     listed = dict(zip(wards["ward_id"], wards["crossover_period"].astype(str), strict=True))
     del listed["W05"]
     config["design"]["schedule"] = {"clusters": {**listed, "W99": "2"}}
-    with pytest.raises(DesignDataError) as error:
+    with pytest.raises(InputError) as error:
         schedule_from_clusters(config, wards)
-    assert error.value.problems == [
-        "wards.csv row 6, column 'ward_id': cluster 'W05' has no period under "
-        "design/schedule/clusters",
-        "design/schedule/clusters: 'W99' is not a cluster of wards.csv",
+    assert [str(p) for p in error.value.problems] == [
+        "wards.csv, column 'ward_id': value 'W99'; expected a cluster of this table for every "
+        "cluster under design/schedule/clusters",
+        "wards.csv, line 6, column 'ward_id': value 'W05'; expected the period at which cluster "
+        "'W05' switches under design/schedule/clusters, one of design/periods "
+        "['1', '2', '3', '4', '5']",
+    ]
+
+
+def _raw_copy(tmp_path):
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(ROOT / "data" / "raw" / "stepped", raw)
+    return raw
+
+
+def test_the_stepped_wedge_example_passes_validation(stepped_config):
+    from trial.validation import validate_inputs
+
+    counts = validate_inputs(stepped_config, ROOT / "data" / "raw" / "stepped")
+    assert counts == {"wards": 12, "patients": 1200, "questionnaires": 2304}
+
+
+def test_validation_checks_the_schedule_before_any_analysis(stepped_config, tmp_path):
+    from trial.validation import validate_inputs
+
+    raw = _raw_copy(tmp_path)
+    wards = pd.read_csv(raw / "wards.csv", dtype=str)
+    wards.loc[0, "first_condition"] = "programme"
+    wards.to_csv(raw / "wards.csv", index=False)
+    with pytest.raises(InputError) as error:
+        validate_inputs(stepped_config, raw)
+    assert [str(p) for p in error.value.problems] == [
+        "wards.csv, column 'crossover_period'; expected a schedule that can be analysed: "
+        "cluster 'W01' starts in the treatment condition; in a stepped-wedge design every "
+        "cluster starts in the reference condition"
+    ]
+
+
+def test_validation_needs_an_observed_outcome_in_each_condition_of_the_schedule(
+    stepped_config, tmp_path
+):
+    from trial.validation import validate_inputs
+
+    raw = _raw_copy(tmp_path)
+    patients = pd.read_csv(raw / "patients.csv", dtype=str)
+    wards = pd.read_csv(raw / "wards.csv", dtype=str).set_index("ward_id")
+    switch = patients["ward_id"].map(wards["crossover_period"]).astype(int)
+    treated = set(patients.loc[patients["period"].astype(int) >= switch, "patient_id"])
+    questionnaires = pd.read_csv(raw / "questionnaires.csv", dtype=str)
+    # no 30-day questionnaire in any treated ward-period; every patient keeps a baseline row
+    drop = questionnaires["patient_id"].isin(treated) & (questionnaires["visit"] == "day30")
+    questionnaires[~drop].to_csv(raw / "questionnaires.csv", index=False)
+    patients.loc[patients["patient_id"].isin(treated), "day30_status"] = "declined"
+    patients.to_csv(raw / "patients.csv", index=False)
+    with pytest.raises(InputError) as error:
+        validate_inputs(stepped_config, raw)
+    assert [str(p) for p in error.value.problems] == [
+        "wards.csv, column 'first_condition': value 'programme'; expected an observed follow-up "
+        "score of 'readiness' (the primary outcome) for at least one patient of every arm; "
+        "questionnaires.csv has none at visit 'day30'"
     ]
