@@ -176,6 +176,14 @@ def _raw_copy(tmp_path):
     return raw
 
 
+def _validation_problems(config, raw) -> list[str]:
+    from trial.validation import validate_inputs
+
+    with pytest.raises(InputError) as error:
+        validate_inputs(config, raw)
+    return [str(p) for p in error.value.problems]
+
+
 def test_the_stepped_wedge_example_passes_validation(stepped_config):
     from trial.validation import validate_inputs
 
@@ -184,15 +192,11 @@ def test_the_stepped_wedge_example_passes_validation(stepped_config):
 
 
 def test_validation_checks_the_schedule_before_any_analysis(stepped_config, tmp_path):
-    from trial.validation import validate_inputs
-
     raw = _raw_copy(tmp_path)
     wards = pd.read_csv(raw / "wards.csv", dtype=str)
     wards.loc[0, "first_condition"] = "programme"
     wards.to_csv(raw / "wards.csv", index=False)
-    with pytest.raises(InputError) as error:
-        validate_inputs(stepped_config, raw)
-    assert [str(p) for p in error.value.problems] == [
+    assert _validation_problems(stepped_config, raw) == [
         "wards.csv, column 'crossover_period'; expected a schedule that can be analysed: "
         "cluster 'W01' starts in the treatment condition; in a stepped-wedge design every "
         "cluster starts in the reference condition"
@@ -202,8 +206,6 @@ def test_validation_checks_the_schedule_before_any_analysis(stepped_config, tmp_
 def test_validation_needs_an_observed_outcome_in_each_condition_of_the_schedule(
     stepped_config, tmp_path
 ):
-    from trial.validation import validate_inputs
-
     raw = _raw_copy(tmp_path)
     patients = pd.read_csv(raw / "patients.csv", dtype=str)
     wards = pd.read_csv(raw / "wards.csv", dtype=str).set_index("ward_id")
@@ -215,9 +217,7 @@ def test_validation_needs_an_observed_outcome_in_each_condition_of_the_schedule(
     questionnaires[~drop].to_csv(raw / "questionnaires.csv", index=False)
     patients.loc[patients["patient_id"].isin(treated), "day30_status"] = "declined"
     patients.to_csv(raw / "patients.csv", index=False)
-    with pytest.raises(InputError) as error:
-        validate_inputs(stepped_config, raw)
-    assert [str(p) for p in error.value.problems] == [
+    assert _validation_problems(stepped_config, raw) == [
         "wards.csv, column 'first_condition': value 'programme'; expected an observed follow-up "
         "score of 'readiness' (the primary outcome) for at least one patient of every arm; "
         "questionnaires.csv has none at visit 'day30'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import filecmp
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.patches import Rectangle
@@ -12,7 +13,7 @@ from matplotlib.patches import Rectangle
 from trial.config import load_config
 from trial.design_figures import schedule_figure
 from trial.schedule import build_schedule
-from trial.stepped_wedge import design_columns, design_data, fit_stepped_wedge
+from trial.stepped_wedge import MODELS, design_columns, design_data, fit_stepped_wedge
 from trial.synthetic import write_example
 
 from ..conftest import ROOT
@@ -31,6 +32,12 @@ def example(config):
     return design_data(config, "readiness", RAW)
 
 
+@pytest.fixture(scope="module")
+def fits(example):
+    schedule, data = example
+    return {m: fit_stepped_wedge(data, schedule, model=m) for m in MODELS}
+
+
 def test_design_columns_code_periods_against_the_first_and_the_cells_condition():
     schedule = build_schedule("stepped_wedge", ["a", "b", "c"], {"k1": "b", "k2": "c"})
     data = pd.DataFrame({"cluster": ["k1", "k1", "k1", "k2", "k2"], "period": list("abcbc")})
@@ -45,10 +52,10 @@ def test_design_columns_code_periods_against_the_first_and_the_cells_condition()
     assert "treatment" not in exposure
 
 
-def test_missing_outcomes_are_excluded_and_counted(example):
-    schedule, data = example
+def test_missing_outcomes_are_excluded_and_counted(example, fits):
+    _, data = example
     assert data["outcome"].isna().sum() > 0  # the example loses about 8% at 30 days
-    fit = fit_stepped_wedge(data, schedule)
+    fit = fits["nested_exchangeable"]
     assert fit.n_excluded == data["outcome"].isna().sum()
     assert fit.n_obs == data["outcome"].notna().sum()
     observed = data.dropna(subset=["outcome"])
@@ -56,32 +63,30 @@ def test_missing_outcomes_are_excluded_and_counted(example):
     assert (fit.n_clusters, fit.n_periods) == (12, 5)
 
 
-def test_the_correlations_follow_from_the_variance_components(example):
-    schedule, data = example
-    fit = fit_stepped_wedge(data, schedule)
+def test_the_correlations_follow_from_the_variance_components(fits):
+    fit = fits["nested_exchangeable"]
     vc = fit.variance_components
     total = vc.sum()
     assert fit.icc_between_period == pytest.approx(vc["cluster"] / total)
     assert fit.icc_within_period == pytest.approx((vc["cluster"] + vc["cluster_period"]) / total)
-    hh = fit_stepped_wedge(data, schedule, model="hussey_hughes")
+    hh = fits["hussey_hughes"]
     assert list(hh.variance_components.index) == ["cluster", "residual"]
     assert hh.icc_within_period == hh.icc_between_period
 
 
-def test_period_effects_are_differences_from_the_first_period(example):
-    schedule, data = example
-    fit = fit_stepped_wedge(data, schedule)
+def test_period_effects_are_differences_from_the_first_period(example, fits):
+    schedule, _ = example
+    fit = fits["nested_exchangeable"]
     assert fit.period_effects.index.tolist() == list(schedule.periods)
     assert fit.period_effects.iloc[0] == 0.0
     assert fit.period_effects.iloc[1:].tolist() == fit.fit.params.iloc[1:5].tolist()
 
 
-@pytest.mark.parametrize("model", ["hussey_hughes", "nested_exchangeable"])
-def test_the_example_estimate_lies_within_two_se_of_its_truth(example, model):
-    schedule, data = example
+@pytest.mark.parametrize("model", MODELS)
+def test_the_example_estimate_lies_within_two_se_of_its_truth(fits, model):
     truth = json.loads((RAW / "truth.json").read_text())
     true_effect = truth["outcomes"]["readiness"]["arm_minus_reference"]["programme"]
-    fit = fit_stepped_wedge(data, schedule, model=model)
+    fit = fits[model]
     assert abs(fit.effect.estimate - true_effect) < 2 * fit.effect.se
 
 
@@ -140,3 +145,45 @@ def test_the_schedule_figure_writes_the_counts_in_each_cell():
     fig = schedule_figure(schedule, treatment_label="T", reference_label="R", counts=counts)
     # y switches first, so its row is drawn first: texts row by row, period by period
     assert [t.get_text() for t in fig.axes[0].texts] == ["6", "7", "8", "3", "4", "5"]
+
+
+REPLICATES = 1000
+
+
+@pytest.mark.slow
+def test_generated_trials_recover_the_truth_and_hussey_hughes_under_covers(config):
+    """1000 trials generated from the example's config with other seeds, both models fitted.
+
+    The generator adds ward-period effects (``cluster_period_icc``), so the nested-exchangeable
+    model is the generating one (up to the rounding and clipping of items) and the Hussey &
+    Hughes model leaves that variance out, which is known to make its intervals too narrow.
+    Measured: nested-exchangeable bias -0.005 (Monte Carlo SE 0.020), coverage 93.2%; Hussey &
+    Hughes coverage 88.5% (Monte Carlo SE of a coverage near 95%: 0.7 points).
+    """
+    import copy
+
+    from trial.seeding import derive_seed
+    from trial.stepped_wedge import cross_sectional_table, schedule_from_clusters
+    from trial.synthetic import generate_trial, true_effects
+
+    large = copy.deepcopy(config)
+    large["synthetic"]["truth_population"] = 400_000
+    truth = true_effects(large)["outcomes"]["readiness"]["arm_minus_reference"]["programme"]
+    estimates: dict[str, list[float]] = {"hussey_hughes": [], "nested_exchangeable": []}
+    covered: dict[str, list[bool]] = {"hussey_hughes": [], "nested_exchangeable": []}
+    for r in range(REPLICATES):
+        trial = copy.deepcopy(config)
+        trial["seed"] = derive_seed(config["seed"], "replicate", r)
+        tables = generate_trial(trial)
+        schedule = schedule_from_clusters(trial, tables["wards"])
+        data = cross_sectional_table(trial, tables, "readiness")
+        for model in estimates:
+            effect = fit_stepped_wedge(data, schedule, model=model).effect
+            estimates[model].append(effect.estimate)
+            covered[model].append(effect.ci_low <= truth <= effect.ci_high)
+    ne = np.array(estimates["nested_exchangeable"])
+    mcse_bias = ne.std(ddof=1) / np.sqrt(REPLICATES)
+    assert abs(ne.mean() - truth) < 3 * mcse_bias
+    mcse_coverage = np.sqrt(0.95 * 0.05 / REPLICATES)
+    assert abs(np.mean(covered["nested_exchangeable"]) - 0.95) < 3 * mcse_coverage
+    assert np.mean(covered["hussey_hughes"]) < 0.95 - 3 * mcse_coverage
