@@ -187,3 +187,32 @@ def test_generated_trials_recover_the_truth_and_hussey_hughes_under_covers(confi
     mcse_coverage = np.sqrt(0.95 * 0.05 / REPLICATES)
     assert abs(np.mean(covered["nested_exchangeable"]) - 0.95) < 3 * mcse_coverage
     assert np.mean(covered["hussey_hughes"]) < 0.95 - 3 * mcse_coverage
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_balanced_crossover_estimates_the_classic_within_cluster_contrast(model):
+    # AB/BA crossover with equal cells: every cluster is treated in one of the two periods, so
+    # cluster means carry no information on the treatment and the mixed model's estimate is
+    # the average over the two sequences of the mean within-cluster difference, treated minus
+    # control, whatever the variance components
+    rng = np.random.default_rng(7)
+    clusters = [f"k{j}" for j in range(8)]
+    starts = {c: j < 4 for j, c in enumerate(clusters)}  # k0-k3 treated first (AB)
+    schedule = build_schedule("crossover", ["1", "2"], dict.fromkeys(clusters, "2"), starts)
+    rows = []
+    for c in clusters:
+        u = rng.normal(0, 1.0)
+        for p in ("1", "2"):
+            v = rng.normal(0, 0.5)
+            treated = schedule.condition(c, p)
+            for y in 10 + 0.7 * (p == "2") + 2.0 * treated + u + v + rng.normal(0, 2, 6):
+                rows.append((c, p, y))
+    data = pd.DataFrame(rows, columns=["cluster", "period", "outcome"])
+    means = data.groupby(["cluster", "period"])["outcome"].mean()
+    difference = {
+        c: means[c, "1"] - means[c, "2"] if starts[c] else means[c, "2"] - means[c, "1"]
+        for c in clusters
+    }
+    by_sequence = pd.Series(difference).groupby(pd.Series(starts)).mean()
+    fit = fit_stepped_wedge(data, schedule, model=model)
+    assert fit.effect.estimate == pytest.approx(by_sequence.mean(), rel=1e-8)
