@@ -86,6 +86,31 @@ class Schedule:
         """Whether ``cluster`` is in the treatment condition in ``period``."""
         return bool(self.treated[self.clusters.index(cluster), self.periods.index(period)])
 
+    def cells(
+        self, clusters: Sequence[Any], periods: Sequence[Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of each (cluster, period) pair in :attr:`treated`, -1 when unknown."""
+        rows = pd.Index(self.clusters).get_indexer([str(c) for c in clusters])
+        cols = pd.Index(self.periods).get_indexer([str(p) for p in periods])
+        return rows, cols
+
+    def treated_at(self, clusters: Sequence[Any], periods: Sequence[Any]) -> np.ndarray:
+        """Whether each (cluster, period) pair is in the treatment condition.
+
+        Raises
+        ------
+        ValueError
+            A cluster or period that is not in the schedule.
+        """
+        rows, cols = self.cells(clusters, periods)
+        if (rows < 0).any() or (cols < 0).any():
+            unknown = sorted(
+                {str(c) for c, r in zip(clusters, rows, strict=True) if r < 0}
+                | {str(p) for p, k in zip(periods, cols, strict=True) if k < 0}
+            )
+            raise ValueError(f"clusters or periods not in the schedule: {unknown}")
+        return self.treated[rows, cols]
+
 
 def build_schedule(
     kind: str,

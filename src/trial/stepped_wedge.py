@@ -165,10 +165,8 @@ def design_columns(
     ``data`` has columns ``cluster`` and ``period`` (labels of the schedule). Exposure columns
     are made for every exposure time the schedule holds.
     """
-    ci = pd.Index(schedule.clusters).get_indexer(data["cluster"])
-    pj = pd.Index(schedule.periods).get_indexer(data["period"])
-    if (ci < 0).any() or (pj < 0).any():
-        raise ValueError("rows name a cluster or period that is not in the schedule")
+    treated = schedule.treated_at(data["cluster"].tolist(), data["period"].tolist())
+    ci, pj = schedule.cells(data["cluster"].tolist(), data["period"].tolist())
     columns: dict[str, Any] = {"(Intercept)": np.ones(len(data))}
     for j, label in enumerate(schedule.periods[1:], 1):
         columns[PERIOD_TERM.format(label)] = (pj == j).astype(float)
@@ -177,7 +175,7 @@ def design_columns(
         for k in range(1, int(schedule.exposure.max()) + 1):
             columns[EXPOSURE_TERM.format(k)] = (exposure == k).astype(float)
     else:
-        columns[TREATMENT_TERM] = schedule.treated[ci, pj].astype(float)
+        columns[TREATMENT_TERM] = treated.astype(float)
     return pd.DataFrame(columns, index=data.index)
 
 

@@ -52,7 +52,7 @@ from scipy import integrate, stats
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
-from trial.schedule import SCHEDULED_TYPES, design_type
+from trial.schedule import SCHEDULED_TYPES, design_type, read_schedule
 from trial.scoring import score_scale
 from trial.seeding import derive_rng
 from trial.vocabulary import Config, single_treatment_arm, treatment_arms
@@ -382,18 +382,12 @@ def _scheduled_conditions(
 ) -> np.ndarray:
     """Each person's condition: the arm of their cluster in the period they were sampled in."""
     design = config["design"]
-    schedule = design["schedule"]
-    by_id = clusters.set_index(design["cluster_id"])
-    switch = (
-        by_id[schedule["column"]]
-        if "column" in schedule
-        else pd.Series(schedule["clusters"]).reindex(by_id.index)
+    schedule, problems = read_schedule(config, clusters)
+    if schedule is None:
+        raise ValueError(f"the synthetic schedule cannot be analysed: {problems}")
+    treated = schedule.treated_at(
+        people[design["cluster_id"]].tolist(), people[design["period"]].tolist()
     )
-    order = {p: i for i, p in enumerate(design["periods"])}
-    cluster = people[design["cluster_id"]]
-    after = people[design["period"]].map(order) >= cluster.map(switch).map(order)
-    starts_treated = cluster.map(by_id[design["arm"]]) != design["reference_arm"]
-    treated = (after != starts_treated).to_numpy()
     return np.where(treated, single_treatment_arm(config), design["reference_arm"])
 
 

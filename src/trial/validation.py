@@ -772,10 +772,9 @@ def _arm_of_individuals(
     schedule, _ = read_schedule(config, clusters, clusters.index)
     if schedule is None:
         return None
-    row = pd.Index(schedule.clusters).get_indexer(people[cid].astype(str))
-    col = pd.Index(schedule.periods).get_indexer(people[design["period"]].astype(str))
-    known = (row >= 0) & (col >= 0)
-    treated = schedule.treated[row[known], col[known]]
+    rows, cols = schedule.cells(people[cid].tolist(), people[design["period"]].tolist())
+    known = (rows >= 0) & (cols >= 0)  # other IDs and periods are the reference checks' problems
+    treated = schedule.treated[rows[known], cols[known]]
     (treatment,) = treatment_arms(config)
     return pd.Series(
         np.where(treated, treatment, design["reference_arm"]),
