@@ -128,7 +128,7 @@ def design_data(
 def cross_sectional_table(
     config: Config, tables: Mapping[str, pd.DataFrame], scale: str
 ) -> pd.DataFrame:
-    """One row per individual sampled: cluster, period, condition and follow-up score.
+    """One row per individual sampled: cluster, period and follow-up score.
 
     The score of ``scale`` at the follow-up time point is scored from its items
     (:func:`trial.scoring.score_scale`); an individual with no scorable follow-up has a missing
