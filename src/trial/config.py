@@ -630,6 +630,29 @@ def schedule_config_problems(config: Config) -> list[str]:
     elif kind == "stepped_wedge":
         # a crossover schedule also needs each cluster's first condition, from the data
         problems += schedule_problems(kind, periods, schedule["clusters"])
+    return problems + _synthetic_schedule_problems(config)
+
+
+def _synthetic_schedule_problems(config: Config) -> list[str]:
+    """The generator of a scheduled design needs a switching period for every cluster."""
+    synthetic = config.get("synthetic")
+    if not synthetic:
+        return []
+    periods = list(config["design"]["periods"])
+    n_clusters = sum(sum(arms.values()) for arms in synthetic["clusters"].values())
+    problems = [
+        f"synthetic/{key}: {period!r} is not one of design/periods {periods}"
+        for key in ("crossover", "period_effects")
+        for period in synthetic.get(key, {})
+        if period not in periods
+    ]
+    if "column" in config["design"]["schedule"]:
+        switching = sum(synthetic.get("crossover", {}).values())
+        if switching != n_clusters:
+            problems.append(
+                f"synthetic/crossover: give the number of clusters switching at each period, "
+                f"{n_clusters} in all (synthetic/clusters); found {switching}"
+            )
     return problems
 
 

@@ -222,3 +222,15 @@ def test_validation_needs_an_observed_outcome_in_each_condition_of_the_schedule(
         "score of 'readiness' (the primary outcome) for at least one patient of every arm; "
         "questionnaires.csv has none at visit 'day30'"
     ]
+
+
+def test_the_generator_of_a_stepped_wedge_needs_a_period_for_every_cluster(stepped_config):
+    config = copy.deepcopy(stepped_config)
+    config["synthetic"]["crossover"] = {"2": 3, "3": 3, "9": 3}
+    config["synthetic"]["period_effects"]["0"] = 0.1
+    assert _problems(config) == [
+        "synthetic/crossover: '9' is not one of design/periods ['1', '2', '3', '4', '5']",
+        "synthetic/period_effects: '0' is not one of design/periods ['1', '2', '3', '4', '5']",
+        "synthetic/crossover: give the number of clusters switching at each period, 12 in all "
+        "(synthetic/clusters); found 9",
+    ]

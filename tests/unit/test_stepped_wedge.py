@@ -183,6 +183,13 @@ def test_generated_trials_recover_the_truth_and_hussey_hughes_under_covers(confi
             covered[model].append(effect.ci_low <= truth <= effect.ci_high)
     ne = np.array(estimates["nested_exchangeable"])
     mcse_bias = ne.std(ddof=1) / np.sqrt(REPLICATES)
+    for model, values in estimates.items():
+        mcse = np.std(values, ddof=1) / np.sqrt(REPLICATES)
+        print(
+            f"{model}: bias {np.mean(values) - truth:.4f} (MCSE {mcse:.4f}), "
+            f"empirical SE {np.std(values, ddof=1):.4f}, "
+            f"coverage {np.mean(covered[model]):.3f}"
+        )
     assert abs(ne.mean() - truth) < 3 * mcse_bias
     mcse_coverage = np.sqrt(0.95 * 0.05 / REPLICATES)
     assert abs(np.mean(covered["nested_exchangeable"]) - 0.95) < 3 * mcse_coverage
