@@ -264,12 +264,15 @@ class DesignAnalysis:
     counts : pandas.DataFrame
         Individuals analysed (with an outcome of the primary scale) per cluster (rows, in
         schedule order) and period (columns).
+    flow : pandas.DataFrame
+        Clusters and individuals per period and condition (:func:`period_flow`), primary scale.
     fits : dict of str to SteppedWedgeFit
         The fit of each outcome scale, primary first.
     """
 
     schedule: Schedule
     counts: pd.DataFrame
+    flow: pd.DataFrame
     fits: dict[str, SteppedWedgeFit]
 
 
@@ -305,7 +308,50 @@ def analyse_design(config: Config, raw_dir: str | Path | None = None) -> DesignA
         .astype(int)
     )
     ordered = {scale: fits[scale] for scale in outcome_scales(config)}
-    return DesignAnalysis(schedule=schedule, counts=counts, fits=ordered)
+    flow = period_flow(config, schedule, data)
+    return DesignAnalysis(schedule=schedule, counts=counts, flow=flow, fits=ordered)
+
+
+def period_flow(config: Config, schedule: Schedule, data: pd.DataFrame) -> pd.DataFrame:
+    """Clusters and individuals of each period in each condition, the flow of a scheduled design.
+
+    Parameters
+    ----------
+    config : dict
+        The config (arm codes and labels).
+    schedule : Schedule
+        Each cluster's condition in each period.
+    data : pandas.DataFrame
+        One row per individual sampled (:func:`cross_sectional_table`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period and condition (reference first): ``period``, ``arm``, ``arm_label``,
+        ``n_clusters`` (in that condition in that period), ``n_sampled``, ``n_analysed`` (with
+        an outcome) and ``n_excluded`` (without one).
+    """
+    design = config["design"]
+    arms = [design["reference_arm"], *design["treatment_arms"]]
+    treated = schedule.treated_at(data["cluster"].tolist(), data["period"].tolist())
+    observed = data["outcome"].notna().to_numpy()
+    period = data["period"].to_numpy()
+    rows = []
+    for j, label in enumerate(schedule.periods):
+        for condition, arm in enumerate(arms):
+            here = (period == label) & (treated == bool(condition))
+            rows.append(
+                {
+                    "period": label,
+                    "arm": arm,
+                    "arm_label": design["arm_labels"][arm],
+                    "n_clusters": int((schedule.treated[:, j] == bool(condition)).sum()),
+                    "n_sampled": int(here.sum()),
+                    "n_analysed": int((here & observed).sum()),
+                    "n_excluded": int((here & ~observed).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def effects_table(config: Config, analysis: DesignAnalysis) -> pd.DataFrame:

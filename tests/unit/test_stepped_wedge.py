@@ -63,6 +63,27 @@ def test_missing_outcomes_are_excluded_and_counted(example, fits):
     assert (fit.n_clusters, fit.n_periods) == (12, 5)
 
 
+def test_the_flow_counts_every_individual_sampled_in_its_period_and_condition(config, example):
+    from trial.stepped_wedge import period_flow
+
+    schedule, data = example
+    flow = period_flow(config, schedule, data)
+    assert flow["period"].tolist() == [p for p in "12345" for _ in range(2)]
+    assert flow["arm"].tolist() == ["usual_care", "programme"] * 5
+    # three wards switch at each of periods 2-5 (the committed schedule)
+    assert flow["n_clusters"].tolist() == [12, 0, 9, 3, 6, 6, 3, 9, 0, 12]
+    assert flow["n_sampled"].sum() == len(data)
+    assert flow["n_analysed"].sum() == data["outcome"].notna().sum()
+    assert (flow["n_sampled"] == flow["n_analysed"] + flow["n_excluded"]).all()
+    patients = pd.read_csv(RAW / "patients.csv", dtype=str)
+    wards = pd.read_csv(RAW / "wards.csv", dtype=str).set_index("ward_id")
+    switch = patients["ward_id"].map(wards["crossover_period"]).astype(int)
+    treated = patients["period"].astype(int) >= switch
+    by_hand = patients[treated].groupby("period").size()
+    programme = flow[flow["arm"] == "programme"].set_index("period")["n_sampled"]
+    assert programme[programme > 0].to_dict() == by_hand.to_dict()
+
+
 def test_the_correlations_follow_from_the_variance_components(fits):
     fit = fits["nested_exchangeable"]
     vc = fit.variance_components

@@ -49,6 +49,7 @@ def test_the_run_makes_the_designs_targets_and_no_parallel_ones(run):
         "tables",
         "tables/stepped_wedge.csv",
         "tables/stepped_wedge.json",
+        "tables/stepped_wedge_flow.csv",
     ]
     assert (folder / "reports" / "figures" / "schedule.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -58,6 +59,10 @@ def test_the_table_holds_the_librarys_fit(run):
     table = pd.read_csv(folder / "reports" / "tables" / "stepped_wedge.csv")
     expected = effects_table(config, analyse_design(config))
     pd.testing.assert_frame_equal(table, expected, rtol=1e-9)
+    flow = pd.read_csv(
+        folder / "reports" / "tables" / "stepped_wedge_flow.csv", dtype={"period": str}
+    )
+    pd.testing.assert_frame_equal(flow, analyse_design(config).flow)
 
 
 def test_the_run_matches_the_committed_expected_results(run):

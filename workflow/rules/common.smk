@@ -107,6 +107,7 @@ def design_targets(wildcards=None):
         return [
             f"{REPORTS}/tables/stepped_wedge.csv",
             f"{REPORTS}/tables/stepped_wedge.json",
+            f"{REPORTS}/tables/stepped_wedge_flow.csv",
             f"{REPORTS}/figures/schedule.png",
         ]
     return [

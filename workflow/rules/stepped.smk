@@ -3,12 +3,14 @@
 
 
 rule analyse_stepped_wedge:
-    """Fit the Hussey & Hughes or nested-exchangeable model to every outcome; draw the schedule."""
+    """Fit the Hussey & Hughes or nested-exchangeable model to every outcome; count clusters and
+    individuals per period and condition; draw the schedule."""
     input:
         raw_inputs(),
     output:
         csv=f"{REPORTS}/tables/stepped_wedge.csv",
         json=f"{REPORTS}/tables/stepped_wedge.json",
+        flow=f"{REPORTS}/tables/stepped_wedge_flow.csv",
         figure=f"{REPORTS}/figures/schedule.png",
     conda:
         "../envs/trial.yaml"
