@@ -33,13 +33,12 @@ include: "workflow/rules/costs.smk"
 include: "workflow/rules/secondary.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/simulation.smk"
+include: "workflow/rules/stepped.smk"
 
 
 rule all:
     input:
-        f"{REPORTS}/report.html",
-        f"{REPORTS}/tables/outcomes.csv",
-        f"{REPORTS}/tables/outcomes.json",
+        design_targets,
         arm_test_targets,
         audit_targets,
         cost_targets,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from trial.schedule import SCHEDULED_TYPES, design_type, schedule_problems
 from trial.vocabulary import (
     FAMILY_LINKS,
     Config,
@@ -41,6 +42,9 @@ TWO_ARM_SECTIONS = ("participation", "staff", "sensitivity", "costs", "audit", "
 # Optional sections whose analyses adjust for baseline values (a design without a baseline wave
 # cannot have them).
 BASELINE_SECTIONS = ("participation", "staff", "costs", "simulation")
+
+# ``design`` keys of stepped-wedge and crossover designs only
+SCHEDULED_KEYS = ("period", "periods", "schedule", "model", "time_on_treatment")
 
 
 class ConfigError(ValueError):
@@ -440,6 +444,7 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
     problems += outcome_family_problems(config)
     problems += estimand_config_problems(config)
     problems += multiplicity_problems(config)
+    problems += schedule_config_problems(config)
 
     synthetic = config.get("synthetic")
     if synthetic:
@@ -730,6 +735,94 @@ def multiplicity_problems(config: Config) -> list[str]:
                     f"{hypothesis[2]} is already in family {seen[hypothesis]!r}"
                 )
             seen.setdefault(hypothesis, family["name"])
+    return problems
+
+
+def schedule_config_problems(config: Config) -> list[str]:
+    """Problems of a stepped-wedge or crossover design's ``design`` keys (empty when all is well).
+
+    A parallel design must not declare periods or a schedule. A scheduled design needs one
+    treatment arm, a period column in the individual table whose codes (if a category) are the
+    declared periods, and a schedule: a column of the cluster table, or a period for each
+    cluster in the config, checked here as the data will be (:func:`trial.schedule.
+    schedule_problems`). A schedule given as a column is checked against the data when the
+    cluster table is read.
+    """
+    design = config["design"]
+    kind = design_type(config)
+    keys = [k for k in SCHEDULED_KEYS if k in design]
+    if kind not in SCHEDULED_TYPES:
+        return [
+            f"design/{k}: only a {' or '.join(SCHEDULED_TYPES)} design has {k}; this design is "
+            f"{kind}"
+            for k in keys
+        ]
+    problems = []
+    if len(treatment_arms(config)) != 1:
+        problems.append(
+            f"design/treatment_arms: a {kind} design compares one treatment condition with the "
+            f"reference; found {treatment_arms(config)}"
+        )
+    tables = config["tables"]
+    periods = list(design["periods"])
+    individual = tables.get(design["individual_table"], {}).get("columns", {})
+    if design["individual_table"] in tables:
+        if design["period"] not in individual:
+            problems.append(
+                f"design/period: column {design['period']!r} is not declared in table "
+                f"{design['individual_table']!r}"
+            )
+        elif individual[design["period"]]["type"] != "category":
+            problems.append(
+                f"design/period: {design['period']!r} is declared type "
+                f"{individual[design['period']]['type']}; a period must be type category with "
+                f"the periods as its values {periods}"
+            )
+        elif list(individual[design["period"]]["values"]) != periods:
+            problems.append(
+                f"design/period: the values of {design['period']!r} "
+                f"{individual[design['period']]['values']} must be design/periods {periods}, in "
+                "the same order"
+            )
+    schedule = design["schedule"]
+    if "column" in schedule:
+        column = tables.get(design["cluster_table"], {}).get("columns", {}).get(schedule["column"])
+        if design["cluster_table"] in tables and column is None:
+            problems.append(
+                f"design/schedule/column: column {schedule['column']!r} is not declared in table "
+                f"{design['cluster_table']!r}"
+            )
+        elif column is not None and set(column.get("values", [])) - set(periods):
+            problems.append(
+                f"design/schedule/column: the values of {schedule['column']!r} "
+                f"{column.get('values')} must be among design/periods {periods}"
+            )
+    elif kind == "stepped_wedge":
+        # a crossover schedule also needs each cluster's first condition, from the data
+        problems += schedule_problems(kind, periods, schedule["clusters"])
+    return problems + _synthetic_schedule_problems(config)
+
+
+def _synthetic_schedule_problems(config: Config) -> list[str]:
+    """The generator of a scheduled design needs a switching period for every cluster."""
+    synthetic = config.get("synthetic")
+    if not synthetic:
+        return []
+    periods = list(config["design"]["periods"])
+    n_clusters = sum(sum(arms.values()) for arms in synthetic["clusters"].values())
+    problems = [
+        f"synthetic/{key}: {period!r} is not one of design/periods {periods}"
+        for key in ("crossover", "period_effects")
+        for period in synthetic.get(key, {})
+        if period not in periods
+    ]
+    if "column" in config["design"]["schedule"]:
+        switching = sum(synthetic.get("crossover", {}).values())
+        if switching != n_clusters:
+            problems.append(
+                f"synthetic/crossover: give the number of clusters switching at each period, "
+                f"{n_clusters} in all (synthetic/clusters); found {switching}"
+            )
     return problems
 
 

@@ -57,6 +57,7 @@ from scipy import integrate, stats
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
+from trial.schedule import SCHEDULED_TYPES, design_type, read_schedule
 from trial.scoring import score_scale
 from trial.seeding import derive_rng
 from trial.vocabulary import Config, single_treatment_arm, treatment_arms
@@ -102,6 +103,18 @@ def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
         )
         for name, frame in population.items()
     }
+    scheduled = design_type(config) in SCHEDULED_TYPES
+    if scheduled:
+        period = derive_rng(seed, "periods").integers(0, len(design["periods"]), len(people))
+        people[design["period"]] = np.array(design["periods"], dtype=object)[period]
+        _add_period_effects(
+            config,
+            latent["individuals"],
+            people["_cluster_index"].to_numpy(),
+            period,
+            derive_rng(seed, "cluster_periods"),
+            n_clusters=len(clusters),
+        )
     dose_of = _participation(
         config,
         clusters,
@@ -117,6 +130,8 @@ def generate_trial(config: Config) -> dict[str, pd.DataFrame]:
 
     for name, frame in population.items():
         arm = frame[design["cluster_id"]].map(arm_of).to_numpy()
+        if scheduled and name == "individuals":
+            arm = _scheduled_conditions(config, clusters, frame)
         dose = frame[design["cluster_id"]].map(dose_of).fillna(1.0).to_numpy()
         items = _instrument_items(config, name, latent[name], arm, dose)
         for table_name, table in _measure_tables(
@@ -165,6 +180,9 @@ def true_effects(config: Config) -> dict[str, Any]:
         )
     latent = _draw_latent(config, frame, rng, n_clusters=n_clusters)
     cluster = frame["_cluster_index"].to_numpy()
+    if design_type(config) in SCHEDULED_TYPES:
+        period = rng.integers(0, len(design["periods"]), n_people)
+        _add_period_effects(config, latent, cluster, period, rng, n_clusters=n_clusters)
     dose = np.ones(n_people)
     if "participation" in config:
         values = _draw_participation_values(config, latent["_common"]["cluster_followup"], rng)
@@ -379,7 +397,51 @@ def _make_clusters(config: Config, rng: np.random.Generator) -> pd.DataFrame:
     )
     if stratum_column:
         frame.insert(1, stratum_column, [rows[k][0] for k in order])
+    schedule = design.get("schedule", {})
+    if design_type(config) in SCHEDULED_TYPES and "column" in schedule:
+        switch = [p for p, count in syn["crossover"].items() for _ in range(count)]
+        frame[schedule["column"]] = [switch[k] for k in rng.permutation(len(switch))]
     return frame
+
+
+def _scheduled_conditions(
+    config: Config, clusters: pd.DataFrame, people: pd.DataFrame
+) -> np.ndarray:
+    """Each person's condition: the arm of their cluster in the period they were sampled in."""
+    design = config["design"]
+    schedule, problems = read_schedule(config, clusters)
+    if schedule is None:
+        raise ValueError(f"the synthetic schedule cannot be analysed: {problems}")
+    treated = schedule.treated_at(
+        people[design["cluster_id"]].tolist(), people[design["period"]].tolist()
+    )
+    return np.where(treated, single_treatment_arm(config), design["reference_arm"])
+
+
+def _add_period_effects(
+    config: Config,
+    latent: Mapping[str, dict[str, np.ndarray]],
+    cluster: np.ndarray,
+    period: np.ndarray,
+    rng: np.random.Generator,
+    n_clusters: int,
+) -> None:
+    """Add the period effects and the cluster-period effects to every follow-up trait.
+
+    ``period_effects`` are item-level shifts, added to the trait as shift / loading; the
+    cluster-period effect adds a variance ``cluster_period_icc`` to the trait's unit variance.
+    """
+    syn = config["synthetic"]
+    periods = config["design"]["periods"]
+    shares = float(syn.get("cluster_period_icc", 0.0))
+    for name, spec in _instruments_of(config, "individuals").items():
+        shift = np.array([syn.get("period_effects", {}).get(p, 0.0) for p in periods])
+        cells = rng.standard_normal((n_clusters, len(periods)))
+        latent[name]["followup"] = (
+            latent[name]["followup"]
+            + shift[period] / spec["loading"]
+            + np.sqrt(shares) * cells[cluster, period]
+        )
 
 
 def _participation_threshold(syn: Mapping[str, Any]) -> float:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # imported on use: only the jobs that check raw tables need i
     import pandera.pandas as pa
 
 from trial.config import consistency_settings
+from trial.schedule import SCHEDULED_TYPES, design_type, read_schedule
 from trial.scoring import score_scale
 from trial.vocabulary import Config, all_covariates, arms, covariate_missing, treatment_arms
 
@@ -711,9 +712,10 @@ def _check_design(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Pr
     if clusters is None:
         return []
     file = _file(config, design["cluster_table"])
-    problems = []
+    problems = _schedule_problems(config, clusters)
     counts = clusters[design["arm"]].value_counts()
-    for arm in arms(config):
+    # in a scheduled design the arm column holds the first period's condition only
+    for arm in arms(config) if not problems and design_type(config) == "parallel" else ():
         if counts.get(arm, 0) < 2:
             problems.append(
                 Problem(
@@ -755,6 +757,35 @@ def _check_design(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Pr
                 )
             )
     return problems
+
+
+def _schedule_problems(config: Config, clusters: pd.DataFrame) -> list[Problem]:
+    """The problems of a stepped-wedge or crossover schedule (none for a parallel design)."""
+    if design_type(config) not in SCHEDULED_TYPES:
+        return []
+    return [Problem(*p) for p in read_schedule(config, clusters, clusters.index)[1]]
+
+
+def _arm_of_individuals(
+    config: Config, clusters: pd.DataFrame, people: pd.DataFrame
+) -> pd.Series | None:
+    """Each individual's arm by ID: their cluster's, or in a scheduled design the condition of
+    their cluster in the period they were sampled in (None when the schedule has problems)."""
+    design = config["design"]
+    cid, pid = design["cluster_id"], design["individual_id"]
+    if design_type(config) not in SCHEDULED_TYPES:
+        return people.set_index(pid)[cid].map(clusters.set_index(cid)[design["arm"]])
+    schedule, _ = read_schedule(config, clusters, clusters.index)
+    if schedule is None:
+        return None
+    rows, cols = schedule.cells(people[cid].tolist(), people[design["period"]].tolist())
+    known = (rows >= 0) & (cols >= 0)  # other IDs and periods are the reference checks' problems
+    treated = schedule.treated[rows[known], cols[known]]
+    (treatment,) = treatment_arms(config)
+    return pd.Series(
+        np.where(treated, treatment, design["reference_arm"]),
+        index=people.loc[known, pid].to_numpy(),
+    )
 
 
 def _check_consistency(config: Config, frames: Mapping[str, pd.DataFrame]) -> list[Problem]:
@@ -956,9 +987,10 @@ def _check_observed_outcomes(config: Config, frames: Mapping[str, pd.DataFrame])
     people = frames.get(design["individual_table"])
     if clusters is None or people is None:
         return []
-    cid, pid, tp = design["cluster_id"], design["individual_id"], design["timepoint"]
-    arm_of_cluster = clusters.set_index(cid)[design["arm"]]
-    arm_of = people.set_index(pid)[cid].map(arm_of_cluster)
+    pid, tp = design["individual_id"], design["timepoint"]
+    arm_of = _arm_of_individuals(config, clusters, people)
+    if arm_of is None:  # the schedule's own problems are reported by _check_design
+        return []
     missing: dict[tuple[str, str], list[str]] = {}  # (arm, table) -> outcomes it lacks
     for outcome in config["analysis"]["outcomes"]:
         scale = config["scales"][outcome["scale"]]

@@ -39,7 +39,14 @@ from ..conftest import ROOT
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "vocabulary",
-        ("trial", "trial.vocabulary", "trial.seeding", "trial.runlog", "trial.progress"),
+        (
+            "trial",
+            "trial.vocabulary",
+            "trial.seeding",
+            "trial.runlog",
+            "trial.progress",
+            "trial.schedule",
+        ),
     ),
     ("config", ("trial.config",)),
     ("data", ("trial.scoring", "trial.validation", "trial.intermediate")),
@@ -75,9 +82,19 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.audit",
             "trial.describe",
             "trial.multiplicity",
+            "trial.stepped_wedge",
         ),
     ),
-    ("report", ("trial.report", "trial.checklist", "trial.consort", "trial.manuscript")),
+    (
+        "report",
+        (
+            "trial.report",
+            "trial.checklist",
+            "trial.consort",
+            "trial.manuscript",
+            "trial.design_figures",
+        ),
+    ),
     (
         "studies",
         (

@@ -17,7 +17,7 @@ GENERIC = {  # words that are both example identifiers and plain statistical voc
     "arm", "timepoint", "baseline", "part", "service", "quantity", "unit", "category",
     "unit_cost", "price_year", "source", "followup", "control", "value", "table", "id",
     "completed", "participation", "staff", "followup_status", "white", "available", "profession",
-    "allocation", "questionnaires", "seen", "patients", "visit",
+    "allocation", "questionnaires", "seen", "patients", "visit", "period",
 }
 
 
@@ -36,7 +36,7 @@ def example_words(config):
     return {w for w in words if len(w) > 3 and w.lower() not in GENERIC}
 
 
-@pytest.mark.parametrize("example", ["refocus.yaml", "trio.yaml", "pulse.yaml"])
+@pytest.mark.parametrize("example", ["refocus.yaml", "trio.yaml", "pulse.yaml", "stepped.yaml"])
 @pytest.mark.parametrize("suffix", ["*.py", "*.j2"])
 def test_library_holds_no_example_identifiers(example, suffix):
     words = example_words(load_config(ROOT / "config" / example))

@@ -95,6 +95,26 @@ SEVERAL_TREATMENT_ARMS = len(config["design"]["treatment_arms"]) > 1
 
 
 HAS_MULTIPLICITY = "multiplicity" in config
+# a stepped-wedge or crossover design: its own analysis (workflow/rules/stepped.smk) in place of
+# the parallel trial's imputation, pooling and report
+SCHEDULED = config["design"].get("type", "parallel") != "parallel"
+
+
+def design_targets(wildcards=None):
+    """The main results of the design: the report and pooled outcomes of a parallel trial, the
+    effects table and schedule figure of a stepped-wedge or crossover trial."""
+    if SCHEDULED:
+        return [
+            f"{REPORTS}/tables/stepped_wedge.csv",
+            f"{REPORTS}/tables/stepped_wedge.json",
+            f"{REPORTS}/tables/stepped_wedge_flow.csv",
+            f"{REPORTS}/figures/schedule.png",
+        ]
+    return [
+        f"{REPORTS}/report.html",
+        f"{REPORTS}/tables/outcomes.csv",
+        f"{REPORTS}/tables/outcomes.json",
+    ]
 
 
 def arm_test_targets(wildcards=None):

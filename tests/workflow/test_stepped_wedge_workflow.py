@@ -1,0 +1,92 @@
+"""The stepped-wedge example through the workflow: the design's own targets, the library's numbers,
+the committed expected results, and an invalid schedule stopped before any job."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+
+from trial.config import load_config
+from trial.stepped_wedge import analyse_design, effects_table
+from trial.verify import compare_results
+
+from ..conftest import ROOT
+from .test_end_to_end import run_workflow, snakemake_command
+
+CONFIG = ROOT / "config" / "stepped.yaml"
+RAW = ROOT / "data" / "raw" / "stepped"
+
+
+def _config_in(folder, raw=RAW) -> tuple[dict, object]:
+    config = load_config(CONFIG)
+    config["paths"] = {
+        "raw": str(raw),
+        "derived": str(folder / "derived"),
+        "reports": str(folder / "reports"),
+    }
+    path = folder / "stepped.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config, path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stepped")
+    config, path = _config_in(folder)
+    run_workflow(path, folder, 1)
+    return config, folder
+
+
+def test_the_run_makes_the_designs_targets_and_no_parallel_ones(run):
+    _, folder = run
+    made = sorted(str(p.relative_to(folder / "reports")) for p in (folder / "reports").rglob("*"))
+    assert made == [
+        "figures",
+        "figures/schedule.png",
+        "tables",
+        "tables/stepped_wedge.csv",
+        "tables/stepped_wedge.json",
+        "tables/stepped_wedge_flow.csv",
+    ]
+    assert (folder / "reports" / "figures" / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_table_holds_the_librarys_fit(run):
+    config, folder = run
+    table = pd.read_csv(folder / "reports" / "tables" / "stepped_wedge.csv")
+    expected = effects_table(config, analyse_design(config))
+    pd.testing.assert_frame_equal(table, expected, rtol=1e-9)
+    flow = pd.read_csv(
+        folder / "reports" / "tables" / "stepped_wedge_flow.csv", dtype={"period": str}
+    )
+    pd.testing.assert_frame_equal(flow, analyse_design(config).flow)
+
+
+def test_the_run_matches_the_committed_expected_results(run):
+    _, folder = run
+    assert (
+        compare_results(folder / "reports" / "tables", ROOT / "config/expected/stepped.json") == []
+    )
+
+
+def test_an_invalid_schedule_stops_the_run_before_any_job(tmp_path):
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    wards = pd.read_csv(raw / "wards.csv", dtype=str)
+    wards.loc[3, "crossover_period"] = ""
+    wards.to_csv(raw / "wards.csv", index=False)
+    _, path = _config_in(tmp_path, raw)
+    done = subprocess.run(
+        snakemake_command(path, tmp_path, "--cores", "1"), capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert (
+        "wards.csv, line 5, column 'crossover_period'; expected the period at which cluster "
+        "'W04' switches, one of design/periods ['1', '2', '3', '4', '5']" in done.stderr
+    )
+    assert not (tmp_path / "reports").exists()
