@@ -3,6 +3,7 @@
 #   snakemake --cores 2                                  # the bundled REFOCUS example
 #   snakemake --cores 2 --configfile config/other.yaml   # another trial
 from trial.preflight import stop_if_invalid, stop_if_unreadable
+from trial.schedule import design_type
 
 
 # The bundled example unless another config is named with --configfile (configs are not merged:

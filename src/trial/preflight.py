@@ -18,6 +18,7 @@ import pandas as pd
 from trial.analysis import build_analysis_table
 from trial.config import ConfigError, read_config_file, validate_config
 from trial.impute.model import ImputationModelError, check_imputation_model
+from trial.schedule import design_type
 from trial.validation import InputError, validate_inputs
 from trial.vocabulary import allocation_strata, unit_plural
 
@@ -61,6 +62,8 @@ def problems_screen(config_path: str | Path, config: Mapping[str, Any] | None = 
             f"is wrong) and rerun; `trial validate {config_path}` checks them without running "
             "anything"
         )
+    if design_type(config) != "parallel":  # a scheduled design is analysed without imputation
+        return None
     # Checked by the imputation jobs too, but here once, before any job: e.g. imputation.m of 1
     # with values missing, or an analysis term absent from the imputation model.
     table = build_analysis_table(config)

@@ -97,7 +97,7 @@ SEVERAL_TREATMENT_ARMS = len(config["design"]["treatment_arms"]) > 1
 HAS_MULTIPLICITY = "multiplicity" in config
 # a stepped-wedge or crossover design: its own analysis (workflow/rules/stepped.smk) in place of
 # the parallel trial's imputation, pooling and report
-SCHEDULED = config["design"].get("type", "parallel") != "parallel"
+SCHEDULED = design_type(config) != "parallel"  # stepped-wedge or crossover
 
 
 def design_targets(wildcards=None):
