@@ -38,6 +38,7 @@ include: "workflow/rules/simulation.smk"
 rule all:
     input:
         f"{REPORTS}/report.html",
+        f"{REPORTS}/report.pdf",
         f"{REPORTS}/tables/outcomes.csv",
         f"{REPORTS}/tables/outcomes.json",
         arm_test_targets,

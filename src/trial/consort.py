@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.reporting import figure_dpi, pyplot, save_figure, save_svg
+from trial.reporting import figure_dpi, pyplot, save_figure
 from trial.vocabulary import Config, unit_plural
 from trial.vocabulary import arms as all_arms
 
@@ -19,11 +19,9 @@ ANALYSED = "analysed (multiple imputation, intention to treat)"
 _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}
 
 
-def flow_diagram(
-    config: Config, flow: pd.DataFrame, path: str | Path, svg_path: str | Path | None = None
-) -> None:
+def flow_diagram(config: Config, flow: pd.DataFrame, path: str | Path) -> None:
     """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG and,
-    given ``svg_path``, to an SVG whose text stays text."""
+    beside it, an SVG whose text stays text and a PDF (:func:`trial.reporting.save_figure`)."""
     plt = pyplot()
     design = config["design"]
     arms = all_arms(config)
@@ -113,6 +111,4 @@ def flow_diagram(
             color="#1f4e79",
         )
     fig.tight_layout()
-    if svg_path is not None:
-        save_svg(fig, svg_path)
     save_figure(fig, path, figure_dpi(config))

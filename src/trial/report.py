@@ -462,6 +462,8 @@ def provenance(config: Config, config_path: str | Path, inputs: list[str | Path]
         "matplotlib",
         "jinja2",
         "pandera",
+        "xhtml2pdf",
+        "python-docx",
     ]
     return {
         "trial_version": __version__,

@@ -75,7 +75,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.multiplicity",
         ),
     ),
-    ("report", ("trial.report", "trial.checklist", "trial.consort", "trial.manuscript")),
+    (
+        "report",
+        ("trial.report", "trial.checklist", "trial.consort", "trial.manuscript", "trial.pdf"),
+    ),
     ("studies", ("trial.synthetic", "trial.simulation", "trial.bootstrap_coverage")),
     ("interface", ("trial.cli", "trial.preflight", "trial.draft", "trial.verify")),
 )

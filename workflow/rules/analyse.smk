@@ -121,6 +121,7 @@ rule describe_trial:
         baseline=f"{REPORTS}/tables/baseline.csv",
         outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
         diagram_svg=f"{REPORTS}/figures/consort_flow.svg",
+        diagram_pdf=f"{REPORTS}/figures/consort_flow.pdf",
         diagram=report(
             f"{REPORTS}/figures/consort_flow.png",
             caption="../report/consort_flow.rst",

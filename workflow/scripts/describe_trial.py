@@ -15,5 +15,5 @@ baseline.to_csv(snakemake.output.baseline, index=False, lineterminator="\n")
 outcome_summary(config, table).to_csv(
     snakemake.output.outcome_summary, index=False, lineterminator="\n"
 )
-flow_diagram(config, flow, snakemake.output.diagram, snakemake.output.diagram_svg)
+flow_diagram(config, flow, snakemake.output.diagram)
 log.info("described %d individuals", len(table))
