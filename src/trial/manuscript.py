@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from trial.reporting import fmt, p_text
 from trial.vocabulary import Config, unit_plural
 
 # Columns of Table 2 after the outcome: keys of a row of trial.report.outcome_table.
@@ -54,8 +55,6 @@ def display_columns(frame: pd.DataFrame, digits: int) -> pd.DataFrame:
     and a p-value its reported form (``p_display``: three decimals, ``<0.001`` below that).
     Blank where the numbers are missing. The full-precision columns are kept unchanged.
     """
-    from trial.reporting import fmt, p_text
-
     out = frame.copy()
     places = [digits] * len(frame)
     if "estimand" in frame.columns:  # a ratio of means is shown to RATIO_DIGITS decimals
