@@ -374,8 +374,9 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
     Each point has ``text`` and ``anchor`` (the report section that shows it). Points: outcomes
     whose imputations fail the imputation check (arm difference or residual spread among imputed
     individuals beyond noise of the observed), fits with the cluster variance at zero, cost
-    methods that disagree with the headline cost difference, and an ICER whose effect CI includes
-    zero. Only what the result tables show is flagged; none of these is judged on a threshold
+    methods that disagree with the headline cost difference, an incremental cost without a
+    declared delivery cost, and an ICER whose effect CI includes zero (not reported). Only what
+    the result tables and the config show is flagged; none of these is judged on a threshold
     chosen here.
     """
     m = config["imputation"]["m"]
@@ -419,6 +420,14 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
                     "anchor": "costs",
                 }
             )
+    if inputs.get("costs") and not config["costs"].get("intervention_cost"):
+        points.append(
+            {
+                "text": "Costs: no intervention delivery cost was declared in the config, so "
+                "the incremental cost covers service use only.",
+                "anchor": "costs",
+            }
+        )
     if inputs.get("cost_effectiveness"):
         ce = pd.read_csv(inputs["cost_effectiveness"]).set_index("quantity")
         effect = ce.loc["incremental_effect"]
@@ -427,8 +436,8 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
                 {
                     "text": f"Cost-effectiveness: the incremental effect's {level}% CI "
                     f"({effect['ci_low']:.2f} to {effect['ci_high']:.2f}) includes zero, so "
-                    f"the ICER ({ce.loc['icer', 'estimate']:.0f}) is not interpretable on its "
-                    "own.",
+                    "the ICER is not reported (the ratio of the pooled estimates, "
+                    f"{ce.loc['icer', 'estimate']:.0f}, is not interpretable on its own).",
                     "anchor": "costs",
                 }
             )

@@ -316,6 +316,23 @@ def test_publication_tables_carry_the_result_numbers_and_the_run(run):
     assert (merged["estimate"] == merged["estimate_result"]).all()
 
 
+def test_cost_section_states_the_delivery_cost_and_suppresses_an_icer_over_zero(run):
+    config, folder = run
+    html = (folder / "reports" / "report.html").read_text()
+    ce = pd.read_csv(folder / "reports" / "tables" / "cost_effectiveness.csv")
+    effect = ce.set_index("quantity").loc["incremental_effect"]
+    declared = config["costs"].get("intervention_cost")
+    if declared:
+        assert "Intervention delivery cost: " in html and f"({declared['basis']})." in html
+    else:
+        assert "Intervention delivery cost: none was declared in the config" in html
+    icer = re.search(r"ICER \(GBP per point\)[^<]*</td><td class=\"num\">([^<]*)</td>", html)
+    spans_zero = effect["ci_low"] <= 0 <= effect["ci_high"]
+    assert icer[1] == (
+        "not reported" if spans_zero else f"{ce.set_index('quantity').loc['icer', 'estimate']:.0f}"
+    )
+
+
 def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
     pypdf = pytest.importorskip("pypdf")
     from trial.pdf import A4_POINTS, body_limits, page_layouts
@@ -332,8 +349,7 @@ def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
     assert provenance["config_sha256"] in reader.metadata.subject
     html = (folder / "reports" / "report.html").read_text()
     titles = [
-        re.sub(r"<[^>]+>", "", t).strip()
-        for t in re.findall(r'<h2 id="[^"]+">(.*?)</h2>', html)
+        re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r'<h2 id="[^"]+">(.*?)</h2>', html)
     ]
     low, high = body_limits()
     layouts = page_layouts(pdf)
