@@ -420,7 +420,8 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
                     "anchor": "costs",
                 }
             )
-    if inputs.get("costs") and not config["costs"].get("intervention_cost"):
+    cost_spec = config.get("costs")
+    if inputs.get("costs") and cost_spec is not None and not cost_spec.get("intervention_cost"):
         points.append(
             {
                 "text": "Costs: no intervention delivery cost was declared in the config, so "
