@@ -528,6 +528,7 @@ def _design_section(config: Config, inputs: Inputs) -> Section:
 def _flow_section(config: Config, inputs: Inputs) -> Section:
     arm_codes = arms(config)
     flow = pd.read_csv(inputs["flow"])
+    flow = flow[flow["arm"].isin(arm_codes)]  # enrolment (arm "all") is in the diagram
     wide = {
         level: flow[flow["level"] == level]
         .pivot_table(index="stage", columns="arm", values="n", sort=False)

@@ -200,6 +200,18 @@ def test_flow_diagram_is_vector_text_holding_the_flow_counts(run):
         assert f"{n.loc[('individual', 'followed up', arm)]} consumers followed up" in texts
         analysed = n.loc[("individual", "analysed (multiple imputation, intention to treat)", arm)]
         assert f"{n.loc[('cluster', 'analysed', arm)]} teams, {analysed} consumers" in texts
+    # individuals per cluster in each allocation box, as counted from the analysis table
+    table = pd.read_csv(folder / "derived" / "scored" / "analysis_table.csv")
+    teams = pd.read_csv(folder / "raw" / "teams.csv")
+    counts = table.groupby("team_id").size()
+    for arm in design["arm_labels"]:
+        ids = teams.loc[teams["arm"] == arm, "team_id"]
+        sizes = counts.reindex(ids, fill_value=0)
+        assert (
+            f"consumers per team: median {sizes.median():g} "
+            f"(range {sizes.min()}-{sizes.max()})" in texts
+        )
+    assert "Teams assessed for eligibility and excluded:" in texts  # not in the example's data
     html = (folder / "reports" / "report.html").read_text()
     assert 'aria-label="CONSORT flow diagram' in html and "teams randomised</text>" in html
 

@@ -118,6 +118,7 @@ rule describe_trial:
         raw=raw_inputs,
     output:
         flow=f"{REPORTS}/tables/flow.csv",
+        cluster_sizes=f"{REPORTS}/tables/cluster_sizes.csv",
         baseline=f"{REPORTS}/tables/baseline.csv",
         outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
         diagram_svg=f"{REPORTS}/figures/consort_flow.svg",
