@@ -17,7 +17,7 @@ from __future__ import annotations
 import html as _html
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,13 +103,47 @@ def _fonts_css() -> str:
     return css + f'@font-face {{ font-family: "DejaVu Sans Mono"; src: url("{mono}"); }}\n'
 
 
-def print_html(html: str, provenance: Mapping[str, Any], breaks: Iterable[str] = ()) -> str:
+INLINE_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+
+# Width of a figure drawn from an SVG file, in mm (the content frame is 186 mm wide).
+SVG_WIDTH_MM = 180
+
+
+def _svg_images(html: str, svg_files: Sequence[str | Path]) -> str:
+    """Each inline SVG replaced by an image of its file (xhtml2pdf draws an SVG file, as vector
+    graphics, but not SVG markup inlined in the HTML), at the width of the page and the
+    markup's aspect ratio."""
+    found = INLINE_SVG.findall(html)
+    if len(found) != len(svg_files):
+        raise ValueError(
+            f"the report inlines {len(found)} SVG figure(s) but {len(svg_files)} SVG file(s) "
+            "were given to draw them in the PDF"
+        )
+    for markup, file in zip(found, svg_files, strict=True):
+        box = re.search(r'viewBox="[\d.]+ [\d.]+ ([\d.]+) ([\d.]+)"', markup)
+        height = SVG_WIDTH_MM * float(box[2]) / float(box[1])
+        image = (
+            f'<img src="{Path(file).resolve()}" '
+            f'style="width: {SVG_WIDTH_MM}mm; height: {height:.1f}mm">'
+        )
+        html = html.replace(markup, image, 1)
+    return html
+
+
+def print_html(
+    html: str,
+    provenance: Mapping[str, Any],
+    breaks: Iterable[str] = (),
+    svg_files: Sequence[str | Path] = (),
+) -> str:
     """The report's HTML prepared for the PDF layout.
 
     Adds the print style (A4, margins, fonts, headings kept with what follows), a footer naming
     the run on every page with the page number, the run in the document's metadata, and a page
-    break before each section whose id is in ``breaks``.
+    break before each section whose id is in ``breaks``; draws the inline SVG figures from
+    ``svg_files`` (their files, in the order the HTML inlines them).
     """
+    html = _svg_images(html, svg_files)
     line = _html.escape(provenance_line(provenance))
     keywords = _html.escape(
         f"config-sha256:{provenance['config_sha256']}, code:{provenance['code_version']}, "
@@ -137,9 +171,7 @@ def print_html(html: str, provenance: Mapping[str, Any], breaks: Iterable[str] =
         ".pdf-new-page { page-break-before: always; }\n"
         "</style>\n"
     )
-    meta = (
-        f'<meta name="subject" content="{line}">\n<meta name="keywords" content="{keywords}">\n'
-    )
+    meta = f'<meta name="subject" content="{line}">\n<meta name="keywords" content="{keywords}">\n'
     out = html.replace("</head>", meta + style + "</head>", 1)
     out = out.replace(
         "</body>",
@@ -152,16 +184,25 @@ def print_html(html: str, provenance: Mapping[str, Any], breaks: Iterable[str] =
     )
 
 
-def render_pdf(html: str) -> bytes:
-    """Lay HTML out as PDF bytes (xhtml2pdf); a layout error raises."""
+def render_pdf(html: str, files: Iterable[str | Path] = ()) -> bytes:
+    """Lay HTML out as PDF bytes (xhtml2pdf); a layout error raises.
+
+    The layout reads no network resource and no local file but the fonts and the folders of
+    ``files`` (the SVG figures the HTML names).
+    """
     import logging
 
+    import matplotlib
     from xhtml2pdf import pisa
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
 
     # xhtml2pdf logs every CSS property it does not implement (screen-only layout here)
     logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    folders = tuple(sorted({Path(f).resolve().parent for f in files}))
+    policy = ResourceAccessPolicy(allow_remote=False, base_dir=fonts, extra_roots=folders)
     out = io.BytesIO()
-    status = pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    status = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=policy)
     if status.err:
         raise RuntimeError(f"the PDF layout failed with {status.err} error(s)")
     return out.getvalue()
@@ -237,8 +278,14 @@ def _from_section(html: str, section: str) -> str:
     return html[:body] + html[html.index(f'<h2 id="{section}"') :]
 
 
-def write_pdf(html: str, provenance: Mapping[str, Any], path: str | Path) -> list[str]:
-    """Write the report's PDF and return the sections that start a new page.
+def write_pdf(
+    html: str,
+    provenance: Mapping[str, Any],
+    path: str | Path,
+    svg_files: Sequence[str | Path] = (),
+) -> list[str]:
+    """Write the report's PDF and return the sections that start a new page; the figures the
+    HTML inlines as SVG are drawn from ``svg_files`` (:func:`print_html`).
 
     Starting with no breaks, each pass lays the document out and adds a break before the first
     section that :func:`late_sections` finds (what precedes its heading on the page reaches the
@@ -251,13 +298,15 @@ def write_pdf(html: str, provenance: Mapping[str, Any], path: str | Path) -> lis
     breaks: list[str] = []
     part = html
     while True:
-        pdf = render_pdf(print_html(part, provenance, breaks))
+        # a part from a break on holds the last of the inline figures
+        files = svg_files[len(svg_files) - len(INLINE_SVG.findall(part)) :]
+        pdf = render_pdf(print_html(part, provenance, breaks, files), files)
         late = [s for s in late_sections(part, page_layouts(pdf)) if s not in breaks]
         if not late or len(breaks) == MAX_BREAKS:
             break
         breaks.append(late[0])
         part = _from_section(html, late[0])
     if part is not html:
-        pdf = render_pdf(print_html(html, provenance, breaks))
+        pdf = render_pdf(print_html(html, provenance, breaks, svg_files), svg_files)
     Path(path).write_bytes(pdf)
     return breaks

@@ -151,3 +151,22 @@ def test_breaks_are_placed_one_at_a_time_so_a_pushed_section_is_judged_again(tmp
     # every page but the last is more than half full
     assert all(p.bottom < middle for p in pages[:-1])
     assert breaks == ["two", "four"]
+
+
+def test_inline_svg_figures_are_drawn_from_their_files(tmp_path):
+    from trial.reporting import inline_svg, pyplot, save_svg
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.text(0.5, 0.5, "box-count-321", ha="center")
+    svg = tmp_path / "diagram.svg"
+    save_svg(fig, svg)
+    plt.close(fig)
+    html = document(("flow", "Flow", f"<figure>{inline_svg(svg, 'diagram')}</figure>"))
+    pdf = render_pdf(print_html(html, PROVENANCE, (), [svg]), [svg])
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    text = reader.pages[0].extract_text()
+    # drawn, not spilled as markup text: its label once, no SVG metadata
+    assert text.count("box-count-321") == 1 and "image/svg+xml" not in text
+    with pytest.raises(ValueError, match="inlines 1 SVG figure"):
+        print_html(html, PROVENANCE)

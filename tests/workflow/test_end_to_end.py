@@ -375,6 +375,9 @@ def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
             starts += 1
             assert layout.bottom < (low + high) / 2, f"page {page + 1} is half empty"
     assert starts > 0  # some section did start a page, so the rule was exercised
+    # the flow diagram is drawn (from its SVG file), not spilled as markup text
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "teams randomised" in text and "image/svg+xml" not in text
     # every section heading is in the PDF, each starting its page or following content that
     # ends in the upper half (else it would have started a page)
     for title in titles:

@@ -32,7 +32,9 @@ html = render_report(
 )
 with open(snakemake.output.html, "w", encoding="utf-8") as handle:
     handle.write(html)
-breaks = write_pdf(html, inputs["provenance_info"], snakemake.output.pdf)
+breaks = write_pdf(
+    html, inputs["provenance_info"], snakemake.output.pdf, svg_files=[inputs["flow_figure"]]
+)
 log.info("PDF sections starting a new page: %s", breaks)
 with open(snakemake.output.provenance, "w", encoding="utf-8") as handle:
     json.dump(inputs["provenance_info"], handle, indent=2, sort_keys=True)
