@@ -33,10 +33,11 @@ def timed(call):
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "reports/refocus/report.html"
     html = source.read_text(encoding="utf-8")
-    _, one_cpu, one_wall = timed(lambda: render_pdf(print_html(html, PROVENANCE)))
+    svg = [source.parent / "figures" / "consort_flow.svg"]  # the figure the report inlines
+    _, one_cpu, one_wall = timed(lambda: render_pdf(print_html(html, PROVENANCE, (), svg), svg))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "report.pdf"
-        breaks, cpu, wall = timed(lambda: write_pdf(html, PROVENANCE, path))
+        breaks, cpu, wall = timed(lambda: write_pdf(html, PROVENANCE, path, svg))
         pages = len(pypdf.PdfReader(path).pages)
     print(f"report: {source} ({len(html) / 1e6:.1f} MB of HTML)")
     print(f"one layout, no breaks:  CPU {one_cpu:6.1f} s, wall {one_wall:6.1f} s")
