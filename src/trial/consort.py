@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.reporting import figure_dpi, pyplot, save_figure, save_svg
+from trial.reporting import figure_dpi, pyplot, save_figure
 from trial.vocabulary import Config, enrolment_stage, unit_plural
 from trial.vocabulary import arms as all_arms
 
@@ -20,10 +20,16 @@ _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e7
 
 
 def flow_diagram(
-    config: Config, flow: pd.DataFrame, path: str | Path, svg_path: str | Path | None = None
+    config: Config, flow: pd.DataFrame, path: str | Path, sizes: pd.DataFrame | None = None
 ) -> None:
-    """Draw the CONSORT-cluster flow diagram (allocation, follow-up, analysis) to a PNG and,
-    given ``svg_path``, to an SVG whose text stays text."""
+    """Draw the CONSORT-cluster flow diagram (enrolment, allocation, follow-up, analysis) to a
+    PNG and, beside it, an SVG whose text stays text and a PDF
+    (:func:`trial.reporting.save_figure`).
+
+    Enrolment shows the clusters (and individuals) assessed for eligibility and excluded when
+    the flow table holds them (arm ``all``, from ``design.enrolment``) and says they were not
+    recorded otherwise; each allocation box gives the individuals per cluster (median and range)
+    from ``sizes`` (:func:`trial.describe.cluster_sizes`)."""
     plt = pyplot()
     design = config["design"]
     arms = all_arms(config)
@@ -43,11 +49,45 @@ def flow_diagram(
         parts = (r.stage.split(": ", 1) + [r.n] for r in rows.itertuples())
         return "".join(f"\n{head}:\n  {label}: {n}" for head, label, n in parts)
 
+    def enrolment() -> str:
+        before = flow[flow["arm"] == "all"]
+        if before.empty:
+            return (
+                f"{cls.capitalize()} assessed for eligibility and excluded:\n"
+                "not recorded in the data"
+            )
+        lines = []
+        for level, unit in (("cluster", cls), ("individual", inds)):
+            rows = before[before["level"] == level]
+            if rows.empty:
+                continue
+            lines.append(
+                f"{n(level, 'assessed for eligibility', 'all')} {unit} assessed for eligibility"
+            )
+            excluded = rows[rows["stage"].str.startswith("excluded: ")]
+            lines.append(f"{int(excluded['n'].sum())} {unit} excluded")
+            lines += [f"  {r.stage[10:]}: {r.n}" for r in excluded.itertuples()]
+        return "\n".join(lines)
+
+    def size(arm: str) -> str:
+        if sizes is None:
+            return ""
+        r = sizes.set_index("arm").loc[arm]
+        return (
+            f"\n{inds} per {design['cluster_label']}: median {r['median']:g} "
+            f"(range {int(r['smallest'])}-{int(r['largest'])})"
+        )
+
     total_clusters = sum(n("cluster", "randomised", a) for a in arms)
-    fig, ax = plt.subplots(figsize=(4.5 * len(arms), 7))
+    # 7 inches per 0.82 of height, as before the enrolment row, so boxes keep their size
+    fig, ax = plt.subplots(figsize=(4.5 * len(arms), 8.7))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
-    ax.set_ylim(0.18, 1)
+    ax.set_ylim(0.18, 1.2)
+    ax.text(0.5, 1.12, enrolment(), ha="center", va="center", fontsize=9, bbox=_BOX)
+    ax.annotate(
+        "", xy=(0.5, 0.99), xytext=(0.5, 1.06), arrowprops={"arrowstyle": "->", "color": "#555"}
+    )
     ax.text(
         0.5,
         0.96,
@@ -66,6 +106,7 @@ def flow_diagram(
                 f"{n('cluster', 'randomised', a)} {cls}\n"
                 f"{n('cluster', 'received allocated intervention', a)} {cls} received it\n"
                 f"{n('individual', enrolled, a)} {inds} {enrolled}"
+                f"{size(a)}"
             ),
         ),
         (
@@ -101,7 +142,7 @@ def flow_diagram(
             )
             ax.text(x, y, text(arm), ha="center", va="center", fontsize=8.5, bbox=_BOX)
             previous_y = y - 0.06
-    for y, label, _ in stages:
+    for y, label, _ in [(1.12, "Enrolment", None), *stages]:
         ax.text(
             0.02,
             y,
@@ -114,6 +155,4 @@ def flow_diagram(
             color="#1f4e79",
         )
     fig.tight_layout()
-    if svg_path is not None:
-        save_svg(fig, svg_path)
     save_figure(fig, path, figure_dpi(config))

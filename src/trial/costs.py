@@ -85,6 +85,7 @@ from trial.vocabulary import (
     effect_scale,
     followup_column,
     single_treatment_arm,
+    unit_plural,
 )
 
 __all__ = [
@@ -347,11 +348,59 @@ def _rows(config: Config, table: pd.DataFrame, scale: str) -> np.ndarray:
     return score_defined(config, table)
 
 
+def delivery_cost(config: Config, table: pd.DataFrame) -> np.ndarray:
+    """Each row's share of the cost of delivering the intervention (``costs.intervention_cost``).
+
+    Rows of the treatment arm carry the declared cost per individual, or their cluster's declared
+    cost shared equally among the cluster's rows in ``table``; rows of the reference arm, and
+    every row when no cost is declared, carry zero. The share is added to the follow-up cost
+    after imputation, so every imputed and bootstrapped data set carries it unchanged.
+    """
+    spec = config["costs"].get("intervention_cost") or {}
+    treated = table[TREATMENT].to_numpy() == 1
+    share = np.full(len(table), float(spec.get("per_individual", 0.0)))
+    if "per_cluster" in spec:
+        sizes = table.groupby(config["design"]["cluster_id"])[TREATMENT].transform("size")
+        share = float(spec["per_cluster"]) / sizes.to_numpy(dtype=float)
+    return np.where(treated, share, 0.0)
+
+
+def delivery_cost_text(config: Config) -> str:
+    """The report's statement of the intervention's delivery cost: what was added, declared as
+    zero, or that none was declared (so the incremental cost leaves it out)."""
+    design = config["design"]
+    spec = config["costs"].get("intervention_cost")
+    arm = design["arm_labels"][single_treatment_arm(config)]
+    if not spec:
+        return (
+            f"Intervention delivery cost: none was declared in the config, so the incremental "
+            f"cost covers service use only and leaves out the cost of delivering {arm}."
+        )
+    currency = config["costs"].get("currency", "")
+    amount = spec.get("per_individual", spec.get("per_cluster"))
+    if amount == 0:
+        return f"Intervention delivery cost: declared as zero ({spec['basis']})."
+    if "per_individual" in spec:
+        how = f"per {design['individual_label']} of the {arm} arm, added to each one's"
+    else:
+        how = (
+            f"per {design['cluster_label']} of the {arm} arm, shared equally among its analysed "
+            f"{unit_plural(design, 'individual')} and added to their"
+        )
+    return (
+        f"Intervention delivery cost: {currency} {amount:,.0f} {how} follow-up cost "
+        f"({spec['basis']})."
+    )
+
+
 def _design(config: Config, table: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """Outcome, design matrix and arm column of ``scale`` on its analysed rows (:func:`_rows`)."""
+    """Outcome, design matrix and arm column of ``scale`` on its analysed rows (:func:`_rows`);
+    the follow-up cost includes the intervention's delivery cost (:func:`delivery_cost`)."""
     table = table[_rows(config, table, scale)]
     X = design_matrix(config, table, scale)
     y = table[followup_column(scale)].to_numpy(dtype=float)
+    if scale == COST:
+        y = y + delivery_cost(config, table)
     column = list(X.columns).index(arm_term(config))
     Xv = X.to_numpy(dtype=float)
     if not (np.all(np.isfinite(Xv)) and np.all(np.isfinite(y))):
@@ -813,25 +862,56 @@ def pool_costs(
 # ---------------------------------------------------------------------------------------------
 
 
+def confidence_ellipse(x: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float, float]:
+    """Axes and orientation of the ellipse holding ``level`` of a bivariate normal with the
+    covariance of ``(x, y)``.
+
+    Returns the full width and height (along the covariance's major and minor eigenvectors) and
+    the major axis's angle to the x axis in degrees: each half-axis is
+    ``sqrt(chi2_2(level) * eigenvalue)``.
+    """
+    from scipy.stats import chi2
+
+    covariance = np.cov(np.vstack([x, y]), ddof=1)
+    values, vectors = np.linalg.eigh(covariance)  # ascending
+    radius = chi2.ppf(level, 2)
+    width, height = 2 * np.sqrt(radius * values[::-1].clip(min=0))
+    angle = math.degrees(math.atan2(vectors[1, 1], vectors[0, 1]))
+    return float(width), float(height), angle
+
+
 def ce_plane_plot(
     config: Config, replicates: pd.DataFrame, ce: pd.DataFrame, path: str | Path
 ) -> None:
-    """Cost-effectiveness plane: stacked bootstrap replicates of incremental effect and cost."""
+    """Cost-effectiveness plane: the density of the stacked bootstrap replicates of incremental
+    effect and cost (hexagonal bins), the pooled estimate and, around it, the ellipse holding
+    the confidence level of a bivariate normal with the replicates' covariance."""
+    from matplotlib.patches import Ellipse
+
     plt = pyplot()
     currency = config["costs"].get("currency", "")
     de = _effect_sign(config) * replicates["effect"].to_numpy()
     dc = replicates["cost"].to_numpy()
     point = ce.set_index("quantity")["estimate"]
+    level = 1 - config["analysis"]["alpha"]
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    ax.scatter(de, dc, s=3, alpha=0.3, color="#1f4e79", rasterized=True, linewidths=0)
-    ax.scatter(
-        [point["incremental_effect"]],
-        [point["incremental_cost"]],
-        color="#c55a11",
-        s=40,
-        zorder=3,
-        label="pooled estimate",
+    bins = ax.hexbin(de, dc, gridsize=35, cmap="Blues", mincnt=1, linewidths=0.2)
+    fig.colorbar(bins, ax=ax, label="bootstrap replicates per bin")
+    centre = (point["incremental_effect"], point["incremental_cost"])
+    width, height, angle = confidence_ellipse(de, dc, level)
+    ax.add_patch(
+        Ellipse(
+            centre,
+            width,
+            height,
+            angle=angle,
+            fill=False,
+            color="#c55a11",
+            lw=1.5,
+            label=f"{round(level * 100)}% ellipse (normal approximation)",
+        )
     )
+    ax.scatter(*centre, color="#c55a11", s=40, zorder=3, label="pooled estimate")
     ax.axhline(0, color="grey", lw=1)
     ax.axvline(0, color="grey", lw=1)
     ax.set_xlabel(f"Incremental effect: {config['scales'][effect_scale(config)]['label']}")
@@ -1080,6 +1160,7 @@ def cost_section(config: Config, inputs: Mapping[str, Any]) -> Any:
         "agreement": _agreement(config),
         "disagreements": _disagreements(config, costs),
         "congeniality": congeniality_text(config),
+        "delivery_cost": delivery_cost_text(config),
     }
     return Section("costs", SECTION_TITLE, "costs.html.j2", context)
 

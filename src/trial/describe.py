@@ -269,13 +269,70 @@ def outcome_summary(config: Config, analysis_table: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def enrolment_counts(config: Config, randomised: int) -> list[tuple[str, str, str, int]]:
+    """Flow rows before randomisation (arm ``all``) from the optional ``design.enrolment``.
+
+    ``clusters_assessed`` and ``clusters_excluded`` (reason: count) for clusters,
+    ``individuals_assessed`` and ``individuals_excluded`` for individuals; the data of a trial
+    usually hold neither, so nothing is counted unless declared. The clusters assessed less
+    those excluded must equal the clusters randomised.
+    """
+    spec = config["design"].get("enrolment") or {}
+    rows = []
+    for level, unit in (("cluster", "clusters"), ("individual", "individuals")):
+        if f"{unit}_assessed" not in spec:
+            continue
+        excluded = spec.get(f"{unit}_excluded", {})
+        rows.append((level, "assessed for eligibility", "all", int(spec[f"{unit}_assessed"])))
+        rows += [(level, f"excluded: {why}", "all", int(n)) for why, n in excluded.items()]
+    if "clusters_assessed" in spec:
+        kept = spec["clusters_assessed"] - sum(spec.get("clusters_excluded", {}).values())
+        if kept != randomised:
+            raise ValueError(
+                f"design.enrolment: {spec['clusters_assessed']} clusters assessed less "
+                f"{spec['clusters_assessed'] - kept} excluded leaves {kept}, but the cluster "
+                f"table randomises {randomised}"
+            )
+    return rows
+
+
+def cluster_sizes(
+    config: Config, analysis_table: pd.DataFrame, clusters: pd.DataFrame
+) -> pd.DataFrame:
+    """Individuals assessed at baseline per randomised cluster, by arm: ``arm``,
+    ``n_clusters``, ``median``, ``smallest``, ``largest`` (a cluster with nobody counts 0)."""
+    design = config["design"]
+    counts = analysis_table.groupby(design["cluster_id"]).size()
+    rows = []
+    for arm in arms(config):
+        ids = clusters.loc[clusters[design["arm"]] == arm, design["cluster_id"]]
+        sizes = counts.reindex(ids.to_numpy(), fill_value=0)
+        rows.append(
+            {
+                "arm": arm,
+                "n_clusters": len(sizes),
+                "median": float(sizes.median()),
+                "smallest": int(sizes.min()),
+                "largest": int(sizes.max()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def describe_trial(
     config: Config, analysis_table: pd.DataFrame, raw_dir: str | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Flow counts and baseline table, reading the cluster and participation tables."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Flow counts (enrolment first when declared), baseline table and cluster sizes, reading
+    the cluster and participation tables."""
     clusters = read_table(config, config["design"]["cluster_table"], raw_dir)
     participation = None
     if "participation" in config:
         participation = read_table(config, config["participation"]["table"], raw_dir)
     flow = flow_counts(config, analysis_table, clusters, participation)
-    return flow, baseline_table(config, analysis_table, clusters)
+    enrolment = pd.DataFrame(enrolment_counts(config, len(clusters)), columns=flow.columns)
+    flow = pd.concat([enrolment, flow], ignore_index=True) if len(enrolment) else flow
+    return (
+        flow,
+        baseline_table(config, analysis_table, clusters),
+        cluster_sizes(config, analysis_table, clusters),
+    )

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from trial.reporting import fmt, p_text
 from trial.vocabulary import Config, unit_plural
 
 # Columns of Table 2 after the outcome: keys of a row of trial.report.outcome_table.
@@ -27,6 +28,112 @@ OUTCOME_KEYS = (
     "difference",
     "p",
 )
+
+
+# Result tables exported for a manuscript (input name of the render rule -> decimals of their
+# display columns): effects on score scales to 2, costs to whole units, ICCs to 3.
+PUBLICATION_TABLES = {"outcomes": 2, "sensitivity": 2, "costs": 0, "icc": 3}
+RATIO_DIGITS = 3
+
+# The run's record carried by every row of an exported table, so that a row pasted elsewhere
+# still names the run it came from.
+PROVENANCE_COLUMNS = ("config_sha256", "code_version", "seed")
+
+# Full-precision interval columns of the result tables: (estimate, lower, upper, display name).
+INTERVALS = (
+    ("estimate", "ci_low", "ci_high", "estimate_ci_display"),
+    ("icc", "boot_low", "boot_high", "icc_boot_ci_display"),
+)
+
+
+def display_columns(frame: pd.DataFrame, digits: int) -> pd.DataFrame:
+    """The table with rounded display text beside its full-precision columns.
+
+    An estimate with its CI becomes ``"<estimate> (<lower> to <upper>)"`` rounded to ``digits``
+    decimals (``estimate_ci_display``; an ICC with its bootstrap CI ``icc_boot_ci_display``; a
+    row whose ``estimand`` is a ratio of means to :data:`RATIO_DIGITS`),
+    and a p-value its reported form (``p_display``: three decimals, ``<0.001`` below that).
+    Blank where the numbers are missing. The full-precision columns are kept unchanged.
+    """
+    out = frame.copy()
+    places = [digits] * len(frame)
+    if "estimand" in frame.columns:  # a ratio of means is shown to RATIO_DIGITS decimals
+        places = [RATIO_DIGITS if e == "ratio of means" else digits for e in frame["estimand"]]
+    for estimate, low, high, name in INTERVALS:
+        if {estimate, low, high} <= set(frame.columns):
+            out[name] = [
+                f"{fmt(e, d)} ({fmt(lo, d)} to {fmt(hi, d)})"
+                if not (pd.isna(e) or pd.isna(lo) or pd.isna(hi))
+                else fmt(e, d)
+                for e, lo, hi, d in zip(
+                    frame[estimate], frame[low], frame[high], places, strict=True
+                )
+            ]
+    if "p" in frame.columns:
+        out["p_display"] = [p_text(p) for p in frame["p"]]
+    return out
+
+
+def with_provenance(frame: pd.DataFrame, provenance: Mapping[str, Any]) -> pd.DataFrame:
+    """The table with the run's config hash, code version and seed in every row."""
+    return frame.assign(**{key: provenance[key] for key in PROVENANCE_COLUMNS})
+
+
+def table2_frame(
+    outcomes: pd.DataFrame, summary: pd.DataFrame, blocks: Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Table 2 for export: per outcome and arm the display cells of the report's table beside
+    the full-precision counts, means, SDs, pooled difference, CI and p they show."""
+    cells = pd.DataFrame(
+        [
+            {
+                "outcome": block["outcome"],
+                "arm_label": row["arm"],
+                "icc_display": block["icc"],
+                **{
+                    f"{key}_display": row[key]
+                    for key in OUTCOME_KEYS
+                    if key not in ("arm", "clusters", "analysed", "observed")
+                },
+            }
+            for block in blocks
+            for row in block["rows"]
+        ]
+    )
+    effects = outcomes[["outcome", "arm", "contrast", "estimate", "ci_low", "ci_high", "p"]]
+    table = summary.merge(effects, on=["outcome", "arm"], how="left", validate="one_to_one")
+    return table.merge(cells, on=["outcome", "arm_label"], how="left", validate="one_to_one")
+
+
+def publication_tables(
+    inputs: Mapping[str, Any],
+    blocks: Sequence[Mapping[str, Any]],
+    provenance: Mapping[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """The tables a manuscript is written from, each row naming the run.
+
+    ``table1_baseline`` and ``table2_outcomes`` are the report's Tables 1 and 2 (``blocks`` from
+    :func:`trial.report.outcome_table`); the result tables of :data:`PUBLICATION_TABLES` that
+    this run made follow with their display columns (:func:`display_columns`).
+    """
+    baseline = pd.read_csv(inputs["baseline"], dtype=str, keep_default_na=False)
+    outcomes = pd.read_csv(inputs["outcomes"])
+    tables = {
+        "table1_baseline": baseline,
+        "table2_outcomes": table2_frame(outcomes, pd.read_csv(inputs["outcome_summary"]), blocks),
+    }
+    for name, digits in PUBLICATION_TABLES.items():
+        if inputs.get(name):
+            tables[name] = display_columns(pd.read_csv(inputs[name]), digits)
+    return {name: with_provenance(frame, provenance) for name, frame in tables.items()}
+
+
+def write_publication_tables(tables: Mapping[str, pd.DataFrame], folder: str | Path) -> None:
+    """Write each exported table as ``<folder>/<name>.csv`` (UTF-8, ``\\n`` line ends)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
 
 
 def provenance_line(provenance: Mapping[str, Any]) -> str:

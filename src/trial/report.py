@@ -462,8 +462,9 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
     Each point has ``text`` and ``anchor`` (the report section that shows it). Points: outcomes
     whose imputations fail the imputation check (arm difference or residual spread among imputed
     individuals beyond noise of the observed), fits with the cluster variance at zero, cost
-    methods that disagree with the headline cost difference, and an ICER whose effect CI includes
-    zero. Only what the result tables show is flagged; none of these is judged on a threshold
+    methods that disagree with the headline cost difference, an incremental cost without a
+    declared delivery cost, and an ICER whose effect CI includes zero (not reported). Only what
+    the result tables and the config show is flagged; none of these is judged on a threshold
     chosen here.
     """
     m = config["imputation"]["m"]
@@ -507,6 +508,15 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
                     "anchor": "costs",
                 }
             )
+    cost_spec = config.get("costs")
+    if inputs.get("costs") and cost_spec is not None and not cost_spec.get("intervention_cost"):
+        points.append(
+            {
+                "text": "Costs: no intervention delivery cost was declared in the config, so "
+                "the incremental cost covers service use only.",
+                "anchor": "costs",
+            }
+        )
     if inputs.get("cost_effectiveness"):
         ce = pd.read_csv(inputs["cost_effectiveness"]).set_index("quantity")
         effect = ce.loc["incremental_effect"]
@@ -515,8 +525,8 @@ def reader_points(config: Config, inputs: Inputs) -> list[dict[str, str]]:
                 {
                     "text": f"Cost-effectiveness: the incremental effect's {level}% CI "
                     f"({effect['ci_low']:.2f} to {effect['ci_high']:.2f}) includes zero, so "
-                    f"the ICER ({ce.loc['icer', 'estimate']:.0f}) is not interpretable on its "
-                    "own.",
+                    "the ICER is not reported (the ratio of the pooled estimates, "
+                    f"{ce.loc['icer', 'estimate']:.0f}, is not interpretable on its own).",
                     "anchor": "costs",
                 }
             )
@@ -550,6 +560,8 @@ def provenance(config: Config, config_path: str | Path, inputs: list[str | Path]
         "matplotlib",
         "jinja2",
         "pandera",
+        "xhtml2pdf",
+        "python-docx",
     ]
     return {
         "trial_version": __version__,
@@ -661,6 +673,7 @@ def _design_section(config: Config, inputs: Inputs) -> Section:
 def _flow_section(config: Config, inputs: Inputs) -> Section:
     arm_codes = arms(config)
     flow = pd.read_csv(inputs["flow"])
+    flow = flow[flow["arm"].isin(arm_codes)]  # enrolment (arm "all") is in the diagram
     wide = {
         level: flow[flow["level"] == level]
         .pivot_table(index="stage", columns="arm", values="n", sort=False)

@@ -60,11 +60,27 @@ def figure_dpi(config: Mapping[str, Any]) -> int:
     return int(config.get("figures", {}).get("dpi", DEFAULT_DPI))
 
 
+def vector_paths(path: str | Path) -> tuple[Path, Path]:
+    """The SVG and PDF written beside a figure's PNG (:func:`save_figure`)."""
+    path = Path(path)
+    return path.with_suffix(".svg"), path.with_suffix(".pdf")
+
+
 def save_figure(fig: Any, path: str | Path, dpi: int) -> None:
-    """Write a matplotlib figure as a reproducible PNG (fixed metadata) and close it."""
+    """Write a matplotlib figure as a PNG at ``dpi`` and, beside it, as SVG and PDF (vector, for
+    a journal), then close it.
+
+    Every file is reproducible (no dates, fixed IDs); the SVG keeps its text as text and the PDF
+    embeds TrueType fonts, so labels stay editable in a drawing program.
+    """
+    import matplotlib
     import matplotlib.pyplot as plt
 
     fig.savefig(path, dpi=dpi, metadata=PNG_METADATA)
+    svg, pdf = vector_paths(path)
+    save_svg(fig, svg)
+    with matplotlib.rc_context({"pdf.fonttype": 42}):
+        fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "Creator": None})
     plt.close(fig)
 
 

@@ -284,3 +284,64 @@ def test_congeniality_is_claimed_only_for_the_engine_that_contains_the_analysis(
     assert "not established" not in multilevel and "contain the linear" in multilevel
     for text in (forest, multilevel):
         assert "MI then bootstrap" in text and "was not done" in text  # says which, and why
+
+
+def test_confidence_ellipse_by_hand_and_holding_its_level_of_normal_draws():
+    from trial.costs import confidence_ellipse
+
+    # axis-aligned: variances 4 and 1, chi-square(2) 95% quantile 5.9915 -> full axes
+    # 2 * sqrt(5.9915 * 4) and 2 * sqrt(5.9915)
+    rng = np.random.default_rng(20260101)
+    n = 40_000
+    x, y = rng.multivariate_normal([0, 0], [[4, 0], [0, 1]], size=n).T
+    width, height, angle = confidence_ellipse(x, y, 0.95)
+    assert width == pytest.approx(2 * np.sqrt(5.991465 * 4), rel=0.02)  # sampling noise ~0.5%
+    assert height == pytest.approx(2 * np.sqrt(5.991465), rel=0.02)
+    assert min(abs(angle), abs(abs(angle) - 180)) < 2
+    # correlated: the share of draws inside the drawn ellipse is its level within MC noise
+    cov = [[1.0, 0.8 * 50], [0.8 * 50, 50.0**2]]  # correlation 0.8
+    x, y = rng.multivariate_normal([0.1, -500], cov, size=n).T
+    width, height, angle = confidence_ellipse(x, y, 0.9)
+    t = np.radians(angle)
+    u = (x - x.mean()) * np.cos(t) + (y - y.mean()) * np.sin(t)
+    v = -(x - x.mean()) * np.sin(t) + (y - y.mean()) * np.cos(t)
+    inside = np.mean((u / (width / 2)) ** 2 + (v / (height / 2)) ** 2 <= 1)
+    assert abs(inside - 0.9) < 4 * np.sqrt(0.9 * 0.1 / n)
+
+
+def test_delivery_cost_per_individual_shifts_every_cost_difference_by_exactly_that(small):
+    import copy
+
+    from trial.costs import delivery_cost, delivery_cost_text
+
+    config, tables, fits, _ = small
+    table = tables[1]
+    plus = copy.deepcopy(config)
+    plus["costs"]["intervention_cost"] = {"per_individual": 250.0, "basis": "training"}
+    shifted = fit_costs(plus, table).set_index("method")
+    before = fits[0].set_index("method")
+    # a constant added to every treatment-arm cost moves the adjusted arm difference by it,
+    # in least squares and in the mixed model alike, and the treatment arm's mean
+    for method in ("ols", "mixed"):
+        assert shifted.loc[method, "estimate"] - before.loc[method, "estimate"] == pytest.approx(
+            250.0, abs=1e-6
+        )
+    assert shifted.loc["mixed", "variance"] == pytest.approx(before.loc["mixed", "variance"])
+    assert shifted["mean_treatment"].iloc[0] - before["mean_treatment"].iloc[0] == pytest.approx(
+        250.0
+    )
+    assert shifted["mean_reference"].iloc[0] == pytest.approx(before["mean_reference"].iloc[0])
+    # per cluster: each treatment cluster's rows share its cost, reference rows carry nothing
+    plus["costs"]["intervention_cost"] = {"per_cluster": 1400.0, "basis": "facilitator time"}
+    share = delivery_cost(plus, table)
+    cluster = table[config["design"]["cluster_id"]]
+    treated = table["treatment"] == 1
+    by_cluster = pd.Series(share).groupby(cluster.to_numpy()).sum()
+    assert by_cluster[cluster[treated].unique()].to_numpy() == pytest.approx(1400.0)
+    assert (by_cluster[cluster[~treated].unique()] == 0).all()
+    assert "1,400 per team of the REFOCUS arm" in delivery_cost_text(plus)
+    plus["costs"]["intervention_cost"] = {"per_individual": 0, "basis": "delivered in routine time"}
+    assert "declared as zero (delivered in routine time)" in delivery_cost_text(plus)
+    assert (delivery_cost(plus, table) == 0).all()
+    plus["costs"].pop("intervention_cost")
+    assert "none was declared" in delivery_cost_text(plus)

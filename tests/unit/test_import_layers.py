@@ -93,6 +93,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.consort",
             "trial.manuscript",
             "trial.design_figures",
+            "trial.pdf",
         ),
     ),
     (

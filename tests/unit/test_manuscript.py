@@ -88,3 +88,98 @@ def test_word_tables_hold_the_baseline_and_outcome_cells(small_config, tmp_path)
     assert PROVENANCE["config_sha256"] in footer and "seed 7" in footer
     assert "First sentence." in [p.text for p in document.paragraphs]
     assert round(document.sections[0].page_width.mm) == 297  # A4 landscape
+
+
+def test_display_columns_round_beside_the_full_precision_values():
+    from trial.manuscript import display_columns
+
+    frame = pd.DataFrame(
+        {
+            "label": ["a", "b", "c"],
+            "estimate": [-1.23456, 1520.5, 0.5],
+            "ci_low": [-2.5, -310.26, float("nan")],
+            "ci_high": [0.0321, 3351.7, float("nan")],
+            "p": [0.0712, 0.00049, float("nan")],
+        }
+    )
+    two = display_columns(frame, 2)
+    assert two["estimate_ci_display"].tolist() == [
+        "-1.23 (-2.50 to 0.03)",
+        "1520.50 (-310.26 to 3351.70)",
+        "0.50",
+    ]
+    assert two["p_display"].tolist() == ["0.071", "<0.001", ""]
+    pd.testing.assert_frame_equal(two[frame.columns], frame)  # full precision untouched
+    assert display_columns(frame, 0)["estimate_ci_display"][1] == "1520 (-310 to 3352)"
+    costs = frame.assign(estimand=["mean difference", "ratio of means", "mean difference"])
+    assert display_columns(costs, 0)["estimate_ci_display"][:2].tolist() == [
+        "-1 (-2 to 0)",
+        "1520.500 (-310.260 to 3351.700)",
+    ]
+    icc = pd.DataFrame({"icc": [0.05935], "boot_low": [0.0], "boot_high": [0.09941]})
+    assert display_columns(icc, 3)["icc_boot_ci_display"].tolist() == ["0.059 (0.000 to 0.099)"]
+
+
+def test_publication_tables_hold_the_report_cells_the_numbers_and_the_run(small_config, tmp_path):
+    from trial.manuscript import PROVENANCE_COLUMNS, publication_tables
+
+    outcomes = pd.DataFrame(
+        [
+            {
+                "outcome": "qpr_total",
+                "arm": "refocus",
+                "direction": "treatment_minus_reference",
+                "contrast": "REFOCUS minus Usual care",
+                "estimate": -0.1775494705,
+                "ci_low": -2.806363382,
+                "ci_high": 2.451264441,
+                "p": 0.8887241144,
+            }
+        ]
+    )
+    summary = pd.DataFrame(
+        [
+            {
+                "outcome": "qpr_total",
+                "label": "QPR total",
+                "role": "primary",
+                "arm": arm,
+                "arm_label": label,
+                "n_clusters": k,
+                "n_analysed": n,
+                "n_observed": o,
+                "mean_baseline": 41.531752167430554,
+                "sd_baseline": 8.294822516258215,
+                "mean_followup": 40.83040061204618,
+                "sd_followup": 9.111449934661058,
+            }
+            for arm, label, k, n, o in (
+                ("refocus", "REFOCUS", 14, 199, 158),
+                ("control", "Usual care", 13, 196, 139),
+            )
+        ]
+    )
+    baseline = pd.DataFrame({"characteristic": ["teams"], "REFOCUS": ["14"], "Usual care": ["13"]})
+    inputs = {}
+    for name, frame in (
+        ("outcomes", outcomes),
+        ("outcome_summary", summary),
+        ("baseline", baseline),
+    ):
+        inputs[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(inputs[name], index=False)
+    tables = publication_tables(inputs, outcome_table(small_config, outcomes, summary), PROVENANCE)
+    # only the tables this run made; sensitivity, costs and ICC were not given
+    assert set(tables) == {"table1_baseline", "table2_outcomes", "outcomes"}
+    for frame in tables.values():
+        for key in PROVENANCE_COLUMNS:
+            assert (frame[key] == PROVENANCE[key]).all()
+    table2 = tables["table2_outcomes"].set_index("arm")
+    assert table2.loc["refocus", "difference_display"] == "-0.18 (-2.81 to 2.45)"
+    assert table2.loc["refocus", "estimate"] == outcomes.loc[0, "estimate"]
+    assert table2.loc["refocus", "baseline_display"] == "41.5 (8.3)"
+    assert table2.loc["refocus", "mean_baseline"] == summary.loc[0, "mean_baseline"]
+    assert table2.loc["control", "difference_display"] == "reference"
+    assert pd.isna(table2.loc["control", "estimate"])
+    assert tables["outcomes"]["p_display"].tolist() == ["0.889"]
+    assert tables["table1_baseline"]["REFOCUS"].tolist() == ["14"]

@@ -241,6 +241,14 @@ def test_reader_points_flag_what_the_tables_show(small_config, tmp_path):
     assert "zero in 3 of 40 imputations" in points[1]["text"]
     assert points[2]["text"].startswith("Costs: Gamma GLM gives 300 (10 to 590)")
     assert "(-0.20 to 0.40) includes zero" in points[3]["text"]
+    assert "the ICER is not reported" in points[3]["text"]
+    # a cost analysis with no delivery cost declared is flagged; one declared zero is not
+    small_config["costs"] = {"currency": "GBP"}
+    texts = [p["text"] for p in reader_points(small_config, inputs)]
+    assert "Costs: no intervention delivery cost was declared in the config" in texts[3]
+    small_config["costs"]["intervention_cost"] = {"per_individual": 0, "basis": "none"}
+    assert len(reader_points(small_config, inputs)) == len(points)
+    del small_config["costs"]
     # an effect CI clear of zero, agreeing costs and clean checks leave nothing to flag
     pd.DataFrame(
         [

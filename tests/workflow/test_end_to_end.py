@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import filecmp
+import io
 import json
+import re
 import subprocess
 import sys
 
@@ -23,6 +25,8 @@ import yaml
 from trial.synthetic import write_example
 
 from ..conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "workflow" / "fixtures"
 
 
 def small_trial_config(config: dict, folder) -> dict:
@@ -196,6 +200,18 @@ def test_flow_diagram_is_vector_text_holding_the_flow_counts(run):
         assert f"{n.loc[('individual', 'followed up', arm)]} consumers followed up" in texts
         analysed = n.loc[("individual", "analysed (multiple imputation, intention to treat)", arm)]
         assert f"{n.loc[('cluster', 'analysed', arm)]} teams, {analysed} consumers" in texts
+    # individuals per cluster in each allocation box, as counted from the analysis table
+    table = pd.read_csv(folder / "derived" / "scored" / "analysis_table.csv")
+    teams = pd.read_csv(folder / "raw" / "teams.csv")
+    counts = table.groupby("team_id").size()
+    for arm in design["arm_labels"]:
+        ids = teams.loc[teams["arm"] == arm, "team_id"]
+        sizes = counts.reindex(ids, fill_value=0)
+        assert (
+            f"consumers per team: median {sizes.median():g} "
+            f"(range {sizes.min()}-{sizes.max()})" in texts
+        )
+    assert "Teams assessed for eligibility and excluded:" in texts  # not in the example's data
     html = (folder / "reports" / "report.html").read_text()
     assert 'aria-label="CONSORT flow diagram' in html and "teams randomised</text>" in html
 
@@ -291,6 +307,101 @@ def test_word_export_tables_equal_the_result_tables(run):
     assert provenance["config_sha256"] in document.sections[0].footer.paragraphs[0].text
 
 
+def test_publication_tables_carry_the_result_numbers_and_the_run(run):
+    config, folder = run
+    provenance = json.loads((folder / "reports" / "provenance.json").read_text())
+    published = folder / "reports" / "publication"
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
+    exported = pd.read_csv(published / "outcomes.csv")
+    # full precision kept, display text beside it, the run named in every row
+    pd.testing.assert_frame_equal(exported[outcomes.columns], outcomes)
+    assert exported["estimate_ci_display"].tolist() == [
+        f"{o.estimate:.2f} ({o.ci_low:.2f} to {o.ci_high:.2f})" for o in outcomes.itertuples()
+    ]
+    for name in ("table1_baseline", "table2_outcomes", "outcomes", "costs", "sensitivity", "icc"):
+        frame = pd.read_csv(published / f"{name}.csv", dtype=str, keep_default_na=False)
+        assert (frame["config_sha256"] == provenance["config_sha256"]).all(), name
+        assert (frame["seed"] == str(provenance["seed"])).all(), name
+    table2 = pd.read_csv(published / "table2_outcomes.csv").dropna(subset=["estimate"])
+    merged = table2.merge(outcomes, on=["outcome", "arm"], suffixes=("", "_result"))
+    assert len(merged) == len(outcomes)
+    assert (merged["estimate"] == merged["estimate_result"]).all()
+
+
+def test_cost_section_states_the_delivery_cost_and_suppresses_an_icer_over_zero(run):
+    config, folder = run
+    html = (folder / "reports" / "report.html").read_text()
+    ce = pd.read_csv(folder / "reports" / "tables" / "cost_effectiveness.csv")
+    effect = ce.set_index("quantity").loc["incremental_effect"]
+    declared = config["costs"].get("intervention_cost")
+    if declared:
+        assert "Intervention delivery cost: " in html and f"({declared['basis']})." in html
+    else:
+        assert "Intervention delivery cost: none was declared in the config" in html
+    icer = re.search(r"ICER \(GBP per point\)[^<]*</td><td class=\"num\">([^<]*)</td>", html)
+    spans_zero = effect["ci_low"] <= 0 <= effect["ci_high"]
+    assert icer[1] == (
+        "not reported" if spans_zero else f"{ce.set_index('quantity').loc['icer', 'estimate']:.0f}"
+    )
+
+
+def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
+    pypdf = pytest.importorskip("pypdf")
+    from trial.pdf import A4_POINTS, body_limits, page_layouts
+
+    config, folder = run
+    pdf = (folder / "reports" / "report.pdf").read_bytes()
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    expected = json.loads((FIXTURES / "report_pdf.json").read_text())
+    assert len(reader.pages) == expected["small_trial_pages"], (
+        "page count of the small trial's PDF changed: check the layout by eye and update "
+        "tests/workflow/fixtures/report_pdf.json"
+    )
+    provenance = json.loads((folder / "reports" / "provenance.json").read_text())
+    assert provenance["config_sha256"] in reader.metadata.subject
+    html = (folder / "reports" / "report.html").read_text()
+    titles = [
+        re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r'<h2 id="[^"]+">(.*?)</h2>', html)
+    ]
+    low, high = body_limits()
+    layouts = page_layouts(pdf)
+    starts = 0
+    for page, (layout, following) in enumerate(zip(layouts, layouts[1:], strict=False)):
+        box = reader.pages[page].mediabox
+        assert (float(box.width), float(box.height)) == pytest.approx(A4_POINTS, abs=0.5)
+        assert provenance["config_sha256"] in reader.pages[page].extract_text()
+        # a page followed by one that opens with a section heading is more than half full
+        if any(following.heading_height(t, min_size=10) == following.top for t in titles):
+            starts += 1
+            assert layout.bottom < (low + high) / 2, f"page {page + 1} is half empty"
+    assert starts > 0  # some section did start a page, so the rule was exercised
+    # the flow diagram is drawn (from its SVG file), not spilled as markup text
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "teams randomised" in text and "image/svg+xml" not in text
+    # every section heading is in the PDF, each starting its page or following content that
+    # ends in the upper half (else it would have started a page)
+    for title in titles:
+        (page,) = [p for p in layouts if p.heading_height(title, min_size=10) is not None]
+        before = page.bottom_above(page.heading_height(title, min_size=10))
+        assert before is None or before > (low + high) / 2, title
+
+
+def test_every_figure_has_svg_and_pdf_beside_its_png_at_the_configured_dpi(run):
+    pypdf = pytest.importorskip("pypdf")
+    from PIL import Image
+
+    config, folder = run
+    pngs = sorted((folder / "reports" / "figures").glob("*.png"))
+    assert len(pngs) >= 8
+    for png in pngs:
+        svg, pdf = png.with_suffix(".svg"), png.with_suffix(".pdf")
+        assert "<text" in svg.read_text(encoding="utf-8"), svg.name
+        (page,) = pypdf.PdfReader(io.BytesIO(pdf.read_bytes())).pages
+        # the PNG's pixels are the PDF page's inches times the configured dpi
+        inches = float(page.mediabox.width) / 72
+        assert Image.open(png).size[0] == pytest.approx(inches * config["figures"]["dpi"], abs=1)
+
+
 @pytest.mark.slow
 def test_results_are_identical_with_one_or_two_cores(run, rerun):
     (_, first), (_, second) = run, rerun
@@ -300,6 +411,8 @@ def test_results_are_identical_with_one_or_two_cores(run, rerun):
         "tables/baseline.csv",
         "tables/outcome_summary.csv",
         "figures/forest.png",
+        "figures/forest.svg",
+        "figures/forest.pdf",
         "figures/consort_flow.svg",
     ):
         assert filecmp.cmp(first / "reports" / name, second / "reports" / name, shallow=False), name

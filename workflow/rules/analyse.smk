@@ -141,9 +141,11 @@ rule describe_trial:
         raw=raw_inputs,
     output:
         flow=f"{REPORTS}/tables/flow.csv",
+        cluster_sizes=f"{REPORTS}/tables/cluster_sizes.csv",
         baseline=f"{REPORTS}/tables/baseline.csv",
         outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
         diagram_svg=f"{REPORTS}/figures/consort_flow.svg",
+        diagram_pdf=f"{REPORTS}/figures/consort_flow.pdf",
         diagram=report(
             f"{REPORTS}/figures/consort_flow.png",
             caption="../report/consort_flow.rst",

@@ -67,6 +67,7 @@ if "audit" in config:
             f"{REPORTS}/tables/audit_by_time.csv",
         output:
             f"{REPORTS}/figures/audit_trajectories.png",
+            vector=multiext(f"{REPORTS}/figures/audit_trajectories", ".svg", ".pdf"),
         conda:
             "../envs/trial.yaml"
         log:

@@ -112,6 +112,7 @@ def design_targets(wildcards=None):
         ]
     return [
         f"{REPORTS}/report.html",
+        f"{REPORTS}/report.pdf",
         f"{REPORTS}/tables/outcomes.csv",
         f"{REPORTS}/tables/outcomes.json",
     ]

@@ -79,6 +79,8 @@ if "costs" in config:
         output:
             plane=f"{REPORTS}/figures/ce_plane.png",
             ceac=f"{REPORTS}/figures/ceac.png",
+            plane_vector=multiext(f"{REPORTS}/figures/ce_plane", ".svg", ".pdf"),
+            ceac_vector=multiext(f"{REPORTS}/figures/ceac", ".svg", ".pdf"),
         conda:
             "../envs/trial.yaml"
         log:

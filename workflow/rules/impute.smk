@@ -67,6 +67,9 @@ rule imputation_diagnostics:
         traces=f"{REPORTS}/figures/imputation_traces.png",
         imputed=f"{REPORTS}/figures/imputed_vs_observed.png",
         arm_check_figure=f"{REPORTS}/figures/imputation_check.png",
+        traces_vector=multiext(f"{REPORTS}/figures/imputation_traces", ".svg", ".pdf"),
+        imputed_vector=multiext(f"{REPORTS}/figures/imputed_vs_observed", ".svg", ".pdf"),
+        arm_check_vector=multiext(f"{REPORTS}/figures/imputation_check", ".svg", ".pdf"),
     conda:
         "../envs/trial.yaml"
     log:

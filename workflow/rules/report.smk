@@ -15,6 +15,9 @@ rule make_figures:
             caption="../report/primary_distribution.rst",
             category="Flow and baseline",
         ),
+        # every figure is also written as SVG and PDF beside its PNG (reporting.save_figure)
+        forest_vector=multiext(f"{REPORTS}/figures/forest", ".svg", ".pdf"),
+        primary_vector=multiext(f"{REPORTS}/figures/primary_distribution", ".svg", ".pdf"),
     conda:
         "../envs/trial.yaml"
     log:
@@ -51,6 +54,10 @@ rule render_report:
         ),
         provenance=f"{REPORTS}/provenance.json",
         docx=f"{REPORTS}/report.docx",
+        pdf=f"{REPORTS}/report.pdf",
+        # Tables 1 and 2 and the main result tables with rounded display columns beside the
+        # full-precision ones, every row naming the run (trial.manuscript.publication_tables)
+        publication=directory(f"{REPORTS}/publication"),
     conda:
         "../envs/trial.yaml"
     log:

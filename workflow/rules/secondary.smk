@@ -154,6 +154,8 @@ rule secondary_figures:
     output:
         tipping=f"{REPORTS}/figures/tipping_point.png",
         forest=f"{REPORTS}/figures/forest_all.png",
+        tipping_vector=multiext(f"{REPORTS}/figures/tipping_point", ".svg", ".pdf"),
+        forest_vector=multiext(f"{REPORTS}/figures/forest_all", ".svg", ".pdf"),
     conda:
         "../envs/trial.yaml"
     log:

@@ -40,6 +40,7 @@ if SIMULATION:
             replicates=f"{DERIVED}/simulation/replicates.csv.gz",
             table=f"{REPORTS}/tables/simulation.csv",
             figure=f"{REPORTS}/figures/simulation.png",
+            figure_vector=multiext(f"{REPORTS}/figures/simulation", ".svg", ".pdf"),
         conda:
             "../envs/trial.yaml"
         log:

@@ -12,6 +12,7 @@ rule analyse_stepped_wedge:
         json=f"{REPORTS}/tables/stepped_wedge.json",
         flow=f"{REPORTS}/tables/stepped_wedge_flow.csv",
         figure=f"{REPORTS}/figures/schedule.png",
+        figure_vector=multiext(f"{REPORTS}/figures/schedule", ".svg", ".pdf"),
     conda:
         "../envs/trial.yaml"
     log:

@@ -1,11 +1,13 @@
-"""Rule render_report: the self-contained HTML report, its Word export (summary, Tables 1 and 2)
-and the provenance record."""
+"""Rule render_report: the self-contained HTML report, the same report as an A4 PDF, its Word
+export (summary, Tables 1 and 2), the tables for a manuscript with display columns and the run in
+every row, and the provenance record."""
 
 import json
 
 import pandas as pd
 
-from trial.manuscript import write_docx
+from trial.manuscript import publication_tables, write_docx, write_publication_tables
+from trial.pdf import write_pdf
 from trial.report import (
     build_outcome_table,
     build_sections,
@@ -25,23 +27,26 @@ inputs["table_rules"] = snakemake.params.table_rules
 sections = build_sections(config, inputs)
 summary = build_summary(config, inputs)
 log.info("sections: %s", [s.id for s in sections])
+html = render_report(
+    config, sections, summary, robustness_rows(config, inputs), reader_points(config, inputs)
+)
 with open(snakemake.output.html, "w", encoding="utf-8") as handle:
-    handle.write(
-        render_report(
-            config,
-            sections,
-            summary,
-            robustness_rows(config, inputs),
-            reader_points(config, inputs),
-        )
-    )
+    handle.write(html)
+breaks = write_pdf(
+    html, inputs["provenance_info"], snakemake.output.pdf, svg_files=[inputs["flow_figure"]]
+)
+log.info("PDF sections starting a new page: %s", breaks)
 with open(snakemake.output.provenance, "w", encoding="utf-8") as handle:
     json.dump(inputs["provenance_info"], handle, indent=2, sort_keys=True)
+table2 = build_outcome_table(config, inputs)
 write_docx(
     config,
     summary,
     pd.read_csv(inputs["baseline"], dtype=str, keep_default_na=False),
-    build_outcome_table(config, inputs),
+    table2,
     inputs["provenance_info"],
     snakemake.output.docx,
+)
+write_publication_tables(
+    publication_tables(inputs, table2, inputs["provenance_info"]), snakemake.output.publication
 )

@@ -1,0 +1,109 @@
+"""The CONSORT-cluster flow diagram: enrolment, allocation with cluster sizes, follow-up and
+analysis, every number in a box read from the flow table and the cluster sizes."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from trial.consort import flow_diagram
+from trial.describe import cluster_sizes, enrolment_counts
+
+
+def svg_texts(path) -> set[str]:
+    svg = path.with_suffix(".svg").read_text(encoding="utf-8")
+    return {t.strip() for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
+
+
+def test_cluster_sizes_by_hand_counting_an_empty_cluster_as_zero(small_config):
+    design = small_config["design"]
+    clusters = pd.DataFrame(
+        {
+            design["cluster_id"]: ["a", "b", "c", "d", "e"],
+            design["arm"]: ["refocus"] * 3 + ["control"] * 2,
+        }
+    )
+    people = pd.DataFrame({design["cluster_id"]: ["a"] * 4 + ["b"] * 7 + ["d"] * 5 + ["e"] * 2})
+    sizes = cluster_sizes(small_config, people, clusters).set_index("arm")
+    # refocus: 4, 7 and 0 (c has nobody) -> median 4, range 0-7; control: 5 and 2 -> median 3.5
+    assert sizes.loc["refocus"].tolist() == [3, 4.0, 0, 7]
+    assert sizes.loc["control"].tolist() == [2, 3.5, 2, 5]
+
+
+def test_enrolment_rows_come_from_the_config_and_must_add_up(small_config):
+    assert enrolment_counts(small_config, 27) == []  # nothing declared, nothing counted
+    small_config["design"]["enrolment"] = {
+        "clusters_assessed": 30,
+        "clusters_excluded": {"declined": 2, "merged": 1},
+        "individuals_assessed": 500,
+        "individuals_excluded": {"not eligible": 97},
+    }
+    assert enrolment_counts(small_config, 27) == [
+        ("cluster", "assessed for eligibility", "all", 30),
+        ("cluster", "excluded: declined", "all", 2),
+        ("cluster", "excluded: merged", "all", 1),
+        ("individual", "assessed for eligibility", "all", 500),
+        ("individual", "excluded: not eligible", "all", 97),
+    ]
+    with pytest.raises(
+        ValueError,
+        match="30 clusters assessed less 3 excluded leaves 27, but the cluster table randomises 26",
+    ):
+        enrolment_counts(small_config, 26)
+
+
+def flow_table(enrolment: bool) -> pd.DataFrame:
+    rows = []
+    if enrolment:
+        rows += [
+            ("cluster", "assessed for eligibility", "all", 31),
+            ("cluster", "excluded: declined", "all", 4),
+        ]
+    for arm, k, n, f in (("refocus", 14, 201, 158), ("control", 13, 202, 139)):
+        rows += [
+            ("cluster", "randomised", arm, k),
+            ("cluster", "received allocated intervention", arm, k - 3),
+            ("cluster", "with individuals followed up", arm, k),
+            ("cluster", "analysed", arm, k),
+            ("individual", "assessed at baseline", arm, n),
+            ("individual", "followed up", arm, f),
+            ("individual", "lost to follow-up", arm, n - f),
+            ("individual", "lost: withdrew", arm, n - f),
+            ("individual", "primary outcome observed", arm, f),
+            ("individual", "analysed (multiple imputation, intention to treat)", arm, n),
+        ]
+    return pd.DataFrame(rows, columns=["level", "stage", "arm", "n"])
+
+
+def test_every_box_count_is_the_flow_table_count(small_config, tmp_path):
+    sizes = pd.DataFrame(
+        {
+            "arm": ["refocus", "control"],
+            "n_clusters": [14, 13],
+            "median": [14.5, 15.0],
+            "smallest": [10, 9],
+            "largest": [20, 21],
+        }
+    )
+    path = tmp_path / "flow.png"
+    flow_diagram(small_config, flow_table(enrolment=True), path, sizes)
+    texts = svg_texts(path)
+    assert {"31 teams assessed for eligibility", "4 teams excluded", "declined: 4"} <= texts
+    assert "27 teams randomised" in texts
+    for label, k, n, f, size in (
+        ("REFOCUS", 14, 201, 158, "median 14.5 (range 10-20)"),
+        ("Usual care", 13, 202, 139, "median 15 (range 9-21)"),
+    ):
+        assert f"Allocated to {label}" in texts
+        assert f"{k - 3} teams received it" in texts
+        assert f"{n} consumers assessed at baseline" in texts
+        assert f"consumers per team: {size}" in texts
+        assert f"{f} consumers followed up" in texts
+        assert f"{k} teams, {n} consumers" in texts
+    # without enrolment counts the diagram says they were not recorded, and invents none
+    flow_diagram(small_config, flow_table(enrolment=False), path, sizes)
+    texts = svg_texts(path)
+    assert "not recorded in the data" in texts
+    assert not any("assessed for eligibility" in t and t[0].isdigit() for t in texts)
