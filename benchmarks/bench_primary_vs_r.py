@@ -12,7 +12,7 @@ primary outcome only:
   the participation score as a cluster-level predictor), the analysis model per dataset
   (:func:`trial.analysis.fit_outcomes`: trial.stats.mixed REML with the config's df method,
   Kenward-Roger for the example), Rubin's rules with Barnard-Rubin df
-  (:func:`trial.analysis.pool_outcomes`);
+  (:func:`trial.pooled_outcomes.pool_outcomes`);
 * R, ``benchmarks/r_primary_analysis.R``: mice with ``2l.pan`` (the same predictors and
   cluster means, the same number of iterations), ``lme4::lmer`` per completed dataset,
   ``mitml::testEstimates`` with ``df.com`` (between-within df; R computes no Kenward-Roger df

@@ -196,7 +196,7 @@ def reproduction_table(
 
     One row per outcome and treatment arm that has a published figure or a true value. The
     true values are differences in population means: a binomial outcome is compared through
-    its standardised risk difference (``marginal``, :func:`trial.analysis.pool_marginal`); a
+    its standardised risk difference (``marginal``, :func:`trial.pooled_outcomes.pool_marginal`); a
     poisson outcome, whose rate ratio has no such true value, is left out.
     """
     rows = []

@@ -13,7 +13,7 @@ Its arm effect is then estimated by
 * an imputation method (``multilevel``, ``forest`` or any named entry of
   ``simulation.methods`` with its own imputation settings): the workflow's own imputation
   (:func:`trial.analysis.impute_analysis_table`), analysis (:func:`trial.analysis.fit_outcomes`)
-  and pooling (:func:`trial.analysis.pool_outcomes`).
+  and pooling (:func:`trial.pooled_outcomes.pool_outcomes`).
 
 Each replicate's data depend only on the seed, the cell and the replicate number, so the methods
 are compared on the same trials and splitting replicates into jobs changes nothing.
@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from trial.analysis import fit_outcomes, impute_analysis_table, pool_outcomes
+from trial.analysis import fit_outcomes, impute_analysis_table
 from trial.impute.model import check_imputation_model
+from trial.pooled_outcomes import pool_outcomes
 from trial.progress import progress
 from trial.reporting import DEFAULT_DPI, pyplot, save_figure
 from trial.seeding import derive_rng, derive_seed

@@ -40,7 +40,7 @@ import pandas as pd
 if TYPE_CHECKING:  # imported on use: only the jobs that check raw tables need it
     import pandera.pandas as pa
 
-from trial.config import consistency_settings
+from trial.config_checks import consistency_settings
 from trial.schedule import SCHEDULED_TYPES, design_type, read_schedule
 from trial.scoring import score_scale
 from trial.vocabulary import Config, all_covariates, arms, covariate_missing, treatment_arms

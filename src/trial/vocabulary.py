@@ -40,7 +40,8 @@ def arms(config: Mapping[str, Any]) -> list[str]:
 
 
 def single_treatment_arm(config: Mapping[str, Any]) -> str:
-    """The treatment arm of a two-arm trial (:data:`trial.config.TWO_ARM_SECTIONS` need one)."""
+    """The treatment arm of a two-arm trial (the sections in
+    :data:`trial.config_checks.TWO_ARM_SECTIONS` need one)."""
     listed = treatment_arms(config)
     if len(listed) != 1:
         raise ValueError(f"a two-arm design is needed; design/treatment_arms lists {listed}")

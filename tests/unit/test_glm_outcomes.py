@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from trial.analysis import fit_outcomes, pool_marginal, pool_outcomes
+from trial.analysis import fit_outcomes
 from trial.config import load_config
 from trial.glm_outcomes import proportion_icc
+from trial.pooled_outcomes import pool_marginal, pool_outcomes
 from trial.pooling import pool_rubin
 from trial.stats.glmm import fit_glmm
 from trial.stats.marginal import standardise

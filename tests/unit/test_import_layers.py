@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.schedule",
         ),
     ),
-    ("config", ("trial.config",)),
+    ("config", ("trial.config", "trial.config_checks", "trial.section_checks")),
     ("data", ("trial.scoring", "trial.validation", "trial.intermediate")),
     (
         "stats",
@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "trial.estimands",
             "trial.glm_outcomes",
+            "trial.pooled_outcomes",
             "trial.analysis",
             "trial.impute.model",
             "trial.impute.diagnostics",

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import pool_pairwise
 from trial.config import ConfigError, load_config, validate_config
 from trial.multiplicity import adjust_families, holm
+from trial.pooled_outcomes import pool_pairwise
 from trial.vocabulary import family_hypotheses, treatment_pairs
 
 from ..conftest import ROOT

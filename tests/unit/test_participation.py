@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
-from trial.config import secondary_config_problems
 from trial.participation import (
     IV_METHODS,
     ParticipationError,
     participation_scores,
     published_participation_table,
 )
+from trial.section_checks import secondary_config_problems
 from trial.staff import staff_analysis_table, staff_outcomes
 from trial.stats import iv
 from trial.stats.iv import (

@@ -1,7 +1,7 @@
 """Rule pool_marginal: standardised measures of binary outcomes pooled over all imputations."""
 
-from trial.analysis import pool_marginal
 from trial.intermediate import read_intermediates
+from trial.pooled_outcomes import pool_marginal
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
