@@ -66,6 +66,7 @@ __all__ = [
     "ClusterLayout",
     "Resampling",
     "ShrinkageFactors",
+    "bootstrap_cluster_counts",
     "bootstrap_weights",
     "cluster_draw_counts",
     "replicate_weights",
@@ -286,6 +287,13 @@ def shrink_two_stage(
     return out[:, 0] if flat else out
 
 
+def _cluster_draws(rng: np.random.Generator, layout: ClusterLayout) -> np.ndarray:
+    """Stage 1: times each cluster is drawn, as many draws within each group as it has."""
+    u = rng.random(layout.n_clusters)
+    picked = layout.group_order[layout.slot_start + (u * layout.slot_size).astype(np.int64)]
+    return np.bincount(picked, minlength=layout.n_clusters)
+
+
 def replicate_weights(
     rng: np.random.Generator, layout: ClusterLayout, resampling: Resampling
 ) -> np.ndarray:
@@ -303,10 +311,7 @@ def replicate_weights(
     numpy.ndarray of int, shape (n,)
         Times each individual enters the replicate.
     """
-    # stage 1: within each group, as many cluster draws as the group has clusters
-    u = rng.random(layout.n_clusters)
-    picked = layout.group_order[layout.slot_start + (u * layout.slot_size).astype(np.int64)]
-    draws = np.bincount(picked, minlength=layout.n_clusters)
+    draws = _cluster_draws(rng, layout)
     if resampling == "cluster":
         return draws[layout.cluster]
     if resampling != "two-stage":
@@ -354,6 +359,29 @@ def bootstrap_weights(
     ]
     if not rows:
         return np.zeros((0, layout.n), dtype=np.int64)
+    return np.vstack(rows)
+
+
+def bootstrap_cluster_counts(
+    layout: ClusterLayout, replicates: Iterable[int], *, seed: int, keys: Sequence[object]
+) -> np.ndarray:
+    """Times each cluster is drawn in the named one-stage (``"cluster"``) replicates.
+
+    The draws of :func:`bootstrap_weights` with ``resampling="cluster"`` (same generators), per
+    cluster rather than per individual: :func:`cluster_draw_counts` of those weights, without
+    forming a replicates x individuals matrix.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (len(replicates), J)
+        Column ``j`` is cluster code ``j`` of the layout.
+    """
+    rows = [
+        _cluster_draws(derive_rng(seed, *keys, r), layout)
+        for r in progress(replicates, "bootstrap draws")
+    ]
+    if not rows:
+        return np.zeros((0, layout.n_clusters), dtype=np.int64)
     return np.vstack(rows)
 
 

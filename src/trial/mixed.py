@@ -14,7 +14,9 @@ Two entry points fit it: :func:`fit_random_intercept_model` takes a labelled des
 (``pandas.DataFrame``) and cluster labels of any hashable type and returns a
 :class:`MixedModelFit` whose pandas views are built on first access;
 :func:`fit_random_intercept_arrays` takes a numpy design, the outcome and integer cluster codes
-and returns the plain-array :class:`MixedModelArrayFit`, for callers that fit many models.
+and returns the plain-array :class:`MixedModelArrayFit`, for callers that fit many models;
+:func:`fit_random_intercept_sums` fits the single random intercept from per-cluster sums
+(:func:`cluster_sums`) with each cluster entering any number of times, for cluster bootstraps.
 
 Fitting uses only per-cluster (and per-subgroup) sufficient statistics: ``X_j'X_j``,
 ``X_j'y_j``, ``y_j'y_j`` and the subgroup column sums of ``X`` and ``y``. Within a cluster,
@@ -94,6 +96,7 @@ from scipy.linalg.lapack import dsyev as _dsyev
 from scipy.linalg.lapack import dtrtri as _dtrtri
 
 __all__ = [
+    "ClusterSums",
     "ContrastResult",
     "FTestResult",
     "MixedModelConvergenceWarning",
@@ -102,8 +105,10 @@ __all__ = [
     "MixedModelFit",
     "MixedModelFitError",
     "MixedModelInputError",
+    "cluster_sums",
     "fit_random_intercept_arrays",
     "fit_random_intercept_model",
+    "fit_random_intercept_sums",
 ]
 
 DF_METHODS = ("kenward-roger", "satterthwaite", "between-within")
@@ -1168,7 +1173,13 @@ def _single_stats(y: np.ndarray, X: np.ndarray, codes: np.ndarray, J: int) -> _S
         order = np.argsort(codes, kind="stable")
         starts = np.concatenate(([0], np.cumsum(nj[:-1]))).astype(np.intp)
         S = np.add.reduceat(W[order], starts, axis=0)
-    G = W.T.dot(W)
+    return _single_from_sums(nj, S, W.T.dot(W), n)
+
+
+def _single_from_sums(nj: np.ndarray, S: np.ndarray, G: np.ndarray, n: int) -> _Single:
+    """Statistics from the cluster sizes, the cluster sums of ``[X y]`` and its Gram matrix."""
+    J, P = S.shape
+    p = P - 1
     PP = P * P
     SSx = np.empty((J + 1, PP + 3))
     SSx[:J, :PP] = (S[:, :, None] * S[:, None, :]).reshape(J, PP)
@@ -1473,7 +1484,20 @@ def _fit_single(
     y: np.ndarray, X: np.ndarray, codes: np.ndarray, J: int, reml: bool, df_method: str
 ) -> tuple[MixedModelArrayFit, str | None]:
     st = _single_stats(y, X, codes, J)
-    n, p = st.n, st.p
+    levels = None
+    if df_method == "between-within":
+        order = np.argsort(codes, kind="stable")
+        cs = codes[order]
+        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
+        levels = _column_levels(X[order], starts, None)
+    return _fit_single_stats(st, reml, df_method, levels)
+
+
+def _fit_single_stats(
+    st: _Single, reml: bool, df_method: str, levels: np.ndarray | None
+) -> tuple[MixedModelArrayFit, str | None]:
+    """Fit from the sufficient statistics; ``levels`` (of the columns) only for between-within."""
+    n, p, J = st.n, st.p, st.J
     rank = _gram_rank(st.G[:p, :p])
     if rank < p:
         raise MixedModelInputError(f"X is rank deficient (rank {rank} < {p} columns)")
@@ -1506,10 +1530,6 @@ def _fit_single(
     icc = ev.gam / (ev.gam + 1.0)
     at_boundary = bool(boundary or math.sqrt(ev.gam) < _SINGULAR_THETA_TOL)
     if df_method == "between-within":
-        order = np.argsort(codes, kind="stable")
-        cs = codes[order]
-        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
-        levels = _column_levels(X[order], starts, None)
         bw = _bw_df(levels, [0, J, n], st.G[:p, :p])
         inf, cov, df = _inference(None, psi, Phi, reml, df_method, bw)
     elif df_method == "kenward-roger":
@@ -2143,6 +2163,14 @@ def fit_random_intercept_arrays(
         The optimum could not be found or verified.
     """
     _check_method(reml, df_method)
+    yv, Xv, (ccode, J), (gcode, _) = _checked_arrays(y, X, clusters, nested)
+    return _fit(yv, Xv, ccode, J, gcode, reml, df_method)
+
+
+def _checked_arrays(
+    y: np.ndarray, X: np.ndarray, clusters: np.ndarray, nested: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, int], tuple[np.ndarray | None, int]]:
+    """Outcome and design as float arrays, dense cluster (and nested) codes with their counts."""
     yv = np.asarray(y, dtype=float)
     Xv = np.asarray(X, dtype=float)
     if yv.ndim != 1:
@@ -2172,8 +2200,121 @@ def fit_random_intercept_arrays(
                 f"{what} must be integer codes (fit_random_intercept_model accepts labels)"
             )
         codes.append(_int_codes(c, what, negative=False))
-    (ccode, J), (gcode, _) = codes
-    return _fit(yv, Xv, ccode, J, gcode, reml, df_method)
+    return yv, Xv, codes[0], codes[1]
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterSums:
+    """Per-cluster sufficient statistics of the model with one random intercept.
+
+    Built by :func:`cluster_sums`; fitted, with each cluster entering any number of times, by
+    :func:`fit_random_intercept_sums`. With ``W = [X y]`` (``P = p + 1`` columns):
+
+    Attributes
+    ----------
+    sizes : numpy.ndarray, shape (J,)
+        Observations per cluster.
+    sums : numpy.ndarray, shape (J, P)
+        Cluster sums of the rows of ``W``.
+    grams : numpy.ndarray, shape (J, P * P)
+        Each cluster's ``W_j'W_j``, flattened.
+    """
+
+    sizes: np.ndarray
+    sums: np.ndarray
+    grams: np.ndarray
+
+
+def cluster_sums(y: np.ndarray, X: np.ndarray, clusters: np.ndarray) -> ClusterSums:
+    """Per-cluster sufficient statistics of a random-intercept model.
+
+    Parameters
+    ----------
+    y, X, clusters
+        As for :func:`fit_random_intercept_arrays` (no nested term); clusters are numbered by
+        their codes in increasing order.
+
+    Returns
+    -------
+    ClusterSums
+    """
+    yv, Xv, (codes, J), _ = _checked_arrays(y, X, clusters, None)
+    n, p = Xv.shape
+    W = np.empty((n, p + 1))
+    W[:, :p] = Xv
+    W[:, p] = yv
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=J).astype(float)
+    bounds = np.concatenate(([0], np.cumsum(sizes))).astype(np.intp)
+    Ws = W[order]
+    sums = np.add.reduceat(Ws, bounds[:-1], axis=0)
+    grams = np.stack([Ws[a:b].T.dot(Ws[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    return ClusterSums(sizes, sums, grams.reshape(J, -1))
+
+
+def fit_random_intercept_sums(
+    sums: ClusterSums,
+    counts: np.ndarray | None = None,
+    *,
+    reml: bool = True,
+    df_method: str = "kenward-roger",
+) -> MixedModelArrayFit:
+    """Fit a random-intercept model from per-cluster sums, each cluster entering ``counts`` times.
+
+    The entry point for a cluster bootstrap: a replicate in which cluster ``j`` is drawn
+    ``counts[j]`` times is fitted from :func:`cluster_sums` of the original data in time
+    proportional to the number of clusters, not of observations. The fit is that of
+    :func:`fit_random_intercept_arrays` on the data with every copy of a drawn cluster as a
+    cluster of its own (equal up to rounding: sums are added in another order).
+
+    Parameters
+    ----------
+    sums : ClusterSums
+    counts : numpy.ndarray of int, shape (J,), optional
+        Times each cluster enters (0 leaves it out). Default: once each.
+    reml : bool, default True
+    df_method : {"kenward-roger", "satterthwaite"}
+        Between-within df need the rows (which columns vary within clusters) and are not
+        available here.
+
+    Returns
+    -------
+    MixedModelArrayFit
+
+    Raises
+    ------
+    MixedModelInputError, MixedModelFitError
+        As :func:`fit_random_intercept_arrays`.
+    """
+    _check_method(reml, df_method)
+    if df_method == "between-within":
+        raise MixedModelInputError(
+            "between-within df need the rows of X; fit with fit_random_intercept_arrays"
+        )
+    J = sums.sizes.size
+    if counts is None:
+        picked = np.arange(J)
+        gram = sums.grams.sum(axis=0)
+    else:
+        c = np.asarray(counts)
+        if c.shape != (J,) or c.dtype.kind not in "iu" or (c < 0).any():
+            raise MixedModelInputError(f"counts must be {J} non-negative integers")
+        picked = np.repeat(np.arange(J), c)
+        gram = c.dot(sums.grams)
+    nj = sums.sizes[picked]
+    n = int(nj.sum())
+    P = sums.sums.shape[1]
+    if picked.size < 2:
+        raise MixedModelInputError(
+            "at least two clusters are needed to estimate a cluster variance"
+        )
+    if n <= P:
+        raise MixedModelInputError(f"too few observations ({n}) for {P - 1} fixed effects")
+    st = _single_from_sums(nj, sums.sums[picked], gram.reshape(P, P), n)
+    fit, warn = _fit_single_stats(st, reml, df_method, None)
+    if warn is not None:
+        warnings.warn(warn, MixedModelConvergenceWarning, stacklevel=2)
+    return fit
 
 
 def fit_random_intercept_model(

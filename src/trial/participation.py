@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
+from trial.bootstrap import ClusterLayout, bootstrap_cluster_counts
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import Section, fmt, p_text
@@ -497,10 +497,7 @@ def iv_bootstrap(
     d = np.asarray(received, float)
     z = np.asarray(instrument, float)
     layout = ClusterLayout.from_labels(clusters, strata)
-    times = cluster_draw_counts(
-        layout,
-        bootstrap_weights(layout, range(replicates), seed=seed, keys=keys, resampling="cluster"),
-    ).astype(float)
+    times = bootstrap_cluster_counts(layout, range(replicates), seed=seed, keys=keys).astype(float)
     code = layout.cluster
     J = layout.n_clusters
 
