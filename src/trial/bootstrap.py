@@ -334,6 +334,7 @@ def bootstrap_weights(
     seed: int,
     keys: Sequence[object],
     resampling: Resampling,
+    dtype: type = np.int64,
 ) -> np.ndarray:
     """Frequency weights of the named replicates, each from its own derived generator.
 
@@ -348,18 +349,19 @@ def bootstrap_weights(
         Names of the bootstrap (e.g. ``("cost_bootstrap", imputation)``); replicate ``r`` uses
         ``derive_seed(seed, *keys, r)``.
     resampling : {"cluster", "two-stage"}
+    dtype : numpy dtype, default int64
+        Of the result: ``float`` for weights that enter a matrix product (as in
+        :func:`weighted_ols_coefficient`) saves converting a replicates x individuals matrix.
 
     Returns
     -------
-    numpy.ndarray of int, shape (len(replicates), n)
+    numpy.ndarray of ``dtype``, shape (len(replicates), n)
     """
-    rows = [
-        replicate_weights(derive_rng(seed, *keys, r), layout, resampling)
-        for r in progress(replicates, "bootstrap draws")
-    ]
-    if not rows:
-        return np.zeros((0, layout.n), dtype=np.int64)
-    return np.vstack(rows)
+    replicates = list(replicates)
+    out = np.empty((len(replicates), layout.n), dtype=dtype)
+    for b, r in enumerate(progress(replicates, "bootstrap draws")):
+        out[b] = replicate_weights(derive_rng(seed, *keys, r), layout, resampling)
+    return out
 
 
 def bootstrap_cluster_counts(

@@ -509,6 +509,7 @@ def bootstrap_costs(
             seed=config["seed"],
             keys=("cost_bootstrap", imputation),
             resampling=resampling,
+            dtype=float,
         )
         estimates = {}
         for name, scale in (("cost", COST), ("effect", effect_scale(config))):
@@ -540,7 +541,8 @@ def bootstrap_costs(
                         baseline_column(scale)
                     ),
                 ] = shrunk[:, 1]
-            estimates[name] = weighted_ols_coefficient(y, X, weights[:, rows], column)
+            used = weights if rows.all() else weights[:, rows]
+            estimates[name] = weighted_ols_coefficient(y, X, used, column)
         frames.append(
             pd.DataFrame({"imputation": imputation, "replicate": list(replicates), **estimates})
         )

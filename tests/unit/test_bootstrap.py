@@ -94,6 +94,13 @@ def test_cluster_counts_are_the_draws_of_the_one_stage_weights():
     np.testing.assert_array_equal(counts, cluster_draw_counts(layout, weights))
     np.testing.assert_array_equal(counts[:, layout.cluster], weights)
     assert bootstrap_cluster_counts(layout, [], seed=3, keys=()).shape == (0, 7)
+    # float weights (for matrix products) are the same draws
+    two = bootstrap_weights(layout, [4, 0], seed=3, keys=("i",), resampling="two-stage")
+    as_float = bootstrap_weights(
+        layout, [4, 0], seed=3, keys=("i",), resampling="two-stage", dtype=float
+    )
+    assert as_float.dtype == np.float64 and two.dtype == np.int64
+    np.testing.assert_array_equal(as_float, two)
 
 
 def test_weights_keep_cluster_and_group_totals():
