@@ -43,6 +43,7 @@ would need the imputation model refitted in every replicate and is not implement
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -169,6 +170,10 @@ def _compare_with_headline(config: Config, costs: pd.DataFrame) -> pd.DataFrame:
     agrees = (shift.abs() <= tolerance["estimate_se"]) & (spread <= tolerance["se_ratio"])
     out["agrees"] = agrees.where(comparable)
     return out
+
+
+#: replicates whose frequency weights are held at once (250 x 50,000 individuals: 100 MB)
+_REPLICATE_BLOCK = 250
 
 
 def _bootstrap_spec(config: Config) -> dict[str, Any]:
@@ -519,16 +524,8 @@ def bootstrap_costs(
         layout = ClusterLayout.from_labels(
             table[design["cluster_id"]], allocation_strata(config, table)
         )
-        weights = bootstrap_weights(
-            layout,
-            numbers,
-            seed=config["seed"],
-            keys=("cost_bootstrap", imputation),
-            resampling=resampling,
-            dtype=float,
-        )
-        estimates = {}
-        for name, scale in (("cost", COST), ("effect", effect_scale(config))):
+        regressions = []
+        for scale in (COST, effect_scale(config)):
             y, X, column = _design(config, table, scale)
             rows = _rows(config, table, scale)
             # the same draws for cost and effect; an effect left undefined by the estimand
@@ -557,11 +554,26 @@ def bootstrap_costs(
                         baseline_column(scale)
                     ),
                 ] = shrunk[:, 1]
-            used = weights if rows.all() else weights[:, rows]
-            estimates[name] = weighted_ols_coefficient(y, X, used, column)
-        frames.append(
-            pd.DataFrame({"imputation": imputation, "replicate": list(numbers), **estimates})
-        )
+            regressions.append((y, X, column, None if rows.all() else rows))
+        # replicates in blocks (numbers r // _REPLICATE_BLOCK alike, whatever the chunking): a
+        # replicates x individuals weight matrix per block bounds the memory
+        for _, group in itertools.groupby(numbers, key=lambda r: r // _REPLICATE_BLOCK):
+            block = list(group)
+            weights = bootstrap_weights(
+                layout,
+                block,
+                seed=config["seed"],
+                keys=("cost_bootstrap", imputation),
+                resampling=resampling,
+                dtype=float,
+            )
+            estimates = {
+                name: weighted_ols_coefficient(
+                    y, X, weights if rows is None else weights[:, rows], column
+                )
+                for name, (y, X, column, rows) in zip(("cost", "effect"), regressions, strict=True)
+            }
+            frames.append(pd.DataFrame({"imputation": imputation, "replicate": block, **estimates}))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -111,11 +111,19 @@ def small(example_config):
     return config, tables, fits, pd.concat(reps, ignore_index=True)
 
 
-def test_chunks_give_the_same_replicates(small):
+def test_chunks_give_the_same_replicates(small, monkeypatch):
     config, tables, _, reps = small
     whole = bootstrap_costs(config, {2: tables[2], 1: tables[1], 3: tables[3]}, range(60))
     ordered = reps.sort_values(["imputation", "replicate"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(whole, ordered)
+    pd.testing.assert_frame_equal(whole, ordered, check_exact=True)
+    # replicates are computed in blocks that bound the memory: any block size, same numbers
+    import trial.costs
+
+    monkeypatch.setattr(trial.costs, "_REPLICATE_BLOCK", 7)
+    blocked = bootstrap_costs(config, {1: tables[1], 3: tables[3]}, {1: range(60), 3: range(5, 60)})
+    kept = (whole["imputation"] == 1) | ((whole["imputation"] == 3) & (whole["replicate"] >= 5))
+    expected = whole[kept].reset_index(drop=True)
+    pd.testing.assert_frame_equal(blocked, expected, check_exact=True)
 
 
 @pytest.mark.parametrize("chunks", [1, 2, 3, 5, 7, 180, 200])
