@@ -66,6 +66,7 @@ __all__ = [
     "ClusterLayout",
     "Resampling",
     "ShrinkageFactors",
+    "bootstrap_cluster_counts",
     "bootstrap_weights",
     "cluster_draw_counts",
     "replicate_weights",
@@ -286,6 +287,13 @@ def shrink_two_stage(
     return out[:, 0] if flat else out
 
 
+def _cluster_draws(rng: np.random.Generator, layout: ClusterLayout) -> np.ndarray:
+    """Stage 1: times each cluster is drawn, as many draws within each group as it has."""
+    u = rng.random(layout.n_clusters)
+    picked = layout.group_order[layout.slot_start + (u * layout.slot_size).astype(np.int64)]
+    return np.bincount(picked, minlength=layout.n_clusters)
+
+
 def replicate_weights(
     rng: np.random.Generator, layout: ClusterLayout, resampling: Resampling
 ) -> np.ndarray:
@@ -303,10 +311,7 @@ def replicate_weights(
     numpy.ndarray of int, shape (n,)
         Times each individual enters the replicate.
     """
-    # stage 1: within each group, as many cluster draws as the group has clusters
-    u = rng.random(layout.n_clusters)
-    picked = layout.group_order[layout.slot_start + (u * layout.slot_size).astype(np.int64)]
-    draws = np.bincount(picked, minlength=layout.n_clusters)
+    draws = _cluster_draws(rng, layout)
     if resampling == "cluster":
         return draws[layout.cluster]
     if resampling != "two-stage":
@@ -329,6 +334,7 @@ def bootstrap_weights(
     seed: int,
     keys: Sequence[object],
     resampling: Resampling,
+    dtype: type = np.int64,
 ) -> np.ndarray:
     """Frequency weights of the named replicates, each from its own derived generator.
 
@@ -343,17 +349,41 @@ def bootstrap_weights(
         Names of the bootstrap (e.g. ``("cost_bootstrap", imputation)``); replicate ``r`` uses
         ``derive_seed(seed, *keys, r)``.
     resampling : {"cluster", "two-stage"}
+    dtype : numpy dtype, default int64
+        Of the result: ``float`` for weights that enter a matrix product (as in
+        :func:`weighted_ols_coefficient`) saves converting a replicates x individuals matrix.
 
     Returns
     -------
-    numpy.ndarray of int, shape (len(replicates), n)
+    numpy.ndarray of ``dtype``, shape (len(replicates), n)
+    """
+    replicates = list(replicates)
+    out = np.empty((len(replicates), layout.n), dtype=dtype)
+    for b, r in enumerate(progress(replicates, "bootstrap draws")):
+        out[b] = replicate_weights(derive_rng(seed, *keys, r), layout, resampling)
+    return out
+
+
+def bootstrap_cluster_counts(
+    layout: ClusterLayout, replicates: Iterable[int], *, seed: int, keys: Sequence[object]
+) -> np.ndarray:
+    """Times each cluster is drawn in the named one-stage (``"cluster"``) replicates.
+
+    The draws of :func:`bootstrap_weights` with ``resampling="cluster"`` (same generators), per
+    cluster rather than per individual: :func:`cluster_draw_counts` of those weights, without
+    forming a replicates x individuals matrix.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (len(replicates), J)
+        Column ``j`` is cluster code ``j`` of the layout.
     """
     rows = [
-        replicate_weights(derive_rng(seed, *keys, r), layout, resampling)
+        _cluster_draws(derive_rng(seed, *keys, r), layout)
         for r in progress(replicates, "bootstrap draws")
     ]
     if not rows:
-        return np.zeros((0, layout.n), dtype=np.int64)
+        return np.zeros((0, layout.n_clusters), dtype=np.int64)
     return np.vstack(rows)
 
 

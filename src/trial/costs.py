@@ -49,6 +49,7 @@ split, with :func:`pool_costs` broken into one function per method, follows them
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -178,20 +179,35 @@ def _compare_with_headline(config: Config, costs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: replicates whose frequency weights are held at once (250 x 50,000 individuals: 100 MB)
+_REPLICATE_BLOCK = 250
+
+
 def _bootstrap_spec(config: Config) -> dict[str, Any]:
     spec = {"replicates": 2000, "chunks": 1, "resampling": "two-stage"}
     spec.update(config["costs"].get("bootstrap", {}))
     return spec
 
 
-def chunk_replicates(config: Config, chunk: int) -> range:
-    """Replicate numbers (0-based) computed by bootstrap chunk ``chunk`` (1-based)."""
+def chunk_replicates(config: Config, chunk: int) -> dict[int, range]:
+    """Replicate numbers (0-based) of each imputation computed by bootstrap chunk ``chunk``.
+
+    The imputations x replicates grid, in imputation then replicate order, is cut into
+    ``costs.bootstrap.chunks`` contiguous runs of (nearly) equal length, one per chunk
+    (1-based), so that a chunk reads only the completed datasets of its own run. Imputations
+    are numbered 1..``imputation.m``; imputations the chunk does not touch are absent.
+    """
     spec = _bootstrap_spec(config)
     total, chunks = int(spec["replicates"]), int(spec["chunks"])
     if not 1 <= chunk <= chunks:
         raise CostConfigError(f"bootstrap chunk {chunk} is outside 1..{chunks}")
-    edges = np.linspace(0, total, chunks + 1).round().astype(int)
-    return range(int(edges[chunk - 1]), int(edges[chunk]))
+    edges = np.linspace(0, total * int(config["imputation"]["m"]), chunks + 1).round()
+    start, stop = int(edges[chunk - 1]), int(edges[chunk])
+    work = {}
+    for imputation in range(start // total + 1, -(-stop // total) + 1):
+        first = (imputation - 1) * total
+        work[imputation] = range(max(start - first, 0), min(stop - first, total))
+    return {imputation: reps for imputation, reps in work.items() if len(reps)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,7 +546,9 @@ def fit_costs(config: Config, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def bootstrap_costs(
-    config: Config, tables: Mapping[int, pd.DataFrame], replicates: Sequence[int] | range
+    config: Config,
+    tables: Mapping[int, pd.DataFrame],
+    replicates: Sequence[int] | range | Mapping[int, Sequence[int] | range],
 ) -> pd.DataFrame:
     """Joint bootstrap replicates of incremental cost and effect for completed data sets.
 
@@ -541,8 +559,9 @@ def bootstrap_costs(
         default) or ``cluster`` (one stage).
     tables : mapping of int to pandas.DataFrame
         Completed data sets by imputation number.
-    replicates : sequence of int
-        Replicate numbers; replicate ``r`` of imputation ``i`` always uses the generator
+    replicates : sequence of int, or mapping of int to sequence of int
+        Replicate numbers, the same for every imputation or by imputation (as from
+        :func:`chunk_replicates`); replicate ``r`` of imputation ``i`` always uses the generator
         ``derive_seed(seed, "cost_bootstrap", i, r)``, so any chunking gives the same numbers.
 
     Returns
@@ -553,20 +572,15 @@ def bootstrap_costs(
     """
     design = config["design"]
     resampling = _bootstrap_spec(config)["resampling"]
-    frames = []
+    columns = ["imputation", "replicate", "cost", "effect"]
+    frames = [pd.DataFrame(columns=columns)] if not tables else []
     for imputation, table in progress(sorted(tables.items()), "cost bootstrap, imputations"):
+        numbers = replicates[imputation] if isinstance(replicates, Mapping) else replicates
         layout = ClusterLayout.from_labels(
             table[design["cluster_id"]], allocation_strata(config, table)
         )
-        weights = bootstrap_weights(
-            layout,
-            replicates,
-            seed=config["seed"],
-            keys=("cost_bootstrap", imputation),
-            resampling=resampling,
-        )
-        estimates = {}
-        for name, scale in (("cost", COST), ("effect", effect_scale(config))):
+        regressions = []
+        for scale in (COST, effect_scale(config)):
             y, X, column = _design(config, table, scale)
             rows = _rows(config, table, scale)
             # the same draws for cost and effect; an effect left undefined by the estimand
@@ -595,10 +609,26 @@ def bootstrap_costs(
                         baseline_column(scale)
                     ),
                 ] = shrunk[:, 1]
-            estimates[name] = weighted_ols_coefficient(y, X, weights[:, rows], column)
-        frames.append(
-            pd.DataFrame({"imputation": imputation, "replicate": list(replicates), **estimates})
-        )
+            regressions.append((y, X, column, None if rows.all() else rows))
+        # replicates in blocks (numbers r // _REPLICATE_BLOCK alike, whatever the chunking): a
+        # replicates x individuals weight matrix per block bounds the memory
+        for _, group in itertools.groupby(numbers, key=lambda r: r // _REPLICATE_BLOCK):
+            block = list(group)
+            weights = bootstrap_weights(
+                layout,
+                block,
+                seed=config["seed"],
+                keys=("cost_bootstrap", imputation),
+                resampling=resampling,
+                dtype=float,
+            )
+            estimates = {
+                name: weighted_ols_coefficient(
+                    y, X, weights if rows is None else weights[:, rows], column
+                )
+                for name, (y, X, column, rows) in zip(("cost", "effect"), regressions, strict=True)
+            }
+            frames.append(pd.DataFrame({"imputation": imputation, "replicate": block, **estimates}))
     return pd.concat(frames, ignore_index=True)
 
 

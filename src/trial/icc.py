@@ -43,8 +43,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
-from trial.mixed import MixedModelError, fit_random_intercept_arrays
+from trial.bootstrap import ClusterLayout, bootstrap_cluster_counts
+from trial.mixed import (
+    MixedModelError,
+    cluster_sums,
+    fit_random_intercept_arrays,
+    fit_random_intercept_sums,
+)
 from trial.reporting import Section
 from trial.vocabulary import (
     Config,
@@ -225,7 +230,8 @@ def icc_bootstrap(
         stratum). Default: ``groups`` (or no stratification without groups).
     X : ndarray, shape (N, p), optional
         Fixed effects: the interval is then of :func:`adjusted_icc`, refitted on every
-        replicate; otherwise of the within-group ANOVA ICC.
+        replicate (from per-cluster sums, :func:`trial.mixed.fit_random_intercept_sums`);
+        otherwise of the within-group ANOVA ICC.
     alpha : float, default 0.05
         1 - confidence level.
 
@@ -241,10 +247,7 @@ def icc_bootstrap(
     # the layout codes clusters in sorted label order; the groups follow the same codes
     group_rows = np.zeros(len(y), int) if groups is None else _codes(groups)[0]
     group = pd.Series(group_rows).groupby(layout.cluster).first().to_numpy()
-    counts = cluster_draw_counts(
-        layout,
-        bootstrap_weights(layout, range(replicates), seed=seed, keys=keys, resampling="cluster"),
-    )
+    counts = bootstrap_cluster_counts(layout, range(replicates), seed=seed, keys=keys)
     k = layout.n_clusters
     if X is None:
         # a cluster drawn t times enters t times: repeat each replicate's clusters by count
@@ -257,15 +260,13 @@ def icc_bootstrap(
             n[picked], s[picked], q[picked], group[picked], int(group.max()) + 1
         )[0]
     else:
-        Xv = np.asarray(X, float)
-        members = np.split(layout.members, layout.member_start[1:])
+        # a replicate is fitted from per-cluster sums, each drawn cluster entering as often as
+        # it was drawn (the fit of the resampled rows, in time independent of their number)
+        sums = cluster_sums(y, np.asarray(X, float), layout.cluster)
         icc = np.full(replicates, np.nan)
         for b, row in enumerate(counts):
-            picked = np.repeat(np.arange(k), row)
-            rows = np.concatenate([members[j] for j in picked])
-            labels = np.repeat(np.arange(len(picked)), layout.sizes[picked])
             try:
-                icc[b] = adjusted_icc(y[rows], Xv[rows], labels)["icc"]
+                icc[b] = fit_random_intercept_sums(sums, row).icc
             except MixedModelError:
                 continue
     ok = icc[np.isfinite(icc)]

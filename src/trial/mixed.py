@@ -6,6 +6,7 @@ it re-exports the public names and the three helpers the other kernels share.
 
 from trial.stats.mixed import (
     DF_METHODS,
+    ClusterSums,
     ContrastResult,
     FTestResult,
     MixedModelArrayFit,
@@ -14,14 +15,17 @@ from trial.stats.mixed import (
     MixedModelFit,
     MixedModelFitError,
     MixedModelInputError,
+    cluster_sums,
     fit_random_intercept_arrays,
     fit_random_intercept_model,
+    fit_random_intercept_sums,
 )
 from trial.stats.mixed.checks import _column_levels, _gram_rank
 from trial.stats.mixed.ddf import _bw_df
 
 __all__ = [
     "DF_METHODS",
+    "ClusterSums",
     "ContrastResult",
     "FTestResult",
     "MixedModelConvergenceWarning",
@@ -33,6 +37,8 @@ __all__ = [
     "_bw_df",
     "_column_levels",
     "_gram_rank",
+    "cluster_sums",
     "fit_random_intercept_arrays",
     "fit_random_intercept_model",
+    "fit_random_intercept_sums",
 ]

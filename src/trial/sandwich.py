@@ -140,7 +140,9 @@ class CR2Covariance:
         """``P[s, t, j, k] = g_js'(I - H)_{jk} g_kt`` for the rows ``s, t`` of ``C``."""
         within = np.einsum("sa,jab,tb->stj", C, self._gram, C)
         h = np.einsum("jab,sb->jas", self._cross, C)  # X_j' g_js
-        between = np.einsum("jas,ab,kbt->stjk", h, self._bread, h)
+        # contracted in two steps: one three-operand einsum loops over J^2 k^2 q^2 terms
+        hb = np.einsum("jas,ab->jsb", h, self._bread)
+        between = np.einsum("jsb,kbt->stjk", hb, h, optimize=True)
         P = -between
         J = self.n_clusters
         P[:, :, np.arange(J), np.arange(J)] += within

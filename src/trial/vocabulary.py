@@ -431,19 +431,22 @@ def _code_column(config: Config, column: str, values: pd.Series) -> pd.DataFrame
     # Coded from the declared codes, compared as text: a code never matches by a reader's guess
     # of its type, and a value that is not a declared code stops here instead of coding as 0.
     levels = [str(level) for level in spec["values"]]
-    codes = values.map(str, na_action="ignore")
-    unknown = sorted(set(codes.dropna()) - set(levels))
+    # each distinct value is turned to text once (not each row: tables have many rows)
+    codes, distinct = pd.factorize(values)  # code -1: missing
+    text = [str(value) for value in distinct]
+    unknown = sorted(set(text) - set(levels))
     if unknown:
         raise ValueError(
             f"column {column!r} holds {unknown[:5]}, which are not among its declared codes "
             f"{levels}: was a table read without the config's types (see "
             "trial.intermediate.read_intermediate)?"
         )
+    # a row per distinct value, and a last row (NaN) that code -1 picks
+    lookup = np.full((len(text) + 1, len(levels) - 1), np.nan)
+    for k, level in enumerate(levels[1:]):
+        lookup[:-1, k] = [t == level for t in text]
     return pd.DataFrame(
-        {
-            f"{column}[{level}]": np.where(values.isna(), np.nan, (codes == level).astype(float))
-            for level in levels[1:]
-        },
+        {f"{column}[{level}]": lookup[codes, k] for k, level in enumerate(levels[1:])},
         index=values.index,
     )
 

@@ -84,6 +84,25 @@ def test_cluster_bootstrap_variance_of_mean_matches_closed_form():
     assert np.var(means, ddof=1) == pytest.approx(expected, rel=0.08)
 
 
+def test_cluster_counts_are_the_draws_of_the_one_stage_weights():
+    from trial.bootstrap import bootstrap_cluster_counts, cluster_draw_counts
+
+    clusters = np.repeat(np.array([5, 2, 9, 7, 3, 8, 1]), [3, 2, 4, 1, 5, 2, 3])
+    layout = ClusterLayout.from_labels(clusters, np.where(clusters < 6, "a", "b"))
+    weights = bootstrap_weights(layout, [4, 0, 11], seed=3, keys=("i", 2), resampling="cluster")
+    counts = bootstrap_cluster_counts(layout, [4, 0, 11], seed=3, keys=("i", 2))
+    np.testing.assert_array_equal(counts, cluster_draw_counts(layout, weights))
+    np.testing.assert_array_equal(counts[:, layout.cluster], weights)
+    assert bootstrap_cluster_counts(layout, [], seed=3, keys=()).shape == (0, 7)
+    # float weights (for matrix products) are the same draws
+    two = bootstrap_weights(layout, [4, 0], seed=3, keys=("i",), resampling="two-stage")
+    as_float = bootstrap_weights(
+        layout, [4, 0], seed=3, keys=("i",), resampling="two-stage", dtype=float
+    )
+    assert as_float.dtype == np.float64 and two.dtype == np.int64
+    np.testing.assert_array_equal(as_float, two)
+
+
 def test_weights_keep_cluster_and_group_totals():
     clusters = np.repeat(np.arange(9), [3, 4, 5, 3, 4, 5, 2, 2, 6])
     groups = np.where(clusters < 4, "a", "b")

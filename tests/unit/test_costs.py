@@ -12,6 +12,7 @@ import pytest
 
 from trial.analysis import build_analysis_table
 from trial.costs import (
+    CostConfigError,
     bootstrap_costs,
     cheers_checklist,
     chunk_replicates,
@@ -98,22 +99,62 @@ def small(example_config):
     import copy
 
     config = copy.deepcopy(example_config)
-    config["costs"]["bootstrap"] = {"replicates": 60, "chunks": 3, "resampling": "two-stage"}
+    config["costs"]["bootstrap"] = {"replicates": 60, "chunks": 4, "resampling": "two-stage"}
+    config["imputation"]["m"] = 3
     analysis_table = build_analysis_table(config)
     tables = {i: completed(analysis_table, i) for i in (1, 2, 3)}
     fits = [fit_costs(config, tables[i]) for i in (1, 2, 3)]
-    reps = pd.concat(
-        [bootstrap_costs(config, tables, chunk_replicates(config, k)) for k in (1, 2, 3)],
-        ignore_index=True,
-    )
-    return config, tables, fits, reps
+    reps = []
+    for k in (1, 2, 3, 4):
+        work = chunk_replicates(config, k)
+        reps.append(bootstrap_costs(config, {i: tables[i] for i in work}, work))
+    return config, tables, fits, pd.concat(reps, ignore_index=True)
 
 
-def test_chunks_give_the_same_replicates(small):
+def test_chunks_give_the_same_replicates(small, monkeypatch):
     config, tables, _, reps = small
     whole = bootstrap_costs(config, {2: tables[2], 1: tables[1], 3: tables[3]}, range(60))
     ordered = reps.sort_values(["imputation", "replicate"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(whole, ordered)
+    pd.testing.assert_frame_equal(whole, ordered, check_exact=True)
+    # replicates are computed in blocks that bound the memory: any block size, same numbers
+    import trial.costs
+
+    monkeypatch.setattr(trial.costs, "_REPLICATE_BLOCK", 7)
+    blocked = bootstrap_costs(config, {1: tables[1], 3: tables[3]}, {1: range(60), 3: range(5, 60)})
+    kept = (whole["imputation"] == 1) | ((whole["imputation"] == 3) & (whole["replicate"] >= 5))
+    expected = whole[kept].reset_index(drop=True)
+    pd.testing.assert_frame_equal(blocked, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 3, 5, 7, 180, 200])
+def test_chunks_cover_the_grid_once_and_read_only_their_imputations(example_config, chunks):
+    import copy
+
+    config = copy.deepcopy(example_config)
+    config["costs"]["bootstrap"] = {"replicates": 60, "chunks": chunks}
+    config["imputation"]["m"] = 3
+    cells = [
+        (i, r)
+        for k in range(1, chunks + 1)
+        for i, reps in chunk_replicates(config, k).items()
+        for r in reps
+    ]
+    assert sorted(cells) == [(i, r) for i in (1, 2, 3) for r in range(60)]  # each cell once
+    # a chunk touches at most the imputations its share of the grid spans
+    touched = [len(chunk_replicates(config, k)) for k in range(1, chunks + 1)]
+    share = math.ceil(180 / chunks)
+    assert max(touched) <= math.ceil(share / 60) + 1
+    if 3 % chunks == 0:  # whole imputations
+        assert touched == [3 // chunks] * chunks
+    with pytest.raises(CostConfigError, match="outside"):
+        chunk_replicates(config, chunks + 1)
+    # a chunk with no replicates (more chunks than cells) makes an empty table
+    empties = [k for k in range(1, chunks + 1) if not chunk_replicates(config, k)]
+    assert bool(empties) == (chunks > 180)
+    if empties:
+        empty = bootstrap_costs(config, {}, chunk_replicates(config, empties[0]))
+        assert list(empty.columns) == ["imputation", "replicate", "cost", "effect"]
+        assert len(empty) == 0
 
 
 def test_pooled_bootstrap_is_rubin_on_bootstrap_variances(small):

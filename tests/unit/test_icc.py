@@ -121,3 +121,33 @@ def test_bootstrap_interval_is_reproducible_and_brackets_a_clear_icc() -> None:
 
     mlo, mhi, m_ok = icc_bootstrap(y, cl, groups=arm, X=X, replicates=100, seed=9, keys=("m",))
     assert m_ok == 100 and mlo < adjusted_icc(y, X, cl)["icc"] < mhi and mlo > 0.1
+
+
+def test_model_bootstrap_interval_equals_refitting_the_resampled_rows() -> None:
+    """The per-cluster-sums refit gives the interval of refitting every replicate's rows."""
+    from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
+    from trial.icc import adjusted_icc
+
+    rng = np.random.default_rng(8)
+    k = 24
+    sizes = rng.integers(4, 12, k)
+    cl = np.repeat(np.arange(k) * 3 + 7, sizes)  # labels that are not codes
+    arm = (np.arange(k) % 2)[np.repeat(np.arange(k), sizes)]
+    x = rng.normal(size=len(cl))
+    y = arm + 0.5 * x + rng.normal(0, 0.5, k)[np.repeat(np.arange(k), sizes)]
+    y += rng.normal(size=len(cl))
+    X = np.column_stack([np.ones(len(y)), arm, x])
+    lo, hi, ok = icc_bootstrap(y, cl, groups=arm, X=X, replicates=60, seed=3, keys=("r",))
+    layout = ClusterLayout.from_labels(cl, arm)
+    counts = cluster_draw_counts(
+        layout, bootstrap_weights(layout, range(60), seed=3, keys=("r",), resampling="cluster")
+    )
+    members = np.split(layout.members, layout.member_start[1:])
+    refits = []
+    for row in counts:
+        picked = np.repeat(np.arange(k), row)
+        rows = np.concatenate([members[j] for j in picked])
+        labels = np.repeat(np.arange(k), layout.sizes[picked])
+        refits.append(adjusted_icc(y[rows], X[rows], labels)["icc"])
+    assert ok == 60
+    np.testing.assert_allclose([lo, hi], np.quantile(refits, [0.025, 0.975]), rtol=1e-10)

@@ -540,6 +540,64 @@ def test_array_entry_point_input_errors() -> None:
         fit_random_intercept_arrays(yv, Xv[:, [0, 2]], np.zeros(len(yv), dtype=int))
 
 
+# -- the per-cluster sums entry point (cluster bootstrap) -----------------------------------------
+
+
+@pytest.mark.parametrize("method", ["kenward-roger", "satterthwaite"])
+def test_sums_entry_point_fits_the_resampled_rows(method: str) -> None:
+    """A replicate fitted from sums equals the fit of its rows, each copy a cluster of its own."""
+    from trial.mixed import cluster_sums, fit_random_intercept_arrays, fit_random_intercept_sums
+
+    y, X, cl = _simulate(seed=41, n_clusters=30)
+    yv, Xv, codes = y.to_numpy(), X.to_numpy(), pd.factorize(cl, sort=True)[0]
+    sums = cluster_sums(yv, Xv, codes)
+    whole = fit_random_intercept_sums(sums, df_method=method)
+    ref = fit_random_intercept_arrays(yv, Xv, codes, df_method=method)
+    rng = np.random.default_rng(5)
+    counts = rng.multinomial(30, np.full(30, 1 / 30))
+    assert (counts == 0).any() and (counts > 1).any()
+    picked = np.repeat(np.arange(30), counts)
+    rows = np.concatenate([np.flatnonzero(codes == j) for j in picked])
+    copies = np.repeat(np.arange(picked.size), np.bincount(codes)[picked])
+    boot = fit_random_intercept_sums(sums, counts, df_method=method)
+    boot_ref = fit_random_intercept_arrays(yv[rows], Xv[rows], copies, df_method=method)
+    for fit, expected in ((whole, ref), (boot, boot_ref)):
+        np.testing.assert_allclose(fit.beta, expected.beta, rtol=1e-10)
+        np.testing.assert_allclose(fit.cov, expected.cov, rtol=1e-10)
+        np.testing.assert_allclose(fit.df, expected.df, rtol=1e-8)
+        np.testing.assert_allclose(
+            fit.variance_components, expected.variance_components, rtol=1e-10
+        )
+        assert fit.loglik == pytest.approx(expected.loglik, rel=1e-12)
+        assert (fit.n_obs, fit.n_clusters) == (expected.n_obs, expected.n_clusters)
+    assert boot.n_clusters == 30 and boot.n_obs == int(np.bincount(codes)[picked].sum())
+
+
+def test_sums_entry_point_input_errors() -> None:
+    from trial.mixed import cluster_sums, fit_random_intercept_sums
+
+    y, X, cl = _simulate(seed=43)
+    yv, Xv, codes = y.to_numpy(), X.to_numpy(), pd.factorize(cl)[0]
+    sums = cluster_sums(yv, Xv, codes)
+    J = sums.sizes.size
+    with pytest.raises(MixedModelInputError, match="between-within"):
+        fit_random_intercept_sums(sums, df_method="between-within")
+    with pytest.raises(MixedModelInputError, match="non-negative integers"):
+        fit_random_intercept_sums(sums, np.full(J, 1.0))
+    with pytest.raises(MixedModelInputError, match="non-negative integers"):
+        fit_random_intercept_sums(sums, np.ones(J - 1, dtype=int))
+    one = np.zeros(J, dtype=int)
+    one[3] = 1
+    with pytest.raises(MixedModelInputError, match="two clusters"):
+        fit_random_intercept_sums(sums, one)
+    # only clusters of one arm drawn: the arm column is then all zeros or all ones
+    arm = X.groupby(codes)["arm"].first().to_numpy()
+    with pytest.raises(MixedModelInputError, match="rank deficient"):
+        fit_random_intercept_sums(sums, (arm == 1).astype(int))
+    with pytest.raises(MixedModelInputError, match="y contains"):
+        cluster_sums(np.where(np.arange(len(yv)) == 4, np.nan, yv), Xv, codes)
+
+
 def test_labelled_results_are_built_once_on_access() -> None:
     y, X, cl = _simulate(seed=37)
     fit = fit_random_intercept_model(y, X, cl)

@@ -68,6 +68,14 @@ def cost_chunks():
     return list(range(1, config["costs"].get("bootstrap", {}).get("chunks", 1) + 1))
 
 
+def cost_chunk_inputs(wildcards):
+    """The completed datasets whose replicates cost bootstrap chunk {chunk} computes."""
+    from trial.costs import chunk_replicates
+
+    work = chunk_replicates(config, int(wildcards.chunk))
+    return [f"{DERIVED}/imputed/{i}.parquet" for i in work]
+
+
 def cost_targets(wildcards=None):
     """The cost stage's result files, when the config has a `costs:` section."""
     if "costs" not in config:

@@ -28,9 +28,10 @@ if "costs" in config:
             "../scripts/describe_costs.py"
 
     rule bootstrap_costs:
-        """Bootstrap replicates of chunk {chunk} of incremental cost and effect, every imputation."""
+        """Bootstrap replicates of chunk {chunk} of incremental cost and effect (a run of the
+        imputations x replicates grid)."""
         input:
-            per_imputation(f"{DERIVED}/imputed/{{i}}.parquet"),
+            cost_chunk_inputs,
         output:
             f"{DERIVED}/costs/bootstrap/{{chunk}}.parquet",
         conda:
@@ -39,7 +40,8 @@ if "costs" in config:
             f"{DERIVED}/logs/bootstrap_costs/{{chunk}}.log",
         params:
             **config_sections(
-                "analysis", "costs", "covariates", "design", "estimands", "seed", "tables",
+                "analysis", "costs", "covariates", "design", "estimands", "imputation", "seed",
+                "tables",
             ),
         threads: 1
         wildcard_constraints:

@@ -40,6 +40,9 @@ for chunk, numbers in imputation_chunks().items():
             "../envs/trial.yaml"
         log:
             f"{DERIVED}/logs/impute_and_fit/{chunk}.log",
+        # the imputation jobs start the longest chain of jobs (pooling waits for all of them):
+        # they go first when they compete for a core with jobs that wait for nothing
+        priority: 10
         params:
             imputations=numbers,
             **config_sections(

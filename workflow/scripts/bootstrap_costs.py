@@ -1,4 +1,4 @@
-"""Rule bootstrap_costs: one chunk of joint bootstrap replicates over every imputation."""
+"""Rule bootstrap_costs: one chunk of joint bootstrap replicates (a run of imputations)."""
 
 import re
 
@@ -13,5 +13,5 @@ tables = {
 }
 replicates = chunk_replicates(snakemake.config, int(snakemake.wildcards.chunk))
 result = bootstrap_costs(snakemake.config, tables, replicates)
-log.info("replicates %s for %d imputations", replicates, len(tables))
+log.info("replicates by imputation: %s", replicates)
 write_intermediate(snakemake.config, result, snakemake.output[0])

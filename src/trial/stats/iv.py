@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
+from trial.bootstrap import ClusterLayout, bootstrap_cluster_counts
 
 __all__ = [
     "METHODS",
@@ -240,7 +240,7 @@ def iv_bootstrap(
 
     Clusters are drawn with replacement within each resampling stratum (arm x randomisation
     stratum, so every replicate keeps the design's numbers of clusters per arm and stratum) by
-    :func:`trial.bootstrap.bootstrap_weights`; replicate ``r`` draws from
+    :func:`trial.bootstrap.bootstrap_cluster_counts`; replicate ``r`` draws from
     ``derive_seed(seed, *keys, r)``. Every replicate refits the whole estimator on the drawn
     clusters: for ``"2sls"`` the two-stage least squares with its covariate coefficients; for
     ``"cluster_level"`` the stage-1 regression (follow-up on ``exog`` without arm), the
@@ -281,10 +281,7 @@ def iv_bootstrap(
     d = np.asarray(received, float)
     z = np.asarray(instrument, float)
     layout = ClusterLayout.from_labels(clusters, strata)
-    times = cluster_draw_counts(
-        layout,
-        bootstrap_weights(layout, range(replicates), seed=seed, keys=keys, resampling="cluster"),
-    ).astype(float)
+    times = bootstrap_cluster_counts(layout, range(replicates), seed=seed, keys=keys).astype(float)
     code = layout.cluster
     J = layout.n_clusters
 

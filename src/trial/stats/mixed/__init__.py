@@ -76,6 +76,9 @@ Modules
 -------
 :mod:`~trial.stats.mixed.fit`
     The two entry points: input checks, then the single or nested fit.
+:mod:`~trial.stats.mixed.sums`
+    One random intercept fitted from per-cluster sums, each cluster entering any number of
+    times (cluster bootstraps).
 :mod:`~trial.stats.mixed.single`
     One random intercept: sufficient statistics of ``[X y]``, criterion, search, fused
     Kenward-Roger.
@@ -101,10 +104,12 @@ from trial.stats.mixed.results import (
     MixedModelFitError,
     MixedModelInputError,
 )
+from trial.stats.mixed.sums import ClusterSums, cluster_sums, fit_random_intercept_sums
 from trial.stats.mixed.view import MixedModelFit
 
 __all__ = [
     "DF_METHODS",
+    "ClusterSums",
     "ContrastResult",
     "FTestResult",
     "MixedModelConvergenceWarning",
@@ -113,6 +118,8 @@ __all__ = [
     "MixedModelFit",
     "MixedModelFitError",
     "MixedModelInputError",
+    "cluster_sums",
     "fit_random_intercept_arrays",
     "fit_random_intercept_model",
+    "fit_random_intercept_sums",
 ]

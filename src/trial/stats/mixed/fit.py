@@ -95,6 +95,14 @@ def fit_random_intercept_arrays(
         The optimum could not be found or verified.
     """
     _check_method(reml, df_method)
+    yv, Xv, (ccode, J), (gcode, _) = _checked_arrays(y, X, clusters, nested)
+    return _fit(yv, Xv, ccode, J, gcode, reml, df_method)
+
+
+def _checked_arrays(
+    y: np.ndarray, X: np.ndarray, clusters: np.ndarray, nested: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, int], tuple[np.ndarray | None, int]]:
+    """Outcome and design as float arrays, dense cluster (and nested) codes with their counts."""
     yv = np.asarray(y, dtype=float)
     Xv = np.asarray(X, dtype=float)
     if yv.ndim != 1:
@@ -124,8 +132,7 @@ def fit_random_intercept_arrays(
                 f"{what} must be integer codes (fit_random_intercept_model accepts labels)"
             )
         codes.append(_int_codes(c, what, negative=False))
-    (ccode, J), (gcode, _) = codes
-    return _fit(yv, Xv, ccode, J, gcode, reml, df_method)
+    return yv, Xv, codes[0], codes[1]
 
 
 def fit_random_intercept_model(

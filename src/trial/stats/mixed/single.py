@@ -82,7 +82,13 @@ def _single_stats(y: np.ndarray, X: np.ndarray, codes: np.ndarray, J: int) -> _S
         order = np.argsort(codes, kind="stable")
         starts = np.concatenate(([0], np.cumsum(nj[:-1]))).astype(np.intp)
         S = np.add.reduceat(W[order], starts, axis=0)
-    G = W.T.dot(W)
+    return _single_from_sums(nj, S, W.T.dot(W), n)
+
+
+def _single_from_sums(nj: np.ndarray, S: np.ndarray, G: np.ndarray, n: int) -> _Single:
+    """Statistics from the cluster sizes, the cluster sums of ``[X y]`` and its Gram matrix."""
+    J, P = S.shape
+    p = P - 1
     PP = P * P
     SSx = np.empty((J + 1, PP + 3))
     SSx[:J, :PP] = (S[:, :, None] * S[:, None, :]).reshape(J, PP)
@@ -387,7 +393,20 @@ def _fit_single(
     y: np.ndarray, X: np.ndarray, codes: np.ndarray, J: int, reml: bool, df_method: str
 ) -> tuple[MixedModelArrayFit, str | None]:
     st = _single_stats(y, X, codes, J)
-    n, p = st.n, st.p
+    levels = None
+    if df_method == "between-within":
+        order = np.argsort(codes, kind="stable")
+        cs = codes[order]
+        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
+        levels = _column_levels(X[order], starts, None)
+    return _fit_single_stats(st, reml, df_method, levels)
+
+
+def _fit_single_stats(
+    st: _Single, reml: bool, df_method: str, levels: np.ndarray | None
+) -> tuple[MixedModelArrayFit, str | None]:
+    """Fit from the sufficient statistics; ``levels`` (of the columns) only for between-within."""
+    n, p, J = st.n, st.p, st.J
     rank = _gram_rank(st.G[:p, :p])
     if rank < p:
         raise MixedModelInputError(f"X is rank deficient (rank {rank} < {p} columns)")
@@ -420,10 +439,6 @@ def _fit_single(
     icc = ev.gam / (ev.gam + 1.0)
     at_boundary = bool(boundary or math.sqrt(ev.gam) < _SINGULAR_THETA_TOL)
     if df_method == "between-within":
-        order = np.argsort(codes, kind="stable")
-        cs = codes[order]
-        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
-        levels = _column_levels(X[order], starts, None)
         bw = _bw_df(levels, [0, J, n], st.G[:p, :p])
         inf, cov, df = _inference(None, psi, Phi, reml, df_method, bw)
     elif df_method == "kenward-roger":
