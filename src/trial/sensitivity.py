@@ -737,7 +737,12 @@ def forest_rows(
     for _, r in (participation if participation is not None else pd.DataFrame()).iterrows():
         if r["method"] in ("mixed_model", "2sls"):  # the cluster-level IV rows are in Table P4
             rows.append(row(groups[r["analysis"]], r["label"], r, sd.get(r["outcome"], math.nan)))
+    measure_of = outcomes.set_index("outcome")["measure"] if "measure" in outcomes else None
     for _, r in (sensitivity if sensitivity is not None else pd.DataFrame()).iterrows():
+        # a binary outcome is drawn on its model's scale (log odds ratio); its cluster-level
+        # risk difference and log risk ratio are in the sensitivity table only
+        if "measure" in r and measure_of is not None and r["measure"] != measure_of[r["outcome"]]:
+            continue
         rows.append(
             row(
                 "Sensitivity: primary outcome",
@@ -811,18 +816,21 @@ def sensitivity_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     outcomes = pd.read_csv(inputs["outcomes"])
     scale = primary_outcome(config)
     primary = outcomes.set_index("outcome").loc[scale]
-    delta = pd.read_csv(inputs["delta_adjustment"])
+    # a binomial primary outcome has no delta adjustment (the config refuses it)
+    with_delta = bool(inputs.get("delta_adjustment"))
+    delta = pd.read_csv(inputs["delta_adjustment"]) if with_delta else None
+    figures = {"forest_all": embed_png(inputs["forest_all_figure"])}
+    if with_delta:
+        figures["tipping"] = embed_png(inputs["tipping_figure"])
     context = {
         "primary": primary.to_dict(),
         "rows": pd.read_csv(inputs["sensitivity"]).to_dict("records"),
         "perm": json.loads(Path(inputs["rerandomisation"]).read_text(encoding="utf-8")),
-        "delta": delta.to_dict("records"),
-        "tipping": tipping_points(delta).to_dict("records"),
+        "delta": delta.to_dict("records") if with_delta else [],
+        "tipping": tipping_points(delta).to_dict("records") if with_delta else [],
         "label": config["scales"][scale]["label"],
-        "figures": {
-            "tipping": embed_png(inputs["tipping_figure"]),
-            "forest_all": embed_png(inputs["forest_all_figure"]),
-        },
+        "family": outcome_family(config, scale),
+        "figures": figures,
         "baseline_of": baseline_column(scale),
     }
     return Section(
