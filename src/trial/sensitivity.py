@@ -29,6 +29,20 @@
   tipping point is the delta at which a confidence limit crosses zero (linear interpolation on the
   grid).
 
+A **binary** (binomial) primary outcome has the same analyses where they can be made honestly:
+complete case and unadjusted by the configured GLMM or GEE (log odds ratio); the cluster-level
+analysis by the two-stage residual method for proportions
+(:func:`~trial.stats.cluster_level.cluster_level_binary` through :func:`cluster_risk_residuals`:
+stage 1 a logistic regression without arm, the risk difference from the difference residuals and
+the log risk ratio from the log ratio residuals, each with the t test on ``G - 2`` df less the
+cluster-level stage-1 parameters); and the re-randomisation test with the cluster-level risk
+difference as its statistic. That statistic, rather than a GLMM log odds ratio, because stage 1
+has no arm: every allocation's statistic is a difference of means of the same cluster residuals,
+so the null distribution is enumerated or sampled at the cost of sums, with no model refitted per
+allocation (a refit GLMM, tens of thousands of times, would test the same sharp null at great
+cost). There is no delta adjustment of a binary outcome: flipping imputed 0/1 values is not a
+shift on the log-odds scale, which would need an offset in the imputation draw itself.
+
 Pooled rows use Rubin's rules with Barnard-Rubin df, the complete-data df being the model's
 small-sample df (mixed model) or ``G - S - A + 1`` (cluster-level analysis).
 
