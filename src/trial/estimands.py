@@ -365,7 +365,7 @@ def methods_paragraphs(config: Config) -> list[dict[str, str]]:
         f"missing at random given the imputation model (follow-up status other than "
         f"'{design['followup_completed']}' and the events above)"
     )
-    if "sensitivity" in config:
+    if "delta" in config.get("sensitivity", {}):
         other += (
             "; the delta-adjustment sensitivity analysis shows how far the primary result "
             "depends on that assumption"

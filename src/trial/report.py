@@ -753,7 +753,6 @@ SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("baseline", _baseline_section, ("baseline", "primary_figure")),
     ("outcomes", _outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
     ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
-                                          "delta_adjustment", "tipping_figure",
                                           "forest_all_figure")),
     ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
                                          "imputed_vs_observed", "trace_figure", "imputed_figure",

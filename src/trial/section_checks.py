@@ -80,7 +80,8 @@ def outcome_family_problems(config: Config) -> list[str]:
     A binomial outcome must be scored 0/1 (one item whose range is ``[0, 1]``) and a poisson
     outcome a count (one item, a whole-number range from 0 up); the link, when given, must be
     the family's canonical link; ``measures`` belong to binomial outcomes. Sections whose
-    analyses fit linear models only cannot take a non-gaussian primary outcome.
+    analyses fit linear models only cannot take a non-gaussian primary outcome; the sensitivity
+    section takes a binomial one, without ``delta``.
 
     Parameters
     ----------
@@ -131,8 +132,12 @@ def outcome_family_problems(config: Config) -> list[str]:
     primary = [o["scale"] for o in config["analysis"]["outcomes"] if o["role"] == "primary"]
     # which outcomes each section models linearly: participation every outcome, the others the
     # primary (costs: its effect scale)
+    binomial = [
+        o["scale"] for o in config["analysis"]["outcomes"] if o.get("family") == "binomial"
+    ]
     modelled = {
-        "sensitivity": primary,
+        # a binomial primary outcome has GLMM/GEE and cluster-level sensitivity analyses
+        "sensitivity": [s for s in primary if s not in binomial],
         "simulation": primary,
         "participation": [o["scale"] for o in config["analysis"]["outcomes"]],
         "costs": [config.get("costs", {}).get("effect", *primary[:1])] if primary else [],
@@ -141,6 +146,13 @@ def outcome_family_problems(config: Config) -> list[str]:
         problems.append(
             f"imputation/engine: the forest engine imputes binomial and poisson outcomes "
             f"{non_gaussian} as continuous; use the multilevel engine"
+        )
+    if "delta" in config.get("sensitivity", {}) and any(s in non_gaussian for s in primary):
+        problems.append(
+            "sensitivity/delta: delta adjustment shifts imputed values in outcome units, and the "
+            f"primary outcome {primary[0]!r} is binomial or poisson (a delta on the log-odds "
+            "scale would need an offset in the imputation draw, which is not implemented); "
+            "remove sensitivity/delta"
         )
     for section in LINEAR_ONLY_SECTIONS:
         linear = [s for s in modelled[section] if s in non_gaussian]

@@ -29,6 +29,20 @@
   tipping point is the delta at which a confidence limit crosses zero (linear interpolation on the
   grid).
 
+A **binary** (binomial) primary outcome has the same analyses where they can be made honestly:
+complete case and unadjusted by the configured GLMM or GEE (log odds ratio); the cluster-level
+analysis by the two-stage residual method for proportions
+(:func:`~trial.stats.cluster_level.cluster_level_binary` through :func:`cluster_risk_residuals`:
+stage 1 a logistic regression without arm, the risk difference from the difference residuals and
+the log risk ratio from the log ratio residuals, each with the t test on ``G - 2`` df less the
+cluster-level stage-1 parameters); and the re-randomisation test with the cluster-level risk
+difference as its statistic. That statistic, rather than a GLMM log odds ratio, because stage 1
+has no arm: every allocation's statistic is a difference of means of the same cluster residuals,
+so the null distribution is enumerated or sampled at the cost of sums, with no model refitted per
+allocation (a refit GLMM, tens of thousands of times, would test the same sharp null at great
+cost). There is no delta adjustment of a binary outcome: flipping imputed 0/1 values is not a
+shift on the log-odds scale, which would need an offset in the imputation draw itself.
+
 Pooled rows use Rubin's rules with Barnard-Rubin df, the complete-data df being the model's
 small-sample df (mixed model) or ``G - S - A + 1`` (cluster-level analysis).
 
@@ -51,6 +65,7 @@ import pandas as pd
 from scipy import stats
 
 from trial.estimands import score_defined
+from trial.glm_outcomes import MODEL_MEASURES, fit_outcome_model
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import (
@@ -63,6 +78,7 @@ from trial.reporting import (
     standardised_by,
 )
 from trial.seeding import derive_rng
+from trial.stats.cluster_level import ClusterLevelAnalysis, cluster_level_binary
 from trial.stats.permutation import PermutationResult, stratified_permutation_test
 from trial.stats.two_stage import ClusterLevelFit, cluster_level_fit, two_stage_df
 from trial.vocabulary import (
@@ -74,6 +90,7 @@ from trial.vocabulary import (
     contrast_sign,
     design_matrix,
     followup_column,
+    outcome_family,
     primary_outcome,
     single_treatment_arm,
     stratum_labels,
@@ -86,6 +103,7 @@ __all__ = [
     "PermutationResult",
     "cluster_level_fit",
     "cluster_mean_residuals",
+    "cluster_risk_residuals",
     "delta_adjustment",
     "forest_plot_all",
     "forest_rows",
@@ -128,18 +146,27 @@ class ArmEffectFit:
 
 
 def _mixed_fit(
-    config: Config, table: pd.DataFrame, X: pd.DataFrame, y: pd.Series
+    config: Config,
+    table: pd.DataFrame,
+    X: pd.DataFrame,
+    y: pd.Series,
+    family: str = "gaussian",
 ) -> ArmEffectFit:
+    """The arm effect of the primary analysis model of ``family`` on the rows of ``table``
+    where ``y`` and ``X`` are observed: the linear mixed model for a gaussian outcome, the
+    configured GLMM or GEE (:func:`~trial.glm_outcomes.fit_outcome_model`, log-odds or log-rate
+    scale) otherwise."""
     used = y.notna() & X.notna().all(axis=1)
     cid = config["design"]["cluster_id"]
-    df_method = config["analysis"]["df_method"]
-    fit = fit_random_intercept_model(
-        y[used].to_numpy(float),
-        X[used],
-        table.loc[used, cid].to_numpy(),
-        reml=True,
-        df_method=df_method,
-    )
+    clusters = table.loc[used, cid].to_numpy()
+    if family == "gaussian":
+        df_method = config["analysis"]["df_method"]
+        fit = fit_random_intercept_model(
+            y[used].to_numpy(float), X[used], clusters, reml=True, df_method=df_method
+        )
+    else:
+        outcome_fit = fit_outcome_model(config, y[used], X[used], clusters, family)
+        fit, df_method = outcome_fit.fit, outcome_fit.df_method
     term = arm_term(config)
     return ArmEffectFit(
         estimate=float(fit.params[term]),
@@ -204,6 +231,50 @@ def cluster_mean_residuals(config: Config, table: pd.DataFrame, scale: str) -> C
     return ClusterResiduals(out, level)
 
 
+def cluster_risk_residuals(
+    config: Config, table: pd.DataFrame, scale: str
+) -> tuple[ClusterResiduals, ClusterLevelAnalysis]:
+    """The two-stage analysis of a binary outcome
+    (:func:`~trial.stats.cluster_level.cluster_level_binary`) with the analysis model's terms
+    other than intercept and arm as stage-1 covariates, on the rows where all are observed.
+
+    Returns
+    -------
+    residuals : ClusterResiduals
+        Per cluster the **difference residual** ``(d_j - e_j) / n_j`` as ``residual`` (observed
+        minus expected events over the cluster size, the expected events from a logistic
+        regression without arm), with ``n``, ``treated`` and ``stratum`` as in
+        :func:`cluster_mean_residuals`.
+    analysis : trial.stats.cluster_level.ClusterLevelAnalysis
+        The risk difference and risk ratio with their t intervals.
+    """
+    design = config["design"]
+    cid = design["cluster_id"]
+    X = design_matrix(config, table, scale).drop(columns=["(Intercept)", arm_term(config)])
+    y = table[followup_column(scale)].astype(float)
+    used = (y.notna() & X.notna().all(axis=1)).to_numpy()
+    rows = table.loc[used]
+    analysis = cluster_level_binary(
+        y[used],
+        rows[TREATMENT],
+        rows[cid],
+        covariates=X[used] if X.shape[1] else None,
+        alpha=config["analysis"]["alpha"],
+    )
+    s = analysis.summaries
+    frame = pd.DataFrame(
+        {
+            "residual": s.difference_residual,
+            "n": s.size.astype(int),
+            "treated": s.treated.astype(int),
+        },
+        index=pd.Index(s.clusters, name=cid),
+    )
+    strata = stratum_labels(config, rows.groupby(cid)[design["strata"]].first())
+    frame["stratum"] = strata.reindex(frame.index).to_numpy()
+    return ClusterResiduals(frame, analysis.n_cluster_level_covariates + 1), analysis
+
+
 def _pooled_row(
     name: str, description: str, fits: Sequence[ArmEffectFit], sign: float, alpha: float
 ) -> dict[str, Any]:
@@ -261,9 +332,16 @@ def sensitivity_analyses(
     scale, sign, direction = _primary(config)
     alpha = config["analysis"]["alpha"]
     y_col = followup_column(scale)
+    family = outcome_family(config, scale)
+    if family not in ("gaussian", "binomial"):
+        raise ValueError(
+            f"sensitivity analyses of a {family} primary outcome are not available "
+            "(gaussian and binomial only)"
+        )
+    model = "Mixed model" if family == "gaussian" else _glm_name(config)
     rows = []
     X = design_matrix(config, observed, scale)
-    cc = _mixed_fit(config, observed, X, observed[y_col].astype(float))
+    cc = _mixed_fit(config, observed, X, observed[y_col].astype(float), family)
     rows.append(
         _pooled_row(
             "complete_case",
@@ -276,16 +354,24 @@ def sensitivity_analyses(
     unadjusted = []
     for table in completed:
         Xu = design_matrix(config, table, scale)[["(Intercept)", arm_term(config)]]
-        unadjusted.append(_mixed_fit(config, table, Xu, table[y_col].astype(float)))
+        unadjusted.append(_mixed_fit(config, table, Xu, table[y_col].astype(float), family))
     rows.append(
         _pooled_row(
             "unadjusted",
-            "Mixed model with arm only (no baseline, strata or covariates), imputed",
+            f"{model} with arm only (no baseline, strata or covariates), imputed",
             unadjusted,
             sign,
             alpha,
         )
     )
+    if family == "binomial":
+        for row in rows:
+            row["measure"] = MODEL_MEASURES[family]
+        rows += _cluster_level_binary_rows(config, completed, scale, sign, alpha)
+        out = pd.DataFrame(rows)
+        out.insert(2, "outcome", scale)
+        out.insert(3, "contrast", contrast_label(config, direction))
+        return out[[*out.columns[:4], "measure", *out.columns[4:-1]]]
     for weighted in (False, True):
         fits = []
         for table in completed:
@@ -329,6 +415,62 @@ def sensitivity_analyses(
     return out
 
 
+def _glm_name(config: Config) -> str:
+    return "GEE" if config["analysis"]["non_gaussian"]["method"] == "gee" else "GLMM"
+
+
+def _cluster_level_binary_rows(
+    config: Config, completed: Sequence[pd.DataFrame], scale: str, sign: float, alpha: float
+) -> list[dict[str, Any]]:
+    """The two-stage cluster-level risk difference and log risk ratio of a binary primary
+    outcome (:func:`cluster_risk_residuals`), each pooled over the completed datasets."""
+    per_measure: dict[str, list[ArmEffectFit]] = {"difference": [], "ratio": []}
+    for table in completed:
+        residuals, analysis = cluster_risk_residuals(config, table, scale)
+        n = int(residuals.clusters["n"].sum())
+        for key, effect in (("difference", analysis.difference), ("ratio", analysis.ratio)):
+            per_measure[key].append(
+                ArmEffectFit(
+                    # the ratio is compared on the log scale, where its t interval is made
+                    estimate=effect.estimate if key == "difference" else math.log(effect.estimate),
+                    variance=effect.se**2,
+                    df=effect.df,
+                    df_method="clusters - 2 - cluster-level stage-1 parameters",
+                    n_individuals=n,
+                    n_clusters=len(residuals.clusters),
+                )
+            )
+    stage = (
+        "Two-stage cluster-level analysis: logistic regression of follow-up on baseline, strata "
+        "and covariates without arm, observed and expected events per cluster, "
+    )
+    return [
+        {
+            **_pooled_row(
+                "cluster_level_risk_difference",
+                stage + "mean difference residual (observed - expected) / size compared between "
+                "arms (unweighted t test), imputed",
+                per_measure["difference"],
+                sign,
+                alpha,
+            ),
+            "measure": "risk difference",
+        },
+        {
+            **_pooled_row(
+                "cluster_level_risk_ratio",
+                stage + "mean log ratio residual log(observed / expected) compared between arms "
+                "(unweighted t test; 0.5 added to every cluster's events when one has none), "
+                "imputed",
+                per_measure["ratio"],
+                sign,
+                alpha,
+            ),
+            "measure": "log risk ratio",
+        },
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Re-randomisation test
 # ---------------------------------------------------------------------------------------------
@@ -358,7 +500,20 @@ def rerandomisation_test(
     """
     design = config["design"]
     scale, sign, direction = _primary(config)
-    clusters = cluster_mean_residuals(config, observed, scale).clusters
+    if outcome_family(config, scale) == "binomial":
+        clusters = cluster_risk_residuals(config, observed, scale)[0].clusters
+        statistic = (
+            "Difference between arms in the mean over clusters of the difference residual "
+            "(observed minus expected events over cluster size, the expected events from a "
+            "logistic regression of follow-up on baseline, strata and covariates, without arm): "
+            "the cluster-level risk difference"
+        )
+    else:
+        clusters = cluster_mean_residuals(config, observed, scale).clusters
+        statistic = (
+            "Difference between arms in the mean over clusters of the cluster-mean residual "
+            "(follow-up regressed on baseline, strata and covariates, without arm)"
+        )
     spec = config["sensitivity"]
     result = stratified_permutation_test(
         clusters["residual"].to_numpy(),
@@ -387,9 +542,8 @@ def rerandomisation_test(
             for (stratum, t), n in layout.items()
         },
         "description": (
-            "Difference between arms in the mean over clusters of the cluster-mean residual "
-            "(follow-up regressed on baseline, strata and covariates, without arm) on the "
-            "observed data; allocations keep the number of treatment clusters in each stratum. "
+            f"{statistic} on the observed data; allocations keep the number of treatment "
+            "clusters in each stratum. "
             "Null hypothesis: allocation changes no individual's follow-up value nor whether it "
             "is observed."
         ),
@@ -427,6 +581,14 @@ def delta_adjustment(
     """
     design = config["design"]
     scale, sign, direction = _primary(config)
+    family = outcome_family(config, scale)
+    if family != "gaussian":
+        # shifting imputed 0/1 values is not a delta on the log-odds scale: that needs an offset
+        # in the imputation draw itself
+        raise ValueError(
+            f"delta adjustment of a {family} primary outcome is not available: it shifts "
+            "imputed values in outcome units, which only a gaussian outcome has"
+        )
     alpha = config["analysis"]["alpha"]
     y_col = followup_column(scale)
     # imputed values (a score that the estimand leaves undefined stays missing: not shifted)
@@ -595,7 +757,12 @@ def forest_rows(
     for _, r in (participation if participation is not None else pd.DataFrame()).iterrows():
         if r["method"] in ("mixed_model", "2sls"):  # the cluster-level IV rows are in Table P4
             rows.append(row(groups[r["analysis"]], r["label"], r, sd.get(r["outcome"], math.nan)))
+    measure_of = outcomes.set_index("outcome")["measure"] if "measure" in outcomes else None
     for _, r in (sensitivity if sensitivity is not None else pd.DataFrame()).iterrows():
+        # a binary outcome is drawn on its model's scale (log odds ratio); its cluster-level
+        # risk difference and log risk ratio are in the sensitivity table only
+        if "measure" in r and measure_of is not None and r["measure"] != measure_of[r["outcome"]]:
+            continue
         rows.append(
             row(
                 "Sensitivity: primary outcome",
@@ -672,18 +839,21 @@ def sensitivity_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     outcomes = pd.read_csv(inputs["outcomes"])
     scale = primary_outcome(config)
     primary = outcomes.set_index("outcome").loc[scale]
-    delta = pd.read_csv(inputs["delta_adjustment"])
+    # a binomial primary outcome has no delta adjustment (the config refuses it)
+    with_delta = bool(inputs.get("delta_adjustment"))
+    delta = pd.read_csv(inputs["delta_adjustment"]) if with_delta else None
+    figures = {"forest_all": embed_png(inputs["forest_all_figure"])}
+    if with_delta:
+        figures["tipping"] = embed_png(inputs["tipping_figure"])
     context = {
         "primary": primary.to_dict(),
         "rows": pd.read_csv(inputs["sensitivity"]).to_dict("records"),
         "perm": json.loads(Path(inputs["rerandomisation"]).read_text(encoding="utf-8")),
-        "delta": delta.to_dict("records"),
-        "tipping": tipping_points(delta).to_dict("records"),
+        "delta": delta.to_dict("records") if with_delta else [],
+        "tipping": tipping_points(delta).to_dict("records") if with_delta else [],
         "label": config["scales"][scale]["label"],
-        "figures": {
-            "tipping": embed_png(inputs["tipping_figure"]),
-            "forest_all": embed_png(inputs["forest_all_figure"]),
-        },
+        "family": outcome_family(config, scale),
+        "figures": figures,
         "baseline_of": baseline_column(scale),
     }
     return Section(

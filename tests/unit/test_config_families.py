@@ -120,7 +120,7 @@ def test_linear_only_sections_refuse_a_binomial_primary(config):
     validate_config(copy.deepcopy(config))  # gaussian: accepted
     config["analysis"]["outcomes"][-1]["family"] = "binomial"
     problems = _problems(config)
-    for section in ("sensitivity", "participation", "costs"):
+    for section in ("participation", "costs"):
         assert any(
             p.startswith(
                 f"{section}: its analyses fit linear models, and outcome(s) "
@@ -128,3 +128,14 @@ def test_linear_only_sections_refuse_a_binomial_primary(config):
             )
             for p in problems
         ), (section, problems)
+    # a binomial primary outcome has sensitivity analyses of its own, but no delta adjustment
+    assert not any(p.startswith("sensitivity: ") for p in problems), problems
+    assert any(p.startswith("sensitivity/delta: delta adjustment") for p in problems), problems
+    del config["sensitivity"]["delta"]
+    assert not any(p.startswith("sensitivity") for p in _problems(config))
+    config["analysis"]["outcomes"][-1]["family"] = "poisson"
+    config["scales"]["remission"]["item_range"] = [0, 5]
+    assert any(
+        p.startswith("sensitivity: its analyses fit linear models, and outcome(s) ['remission']")
+        for p in _problems(config)
+    )

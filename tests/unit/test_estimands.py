@@ -136,3 +136,11 @@ def test_without_estimands_nothing_is_excluded_and_the_text_says_mar(config):
     assert score_defined(plain, table).all()
     paragraphs = methods_paragraphs(plain)
     assert len(paragraphs) == 1 and "missing at random" in paragraphs[0]["text"]
+
+
+def test_the_text_cites_the_delta_adjustment_only_when_it_is_run(config):
+    assert "delta-adjustment" in methods_paragraphs(config)[-1]["text"]
+    without = copy.deepcopy(config)
+    del without["sensitivity"]["delta"]
+    validate_config(without)  # delta is optional
+    assert "delta-adjustment" not in methods_paragraphs(without)[-1]["text"]

@@ -72,3 +72,28 @@ def test_outcome_rows_name_the_model_scale_and_df(run):
     assert binary["ratio"] == pytest.approx(math.exp(binary["estimate"]))
     assert count["estimate"] < 0  # fewer consultations with the review, as generated
     assert binary["n_individuals"] == 1020 and binary["n_clusters"] == 34
+
+
+def test_sensitivity_runs_for_the_binary_primary_without_delta(run):
+    config, folder = run
+    tables = folder / "reports" / "tables"
+    sensitivity = pd.read_csv(tables / "sensitivity.csv").set_index("analysis")
+    assert list(sensitivity["measure"]) == [
+        "log odds ratio",
+        "log odds ratio",
+        "risk difference",
+        "log risk ratio",
+    ]
+    assert (sensitivity["n_clusters"] == 34).all()
+    observed = sensitivity.loc["complete_case", "n_individuals"]
+    assert observed < sensitivity.loc["unadjusted", "n_individuals"] == 1020
+    # the cluster-level t test: 34 practices - 2 - 1 (region) df per completed dataset
+    assert sensitivity.loc["cluster_level_risk_difference", "df"] < 31
+    test = json.loads((tables / "rerandomisation.json").read_text())
+    assert test["n_individuals"] == observed and test["method"] == "monte_carlo"
+    assert "risk difference" in test["description"]
+    assert not (tables / "delta_adjustment.csv").exists()
+    assert not (folder / "reports" / "figures" / "tipping_point.png").exists()
+    html = next((folder / "reports").glob("*.html")).read_text()
+    assert "Table S1. Sensitivity analyses" in html and "Table S2." not in html
+    assert "not available for a binary primary outcome" in html

@@ -96,6 +96,7 @@ def cost_targets(wildcards=None):
 HAS_PARTICIPATION = "participation" in config
 HAS_STAFF_OUTCOMES = bool(config.get("staff", {}).get("outcomes"))
 HAS_SENSITIVITY = "sensitivity" in config
+HAS_DELTA = "delta" in config.get("sensitivity", {})
 HAS_ICC = "icc" in config
 
 
@@ -159,9 +160,12 @@ def secondary_targets(wildcards=None):
         targets += [
             f"{REPORTS}/tables/sensitivity.csv",
             f"{REPORTS}/tables/rerandomisation.json",
+            f"{REPORTS}/figures/forest_all.png",
+        ]
+    if HAS_DELTA:
+        targets += [
             f"{REPORTS}/tables/delta_adjustment.csv",
             f"{REPORTS}/figures/tipping_point.png",
-            f"{REPORTS}/figures/forest_all.png",
         ]
     if HAS_ICC:
         targets += [f"{REPORTS}/tables/icc.csv", f"{REPORTS}/tables/icc.json"]

@@ -146,13 +146,30 @@ rule delta_adjustment:
         "../scripts/delta_adjustment.py"
 
 
-rule secondary_figures:
-    """Tipping-point plot and the forest plot of all estimates."""
+rule tipping_point_figure:
+    """Tipping-point plot of the delta adjustment."""
     input:
-        unpack(forest_all_inputs),
         delta=f"{REPORTS}/tables/delta_adjustment.csv",
     output:
-        tipping=f"{REPORTS}/figures/tipping_point.png",
+        f"{REPORTS}/figures/tipping_point.png",
+    conda:
+        "../envs/trial.yaml"
+    log:
+        f"{DERIVED}/logs/tipping_point_figure.log",
+    params:
+        **config_sections("design", "figures", "scales", "sensitivity"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/tipping_point_figure.py"
+
+
+rule secondary_figures:
+    """The forest plot of all estimates."""
+    input:
+        unpack(forest_all_inputs),
+    output:
         forest=f"{REPORTS}/figures/forest_all.png",
         tipping_vector=multiext(f"{REPORTS}/figures/tipping_point", ".svg", ".pdf"),
         forest_vector=multiext(f"{REPORTS}/figures/forest_all", ".svg", ".pdf"),
@@ -203,9 +220,12 @@ if HAS_SENSITIVITY:
     REPORT_INPUTS.update(
         sensitivity=f"{REPORTS}/tables/sensitivity.csv",
         rerandomisation=f"{REPORTS}/tables/rerandomisation.json",
+        forest_all_figure=f"{REPORTS}/figures/forest_all.png",
+    )
+if HAS_DELTA:
+    REPORT_INPUTS.update(
         delta_adjustment=f"{REPORTS}/tables/delta_adjustment.csv",
         tipping_figure=f"{REPORTS}/figures/tipping_point.png",
-        forest_all_figure=f"{REPORTS}/figures/forest_all.png",
     )
 if HAS_ICC:
     REPORT_INPUTS.update(icc=f"{REPORTS}/tables/icc.csv")

@@ -1,14 +1,13 @@
-"""Rule secondary_figures: tipping-point plot and the forest plot of all estimates."""
+"""Rule secondary_figures: the forest plot of all estimates."""
 
 import pandas as pd
 
 from trial.reporting import figure_dpi
 from trial.runlog import start_log
-from trial.sensitivity import forest_plot_all, forest_rows, tipping_point_plot
+from trial.sensitivity import forest_plot_all, forest_rows
 
 log = start_log(snakemake.log[0], snakemake.rule)
 inputs = snakemake.input
-tipping_point_plot(snakemake.config, pd.read_csv(inputs.delta), snakemake.output.tipping)
 rows = forest_rows(
     snakemake.config,
     pd.read_csv(inputs.outcomes),

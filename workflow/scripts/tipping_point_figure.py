@@ -1,0 +1,10 @@
+"""Rule tipping_point_figure: pooled primary estimate against the delta-adjustment shift."""
+
+import pandas as pd
+
+from trial.runlog import start_log
+from trial.sensitivity import tipping_point_plot
+
+log = start_log(snakemake.log[0], snakemake.rule)
+tipping_point_plot(snakemake.config, pd.read_csv(snakemake.input.delta), snakemake.output[0])
+log.info("tipping-point figure written")
