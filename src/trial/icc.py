@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,10 @@ from trial.vocabulary import (
 )
 
 __all__ = [
+    "AdjustedICC",
+    "AnovaICC",
+    "ClusterSizes",
+    "DesignEffects",
     "ESTIMATORS",
     "adjusted_icc",
     "anova_icc",
@@ -107,13 +112,79 @@ def _anova_icc_from_sums(
     return icc, msb, msw, n0
 
 
+class _Row:
+    """A result whose fields are columns of a table row."""
+
+    def as_row(self) -> dict[str, Any]:
+        """The fields as a ``dict`` (column name -> value)."""
+        return asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
+
+
+@dataclass(frozen=True)
+class AnovaICC(_Row):
+    """One-way ANOVA ICC within groups with Searle's interval (:func:`anova_icc`).
+
+    The estimate and limits may be negative (less variation between clusters than expected by
+    chance); they are not truncated. ``msb``, ``msw``: mean squares between and within
+    clusters; ``F = msb / msw``; ``n0`` the effective cluster size; ``k`` clusters, ``A``
+    groups, ``N`` individuals.
+    """
+
+    icc: float
+    ci_low: float
+    ci_high: float
+    msb: float
+    msw: float
+    F: float
+    n0: float
+    k: int
+    A: int
+    N: int
+
+
+@dataclass(frozen=True)
+class AdjustedICC(_Row):
+    """ICC of a random-intercept model (:func:`adjusted_icc`); ``at_boundary``: the cluster
+    variance was estimated at 0."""
+
+    icc: float
+    var_cluster: float
+    var_residual: float
+    at_boundary: bool
+
+
+@dataclass(frozen=True)
+class ClusterSizes(_Row):
+    """Clusters, individuals and the distribution of cluster sizes
+    (:func:`cluster_size_summary`)."""
+
+    n_clusters: int
+    n_individuals: int
+    size_mean: float
+    size_sd: float
+    size_cv: float
+    size_min: float
+    size_median: float
+    size_max: float
+
+
+@dataclass(frozen=True)
+class DesignEffects(_Row):
+    """Design effects for equal and unequal sizes from the ICC truncated at 0
+    (:func:`design_effects`)."""
+
+    icc_truncated: float
+    deff_equal: float
+    deff_unequal: float
+
+
 def anova_icc(
     y: np.ndarray,
     clusters: np.ndarray,
     *,
     groups: np.ndarray | None = None,
     alpha: float = 0.05,
-) -> dict[str, float]:
+) -> AnovaICC:
     """One-way ANOVA ICC (within groups, e.g. arms) with Searle's variance-ratio interval.
 
     Parameters
@@ -130,10 +201,7 @@ def anova_icc(
 
     Returns
     -------
-    dict
-        ``icc``, ``ci_low``, ``ci_high``, ``msb``, ``msw``, ``F``, ``n0``, ``k`` (clusters),
-        ``A`` (groups), ``N`` (individuals). The estimate and limits may be negative (less
-        variation between clusters than expected by chance); they are not truncated.
+    AnovaICC
     """
     y = np.asarray(y, float)
     if not np.all(np.isfinite(y)):
@@ -162,39 +230,32 @@ def anova_icc(
     F = msb / msw
     FL = F / stats.f.ppf(1 - alpha / 2, k - A, N - k)
     FU = F / stats.f.ppf(alpha / 2, k - A, N - k)
-    return {
-        "icc": icc,
-        "ci_low": (FL - 1) / (FL + n0 - 1),
-        "ci_high": (FU - 1) / (FU + n0 - 1),
-        "msb": msb,
-        "msw": msw,
-        "F": F,
-        "n0": n0,
-        "k": k,
-        "A": A,
-        "N": int(N),
-    }
+    return AnovaICC(
+        icc=icc,
+        ci_low=(FL - 1) / (FL + n0 - 1),
+        ci_high=(FU - 1) / (FU + n0 - 1),
+        msb=msb,
+        msw=msw,
+        F=F,
+        n0=n0,
+        k=k,
+        A=A,
+        N=int(N),
+    )
 
 
-def adjusted_icc(y: np.ndarray, X: np.ndarray, clusters: np.ndarray) -> dict[str, float]:
-    """ICC of a random-intercept model (REML) with fixed effects ``X``.
-
-    Returns
-    -------
-    dict
-        ``icc``, ``var_cluster``, ``var_residual``, ``at_boundary`` (cluster variance estimated
-        at 0).
-    """
+def adjusted_icc(y: np.ndarray, X: np.ndarray, clusters: np.ndarray) -> AdjustedICC:
+    """ICC of a random-intercept model (REML) with fixed effects ``X``."""
     codes, _ = _codes(clusters)
     fit = fit_random_intercept_arrays(
         np.asarray(y, float), np.asarray(X, float), codes, reml=True, df_method="between-within"
     )
-    return {
-        "icc": float(fit.icc),
-        "var_cluster": float(fit.variance_components[0]),
-        "var_residual": float(fit.variance_components[-1]),
-        "at_boundary": bool(fit.at_boundary),
-    }
+    return AdjustedICC(
+        icc=float(fit.icc),
+        var_cluster=float(fit.variance_components[0]),
+        var_residual=float(fit.variance_components[-1]),
+        at_boundary=bool(fit.at_boundary),
+    )
 
 
 def icc_bootstrap(
@@ -274,24 +335,24 @@ def icc_bootstrap(
     return float(lo), float(hi), int(len(ok))
 
 
-def cluster_size_summary(sizes: np.ndarray) -> dict[str, float]:
+def cluster_size_summary(sizes: np.ndarray) -> ClusterSizes:
     """Number of clusters and individuals, mean, SD, CV, min, median and max cluster size."""
     m = np.asarray(sizes, float)
     mean = float(m.mean())
     sd = float(m.std(ddof=1)) if len(m) > 1 else 0.0
-    return {
-        "n_clusters": int(len(m)),
-        "n_individuals": int(m.sum()),
-        "size_mean": mean,
-        "size_sd": sd,
-        "size_cv": sd / mean,
-        "size_min": float(m.min()),
-        "size_median": float(np.median(m)),
-        "size_max": float(m.max()),
-    }
+    return ClusterSizes(
+        n_clusters=int(len(m)),
+        n_individuals=int(m.sum()),
+        size_mean=mean,
+        size_sd=sd,
+        size_cv=sd / mean,
+        size_min=float(m.min()),
+        size_median=float(np.median(m)),
+        size_max=float(m.max()),
+    )
 
 
-def design_effects(icc: float, sizes: np.ndarray) -> dict[str, float]:
+def design_effects(icc: float, sizes: np.ndarray) -> DesignEffects:
     """Design effects for equal and unequal cluster sizes, from the ICC truncated at 0.
 
     ``1 + (m - 1) ICC+`` and ``1 + ((cv^2 + 1) m - 1) ICC+`` with ``ICC+ = max(ICC, 0)``, ``m``
@@ -299,13 +360,13 @@ def design_effects(icc: float, sizes: np.ndarray) -> dict[str, float]:
     ``k - 1``).
     """
     s = cluster_size_summary(sizes)
-    m, cv = s["size_mean"], s["size_cv"]
+    m, cv = s.size_mean, s.size_cv
     truncated = max(float(icc), 0.0)
-    return {
-        "icc_truncated": truncated,
-        "deff_equal": 1 + (m - 1) * truncated,
-        "deff_unequal": 1 + ((cv**2 + 1) * m - 1) * truncated,
-    }
+    return DesignEffects(
+        icc_truncated=truncated,
+        deff_equal=1 + (m - 1) * truncated,
+        deff_unequal=1 + ((cv**2 + 1) * m - 1) * truncated,
+    )
 
 
 def _fixed_effects(
@@ -350,14 +411,14 @@ def _rows_for(
         arm = table.loc[used, design["arm"]].to_numpy()
         if Xu is None:
             res = anova_icc(y, cl, groups=arm, alpha=alpha)
-            df_between, df_within = res["k"] - res["A"], res["N"] - res["k"]
+            df_between, df_within = res.k - res.A, res.N - res.k
             values = {
                 **blank,
-                **{k: res[k] for k in ("icc", "ci_low", "ci_high", "n0", "msb", "msw")},
+                **{k: getattr(res, k) for k in ("icc", "ci_low", "ci_high", "n0", "msb", "msw")},
                 "ci_method": f"Searle variance-ratio, F({df_between}, {df_within}), n0",
             }
         else:
-            values = {**blank, **adjusted_icc(y, Xu, cl)}
+            values = {**blank, **adjusted_icc(y, Xu, cl).as_row()}
         values.update(boot_low=math.nan, boot_high=math.nan, n_boot=0)
         if replicates:
             lo, hi, ok = icc_bootstrap(
@@ -385,8 +446,8 @@ def _rows_for(
                 "timepoint": time,
                 "estimator": estimator,
                 **values,
-                **cluster_size_summary(sizes),
-                **design_effects(values["icc"], sizes),
+                **cluster_size_summary(sizes).as_row(),
+                **design_effects(values["icc"], sizes).as_row(),
             }
         )
     return rows

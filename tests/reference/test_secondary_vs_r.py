@@ -120,9 +120,9 @@ def test_anova_icc_and_searle_interval_match_r(case: str) -> None:
     d = pd.read_csv(DATA / f"icc_{case}.csv")
     ref = pd.read_csv(FIXTURES / "icc.csv").set_index("case").loc[case]
     res = anova_icc(d.y.to_numpy(), d.cluster.to_numpy(), alpha=0.05)
-    assert res["k"] == ref["k"] and res["N"] == ref["N"]
+    assert res.k == ref["k"] and res.N == ref["N"]
     for key in ("msb", "msw", "n0", "icc", "ci_low", "ci_high"):
-        np.testing.assert_allclose(res[key], ref[key], rtol=1e-9, err_msg=key)
+        np.testing.assert_allclose(getattr(res, key), ref[key], rtol=1e-9, err_msg=key)
 
 
 # ---- trial.csv: a stratified trial with partial participation ------------------------------
@@ -198,9 +198,9 @@ def test_within_arm_anova_icc_matches_r() -> None:
         r = ref.loc[(time, "within_arm_anova")]
         used = d[column].notna()
         res = anova_icc(d.loc[used, column], d.loc[used, "cluster"], groups=d.loc[used, "arm"])
-        assert res["N"] == r["N"] and res["A"] == 2
+        assert res.N == r["N"] and res.A == 2
         for key in ("msb", "msw", "n0", "icc", "ci_low", "ci_high"):
-            np.testing.assert_allclose(res[key], r[key], rtol=1e-8, err_msg=(time, key))
+            np.testing.assert_allclose(getattr(res, key), r[key], rtol=1e-8, err_msg=(time, key))
 
 
 def test_model_adjusted_icc_matches_lme4() -> None:
@@ -223,7 +223,7 @@ def test_model_adjusted_icc_matches_lme4() -> None:
         [np.ones(len(d)), d.arm, d.baseline, d.stratum == "s2", d.stratum == "s3", d.age]
     )
     np.testing.assert_allclose(
-        adjusted_icc(d.y.to_numpy(), X, d.cluster.to_numpy())["icc"],
+        adjusted_icc(d.y.to_numpy(), X, d.cluster.to_numpy()).icc,
         ref.loc[("followup", "model_adjusted"), "icc"],
         rtol=1e-5,
     )

@@ -19,17 +19,17 @@ def test_design_effects_by_hand() -> None:
     sizes = np.array([10, 20, 30])
     # mean 20, SD (divisor k-1) 10, cv 0.5
     s = cluster_size_summary(sizes)
-    assert s["size_mean"] == 20 and s["size_sd"] == pytest.approx(10) and s["size_cv"] == 0.5
-    assert (s["n_clusters"], s["n_individuals"], s["size_median"]) == (3, 60, 20)
+    assert s.size_mean == 20 and s.size_sd == pytest.approx(10) and s.size_cv == 0.5
+    assert (s.n_clusters, s.n_individuals, s.size_median) == (3, 60, 20)
     d = design_effects(0.05, sizes)
-    assert d["deff_equal"] == pytest.approx(1 + 19 * 0.05)
-    assert d["deff_unequal"] == pytest.approx(1 + ((0.25 + 1) * 20 - 1) * 0.05)
-    assert d["icc_truncated"] == 0.05
+    assert d.deff_equal == pytest.approx(1 + 19 * 0.05)
+    assert d.deff_unequal == pytest.approx(1 + ((0.25 + 1) * 20 - 1) * 0.05)
+    assert d.icc_truncated == 0.05
 
 
 def test_negative_icc_is_truncated_at_zero_in_design_effects() -> None:
     d = design_effects(-0.02, np.array([10, 20, 30]))
-    assert d == {"icc_truncated": 0.0, "deff_equal": 1.0, "deff_unequal": 1.0}
+    assert d.as_row() == {"icc_truncated": 0.0, "deff_equal": 1.0, "deff_unequal": 1.0}
 
 
 def test_within_arm_anova_equals_the_one_group_formula_on_arm_centred_data() -> None:
@@ -45,10 +45,10 @@ def test_within_arm_anova_equals_the_one_group_formula_on_arm_centred_data() -> 
     groups = centred.reshape(k, n)
     msb = n * np.sum(groups.mean(axis=1) ** 2) / (k - 2)
     msw = groups.var(axis=1, ddof=1).mean()
-    assert within["msb"] == pytest.approx(msb) and within["msw"] == pytest.approx(msw)
-    assert within["icc"] == pytest.approx((msb - msw) / (msb + (n - 1) * msw))
+    assert within.msb == pytest.approx(msb) and within.msw == pytest.approx(msw)
+    assert within.icc == pytest.approx((msb - msw) / (msb + (n - 1) * msw))
     # across arms, the arm effect of 5 inflates the ICC far above the within-arm one
-    assert anova_icc(y, cl)["icc"] > within["icc"] + 0.3
+    assert anova_icc(y, cl).icc > within.icc + 0.3
 
 
 def test_a_cluster_in_two_arms_is_refused() -> None:
@@ -91,16 +91,16 @@ def test_icc_table_is_within_or_conditional_on_arm_at_every_time(small_config) -
     used = observed["functioning__followup"].notna()
     pooled_arms = anova_icc(
         observed.loc[used, "functioning__followup"], observed.loc[used, "team_id"]
-    )["icc"]
-    assert within["icc"] == pytest.approx(
+    ).icc
+    assert within.icc == pytest.approx(
         anova_icc(
             observed.loc[used, "functioning__followup"],
             observed.loc[used, "team_id"],
             groups=observed.loc[used, "arm"],
-        )["icc"]
+        ).icc
     )
     # the example's arm effect on functioning is large: pooling the arms would inflate the ICC
-    assert pooled_arms > within["icc"]
+    assert pooled_arms > within.icc
 
 
 def test_bootstrap_interval_is_reproducible_and_brackets_a_clear_icc() -> None:
@@ -113,14 +113,14 @@ def test_bootstrap_interval_is_reproducible_and_brackets_a_clear_icc() -> None:
     lo, hi, n_ok = icc_bootstrap(y, cl, groups=arm, replicates=500, seed=9, keys=("t",))
     again = icc_bootstrap(y, cl, groups=arm, replicates=500, seed=9, keys=("t",))
     assert (lo, hi, n_ok) == again and n_ok == 500
-    est = anova_icc(y, cl, groups=arm)["icc"]
+    est = anova_icc(y, cl, groups=arm).icc
     assert lo < est < hi and lo > 0.1  # true within-arm ICC 0.39
     # the model-based interval refits the model on every replicate and brackets its estimate
     X = np.column_stack([np.ones(len(y)), arm])
     from trial.icc import adjusted_icc
 
     mlo, mhi, m_ok = icc_bootstrap(y, cl, groups=arm, X=X, replicates=100, seed=9, keys=("m",))
-    assert m_ok == 100 and mlo < adjusted_icc(y, X, cl)["icc"] < mhi and mlo > 0.1
+    assert m_ok == 100 and mlo < adjusted_icc(y, X, cl).icc < mhi and mlo > 0.1
 
 
 def test_model_bootstrap_interval_equals_refitting_the_resampled_rows() -> None:
@@ -148,6 +148,6 @@ def test_model_bootstrap_interval_equals_refitting_the_resampled_rows() -> None:
         picked = np.repeat(np.arange(k), row)
         rows = np.concatenate([members[j] for j in picked])
         labels = np.repeat(np.arange(k), layout.sizes[picked])
-        refits.append(adjusted_icc(y[rows], X[rows], labels)["icc"])
+        refits.append(adjusted_icc(y[rows], X[rows], labels).icc)
     assert ok == 60
     np.testing.assert_allclose([lo, hi], np.quantile(refits, [0.025, 0.975]), rtol=1e-10)
