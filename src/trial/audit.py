@@ -10,7 +10,9 @@ Data flow (each step one workflow rule): raw audit table -> :func:`prepare_audit
 with arm, strata and composite; records not available counted per time point and arm) ->
 :func:`summarise_by_time` (per time point and arm: proportion or mean with a cluster-robust CI),
 :func:`fit_audit_models` (arm x time: a fixed-effects panel model with CR2 cluster-robust SEs
-and a mixed model of the cluster-period means with an unstructured covariance over time) ->
+and a mixed model of the cluster-period means with an unstructured covariance over time for the
+composite, and for the 0/1 items either a logistic GEE, :func:`fit_binary_model`, or those two
+linear probability models, by ``audit.binary_model``) ->
 :func:`trajectory_plot` and :func:`audit_section` (the report).
 
 Methods
@@ -35,6 +37,12 @@ Mixed model of cluster-period means (:func:`fit_mixed_model`)
     clusters, on clusters - cluster-level parameters df, and their joint test is Hotelling's
     ``T^2`` (exact under normality; Kenward-Roger reproduces it). With only cluster and
     individual random intercepts the arm x time terms would get thousands of df.
+Binary model of the 0/1 items (:func:`fit_binary_model`)
+    Logistic GEE with arm, strata, time and arm x time terms, the cluster as the unit, an
+    exchangeable working correlation and a bias-corrected sandwich covariance (default
+    Kauermann-Carroll), t on clusters - coefficients df: odds ratios (population-averaged)
+    and the risk difference at the final time point standardised over the records audited
+    then.
 Final time point
     The difference between arms at the last time point (mixed model only) and the
     difference-in-differences: that difference minus the mean difference over the
@@ -1030,10 +1038,23 @@ def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:
             }
         )
     kinds = {m.name: m.kind for m in audit_measures(config)}
-    final = []
+    final, binary = [], []
     for (measure, model), part in estimates.groupby(["measure", "model"], sort=False):
         by_q = part.set_index("quantity")
         test = tests[(tests["measure"] == measure) & (tests["model"] == model)].iloc[0].to_dict()
+        if model == "gee":
+            binary.append(
+                {
+                    "measure_label": part["measure_label"].iloc[0],
+                    "odds_ratio": by_q.loc["odds_ratio_at_final_time"].to_dict(),
+                    "risk_difference": by_q.loc["risk_difference_at_final_time"].to_dict(),
+                    "did": by_q.loc["did_final_vs_pre"].to_dict()
+                    if "did_final_vs_pre" in by_q.index
+                    else None,
+                    "test": test,
+                }
+            )
+            continue
         final.append(
             {
                 "measure_label": part["measure_label"].iloc[0],
@@ -1058,6 +1079,8 @@ def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:
         "availability": avail_rows,
         "by_time": wide,
         "final": final,
+        "binary": binary,
+        "gee_covariance": spec.get("gee_covariance", DEFAULT_GEE_COVARIANCE),
         "truth": truth,
         "n_times": len(times),
         "pre_times": pre,
