@@ -10,7 +10,9 @@ Data flow (each step one workflow rule): raw audit table -> :func:`prepare_audit
 with arm, strata and composite; records not available counted per time point and arm) ->
 :func:`summarise_by_time` (per time point and arm: proportion or mean with a cluster-robust CI),
 :func:`fit_audit_models` (arm x time: a fixed-effects panel model with CR2 cluster-robust SEs
-and a mixed model of the cluster-period means with an unstructured covariance over time) ->
+and a mixed model of the cluster-period means with an unstructured covariance over time for the
+composite, and for the 0/1 items either a logistic GEE, :func:`fit_binary_model`, or those two
+linear probability models, by ``audit.binary_model``) ->
 :func:`trajectory_plot` and :func:`audit_section` (the report).
 
 Methods
@@ -35,6 +37,12 @@ Mixed model of cluster-period means (:func:`fit_mixed_model`)
     clusters, on clusters - cluster-level parameters df, and their joint test is Hotelling's
     ``T^2`` (exact under normality; Kenward-Roger reproduces it). With only cluster and
     individual random intercepts the arm x time terms would get thousands of df.
+Binary model of the 0/1 items (:func:`fit_binary_model`)
+    Logistic GEE with arm, strata, time and arm x time terms, the cluster as the unit, an
+    exchangeable working correlation and a bias-corrected sandwich covariance (default
+    Kauermann-Carroll), t on clusters - coefficients df: odds ratios (population-averaged)
+    and the risk difference at the final time point standardised over the records audited
+    then.
 Final time point
     The difference between arms at the last time point (mixed model only) and the
     difference-in-differences: that difference minus the mean difference over the
@@ -60,6 +68,8 @@ from scipy import stats
 
 from trial.reporting import Section, embed_png, figure_dpi, pyplot, save_figure
 from trial.sandwich import cr2_covariance
+from trial.stats.gee import fit_gee
+from trial.stats.marginal import standardise
 from trial.vocabulary import (
     Config,
     arm_term,
@@ -77,6 +87,7 @@ __all__ = [
     "audit_section",
     "cluster_robust_mean",
     "fit_audit_models",
+    "fit_binary_model",
     "fit_mixed_model",
     "fit_panel_model",
     "prepare_audit",
@@ -419,9 +430,13 @@ def _used(config: Config, long: pd.DataFrame, measure: str) -> pd.DataFrame:
     return long[long[AVAILABLE] & long[measure].notna()]
 
 
-def _time_design(config: Config, data: pd.DataFrame, times: Sequence[int]) -> pd.DataFrame:
+def _time_design(
+    config: Config, data: pd.DataFrame, times: Sequence[int], treat: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Time indicators and arm x time indicators (``treat`` overrides the records' arm)."""
     time = data[config["audit"]["time"]].to_numpy()
-    treat = data[TREATMENT].to_numpy(dtype=float)
+    if treat is None:
+        treat = data[TREATMENT].to_numpy(dtype=float)
     cols = {_time_term(config, t): (time == t).astype(float) for t in times[1:]}
     cols |= {_interaction_term(config, t): treat * (time == t) for t in times[1:]}
     return pd.DataFrame(cols, index=data.index)
@@ -458,10 +473,14 @@ def _row(
     df: float,
     df_method: str,
     counts: Mapping[str, int],
+    scale: str = "difference",
 ) -> dict[str, Any]:
     alpha = config["analysis"]["alpha"]
     t = est / se if se > 0 else math.nan
     q = float(stats.t.ppf(1 - alpha / 2, df))
+    low, high = est - q * se, est + q * se
+    if scale == "odds ratio":  # est and se on the log scale; the interval is exponentiated
+        est, low, high = math.exp(est), math.exp(low), math.exp(high)
     return {
         "model": model,
         "measure": measure.name,
@@ -475,8 +494,9 @@ def _row(
         "df": df,
         "t": t,
         "p": float(2 * stats.t.sf(abs(t), df)),
-        "ci_low": est - q * se,
-        "ci_high": est + q * se,
+        "ci_low": low,
+        "ci_high": high,
+        "scale": scale,
         "df_method": df_method,
         **counts,
     }
@@ -736,6 +756,164 @@ def fit_mixed_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -
     return ModelResult(pd.DataFrame(rows), test)
 
 
+BINARY_MODELS = ("gee", "linear")
+DEFAULT_BINARY_MODEL = "gee"
+DEFAULT_GEE_COVARIANCE = "kauermann-carroll"
+
+
+def gee_df_method(covariance: str) -> str:
+    """How the binary model's intervals are made, for the result tables."""
+    return (
+        f"logistic GEE, exchangeable working correlation within cluster; {covariance} "
+        "bias-corrected sandwich covariance; t on clusters - coefficients df; risk difference "
+        "standardised over the records at the final time point (delta method)"
+    )
+
+
+def binary_design(
+    config: Config, data: pd.DataFrame, times: Sequence[int], treat: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Design of the binary model: intercept, arm, strata, time and arm x time indicators.
+
+    ``treat`` (0/1 per record) overrides the records' arm, for counterfactual predictions.
+    """
+    arm = data[TREATMENT].to_numpy(dtype=float) if treat is None else treat
+    return pd.concat(
+        [
+            pd.DataFrame({"(Intercept)": 1.0, arm_term(config): arm}, index=data.index),
+            strata_columns(config, data),
+            _time_design(config, data, times, arm),
+        ],
+        axis=1,
+    )
+
+
+def fit_binary_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -> ModelResult:
+    """Population-averaged logistic model of a 0/1 item with arm x time terms (GEE).
+
+    ``logit P(y_it = 1) = b0 + b_arm x + strata + sum_{t > 1} g_t [time = t]
+    + sum_{t > 1} d_t [time = t] x`` fitted by GEE (:func:`trial.stats.gee.fit_gee`) with the
+    cluster as the unit: an exchangeable working correlation among all records of a cluster
+    (records of one individual over time included), and a bias-corrected sandwich covariance
+    (``audit.gee_covariance``, default Kauermann-Carroll) that stays valid whatever the true
+    correlation within cluster and individual, with t on ``clusters - p`` df (Li and Redden
+    2015). Reported, with the linear models' quantity names where the meaning carries over:
+
+    * ``arm_x_time``: ``exp(d_t)``, the odds ratio between arms at time ``t`` over that at the
+      first time point;
+    * ``odds_ratio_at_final_time``: ``exp(b_arm + d_T)``, the population-averaged odds ratio
+      between arms at the last time point (given the strata);
+    * ``risk_difference_at_final_time``: the difference in risk at the last time point,
+      standardised over the records audited then (every record predicted under each arm,
+      :func:`trial.stats.marginal.standardise`), with a delta-method interval;
+    * ``did_final_vs_pre``: the ratio of odds ratios, final time point against the mean log
+      odds ratio of the pre-intervention time points;
+
+    and the Wald F test of all arm x time terms on ``(T - 1, clusters - p)`` df. Odds-ratio rows
+    give ``se`` and ``t`` on the log scale.
+    """
+    spec = config["audit"]
+    design = config["design"]
+    covariance = spec.get("gee_covariance", DEFAULT_GEE_COVARIANCE)
+    alpha = config["analysis"]["alpha"]
+    data = _used(config, long, measure.name)
+    times = _times(config, data)
+    X = binary_design(config, data, times)
+    values = set(np.unique(data[measure.name].to_numpy(dtype=float)))
+    if not values <= {0.0, 1.0}:
+        raise AuditInputError(
+            f"{measure.name}: the binary model needs 0/1 values, found {sorted(values)[:5]}"
+        )
+    fit = fit_gee(
+        data[measure.name].to_numpy(dtype=float),
+        X,
+        data[design["cluster_id"]].to_numpy(),
+        family="binomial",
+        cov_type=covariance,
+    )
+    df_method = gee_df_method(covariance)
+    counts = {
+        "n_obs": int(fit.n_obs),
+        "n_individuals": int(data[spec["id"]].nunique()),
+        "n_clusters": int(fit.n_clusters),
+    }
+    columns = list(X.columns)
+
+    def weights(named: Mapping[str, float]) -> np.ndarray:
+        return np.array([named.get(c, 0.0) for c in columns])
+
+    def log_odds_row(quantity: str, term: str, t: int, named: Mapping[str, float]) -> dict:
+        c = fit.arrays.contrast(weights(named), alpha=alpha)
+        return _row(
+            config,
+            "gee",
+            measure,
+            quantity,
+            term,
+            t,
+            c.estimate,
+            c.se,
+            c.df,
+            df_method,
+            counts,
+            scale="odds ratio",
+        )
+
+    last = times[-1]
+    rows = [
+        log_odds_row(
+            "arm_x_time", _interaction_term(config, t), t, {_interaction_term(config, t): 1.0}
+        )
+        for t in times[1:]
+    ]
+    final = _final_weights(config, times, with_arm=True)
+    rows.append(
+        log_odds_row("odds_ratio_at_final_time", "", last, final["difference_at_final_time"])
+    )
+    at_last = data[data[spec["time"]] == last]
+    n_last = len(at_last)
+    risks = standardise(
+        fit,
+        binary_design(config, at_last, times, np.ones(n_last)),
+        binary_design(config, at_last, times, np.zeros(n_last)),
+        alpha=alpha,
+    )
+    rd = risks.difference
+    rows.append(
+        _row(
+            config,
+            "gee",
+            measure,
+            "risk_difference_at_final_time",
+            "",
+            last,
+            rd.estimate,
+            rd.se,
+            rd.df,
+            df_method,
+            counts,
+            scale="risk difference",
+        )
+    )
+    if "did_final_vs_pre" in final:
+        rows.append(log_odds_row("did_final_vs_pre", "", last, final["did_final_vs_pre"]))
+    L = np.array([weights({_interaction_term(config, t): 1.0}) for t in times[1:]])
+    f = fit.arrays.f_test(L)
+    test = {
+        "model": "gee",
+        "measure": measure.name,
+        "measure_label": measure.label,
+        "hypothesis": "all arm x time terms are zero",
+        "F": f.F,
+        "num_df": f.num_df,
+        "den_df": f.den_df,
+        "p": f.p,
+        "df_method": df_method,
+        **counts,
+    }
+    return ModelResult(pd.DataFrame(rows), test)
+
+
 def fit_audit_models(
     config: Config, long: pd.DataFrame, *, mixed_measures: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -748,7 +926,11 @@ def fit_audit_models(
     long : pandas.DataFrame
         :attr:`AuditData.long`.
     mixed_measures : sequence of str, optional
-        Measures that also get the mixed model (default: all).
+        Measures fitted by the linear models that also get the mixed model (default: all).
+
+    The composite gets the linear models (panel and mixed). The 0/1 items get the binary model
+    (:func:`fit_binary_model`) when ``audit.binary_model`` is ``gee`` (the default), the
+    linear (probability) models when it is ``linear``.
 
     Returns
     -------
@@ -756,11 +938,19 @@ def fit_audit_models(
         Tidy estimates (arm x time terms, difference at the final time point,
         difference-in-differences) and joint F tests, one row per model and measure.
     """
+    binary_model = config["audit"].get("binary_model", DEFAULT_BINARY_MODEL)
+    if binary_model not in BINARY_MODELS:
+        raise AuditInputError(
+            f"audit/binary_model must be one of {BINARY_MODELS}, got {binary_model!r}"
+        )
     estimates, tests = [], []
     for measure in audit_measures(config):
-        fits = [fit_panel_model(config, long, measure)]
-        if mixed_measures is None or measure.name in mixed_measures:
-            fits.append(fit_mixed_model(config, long, measure))
+        if measure.kind == "proportion" and binary_model == "gee":
+            fits = [fit_binary_model(config, long, measure)]
+        else:
+            fits = [fit_panel_model(config, long, measure)]
+            if mixed_measures is None or measure.name in mixed_measures:
+                fits.append(fit_mixed_model(config, long, measure))
         for res in fits:
             estimates.append(res.estimates)
             tests.append(res.test)
@@ -848,10 +1038,23 @@ def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:
             }
         )
     kinds = {m.name: m.kind for m in audit_measures(config)}
-    final = []
+    final, binary = [], []
     for (measure, model), part in estimates.groupby(["measure", "model"], sort=False):
         by_q = part.set_index("quantity")
         test = tests[(tests["measure"] == measure) & (tests["model"] == model)].iloc[0].to_dict()
+        if model == "gee":
+            binary.append(
+                {
+                    "measure_label": part["measure_label"].iloc[0],
+                    "odds_ratio": by_q.loc["odds_ratio_at_final_time"].to_dict(),
+                    "risk_difference": by_q.loc["risk_difference_at_final_time"].to_dict(),
+                    "did": by_q.loc["did_final_vs_pre"].to_dict()
+                    if "did_final_vs_pre" in by_q.index
+                    else None,
+                    "test": test,
+                }
+            )
+            continue
         final.append(
             {
                 "measure_label": part["measure_label"].iloc[0],
@@ -876,6 +1079,8 @@ def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:
         "availability": avail_rows,
         "by_time": wide,
         "final": final,
+        "binary": binary,
+        "gee_covariance": spec.get("gee_covariance", DEFAULT_GEE_COVARIANCE),
         "truth": truth,
         "n_times": len(times),
         "pre_times": pre,

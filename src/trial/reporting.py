@@ -90,6 +90,13 @@ DF_METHOD_NAMES = {
     "satterthwaite": "Satterthwaite",
     "between-within": "between-within",
 }
+# GEE sandwich covariances (trial.stats.gee.COVARIANCES) as the report names them
+COVARIANCE_NAMES = {
+    "kauermann-carroll": "Kauermann-Carroll bias-corrected",
+    "mancl-derouen": "Mancl-DeRouen bias-corrected",
+    "fay-graubard": "Fay-Graubard bias-corrected",
+    "robust": "uncorrected (Liang-Zeger)",
+}
 
 
 def display_name(config: Mapping[str, Any], code: Any) -> str:
@@ -97,7 +104,8 @@ def display_name(config: Mapping[str, Any], code: Any) -> str:
 
     Scales take their label (``<scale>__followup`` becomes "<label> at follow-up"), ID columns
     the word for a cluster or an individual, model terms ``<column>[<level>]`` read
-    "<column>: <level>" (an arm level its arm label), df methods their proper name; any other
+    "<column>: <level>" (an arm level its arm label), df methods and GEE covariances their
+    proper name; any other
     code has its underscores spaced.
     """
     if code is None or (isinstance(code, float) and np.isnan(code)):
@@ -108,6 +116,8 @@ def display_name(config: Mapping[str, Any], code: Any) -> str:
     for method, name in DF_METHOD_NAMES.items():
         if code == method or code.startswith(f"{method},"):
             return name + code[len(method) :]
+    if code in COVARIANCE_NAMES:
+        return COVARIANCE_NAMES[code]
     if code in scales:
         return scales[code]["label"]
     stem, _, time = code.partition("__")

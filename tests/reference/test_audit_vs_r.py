@@ -1,13 +1,19 @@
-"""trial.audit against R (sandwich::vcovCL, clubSandwich, nlme, stats) on the committed audit data.
+"""trial.audit against R (sandwich::vcovCL, clubSandwich, nlme, stats, geepack) on the committed
+audit data.
 
 Input: tests/reference/data/audit/audit_long.csv (made by make_data.py there from the bundled
-synthetic audit). Fixture: tests/reference/fixtures/audit/audit.csv, written by
-tests/reference/r/audit.R (its header records the R and package versions). R is not needed to
+synthetic audit). Fixtures: tests/reference/fixtures/audit/audit.csv, written by
+tests/reference/r/audit.R (linear models), and tests/reference/fixtures/audit/audit_binary.csv,
+written by tests/reference/r/audit_binary.R (the binary model of a 0/1 item: geepack::geeglm
+with an exchangeable working correlation by team; Kauermann-Carroll and Mancl-DeRouen
+covariances from their formulas with full per-team matrices; the standardised risk difference
+with numDeriv's Jacobian). Their headers record the R and package versions. R is not needed to
 run these tests.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +22,18 @@ import pytest
 
 from trial.audit import (
     AuditMeasure,
+    binary_design,
     cluster_robust_mean,
+    fit_binary_model,
     fit_mixed_model,
     fit_panel_model,
 )
+from trial.stats.gee import fit_gee
 
 REF = Path(__file__).resolve().parent
 DATA = REF / "data" / "audit" / "audit_long.csv"
 FIXTURE = REF / "fixtures" / "audit" / "audit.csv"
+BINARY_FIXTURE = REF / "fixtures" / "audit" / "audit_binary.csv"
 
 RTOL = 1e-8  # closed-form quantities: means, least-squares coefficients, sandwich covariances
 RTOL_GLS = 1e-5  # nlme::gls reaches the closed-form REML optimum by numerical optimisation
@@ -161,3 +171,84 @@ def test_cluster_period_model_matches_gls_and_hotelling(config, long, ref, outco
     assert res.test["num_df"] == _value(ref, outcome, "mixed", "num_df", "arm_x_time")
     assert res.test["den_df"] == _value(ref, outcome, "mixed", "den_df", "arm_x_time")
     assert res.test["den_df"] < 60  # of the order of the number of teams (27), not of records
+
+
+# ---------------------------------------------------------------------------------------------
+# The binary model of a 0/1 item
+# ---------------------------------------------------------------------------------------------
+
+RTOL_GEE = 1e-5  # geepack stops its iterations at a relative change of 1e-12 or so; R's
+# eigen-decomposition and numDeriv's Jacobian add their own rounding
+ITEM = AuditMeasure("values_documented", "values documented", "proportion")
+
+
+@pytest.fixture(scope="module")
+def ref_binary() -> pd.DataFrame:
+    return pd.read_csv(BINARY_FIXTURE, comment="#", keep_default_na=False)
+
+
+def _binary(ref: pd.DataFrame, quantity: str, term: str = "") -> float:
+    hit = ref[(ref["quantity"] == quantity) & (ref["term"] == term)]
+    assert len(hit) == 1, (quantity, term)
+    return float(hit["value"].iloc[0])
+
+
+def _r_name(term: str) -> str:
+    """The pipeline's term name -> the R script's (treatment, trust2gether, t2, a2, ...)."""
+    if term.startswith("arm[refocus]:audit_time["):
+        return "a" + term[-2]
+    if term.startswith("audit_time["):
+        return "t" + term[-2]
+    return {"arm[refocus]": "treatment", "trust[2gether]": "trust2gether"}.get(term, term)
+
+
+@pytest.mark.parametrize("covariance", ["kauermann-carroll", "mancl-derouen"])
+def test_coefficients_and_corrected_covariance_match_r(config, long, ref_binary, covariance):
+    times = sorted(long["audit_time"].unique())
+    X = binary_design(config, long, times)
+    fit = fit_gee(
+        long["values_documented"].to_numpy(float),
+        X,
+        long["team_id"].to_numpy(),
+        family="binomial",
+        cov_type=covariance,
+    )
+    names = [_r_name(c) for c in X.columns]
+    assert names[:3] == ["(Intercept)", "treatment", "trust2gether"]
+    expected = np.array([_binary(ref_binary, "estimate", n) for n in names])
+    np.testing.assert_allclose(fit.beta, expected, rtol=RTOL_GEE)
+    assert fit.alpha == pytest.approx(_binary(ref_binary, "alpha"), rel=RTOL_GEE)
+    key = "cov_" + covariance.replace("-", "_")
+    cov = np.array([[_binary(ref_binary, key, f"{a}:{b}") for b in names] for a in names])
+    np.testing.assert_allclose(fit.cov, cov, rtol=RTOL_GEE, atol=RTOL_GEE * np.abs(cov).max())
+
+
+def test_reported_odds_ratios_risk_difference_and_joint_test_match_r(config, long, ref_binary):
+    """The rows the workflow writes, with the default (Kauermann-Carroll) covariance."""
+    res = fit_binary_model(config, long, ITEM)
+    rows = res.estimates.set_index("quantity")
+    df = _binary(ref_binary, "df")
+    for quantity, name in [("odds_ratio_at_final_time", "or_final"), ("did_final_vs_pre", "did")]:
+        row = rows.loc[quantity]
+        assert row["scale"] == "odds ratio" and row["df"] == df
+        assert row["estimate"] == pytest.approx(_binary(ref_binary, name, "estimate"), rel=RTOL_GEE)
+        assert row["se"] == pytest.approx(_binary(ref_binary, name, "se_log"), rel=RTOL_GEE)
+        assert row["p"] == pytest.approx(_binary(ref_binary, name, "p"), rel=RTOL_GEE)
+        assert row["ci_low"] == pytest.approx(_binary(ref_binary, name, "ci_low"), rel=RTOL_GEE)
+        assert row["ci_high"] == pytest.approx(_binary(ref_binary, name, "ci_high"), rel=RTOL_GEE)
+    rd = rows.loc["risk_difference_at_final_time"]
+    assert rd["scale"] == "risk difference" and rd["df"] == df
+    for column in ("estimate", "se", "ci_low", "ci_high"):
+        assert rd[column] == pytest.approx(_binary(ref_binary, "rd_final", column), rel=RTOL_GEE), (
+            column
+        )
+    # per-time odds-ratio ratios: exp of the arm x time coefficients
+    slopes = rows.loc["arm_x_time"].set_index("time")["estimate"]
+    for t in range(2, 8):
+        assert math.log(slopes[t]) == pytest.approx(
+            _binary(ref_binary, "estimate", f"a{t}"), rel=RTOL_GEE
+        )
+    assert res.test["F"] == pytest.approx(_binary(ref_binary, "wald", "F"), rel=RTOL_GEE)
+    assert res.test["p"] == pytest.approx(_binary(ref_binary, "wald", "p"), rel=RTOL_GEE)
+    assert (res.test["num_df"], res.test["den_df"]) == (6, df)
+    assert res.test["n_clusters"] == 27 and res.test["n_obs"] == len(long)

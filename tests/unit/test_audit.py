@@ -195,6 +195,7 @@ def simulated_fits(example_config):
     import copy
 
     config = copy.deepcopy(example_config)
+    config["audit"]["binary_model"] = "linear"  # the truth is linear in the probability
     audit, clusters = simulate_audit(derive_rng(20240601, "test_audit", "recovery"))
     long = prepare_audit(config, audit, clusters).long
     estimates, tests = fit_audit_models(config, long)
@@ -231,6 +232,7 @@ def test_no_effect_gives_estimates_near_zero(example_config):
     import copy
 
     config = copy.deepcopy(example_config)
+    config["audit"]["binary_model"] = "linear"
     audit, clusters = simulate_audit(derive_rng(20240601, "test_audit", "null"), effect=0.0)
     long = prepare_audit(config, audit, clusters).long
     estimates, _ = fit_audit_models(config, long, mixed_measures=[])
@@ -274,3 +276,148 @@ def test_cluster_period_model_needs_every_cluster_at_every_time(config):
     measure = AuditMeasure("values_documented", "values", "proportion")
     with pytest.raises(AuditInputError, match="team_id=C4, audit_time=2"):
         fit_mixed_model(config, long, measure)
+
+
+# ---------------------------------------------------------------------------------------------
+# The binary model of the items: simulation with a known effect on the logit scale
+# ---------------------------------------------------------------------------------------------
+
+LOG_OR = 0.8  # added to every item's log-odds in treatment clusters after the start
+
+
+def _logit_linear(k: int, t: int, treated: bool) -> float:
+    return -1.2 + 0.25 * k + 0.1 * (t - 1) + LOG_OR * treated * (t > 2)
+
+
+def simulate_logistic_audit(rng, *, n_clusters=24, per_cluster=25, n_times=5, sd=0.15):
+    """Logistic audit: logit p = item + trend + LOG_OR x after x treated + cluster + individual.
+
+    The cluster and individual effects (each normal with SD ``sd``) make records of a cluster
+    and of an individual correlated; they are small enough that the population-averaged log odds
+    ratio differs from LOG_OR by a factor of ``1 / sqrt(1 + 0.346 * 2 sd^2)`` (about 0.992,
+    under 0.01 on the log scale), far below the standard errors tested against.
+    """
+    clusters = pd.DataFrame(
+        {
+            "team_id": [f"C{j:02d}" for j in range(n_clusters)],
+            "trust": ["SLaM", "2gether"] * (n_clusters // 2),
+            "arm": ["refocus"] * (n_clusters // 2) + ["control"] * (n_clusters // 2),
+        }
+    )
+    treat = (clusters["arm"] == "refocus").to_numpy()
+    c_eff = rng.normal(0.0, sd, n_clusters)
+    rows = []
+    for j in range(n_clusters):
+        for i in range(per_cluster):
+            b = rng.normal(0.0, sd)
+            for t in range(1, n_times + 1):
+                values = {
+                    item: int(
+                        rng.random()
+                        < 1 / (1 + math.exp(-(_logit_linear(k, t, treat[j]) + c_eff[j] + b)))
+                    )
+                    for k, item in enumerate(ITEMS)
+                }
+                rows.append(
+                    {
+                        "audit_id": f"P{j:02d}{i:03d}",
+                        "team_id": clusters["team_id"][j],
+                        "audit_time": t,
+                        "record_available": "yes",
+                        **values,
+                    }
+                )
+    audit = pd.DataFrame(rows)
+    for item in ITEMS:
+        audit[item] = audit[item].astype("Int64")
+    return audit, clusters
+
+
+def test_items_get_the_binary_model_and_its_effects_are_recovered(config):
+    audit, clusters = simulate_logistic_audit(derive_rng(20240601, "test_audit", "logistic"))
+    long = prepare_audit(config, audit, clusters).long
+    estimates, tests = fit_audit_models(config, long)
+    models = estimates.groupby("measure")["model"].unique().map(set)
+    assert models["items_documented"] == {"panel", "mixed"}
+    assert all(models[item] == {"gee"} for item in ITEMS)
+    gee = estimates[estimates["model"] == "gee"]
+    # 24 clusters - (intercept, arm, stratum, 4 times, 4 arm x time) coefficients
+    assert (gee["df"] == 13).all() and (tests.loc[tests["model"] == "gee", "den_df"] == 13).all()
+    expit = stats.logistic.cdf
+    for k, item in enumerate(ITEMS):
+        rows = gee[gee["measure"] == item].set_index(["quantity", "time"])
+        # about 30 estimates are checked at once: each within 4 SE of the truth
+        for quantity, t, truth in [
+            ("arm_x_time", 2, 0.0),
+            ("arm_x_time", 3, LOG_OR),
+            ("arm_x_time", 5, LOG_OR),
+            ("did_final_vs_pre", 5, LOG_OR),
+            ("odds_ratio_at_final_time", 5, LOG_OR),
+        ]:
+            row = rows.loc[(quantity, t)]
+            assert row["scale"] == "odds ratio"
+            assert row["ci_low"] < row["estimate"] < row["ci_high"]
+            assert abs(math.log(row["estimate"]) - truth) < 4 * row["se"], (item, quantity, t)
+        did = rows.loc[("did_final_vs_pre", 5)]
+        assert did["se"] < 0.4 * LOG_OR  # precise enough for the check to mean something
+        rd = rows.loc[("risk_difference_at_final_time", 5)]
+        true_rd = expit(_logit_linear(k, 5, True)) - expit(_logit_linear(k, 5, False))
+        assert rd["scale"] == "risk difference" and rd["se"] < 0.3 * true_rd
+        assert abs(rd["estimate"] - true_rd) < 4 * rd["se"], (item, rd["estimate"], true_rd)
+    test = tests[(tests["model"] == "gee") & (tests["measure"] == ITEMS[0])].iloc[0]
+    assert test["num_df"] == 4 and test["p"] < 0.001
+
+
+def test_binary_model_under_no_effect_and_a_bad_choice(config):
+    audit, clusters = simulate_audit(derive_rng(20240601, "test_audit", "null"), effect=0.0)
+    long = prepare_audit(config, audit, clusters).long
+    estimates, _ = fit_audit_models(config, long, mixed_measures=[])
+    did = estimates[(estimates["quantity"] == "did_final_vs_pre") & (estimates["model"] == "gee")]
+    assert len(did) == 4
+    assert (np.abs(np.log(did["estimate"])) < 3 * did["se"]).all()
+    config["audit"]["binary_model"] = "probit"
+    with pytest.raises(AuditInputError, match="binary_model must be one of"):
+        fit_audit_models(config, long)
+
+
+def test_report_section_shows_the_binary_results_with_labels(config, tmp_path):
+    from trial.audit import audit_section, trajectory_plot
+    from trial.report import render_report
+
+    audit, clusters = simulate_logistic_audit(
+        derive_rng(20240601, "test_audit", "report"), n_clusters=12, per_cluster=8, n_times=3
+    )
+    data = prepare_audit(config, audit, clusters)
+    by_time = summarise_by_time(config, data.long)
+    estimates, tests = fit_audit_models(config, data.long)
+    inputs = {
+        "audit_availability": tmp_path / "availability.csv",
+        "audit_by_time": tmp_path / "by_time.csv",
+        "audit_estimates": tmp_path / "estimates.csv",
+        "audit_tests": tmp_path / "tests.csv",
+        "audit_figure": tmp_path / "trajectories.png",
+    }
+    data.availability.to_csv(inputs["audit_availability"], index=False)
+    by_time.to_csv(inputs["audit_by_time"], index=False)
+    estimates.to_csv(inputs["audit_estimates"], index=False)
+    tests.to_csv(inputs["audit_tests"], index=False)
+    trajectory_plot(config, by_time, inputs["audit_figure"])
+    html = render_report(config, [audit_section(config, inputs)])
+    table = html[html.index("Audit table 4") :]
+    table = table[: table.index("</table>")]
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == len(ITEMS)
+    labels = config["audit"]["item_labels"]
+    for row, item in zip(rows, ITEMS, strict=True):
+        assert labels[item] in row and item not in row
+        fit = estimates[(estimates["model"] == "gee") & (estimates["measure"] == item)]
+        fit = fit.set_index("quantity")
+        odds = fit.loc["odds_ratio_at_final_time"]
+        rd = fit.loc["risk_difference_at_final_time"]
+        assert f"{odds['estimate']:.2f} ({odds['ci_low']:.2f} to {odds['ci_high']:.2f})" in row
+        assert f"{100 * rd['estimate']:.1f} ({100 * rd['ci_low']:.1f}" in row
+    assert "Kauermann-Carroll bias-corrected sandwich covariance" in html
+    # the composite stays in the linear models' table; no item is shown there
+    linear = html[html.index("Audit table 3") : html.index("Audit table 4")]
+    assert config["audit"]["composite"]["label"] in linear
+    assert not any(labels[item] in linear for item in ITEMS)
