@@ -1,7 +1,8 @@
 """The checks of a config's optional sections and designs: staff, participation and
 sensitivity (:func:`secondary_config_problems`), outcome families, estimands, multiplicity, and
-stepped-wedge or crossover schedules. Each returns its list of problems for
-:func:`trial.config.validate_config` to report with the others.
+stepped-wedge or crossover schedules. Each takes a schema-valid config and returns one message
+per problem (empty when all is well), for :func:`trial.config.validate_config` to report with
+the others.
 """
 
 from __future__ import annotations
@@ -23,16 +24,6 @@ SCHEDULED_KEYS = ("period", "periods", "schedule", "model", "time_on_treatment")
 
 def secondary_config_problems(config: Config) -> list[str]:
     """Cross-reference problems of the participation, staff, sensitivity and icc sections.
-
-    Parameters
-    ----------
-    config : dict
-        A schema-valid trial configuration.
-
-    Returns
-    -------
-    list of str
-        One message per problem (empty when all is well).
     """
     problems: list[str] = []
     scales = config["scales"]
@@ -82,16 +73,6 @@ def outcome_family_problems(config: Config) -> list[str]:
     the family's canonical link; ``measures`` belong to binomial outcomes. Sections whose
     analyses fit linear models only cannot take a non-gaussian primary outcome; the sensitivity
     section takes a binomial one, without ``delta``.
-
-    Parameters
-    ----------
-    config : dict
-        A schema-valid trial configuration.
-
-    Returns
-    -------
-    list of str
-        One message per problem (empty when all is well).
     """
     problems: list[str] = []
     for i, outcome in enumerate(config["analysis"]["outcomes"]):
