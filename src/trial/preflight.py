@@ -85,8 +85,12 @@ def problems_screen(config_path: str | Path, config: Mapping[str, Any] | None = 
 
 
 # Sections whose cluster bootstrap resamples clusters within each arm and stratum, with the key
-# that sets its number of replicates.
-BOOTSTRAP_SECTIONS = {"icc": "bootstrap", "costs": "bootstrap", "participation": "bootstrap"}
+# that sets its number of replicates and how the schema lets it be switched off.
+BOOTSTRAP_SECTIONS = {
+    "icc": ("bootstrap", "set icc/bootstrap to 0"),
+    "costs": ("bootstrap", "leave costs/bootstrap out"),
+    "participation": ("bootstrap", "set participation/bootstrap to 0 or leave it out"),
+}
 
 
 def bootstrap_problems(config: Mapping[str, Any], table: pd.DataFrame) -> list[str]:
@@ -96,7 +100,7 @@ def bootstrap_problems(config: Mapping[str, Any], table: pd.DataFrame) -> list[s
     clusters = table.groupby(allocation_strata(config, table))[design["cluster_id"]].nunique()
     single = sorted(clusters.index[clusters < 2])
     problems = []
-    for section, key in BOOTSTRAP_SECTIONS.items():
+    for section, (key, remedy) in BOOTSTRAP_SECTIONS.items():
         replicates = config.get(section, {}).get(key)
         if isinstance(replicates, Mapping):  # costs: {replicates: ..., chunks: ...}
             replicates = replicates.get("replicates")
@@ -106,8 +110,7 @@ def bootstrap_problems(config: Mapping[str, Any], table: pd.DataFrame) -> list[s
         problems.append(
             f"{section}/{key}: the cluster bootstrap resamples {unit_plural(design, 'cluster')} "
             f"within each arm and stratum and needs at least two in each; "
-            f"{len(single)} arm/stratum group(s) have one ({shown}); set {section}/{key} to 0 "
-            "or leave it out"
+            f"{len(single)} arm/stratum group(s) have one ({shown}); {remedy}"
         )
     return problems
 

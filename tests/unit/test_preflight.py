@@ -152,6 +152,7 @@ def test_a_bootstrap_the_design_cannot_support_is_refused_before_any_job(tmp_pat
         f"and needs at least two in each; {(classes == 1).sum()} arm/stratum group(s) have one "
         "(control/S01, "
     )
+    assert lines[1].endswith("; set icc/bootstrap to 0")  # the remedy the schema allows
     config["icc"] = {"bootstrap": 0}
     path.write_text(yaml.safe_dump(config))
     assert validate(path, capsys)[0] == 0

@@ -45,7 +45,9 @@ def test_the_run_makes_the_designs_targets_and_no_parallel_ones(run):
     made = sorted(str(p.relative_to(folder / "reports")) for p in (folder / "reports").rglob("*"))
     assert made == [
         "figures",
+        "figures/schedule.pdf",
         "figures/schedule.png",
+        "figures/schedule.svg",
         "tables",
         "tables/stepped_wedge.csv",
         "tables/stepped_wedge.json",

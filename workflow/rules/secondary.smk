@@ -151,7 +151,8 @@ rule tipping_point_figure:
     input:
         delta=f"{REPORTS}/tables/delta_adjustment.csv",
     output:
-        f"{REPORTS}/figures/tipping_point.png",
+        png=f"{REPORTS}/figures/tipping_point.png",
+        vector=multiext(f"{REPORTS}/figures/tipping_point", ".svg", ".pdf"),
     conda:
         "../envs/trial.yaml"
     log:
@@ -171,7 +172,6 @@ rule secondary_figures:
         unpack(forest_all_inputs),
     output:
         forest=f"{REPORTS}/figures/forest_all.png",
-        tipping_vector=multiext(f"{REPORTS}/figures/tipping_point", ".svg", ".pdf"),
         forest_vector=multiext(f"{REPORTS}/figures/forest_all", ".svg", ".pdf"),
     conda:
         "../envs/trial.yaml"

@@ -6,5 +6,5 @@ from trial.runlog import start_log
 from trial.sensitivity import tipping_point_plot
 
 log = start_log(snakemake.log[0], snakemake.rule)
-tipping_point_plot(snakemake.config, pd.read_csv(snakemake.input.delta), snakemake.output[0])
+tipping_point_plot(snakemake.config, pd.read_csv(snakemake.input.delta), snakemake.output.png)
 log.info("tipping-point figure written")
