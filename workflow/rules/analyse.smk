@@ -18,7 +18,7 @@ rule pool_outcomes:
     log:
         f"{DERIVED}/logs/pool_outcomes.log",
     params:
-        **config_sections("analysis", "design", "scales"),
+        **config_sections("analysis", "design", "scales", "tables"),
     threads: 1
     resources:
         mem_mb=500,
@@ -39,7 +39,7 @@ if any(o.get("family", "gaussian") == "binomial" for o in config["analysis"]["ou
         log:
             f"{DERIVED}/logs/pool_marginal.log",
         params:
-            **config_sections("analysis", "design", "scales"),
+            **config_sections("analysis", "design", "scales", "tables"),
         threads: 1
         resources:
             mem_mb=500,
@@ -62,7 +62,7 @@ if SEVERAL_TREATMENT_ARMS:
         log:
             f"{DERIVED}/logs/pool_arm_tests.log",
         params:
-            **config_sections("analysis", "design", "scales"),
+            **config_sections("analysis", "design", "scales", "tables"),
         threads: 1
         resources:
             mem_mb=500,
@@ -80,7 +80,7 @@ if SEVERAL_TREATMENT_ARMS:
         log:
             f"{DERIVED}/logs/pool_pairwise.log",
         params:
-            **config_sections("analysis", "design", "scales"),
+            **config_sections("analysis", "design", "scales", "tables"),
         threads: 1
         resources:
             mem_mb=500,

@@ -65,7 +65,7 @@ if "costs" in config:
         log:
             f"{DERIVED}/logs/pool_costs.log",
         params:
-            **config_sections("analysis", "costs", "design"),
+            **config_sections("analysis", "costs", "design", "tables"),
         threads: 1
         resources:
             mem_mb=1000,
@@ -88,7 +88,7 @@ if "costs" in config:
         log:
             f"{DERIVED}/logs/plot_costs.log",
         params:
-            **config_sections("analysis", "costs", "figures", "scales"),
+            **config_sections("analysis", "costs", "figures", "scales", "tables"),
         threads: 1
         resources:
             mem_mb=1000,

@@ -39,7 +39,7 @@ rule pool_participation:
     log:
         f"{DERIVED}/logs/pool_participation.log",
     params:
-        **config_sections("analysis", "design", "participation", "scales"),
+        **config_sections("analysis", "design", "participation", "scales", "tables"),
     threads: 1
     resources:
         mem_mb=1000,
