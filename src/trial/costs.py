@@ -43,8 +43,7 @@ would need the imputation model refitted in every replicate and is not implement
 Kept as one module for now, over the 600-line guide: its seams are the costs from service use
 (:func:`service_costs` to :func:`unit_cost_table`), the analysis (:func:`fit_costs`,
 :func:`bootstrap_costs`, :func:`pool_costs`) and the presentation (plots, CHEERS checklist,
-report section); the bootstrap and the economics are being extended (issues 20 and 21), and the
-split, with :func:`pool_costs` broken into one function per method, follows them.
+report section), and :func:`pool_costs` would become one function per method when it is split.
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ of the config tunes them. Every problem is collected and reported together, each
 line, column, value and what was expected.
 
 Kept as one module for now, over the 600-line guide: its three sections (reading a file into
-typed cells, the checks of one table, the checks across tables) are the seams to split along;
-its reading and its checks are being extended (issues 16 and 18), and the split follows them.
+typed cells, the checks of one table, the checks across tables) are the seams to split along.
 """
 
 from __future__ import annotations
