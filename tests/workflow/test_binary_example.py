@@ -9,12 +9,11 @@ import math
 
 import pandas as pd
 import pytest
-import yaml
 
 from trial.config import load_config
 
 from ..conftest import ROOT
-from .test_end_to_end import run_workflow
+from .test_end_to_end import run_workflow, write_config
 
 pytestmark = pytest.mark.slow  # about 40 s on 2 cores
 
@@ -28,13 +27,7 @@ def run(tmp_path_factory):
     config = load_config(CONFIG)
     config["imputation"].update(m=4, iterations=5)
     config["icc"]["bootstrap"] = 20
-    config["paths"] = {
-        "raw": str(RAW),
-        "derived": str(folder / "derived"),
-        "reports": str(folder / "reports"),
-    }
-    path = folder / "pulse.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = write_config(config, folder, RAW, "pulse.yaml")
     run_workflow(path, folder, 2)
     return config, folder
 

@@ -94,6 +94,19 @@ def run_workflow(config_path, workdir, cores):
     finish(start_workflow(config_path, workdir, cores))
 
 
+def write_config(config: dict, folder, raw, name: str = "trial.yaml"):
+    """Point ``config`` at the raw data in ``raw`` and its results into ``folder``, write it there
+    as ``name`` and return its path."""
+    config["paths"] = {
+        "raw": str(raw),
+        "derived": str(folder / "derived"),
+        "reports": str(folder / "reports"),
+    }
+    path = folder / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def write_trial(example_config, folder, raw=None) -> tuple[dict, object]:
     """The small trial's config in ``folder`` (and its generated raw data, unless ``raw`` names
     the folder of an earlier one)."""

@@ -12,12 +12,11 @@ from __future__ import annotations
 import filecmp
 
 import pytest
-import yaml
 
 from trial.config import load_config
 
 from ..conftest import ROOT
-from .test_end_to_end import finish, start_workflow
+from .test_end_to_end import finish, start_workflow, write_config
 
 M = 3
 
@@ -28,12 +27,7 @@ def chunked_trial(folder, per_job: int) -> tuple[dict, list[str]]:
     config = load_config(ROOT / "config" / "refocus.yaml")
     config["imputation"].update(m=M, iterations=2, imputations_per_job=per_job)
     config["participation"]["bootstrap"] = 10
-    config["paths"] = {
-        "raw": str(ROOT / config["paths"]["raw"]),
-        "derived": str(folder / "derived"),
-        "reports": str(folder / "reports"),
-    }
-    (folder / "trial.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    write_config(config, folder, ROOT / config["paths"]["raw"])
     files = [
         name.format(i=i)
         for i in range(1, M + 1)

@@ -18,12 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from trial.config import load_config
 
 from ..conftest import ROOT
-from .test_end_to_end import finish, start_workflow
+from .test_end_to_end import finish, start_workflow, write_config
 
 LEVELS = 11
 
@@ -47,12 +46,7 @@ def numbered_trial(folder, codes: list[str]) -> dict:
     # the fewest imputations for which three arms' joint test can be pooled; one per job, as
     # only the first is made
     config["imputation"].update(m=4, iterations=2, imputations_per_job=1)
-    config["paths"] = {
-        "raw": str(raw),
-        "derived": str(folder / "derived"),
-        "reports": str(folder / "reports"),
-    }
-    (folder / "trial.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    write_config(config, folder, raw)
     return config
 
 

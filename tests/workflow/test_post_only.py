@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from ..conftest import ROOT
-from .test_end_to_end import run_workflow
+from .test_end_to_end import run_workflow, write_config
 
 DATA = ROOT / "tests" / "reference" / "data" / "post_only"
 FIXTURE = ROOT / "tests" / "reference" / "fixtures" / "post_only" / "lmer_kr.csv"
@@ -28,13 +28,7 @@ pytestmark = pytest.mark.slow  # about a minute on 2 cores
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("post_only")
     config = yaml.safe_load((DATA / "post_only.yaml").read_text())
-    config["paths"] = {
-        "raw": str(DATA),
-        "derived": str(folder / "derived"),
-        "reports": str(folder / "reports"),
-    }
-    path = folder / "trial.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = write_config(config, folder, DATA)
     run_workflow(path, folder, 2)
     return folder / "reports"
 

@@ -7,14 +7,13 @@ import subprocess
 
 import pandas as pd
 import pytest
-import yaml
 
 from trial.config import load_config
 from trial.stepped_wedge import analyse_design, effects_table
 from trial.verify import compare_results
 
 from ..conftest import ROOT
-from .test_end_to_end import run_workflow, snakemake_command
+from .test_end_to_end import run_workflow, snakemake_command, write_config
 
 CONFIG = ROOT / "config" / "stepped.yaml"
 RAW = ROOT / "data" / "raw" / "stepped"
@@ -22,13 +21,7 @@ RAW = ROOT / "data" / "raw" / "stepped"
 
 def _config_in(folder, raw=RAW) -> tuple[dict, object]:
     config = load_config(CONFIG)
-    config["paths"] = {
-        "raw": str(raw),
-        "derived": str(folder / "derived"),
-        "reports": str(folder / "reports"),
-    }
-    path = folder / "stepped.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = write_config(config, folder, raw, "stepped.yaml")
     return config, path
 
 

@@ -8,13 +8,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from trial.config import load_config
 from trial.pooling import pool_d1
 
 from ..conftest import ROOT
-from .test_end_to_end import code_names_in_report, run_workflow
+from .test_end_to_end import code_names_in_report, run_workflow, write_config
 
 CONFIG = ROOT / "config" / "trio.yaml"
 RAW = ROOT / "data" / "raw" / "trio"
@@ -29,13 +28,7 @@ def small_three_arm_trial(folder, **imputation) -> tuple[dict, object]:
     # on (the estimates are checked at 2 SE, which the imputation noise leaves well inside)
     config["imputation"].update(m=4, iterations=2, **imputation)
     config["icc"]["bootstrap"] = 20
-    config["paths"] = {
-        "raw": str(RAW),
-        "derived": str(folder / "derived"),
-        "reports": str(folder / "reports"),
-    }
-    path = folder / "trio.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = write_config(config, folder, RAW, "trio.yaml")
     return config, path
 
 
