@@ -3,10 +3,10 @@
 xhtml2pdf (pure Python, on ReportLab) lays the HTML out, so the PDF holds exactly what the HTML
 report shows and installs with pip alone. Table headers (``<thead>``) repeat on every page a table
 spans. The page-break rule is written here because no HTML-to-PDF library offers it: a section
-starts on a new page when what precedes it on its page already reaches the lower half of the
-page, and continues on the same page otherwise, so a page is never left more than half empty
-between sections. The layout is found by laying the document out, reading where each section
-heading landed, and laying it out again with the breaks it needs (:func:`write_pdf`).
+starts on a new page when less than half of the page's content frame is left below what precedes
+its heading, and continues on the same page otherwise, so a page is never left more than half
+empty between sections. ReportLab decides this as it lays the page out (a conditional page break
+before each section heading), so the document is laid out once (:func:`write_pdf`).
 
 Every page's footer names the run (config hash, code version, seed) and the PDF's subject and
 keywords carry the same record.
@@ -28,9 +28,6 @@ from trial.manuscript import provenance_line
 A4_POINTS = (595.28, 841.89)
 MM = 72 / 25.4
 MARGIN_TOP, MARGIN_SIDE, MARGIN_BOTTOM = 14, 12, 18
-
-# Most page breaks placed (one layout pass each) before the layout is taken as it stands.
-MAX_BREAKS = 12
 
 SECTION_HEADING = re.compile(r'<h2 id="([^"]+)">')
 # Font size of section headings (h2), larger than any other text but the title, so that a
@@ -133,15 +130,17 @@ def _svg_images(html: str, svg_files: Sequence[str | Path]) -> str:
 def print_html(
     html: str,
     provenance: Mapping[str, Any],
-    breaks: Iterable[str] = (),
     svg_files: Sequence[str | Path] = (),
+    *,
+    section_breaks: bool = True,
 ) -> str:
     """The report's HTML prepared for the PDF layout.
 
     Adds the print style (A4, margins, fonts, headings kept with what follows), a footer naming
-    the run on every page with the page number, the run in the document's metadata, and a page
-    break before each section whose id is in ``breaks``; draws the inline SVG figures from
-    ``svg_files`` (their files, in the order the HTML inlines them).
+    the run on every page with the page number, the run in the document's metadata, and (with
+    ``section_breaks``) before each section heading a page break taken when less than half the
+    content frame is left; draws the inline SVG figures from ``svg_files`` (their files, in the
+    order the HTML inlines them).
     """
     html = _svg_images(html, svg_files)
     line = _html.escape(provenance_line(provenance))
@@ -168,7 +167,6 @@ def print_html(
         "a { color: #222; text-decoration: none; }\n"
         "h2 { margin-top: 10pt; } table { font-size: 7.5pt; }\n"
         "#pdf-footer { font-size: 6.5pt; color: #555; }\n"
-        ".pdf-new-page { page-break-before: always; }\n"
         "</style>\n"
     )
     meta = f'<meta name="subject" content="{line}">\n<meta name="keywords" content="{keywords}">\n'
@@ -178,10 +176,35 @@ def print_html(
         f'<div id="pdf-footer">{line} Page <pdf:pagenumber> of <pdf:pagecount></div>\n</body>',
         1,
     )
-    wanted = set(breaks)
+    if not section_breaks:
+        return out
+    low, high = body_limits()
+    # the body's own <h2> headings only: the footer and the head hold none
     return SECTION_HEADING.sub(
-        lambda m: f'<h2 id="{m[1]}" class="pdf-new-page">' if m[1] in wanted else m[0], out
+        lambda m: f'<{CONDITIONAL_BREAK} height="{(high - low) / 2:.2f}pt">{m[0]}', out
     )
+
+
+CONDITIONAL_BREAK = "pdf:condpagebreak"
+
+
+def _register_conditional_break() -> None:
+    """Teach xhtml2pdf the tag ``<pdf:condpagebreak height="...">``: ReportLab's
+    ``CondPageBreak``, a new page when less than ``height`` is left in the frame.
+
+    xhtml2pdf has no such tag or CSS property; it finds the class of a ``pdf:`` tag by name in
+    its parser module and the tag's attributes in its tag table, so the tag is added to both.
+    """
+    from reportlab.platypus.flowables import CondPageBreak
+    from xhtml2pdf import default, parser, tags
+
+    class pisaTagPDFCONDPAGEBREAK(tags.pisaTag):  # noqa: N801 (the name xhtml2pdf looks up)
+        def start(self, c) -> None:
+            c.addPara()
+            c.addStory(CondPageBreak(self.attr.height))
+
+    default.TAGS["pdfcondpagebreak"] = (0, {"height": (default.SIZE, default.MUST)})
+    parser.pisaTagPDFCONDPAGEBREAK = pisaTagPDFCONDPAGEBREAK
 
 
 def render_pdf(html: str, files: Iterable[str | Path] = ()) -> bytes:
@@ -198,6 +221,7 @@ def render_pdf(html: str, files: Iterable[str | Path] = ()) -> bytes:
 
     # xhtml2pdf logs every CSS property it does not implement (screen-only layout here)
     logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
+    _register_conditional_break()
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     folders = tuple(sorted({Path(f).resolve().parent for f in files}))
     policy = ResourceAccessPolicy(allow_remote=False, base_dir=fonts, extra_roots=folders)
@@ -251,12 +275,30 @@ def body_limits() -> tuple[float, float]:
 
 def late_sections(html: str, layouts: list[PageLayout]) -> list[str]:
     """Ids of the sections whose heading follows, on its page, content that ends in the lower
-    half of the content frame: a break before such a heading leaves a page more than half
-    full."""
+    half of the content frame: a break before such a heading would leave a page more than half
+    full. Read back from a laid-out PDF, it checks the rule :func:`write_pdf` lays out by."""
     low, high = body_limits()
     middle = (low + high) / 2
+    return [
+        section
+        for section, page, y in _heading_positions(html, layouts)
+        if (before := layouts[page].bottom_above(y)) is not None and before < middle
+    ]
+
+
+def new_page_sections(html: str, layouts: list[PageLayout]) -> list[str]:
+    """Ids of the sections whose heading is the first thing on a page after the first."""
+    return [
+        section
+        for section, page, y in _heading_positions(html, layouts)
+        if page > 0 and layouts[page].bottom_above(y) is None
+    ]
+
+
+def _heading_positions(html: str, layouts: list[PageLayout]) -> list[tuple[str, int, float]]:
+    """Each section heading found in the layouts: its id, page index and baseline height."""
     titles = re.findall(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', html)
-    late = []
+    found = []
     page = 0
     for section, title in titles:
         text = _html.unescape(re.sub(r"<[^>]+>", "", title)).strip()
@@ -265,17 +307,9 @@ def late_sections(html: str, layouts: list[PageLayout]) -> list[str]:
             y = layouts[i].heading_height(text, min_size=SECTION_HEADING_PT - 0.5)
             if y is not None:
                 page = i
-                before = layouts[i].bottom_above(y)
-                if before is not None and before < middle:
-                    late.append(section)
+                found.append((section, i, y))
                 break
-    return late
-
-
-def _from_section(html: str, section: str) -> str:
-    """The document with everything in its body before section ``section`` left out."""
-    body = html.index(">", html.index("<body")) + 1
-    return html[:body] + html[html.index(f'<h2 id="{section}"') :]
+    return found
 
 
 def write_pdf(
@@ -287,26 +321,10 @@ def write_pdf(
     """Write the report's PDF and return the sections that start a new page; the figures the
     HTML inlines as SVG are drawn from ``svg_files`` (:func:`print_html`).
 
-    Starting with no breaks, each pass lays the document out and adds a break before the first
-    section that :func:`late_sections` finds (what precedes its heading on the page reaches the
-    lower half). A break only pushes what follows it
-    down, so the layout before it, and the earlier breaks, stay as they were; and what follows
-    a break is laid out the same whatever precedes it, so the next pass lays out only the
-    document from the newest break on. It stops when no section is late (or after
-    :data:`MAX_BREAKS` breaks), then lays the whole document out with its breaks.
+    The document is laid out once: before each section heading, ReportLab moves to a new page
+    when less than half the content frame is left (:func:`print_html`), so each decision is
+    taken on the page as laid out so far, after every earlier break.
     """
-    breaks: list[str] = []
-    part = html
-    while True:
-        # a part from a break on holds the last of the inline figures
-        files = svg_files[len(svg_files) - len(INLINE_SVG.findall(part)) :]
-        pdf = render_pdf(print_html(part, provenance, breaks, files), files)
-        late = [s for s in late_sections(part, page_layouts(pdf)) if s not in breaks]
-        if not late or len(breaks) == MAX_BREAKS:
-            break
-        breaks.append(late[0])
-        part = _from_section(html, late[0])
-    if part is not html:
-        pdf = render_pdf(print_html(html, provenance, breaks, svg_files), svg_files)
+    pdf = render_pdf(print_html(html, provenance, svg_files), svg_files)
     Path(path).write_bytes(pdf)
-    return breaks
+    return new_page_sections(html, page_layouts(pdf))

@@ -127,7 +127,9 @@ def test_a_section_whose_heading_sits_high_follows_on_the_same_page(tmp_path):
     assert page.bottom_above(page.heading_height("3. Third")) > (low + high) / 2
 
 
-def test_breaks_are_placed_one_at_a_time_so_a_pushed_section_is_judged_again(tmp_path):
+def test_each_break_is_decided_after_the_earlier_ones_so_a_pushed_section_is_judged_again(
+    tmp_path,
+):
     # Without breaks, the headings of 2 and 3 both sit low on page 1. Breaking before both (as
     # a rule judging every section on the first layout would) leaves page 2 holding section 2
     # alone, 20 mm of it; breaking before 2 first moves 3 to the upper half of page 2, and it
@@ -163,7 +165,7 @@ def test_inline_svg_figures_are_drawn_from_their_files(tmp_path):
     save_svg(fig, svg)
     plt.close(fig)
     html = document(("flow", "Flow", f"<figure>{inline_svg(svg, 'diagram')}</figure>"))
-    pdf = render_pdf(print_html(html, PROVENANCE, (), [svg]), [svg])
+    pdf = render_pdf(print_html(html, PROVENANCE, [svg]), [svg])
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     text = reader.pages[0].extract_text()
     # drawn, not spilled as markup text: its label once, no SVG metadata
