@@ -29,7 +29,7 @@ from trial.vocabulary import (
 )
 
 #: Flow stage counting the treatment clusters in the high class of the participation score.
-HIGH_PARTICIPATION = "high participation"
+HIGH_PARTICIPATION = "with high participation"
 
 
 def flow_counts(
