@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from trial.describe import HIGH_PARTICIPATION
 from trial.reporting import figure_dpi, pyplot, save_figure
-from trial.vocabulary import Config, enrolment_stage, unit_plural
+from trial.vocabulary import Config, enrolment_stage, treatment_arms, unit_plural
 from trial.vocabulary import arms as all_arms
 
 ANALYSED = "analysed (multiple imputation, intention to treat)"
@@ -29,7 +30,13 @@ def flow_diagram(
     Enrolment shows the clusters (and individuals) assessed for eligibility and excluded when
     the flow table holds them (arm ``all``, from ``design.enrolment``) and says they were not
     recorded otherwise; each allocation box gives the individuals per cluster (median and range)
-    from ``sizes`` (:func:`trial.describe.cluster_sizes`)."""
+    from ``sizes`` (:func:`trial.describe.cluster_sizes`).
+
+    Receipt is stated only as far as the data show it: where the config declares a
+    participation measure, the treatment arm's box counts the clusters that took part at all
+    and those in the high participation class, by the definitions the participation analyses
+    use; another treatment arm's box says that receipt was not recorded, and the reference
+    arm's box says nothing of it."""
     plt = pyplot()
     design = config["design"]
     arms = all_arms(config)
@@ -69,6 +76,19 @@ def flow_diagram(
             lines += [f"  {r.stage[10:]}: {r.n}" for r in excluded.itertuples()]
         return "\n".join(lines)
 
+    def receipt(arm: str) -> str:
+        if arm not in treatment_arms(config):
+            return ""
+        if "participation" not in config:
+            return "\nreceipt of the intervention\nnot recorded in the data"
+        rule = config["participation"]["high_rule"].replace("_", " ")
+        return (
+            f"\n{n('cluster', 'received allocated intervention', arm)} {cls} took part"
+            " (participation score above 0)"
+            f"\n{n('cluster', HIGH_PARTICIPATION, arm)} {cls} with high participation"
+            f" (score {rule})"
+        )
+
     def size(arm: str) -> str:
         if sizes is None:
             return ""
@@ -103,8 +123,8 @@ def flow_diagram(
             "Allocation",
             lambda a: (
                 f"Allocated to {design['arm_labels'][a]}\n"
-                f"{n('cluster', 'randomised', a)} {cls}\n"
-                f"{n('cluster', 'received allocated intervention', a)} {cls} received it\n"
+                f"{n('cluster', 'randomised', a)} {cls}"
+                f"{receipt(a)}\n"
                 f"{n('individual', enrolled, a)} {inds} {enrolled}"
                 f"{size(a)}"
             ),

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from trial.estimands import flow_rows, score_defined
+from trial.participation import TOOK_PART, participation_scores
 from trial.validation import read_table
 from trial.vocabulary import (
     Config,
@@ -27,6 +28,9 @@ from trial.vocabulary import (
     unit_plural,
 )
 
+#: Flow stage counting the treatment clusters in the high class of the participation score.
+HIGH_PARTICIPATION = "with high participation"
+
 
 def flow_counts(
     config: Config,
@@ -40,10 +44,12 @@ def flow_counts(
     broken down by recorded reason in rows whose stage starts with ``lost: ``. Individuals whose
     intercurrent event leaves their outcome undefined (a while-alive strategy,
     :mod:`trial.estimands`) are counted in rows starting ``excluded from outcome analyses: `` and
-    not among those analysed. A treatment
-    cluster counts as having received the intervention when its participation table shows any
-    participation above zero; without participation data every cluster is counted as receiving
-    its allocation (stated in the report).
+    not among those analysed. With ``participation`` (the scores of
+    :func:`trial.participation.participation_scores`) a treatment cluster counts as having
+    received the intervention when it took part at all (score above 0), and a row
+    :data:`HIGH_PARTICIPATION` counts the clusters in the high class of the non-randomised
+    comparison; without participation data every cluster is counted as receiving its
+    allocation, which the flow diagram does not claim (:mod:`trial.consort`).
     """
     design = config["design"]
     enrolled = enrolment_stage(config)
@@ -56,13 +62,17 @@ def flow_counts(
         clusters_with_people = people[design["cluster_id"]].nunique()
         clusters_followed = people.loc[completed, design["cluster_id"]].nunique()
         received = len(arm_clusters)
+        uptake = []
         if participation is not None and arm in treatment_arms(config):
-            spec = config["participation"]
-            active = participation.loc[participation[spec["value"]] > 0, design["cluster_id"]]
-            received = int(arm_clusters[design["cluster_id"]].isin(set(active)).sum())
+            ids = arm_clusters[design["cluster_id"]]
+            took_part = participation.loc[participation[TOOK_PART] == 1, design["cluster_id"]]
+            received = int(ids.isin(set(took_part)).sum())
+            high = participation.loc[participation["high"] == 1, design["cluster_id"]]
+            uptake = [("cluster", HIGH_PARTICIPATION, arm, int(ids.isin(set(high)).sum()))]
         rows += [
             ("cluster", "randomised", arm, len(arm_clusters)),
             ("cluster", "received allocated intervention", arm, received),
+            *uptake,
             ("cluster", f"with individuals {enrolled}", arm, clusters_with_people),
             ("cluster", "with individuals followed up", arm, clusters_followed),
             ("cluster", "analysed", arm, clusters_with_people),
@@ -327,7 +337,7 @@ def describe_trial(
     clusters = read_table(config, config["design"]["cluster_table"], raw_dir)
     participation = None
     if "participation" in config:
-        participation = read_table(config, config["participation"]["table"], raw_dir)
+        participation = participation_scores(config, raw_dir)
     flow = flow_counts(config, analysis_table, clusters, participation)
     enrolment = pd.DataFrame(enrolment_counts(config, len(clusters)), columns=flow.columns)
     flow = pd.concat([enrolment, flow], ignore_index=True) if len(enrolment) else flow

@@ -3,10 +3,10 @@
 xhtml2pdf (pure Python, on ReportLab) lays the HTML out, so the PDF holds exactly what the HTML
 report shows and installs with pip alone. Table headers (``<thead>``) repeat on every page a table
 spans. The page-break rule is written here because no HTML-to-PDF library offers it: a section
-starts on a new page when what precedes it on its page already reaches the lower half of the
-page, and continues on the same page otherwise, so a page is never left more than half empty
-between sections. The layout is found by laying the document out, reading where each section
-heading landed, and laying it out again with the breaks it needs (:func:`write_pdf`).
+starts on a new page when less than half of the page's content frame is left below what precedes
+its heading, and continues on the same page otherwise, so a page is never left more than half
+empty between sections. ReportLab decides this as it lays the page out (a conditional page break
+before each section heading), so the document is laid out once (:func:`write_pdf`).
 
 Every page's footer names the run (config hash, code version, seed) and the PDF's subject and
 keywords carry the same record.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html as _html
 import io
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,9 +29,6 @@ from trial.manuscript import provenance_line
 A4_POINTS = (595.28, 841.89)
 MM = 72 / 25.4
 MARGIN_TOP, MARGIN_SIDE, MARGIN_BOTTOM = 14, 12, 18
-
-# Most page breaks placed (one layout pass each) before the layout is taken as it stands.
-MAX_BREAKS = 12
 
 SECTION_HEADING = re.compile(r'<h2 id="([^"]+)">')
 # Font size of section headings (h2), larger than any other text but the title, so that a
@@ -82,12 +80,17 @@ class PageLayout:
         return None
 
 
+def _font_folder() -> Path:
+    """Matplotlib's folder of DejaVu fonts."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
 def _fonts_css() -> str:
     """DejaVu Sans (shipped with matplotlib, so every install has it) for text: the base PDF
     fonts lack Greek letters and mathematical signs the report uses."""
-    import matplotlib
-
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    folder = _font_folder()
     faces = [
         ("normal", "normal", "DejaVuSans.ttf"),
         ("bold", "normal", "DejaVuSans-Bold.ttf"),
@@ -130,20 +133,227 @@ def _svg_images(html: str, svg_files: Sequence[str | Path]) -> str:
     return html
 
 
+# Table columns. xhtml2pdf gives a table's columns equal widths whatever they hold, so numbers
+# and intervals wrap beside near-empty columns; here each column is given a share of the width
+# in proportion to what it needs: its widest body cell on one line and the longest word of its
+# header (headers wrap between words), plus the cells' padding, measured in the table's font. A
+# column of text (a cell with a word in it, not only numbers and intervals) needs at most
+# PROSE_COLUMN_MM and gives up width down to PROSE_MIN_MM when the table would not fit
+# otherwise: words wrap well, numbers and intervals do not. A table that does not fit the
+# portrait content frame (186 mm) even so is laid out on landscape pages.
+TABLE_PT = 7.5
+CELL_PADDING_PT = 2 * 0.6 * TABLE_PT  # the report's cells: 0.6em left and right
+PROSE_COLUMN_MM, PROSE_MIN_MM = 45, 30
+LANDSCAPE = "landscape"
+# Most text between a heading and the wide table after it for the heading to go with the table
+# onto its landscape page (else it would stand alone at the foot of a portrait page)
+LEAD_IN_CHARS = 1200
+
+TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
+_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.DOTALL)
+_CELL = re.compile(r"<t([hd])\b([^>]*)>(.*?)</t[hd]>", re.DOTALL)
+# notes that follow a table and explain it go with it onto its landscape page
+_NOTES = re.compile(r'\s*(?:<p class="note"[^>]*>.*?</p>\s*)*', re.DOTALL)
+_BLOCK = re.compile(r"<(?:p|table|h[1-6]|div|figure|ul|ol|pre|img|dl)\b")
+_HEADING = re.compile(r"<h[23]\b")
+_WORD = re.compile(r"[^\W\d_]{2,}")  # two letters or more: not a number or an interval
+_NOT_LEAD_IN = re.compile(r"<(?:table|figure|img|svg|h1)\b")
+
+
+def _text_width(text: str, size: float = TABLE_PT) -> float:
+    """Width in points of one line of ``text`` in the report's table font."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    name = "trial-measure-DejaVuSans"
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(name, str(_font_folder() / "DejaVuSans.ttf")))
+    return pdfmetrics.stringWidth(text, name, size)
+
+
+def _cell_lines(content: str) -> list[str]:
+    """The lines of a cell's text: its markup removed, a ``<br>`` ending a line."""
+    lines = re.split(r"<br\s*/?>", content)
+    return [_html.unescape(re.sub(r"<[^>]+>", "", line)).strip() for line in lines]
+
+
+def _span(attributes: str, name: str) -> int:
+    found = re.search(rf'{name}="?(\d+)', attributes)
+    return int(found[1]) if found else 1
+
+
+def _table_cells(table: str) -> list[tuple[re.Match[str], int | None]]:
+    """Each cell of a table with its column (``None`` for a cell spanning columns), the
+    columns that cells spanning rows from above hold skipped."""
+    cells: list[tuple[re.Match[str], int | None]] = []
+    held: dict[int, set[int]] = {}  # row -> columns held by a cell from a row above
+    for r, row in enumerate(_ROW.finditer(table)):
+        column = 0
+        for cell in _CELL.finditer(table, row.start(1), row.end(1)):
+            while column in held.get(r, ()):
+                column += 1
+            across, down = _span(cell[2], "colspan"), _span(cell[2], "rowspan")
+            for below in range(r + 1, r + down):
+                held.setdefault(below, set()).update(range(column, column + across))
+            cells.append((cell, column if across == 1 else None))
+            column += across
+    return cells
+
+
+@dataclass(frozen=True)
+class Column:
+    """What one table column needs, in points: at least, as a rule, and (its text on one line)
+    at most; the three are one width for a column of numbers."""
+
+    least: float
+    need: float
+    most: float
+
+
+def table_columns(table: str) -> dict[int, Column]:
+    """What each column of a table needs (see above), by column index."""
+    widest: dict[int, float] = {}
+    prose: set[int] = set()
+    for cell, column in _table_cells(table):
+        if column is None:  # a spanning cell sets no column's width
+            continue
+        lines = _cell_lines(cell[3])
+        if cell[1] == "h":
+            need = max((_text_width(w) for line in lines for w in line.split()), default=0.0)
+        else:
+            need = max((_text_width(line) for line in lines), default=0.0)
+            if any(_WORD.search(line.replace(" to ", " ")) for line in lines):
+                prose.add(column)
+        widest[column] = max(widest.get(column, 0.0), need + CELL_PADDING_PT)
+    return {
+        column: Column(min(need, PROSE_MIN_MM * MM), min(need, PROSE_COLUMN_MM * MM), need)
+        if column in prose
+        else Column(need, need, need)
+        for column, need in widest.items()
+    }
+
+
+def table_width(table: str) -> float:
+    """The least width in points a table needs without wrapping its numbers (see above)."""
+    return sum(c.least for c in table_columns(table).values())
+
+
+def sized_columns(table: str, width: float) -> str:
+    """The table with each unspanned cell's column width set, as a share of the table's width
+    in proportion to what its column needs; the text columns give up width down to their least
+    when the columns need more than ``width`` (points), and take up to their most when they
+    need less (see above)."""
+    columns = table_columns(table)
+    needs = {k: c.need for k, c in columns.items()}
+    excess = sum(needs.values()) - width
+    # the text columns' room to give (excess > 0) or to take (excess < 0)
+    room = {k: (c.need - c.least) if excess > 0 else (c.most - c.need) for k, c in columns.items()}
+    if sum(room.values()) > 0:
+        share = min(1.0, abs(excess) / sum(room.values()))
+        needs = {k: needs[k] - math.copysign(share * room[k], excess) for k in needs}
+    total = sum(needs.values())
+    if not total:
+        return table
+    out = table
+    # from the last cell back, so that earlier positions stay where they were found
+    for cell, column in reversed(_table_cells(table)):
+        if column is not None:
+            at = cell.start() + 3  # after "<td" or "<th"
+            out = f'{out[:at]} width="{100 * needs[column] / total:.2f}%"{out[at:]}'
+    return out
+
+
+def _frame_widths() -> tuple[float, float]:
+    """The content frame's width on a portrait and on a landscape page, in points."""
+    return A4_POINTS[0] - 2 * MARGIN_SIDE * MM, A4_POINTS[1] - 2 * MARGIN_SIDE * MM
+
+
+def _lead_in_start(html: str, table_start: int, floor: int) -> int:
+    """Where the part that goes onto a wide table's landscape page starts: the last heading
+    before the table when only a short lead-in (no table or figure) lies between them, so that
+    a heading is not left alone at the foot of a portrait page; else the table itself."""
+    headings = [h.start() for h in _HEADING.finditer(html, floor, table_start)]
+    if not headings:
+        return table_start
+    between = html[headings[-1] : table_start]
+    text = re.sub(r"<[^>]+>", "", between)
+    if _NOT_LEAD_IN.search(between) or len(text) > LEAD_IN_CHARS:
+        return table_start
+    # a run of headings (a section's and its first subsection's) goes together
+    start = headings[-1]
+    for earlier in reversed(headings[:-1]):
+        if re.sub(r"<[^>]+>", "", html[earlier:start]).strip() and not re.fullmatch(
+            r"\s*<h[23]\b[^>]*>.*?</h[23]>\s*", html[earlier:start], re.DOTALL
+        ):
+            break
+        start = earlier
+    return start
+
+
+def print_tables(html: str, landscape: bool = True) -> str:
+    """The HTML with every table's column widths set (:func:`sized_columns`) and, with
+    ``landscape``, each table that does not fit the portrait content frame
+    (:func:`table_width`) moved onto landscape pages with the notes that follow it (and the
+    heading before it, :func:`_lead_in_start`); wide tables with nothing but such notes between
+    them share their pages. The page before a landscape page may be left part empty: a page's
+    orientation is the same from top to bottom."""
+    portrait, wide_frame = _frame_widths()
+    spans: list[list[int]] = []
+    last_end = 0
+    for match in TABLE.finditer(html):
+        if not landscape or table_width(match[0]) <= portrait:
+            continue
+        end = _NOTES.match(html, match.end()).end()
+        if spans and spans[-1][1] == match.start():
+            spans[-1][1] = end
+        else:
+            spans.append([_lead_in_start(html, match.start(), last_end), end])
+        last_end = end
+    out, last = [], 0
+
+    def sized(part: str, width: float) -> str:
+        return TABLE.sub(lambda table: sized_columns(table[0], width), part)
+
+    for start, end in spans:
+        out += [
+            sized(html[last:start], portrait),
+            f'<pdf:nextpage name="{LANDSCAPE}" />',
+            sized(html[start:end], wide_frame),
+        ]
+        if _BLOCK.search(html, end):  # no empty portrait page after the document's end
+            out.append('<pdf:nextpage name="body" />')
+        last = end
+    return "".join([*out, sized(html[last:], portrait)])
+
+
+def _page_css(name: str, orientation: str) -> str:
+    """An A4 page template: the report's margins and the footer frame."""
+    return (
+        f"@page {name} {{ size: a4 {orientation}; margin: {MARGIN_TOP}mm {MARGIN_SIDE}mm "
+        f"{MARGIN_BOTTOM}mm {MARGIN_SIDE}mm;\n"
+        f" @frame footer {{ -pdf-frame-content: pdf-footer; bottom: 6mm; height: 9mm; "
+        f"margin-left: {MARGIN_SIDE}mm; margin-right: {MARGIN_SIDE}mm; }} }}\n"
+    )
+
+
 def print_html(
     html: str,
     provenance: Mapping[str, Any],
-    breaks: Iterable[str] = (),
     svg_files: Sequence[str | Path] = (),
+    *,
+    section_breaks: bool = True,
+    landscape: bool = True,
 ) -> str:
     """The report's HTML prepared for the PDF layout.
 
     Adds the print style (A4, margins, fonts, headings kept with what follows), a footer naming
-    the run on every page with the page number, the run in the document's metadata, and a page
-    break before each section whose id is in ``breaks``; draws the inline SVG figures from
-    ``svg_files`` (their files, in the order the HTML inlines them).
+    the run on every page with the page number, the run in the document's metadata, column
+    widths in proportion to what each table's columns hold and (with ``landscape``) the wide
+    tables on landscape pages (:func:`print_tables`), and (with ``section_breaks``) before each
+    section heading a page break taken when less than half the content frame is left; draws the
+    inline SVG figures from ``svg_files`` (their files, in the order the HTML inlines them).
     """
-    html = _svg_images(html, svg_files)
+    html = print_tables(_svg_images(html, svg_files), landscape)
     line = _html.escape(provenance_line(provenance))
     keywords = _html.escape(
         f"config-sha256:{provenance['config_sha256']}, code:{provenance['code_version']}, "
@@ -152,11 +362,9 @@ def print_html(
     style = (
         "<style>\n"
         + _fonts_css()
-        + f"@page {{ size: a4 portrait; margin: {MARGIN_TOP}mm {MARGIN_SIDE}mm "
-        f"{MARGIN_BOTTOM}mm {MARGIN_SIDE}mm;\n"
-        f" @frame footer {{ -pdf-frame-content: pdf-footer; bottom: 6mm; height: 9mm; "
-        f"margin-left: {MARGIN_SIDE}mm; margin-right: {MARGIN_SIDE}mm; }} }}\n"
-        f'body {{ font-family: "DejaVu Sans"; font-size: {BODY_PT}pt; max-width: none; '
+        + _page_css("", "portrait")
+        + _page_css(LANDSCAPE, "landscape")
+        + f'body {{ font-family: "DejaVu Sans"; font-size: {BODY_PT}pt; max-width: none; '
         "margin: 0; padding: 0; }\n"
         f"h2 {{ font-size: {SECTION_HEADING_PT}pt; }} h3 {{ font-size: {BODY_PT + 1}pt; }}\n"
         'pre, code { font-family: "DejaVu Sans Mono"; font-size: 7pt; }\n'
@@ -166,9 +374,8 @@ def print_html(
         "caption { page-break-after: auto; -pdf-keep-with-next: false; }\n"
         # the report's print style gives links 'color: inherit', which xhtml2pdf cannot resolve
         "a { color: #222; text-decoration: none; }\n"
-        "h2 { margin-top: 10pt; } table { font-size: 7.5pt; }\n"
+        f"h2 {{ margin-top: 10pt; }} table {{ font-size: {TABLE_PT}pt; }}\n"
         "#pdf-footer { font-size: 6.5pt; color: #555; }\n"
-        ".pdf-new-page { page-break-before: always; }\n"
         "</style>\n"
     )
     meta = f'<meta name="subject" content="{line}">\n<meta name="keywords" content="{keywords}">\n'
@@ -178,10 +385,35 @@ def print_html(
         f'<div id="pdf-footer">{line} Page <pdf:pagenumber> of <pdf:pagecount></div>\n</body>',
         1,
     )
-    wanted = set(breaks)
+    if not section_breaks:
+        return out
+    low, high = body_limits()
+    # the body's own <h2> headings only: the footer and the head hold none
     return SECTION_HEADING.sub(
-        lambda m: f'<h2 id="{m[1]}" class="pdf-new-page">' if m[1] in wanted else m[0], out
+        lambda m: f'<{CONDITIONAL_BREAK} height="{(high - low) / 2:.2f}pt">{m[0]}', out
     )
+
+
+CONDITIONAL_BREAK = "pdf:condpagebreak"
+
+
+def _register_conditional_break() -> None:
+    """Teach xhtml2pdf the tag ``<pdf:condpagebreak height="...">``: ReportLab's
+    ``CondPageBreak``, a new page when less than ``height`` is left in the frame.
+
+    xhtml2pdf has no such tag or CSS property; it finds the class of a ``pdf:`` tag by name in
+    its parser module and the tag's attributes in its tag table, so the tag is added to both.
+    """
+    from reportlab.platypus.flowables import CondPageBreak
+    from xhtml2pdf import default, parser, tags
+
+    class pisaTagPDFCONDPAGEBREAK(tags.pisaTag):  # noqa: N801 (the name xhtml2pdf looks up)
+        def start(self, c) -> None:
+            c.addPara()
+            c.addStory(CondPageBreak(self.attr.height))
+
+    default.TAGS["pdfcondpagebreak"] = (0, {"height": (default.SIZE, default.MUST)})
+    parser.pisaTagPDFCONDPAGEBREAK = pisaTagPDFCONDPAGEBREAK
 
 
 def render_pdf(html: str, files: Iterable[str | Path] = ()) -> bytes:
@@ -192,13 +424,13 @@ def render_pdf(html: str, files: Iterable[str | Path] = ()) -> bytes:
     """
     import logging
 
-    import matplotlib
     from xhtml2pdf import pisa
     from xhtml2pdf.config.resources import ResourceAccessPolicy
 
     # xhtml2pdf logs every CSS property it does not implement (screen-only layout here)
     logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
-    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    _register_conditional_break()
+    fonts = _font_folder()
     folders = tuple(sorted({Path(f).resolve().parent for f in files}))
     policy = ResourceAccessPolicy(allow_remote=False, base_dir=fonts, extra_roots=folders)
     out = io.BytesIO()
@@ -251,12 +483,30 @@ def body_limits() -> tuple[float, float]:
 
 def late_sections(html: str, layouts: list[PageLayout]) -> list[str]:
     """Ids of the sections whose heading follows, on its page, content that ends in the lower
-    half of the content frame: a break before such a heading leaves a page more than half
-    full."""
+    half of the content frame: a break before such a heading would leave a page more than half
+    full. Read back from a laid-out PDF, it checks the rule :func:`write_pdf` lays out by."""
     low, high = body_limits()
     middle = (low + high) / 2
+    return [
+        section
+        for section, page, y in _heading_positions(html, layouts)
+        if (before := layouts[page].bottom_above(y)) is not None and before < middle
+    ]
+
+
+def new_page_sections(html: str, layouts: list[PageLayout]) -> list[str]:
+    """Ids of the sections whose heading is the first thing on a page after the first."""
+    return [
+        section
+        for section, page, y in _heading_positions(html, layouts)
+        if page > 0 and layouts[page].bottom_above(y) is None
+    ]
+
+
+def _heading_positions(html: str, layouts: list[PageLayout]) -> list[tuple[str, int, float]]:
+    """Each section heading found in the layouts: its id, page index and baseline height."""
     titles = re.findall(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', html)
-    late = []
+    found = []
     page = 0
     for section, title in titles:
         text = _html.unescape(re.sub(r"<[^>]+>", "", title)).strip()
@@ -265,17 +515,9 @@ def late_sections(html: str, layouts: list[PageLayout]) -> list[str]:
             y = layouts[i].heading_height(text, min_size=SECTION_HEADING_PT - 0.5)
             if y is not None:
                 page = i
-                before = layouts[i].bottom_above(y)
-                if before is not None and before < middle:
-                    late.append(section)
+                found.append((section, i, y))
                 break
-    return late
-
-
-def _from_section(html: str, section: str) -> str:
-    """The document with everything in its body before section ``section`` left out."""
-    body = html.index(">", html.index("<body")) + 1
-    return html[:body] + html[html.index(f'<h2 id="{section}"') :]
+    return found
 
 
 def write_pdf(
@@ -287,26 +529,10 @@ def write_pdf(
     """Write the report's PDF and return the sections that start a new page; the figures the
     HTML inlines as SVG are drawn from ``svg_files`` (:func:`print_html`).
 
-    Starting with no breaks, each pass lays the document out and adds a break before the first
-    section that :func:`late_sections` finds (what precedes its heading on the page reaches the
-    lower half). A break only pushes what follows it
-    down, so the layout before it, and the earlier breaks, stay as they were; and what follows
-    a break is laid out the same whatever precedes it, so the next pass lays out only the
-    document from the newest break on. It stops when no section is late (or after
-    :data:`MAX_BREAKS` breaks), then lays the whole document out with its breaks.
+    The document is laid out once: before each section heading, ReportLab moves to a new page
+    when less than half the content frame is left (:func:`print_html`), so each decision is
+    taken on the page as laid out so far, after every earlier break.
     """
-    breaks: list[str] = []
-    part = html
-    while True:
-        # a part from a break on holds the last of the inline figures
-        files = svg_files[len(svg_files) - len(INLINE_SVG.findall(part)) :]
-        pdf = render_pdf(print_html(part, provenance, breaks, files), files)
-        late = [s for s in late_sections(part, page_layouts(pdf)) if s not in breaks]
-        if not late or len(breaks) == MAX_BREAKS:
-            break
-        breaks.append(late[0])
-        part = _from_section(html, late[0])
-    if part is not html:
-        pdf = render_pdf(print_html(html, provenance, breaks, svg_files), svg_files)
+    pdf = render_pdf(print_html(html, provenance, svg_files), svg_files)
     Path(path).write_bytes(pdf)
-    return breaks
+    return new_page_sections(html, page_layouts(pdf))

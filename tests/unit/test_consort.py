@@ -4,12 +4,15 @@ analysis, every number in a box read from the flow table and the cluster sizes."
 from __future__ import annotations
 
 import re
+import shutil
 
 import pandas as pd
 import pytest
 
 from trial.consort import flow_diagram
-from trial.describe import cluster_sizes, enrolment_counts
+from trial.describe import HIGH_PARTICIPATION, cluster_sizes, describe_trial, enrolment_counts
+
+from ..conftest import ROOT
 
 
 def svg_texts(path) -> set[str]:
@@ -65,6 +68,7 @@ def flow_table(enrolment: bool) -> pd.DataFrame:
         rows += [
             ("cluster", "randomised", arm, k),
             ("cluster", "received allocated intervention", arm, k - 3),
+            *([("cluster", HIGH_PARTICIPATION, arm, 6)] if arm == "refocus" else []),
             ("cluster", "with individuals followed up", arm, k),
             ("cluster", "analysed", arm, k),
             ("individual", "assessed at baseline", arm, n),
@@ -97,13 +101,56 @@ def test_every_box_count_is_the_flow_table_count(small_config, tmp_path):
         ("Usual care", 13, 202, 139, "median 15 (range 9-21)"),
     ):
         assert f"Allocated to {label}" in texts
-        assert f"{k - 3} teams received it" in texts
         assert f"{n} consumers assessed at baseline" in texts
         assert f"consumers per team: {size}" in texts
         assert f"{f} consumers followed up" in texts
         assert f"{k} teams, {n} consumers" in texts
+    # receipt as the participation measure defines it, in the treatment arm only
+    assert "11 teams took part (participation score above 0)" in texts
+    assert "6 teams with high participation (score at or above median)" in texts
+    assert not any(
+        "took part" in t or "received" in t
+        for t in texts - {"11 teams took part (participation score above 0)"}
+    )
     # without enrolment counts the diagram says they were not recorded, and invents none
     flow_diagram(small_config, flow_table(enrolment=False), path, sizes)
     texts = svg_texts(path)
     assert "not recorded in the data" in texts
     assert not any("assessed for eligibility" in t and t[0].isdigit() for t in texts)
+
+
+def test_receipt_counts_are_the_participation_measure_counted_by_hand(config, tmp_path):
+    """The allocation box counts the teams that took part (score above 0) and those in the high
+    class (score at or above the median of the treatment teams), as the participation analyses
+    define them, from a participation table where three teams took no part."""
+    from trial.analysis import build_analysis_table
+
+    raw = tmp_path / "raw"
+    shutil.copytree(ROOT / "data" / "raw" / "refocus", raw)
+    table = pd.read_csv(raw / "participation.csv")
+    idle = sorted(table.team_id.unique())[:3]
+    table.loc[table.team_id.isin(idle), "attendance"] = 0.0
+    table.to_csv(raw / "participation.csv", index=False)
+    score = table.groupby("team_id")["attendance"].mean()
+    took_part, high = int((score > 0).sum()), int((score >= score.median()).sum())
+    assert (took_part, len(score)) == (11, 14)
+
+    flow, _, sizes = describe_trial(config, build_analysis_table(config, raw), raw)
+    path = tmp_path / "flow.png"
+    flow_diagram(config, flow, path, sizes)
+    texts = svg_texts(path)
+    assert f"{took_part} teams took part (participation score above 0)" in texts
+    assert f"{high} teams with high participation (score at or above median)" in texts
+    # the reference arm's box claims no receipt
+    assert sum("took part" in t for t in texts) == 1
+
+
+def test_without_a_participation_measure_receipt_is_not_claimed(small_config, tmp_path):
+    small_config.pop("participation")
+    flow = flow_table(enrolment=False)
+    flow = flow[flow["stage"] != HIGH_PARTICIPATION]
+    path = tmp_path / "flow.png"
+    flow_diagram(small_config, flow, path)
+    texts = svg_texts(path)
+    assert "not recorded in the data" in texts and "receipt of the intervention" in texts
+    assert not any("took part" in t or "received" in t for t in texts)

@@ -228,6 +228,14 @@ def test_flow_diagram_is_vector_text_holding_the_flow_counts(run):
     assert "Teams assessed for eligibility and excluded:" in texts  # not in the example's data
     html = (folder / "reports" / "report.html").read_text()
     assert 'aria-label="CONSORT flow diagram' in html and "teams randomised</text>" in html
+    # receipt as the participation section counts it: the teams that took part, and Table P1's
+    # high participation class
+    treated = design["arm_labels"][design["treatment_arms"][0]]
+    took_part = re.search(rf"(\d+) of \d+ {treated} teams took part", html)
+    high = re.search(r'<tr><td>high</td><td class="num">(\d+)</td>', html)
+    assert f"{took_part[1]} teams took part (participation score above 0)" in texts
+    assert f"{high[1]} teams with high participation (score at or above median)" in texts
+    assert sum("took part" in t for t in texts) == 1  # none claimed for the reference arm
 
 
 def test_report_has_banner_and_estimates(run):
@@ -361,7 +369,7 @@ def test_cost_section_states_the_delivery_cost_and_suppresses_an_icer_over_zero(
 
 def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
     pypdf = pytest.importorskip("pypdf")
-    from trial.pdf import A4_POINTS, body_limits, page_layouts
+    from trial.pdf import A4_POINTS, MARGIN_TOP, MM, body_limits, page_layouts
 
     config, folder = run
     pdf = (folder / "reports" / "report.pdf").read_bytes()
@@ -372,17 +380,32 @@ def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
     titles = [
         re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r'<h2 id="[^"]+">(.*?)</h2>', html)
     ]
-    low, high = body_limits()
+    low = body_limits()[0]
+    sizes = [(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages]
+    # A4 pages, portrait but for the wide tables' landscape pages
+    for size in sizes:
+        assert size == pytest.approx(A4_POINTS, abs=0.5) or size == pytest.approx(
+            A4_POINTS[::-1], abs=0.5
+        )
+    landscape = [i for i, (w, h) in enumerate(sizes) if w > h]
+    iv_pages = [i for i, page in enumerate(reader.pages) if "Table P4." in page.extract_text()]
+    assert iv_pages and set(iv_pages) <= set(landscape)  # the wide IV table is on landscape
+    assert 0 not in landscape and len(landscape) < len(sizes) / 2
+
+    def middle(page: int) -> float:
+        return (low + sizes[page][1] - MARGIN_TOP * MM) / 2
+
     layouts = page_layouts(pdf)
     starts = 0
     for page, (layout, following) in enumerate(zip(layouts, layouts[1:], strict=False)):
-        box = reader.pages[page].mediabox
-        assert (float(box.width), float(box.height)) == pytest.approx(A4_POINTS, abs=0.5)
         assert provenance["config_sha256"] in reader.pages[page].extract_text()
-        # a page followed by one that opens with a section heading is more than half full
+        # a page followed by one that opens with a section heading is more than half full,
+        # unless the orientation changes there
+        if sizes[page] != sizes[page + 1]:
+            continue
         if any(following.heading_height(t, min_size=10) == following.top for t in titles):
             starts += 1
-            assert layout.bottom < (low + high) / 2, f"page {page + 1} is half empty"
+            assert layout.bottom < middle(page), f"page {page + 1} is half empty"
     assert starts > 0  # some section did start a page, so the rule was exercised
     # the flow diagram is drawn (from its SVG file), not spilled as markup text
     text = "".join(page.extract_text() for page in reader.pages)
@@ -390,9 +413,11 @@ def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
     # every section heading is in the PDF, each starting its page or following content that
     # ends in the upper half (else it would have started a page)
     for title in titles:
-        (page,) = [p for p in layouts if p.heading_height(title, min_size=10) is not None]
-        before = page.bottom_above(page.heading_height(title, min_size=10))
-        assert before is None or before > (low + high) / 2, title
+        (page,) = [
+            i for i, p in enumerate(layouts) if p.heading_height(title, min_size=10) is not None
+        ]
+        before = layouts[page].bottom_above(layouts[page].heading_height(title, min_size=10))
+        assert before is None or before > middle(page), title
     # last, so that the layout rules above are checked whenever the page count changes
     expected = json.loads((FIXTURES / "report_pdf.json").read_text())
     assert len(reader.pages) == expected["small_trial_pages"], (
