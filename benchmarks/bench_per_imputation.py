@@ -15,8 +15,12 @@ Stages:
 
 * ``participation``: :func:`trial.participation.fit_participation` on the completed dataset
   (high vs low, both instrumental-variable analyses by both estimators with their bootstrap);
+* ``costs``: :func:`trial.costs.fit_costs` on the completed dataset (the mixed model, least
+  squares and the gamma GLM; its statsmodels import is inside the call, so it is timed);
 * ``icc``: :func:`trial.icc.icc_table` on the analysis table (ICCs with their cluster
-  bootstrap intervals; the staff table is left out).
+  bootstrap intervals; the staff table is left out);
+* ``diagnostics``: :func:`trial.impute.diagnostics.arm_difference_check` of the analysis
+  table against the completed dataset given twice (m = 2; its cost is per completed dataset).
 
 Usage::
 
@@ -43,7 +47,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("participation", "icc")
+STAGES = ("participation", "costs", "icc", "diagnostics")
 
 
 def _paths(data: Path) -> dict[str, Path]:
@@ -112,6 +116,23 @@ def child(stage: str, data: Path, result: Path) -> None:
 
         def call():  # noqa: ANN202
             return fit_participation(config, completed, scores, 1)
+
+    elif stage == "costs":
+        from trial.costs import fit_costs
+
+        completed = read_intermediate(config, paths["completed"])
+
+        def call():  # noqa: ANN202
+            return (fit_costs(config, completed),)
+
+    elif stage == "diagnostics":
+        from trial.impute.diagnostics import arm_difference_check
+
+        table = read_intermediate(config, paths["table"])
+        completed = read_intermediate(config, paths["completed"])
+
+        def call():  # noqa: ANN202
+            return (arm_difference_check(config, table, [completed, completed]),)
 
     else:
         from trial.icc import icc_table
