@@ -147,7 +147,9 @@ class ClusterLayout:
         BootstrapInputError
             A group label varies within a cluster, or a group holds fewer than two clusters.
         """
-        cluster_codes, cluster_labels = pd.factorize(pd.Series(np.asarray(clusters)), sort=True)
+        # factorised as arrays: a Series of text labels would first be converted to a string
+        # column, which cost more than the rest of the layout (the codes are the same)
+        cluster_codes, cluster_labels = pd.factorize(np.asarray(clusters), sort=True)
         n = cluster_codes.size
         if n == 0 or (cluster_codes < 0).any():
             raise BootstrapInputError("cluster labels must be present for every individual")
@@ -155,14 +157,15 @@ class ClusterLayout:
         if groups is None:
             group_codes = np.zeros(n, dtype=np.int64)
         else:
-            group_codes, _ = pd.factorize(pd.Series(np.asarray(groups)), sort=True)
+            group_codes, _ = pd.factorize(np.asarray(groups), sort=True)
             if (group_codes < 0).any():
                 raise BootstrapInputError("resampling-group labels must be present for everyone")
-        per_cluster = pd.DataFrame({"c": cluster_codes, "g": group_codes}).groupby("c")["g"]
-        if (per_cluster.nunique() > 1).any():
-            bad = [str(cluster_labels[c]) for c in np.flatnonzero(per_cluster.nunique() > 1)]
+        group = np.zeros(J, dtype=np.int64)
+        group[cluster_codes[::-1]] = group_codes[::-1]  # each cluster's first group code
+        varies = np.bincount(cluster_codes, weights=group[cluster_codes] != group_codes) > 0
+        if varies.any():
+            bad = [str(cluster_labels[c]) for c in np.flatnonzero(varies)]
             raise BootstrapInputError(f"resampling group varies within cluster(s) {bad}")
-        group = per_cluster.first().to_numpy().astype(np.int64)
         group_sizes = np.bincount(group)
         if (group_sizes[group_sizes > 0] < 2).any():
             raise BootstrapInputError(

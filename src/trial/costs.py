@@ -448,7 +448,9 @@ def fit_costs(config: Config, table: pd.DataFrame) -> pd.DataFrame:
         ``effect_ols`` (least-squares incremental effect on the effect scale), with
         ``estimate, variance, df, df_method, n_individuals, n_clusters`` and means by arm.
     """
-    import statsmodels.api as sm
+    # the two modules used, not statsmodels.api (which imports every statsmodels subpackage)
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     design = config["design"]
     df_method = config["analysis"]["df_method"]
@@ -490,7 +492,7 @@ def fit_costs(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     # baseline costs; the GLM takes log(1 + baseline cost) instead (a power law in the mean).
     X = X.copy()
     X[:, names.index(COST_BASELINE)] = np.log1p(X[:, names.index(COST_BASELINE)])
-    glm = sm.GLM(y, X, family=sm.families.Gamma(sm.families.links.Log())).fit(
+    glm = GLM(y, X, family=families.Gamma(families.links.Log())).fit(
         cov_type="cluster", cov_kwds={"groups": codes}
     )
     cov = np.asarray(glm.cov_params())

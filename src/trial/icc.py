@@ -327,7 +327,7 @@ def icc_bootstrap(
         icc = np.full(replicates, np.nan)
         for b, row in enumerate(counts):
             try:
-                icc[b] = fit_random_intercept_sums(sums, row).icc
+                icc[b] = fit_random_intercept_sums(sums, row, df_method=None).icc
             except MixedModelError:
                 continue
     ok = icc[np.isfinite(icc)]

@@ -314,17 +314,15 @@ def fit_participation(
         stage1 = cluster_mean_residuals(config, table, scale)
         residuals = stage1.clusters
         n_used = int(used.sum())
+        y_used, exog_used = y[used].to_numpy(float), exog[used]
+        allocated = table.loc[used, TREATMENT].to_numpy(float)
+        cluster_used = table.loc[used, cid].to_numpy()
         for analysis, (column, _) in IV_ANALYSES.items():
             received = table[cid].map(by_cluster[column]).fillna(0.0).to_numpy(float)
             received = received * table[TREATMENT].to_numpy(float)
             fits = {
                 "2sls": two_stage_least_squares(
-                    y[used].to_numpy(float),
-                    exog[used],
-                    received[used],
-                    table.loc[used, TREATMENT].to_numpy(float),
-                    table.loc[used, cid].to_numpy(),
-                    alpha=alpha,
+                    y_used, exog_used, received[used], allocated, cluster_used, alpha=alpha
                 ),
                 "cluster_level": cluster_level_iv(
                     residuals["residual"].to_numpy(),
@@ -358,11 +356,11 @@ def fit_participation(
                 )
                 if reps:
                     est = iv_bootstrap(
-                        y[used].to_numpy(float),
-                        exog[used].to_numpy(float),
+                        y_used,
+                        exog_used.to_numpy(float),
                         received[used],
-                        table.loc[used, TREATMENT].to_numpy(float),
-                        table.loc[used, cid].to_numpy(),
+                        allocated,
+                        cluster_used,
                         strata[used].to_numpy(),
                         method=method,
                         replicates=reps,

@@ -216,7 +216,7 @@ def cluster_mean_residuals(config: Config, table: pd.DataFrame, scale: str) -> C
     Xu = X[used].to_numpy(float)
     beta = np.linalg.lstsq(Xu, y[used].to_numpy(), rcond=None)[0]
     resid = y[used].to_numpy() - Xu @ beta
-    rows = table.loc[used]
+    rows = table.loc[used, [cid, TREATMENT, *design["strata"]]]  # only the columns used below
     codes = rows[cid].to_numpy()
     out = (
         pd.DataFrame({"residual": resid, "n": 1, cid: codes})

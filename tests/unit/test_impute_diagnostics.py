@@ -265,3 +265,15 @@ def test_arm_check_leaves_out_values_the_estimands_leave_undefined(primary_only)
     ).iloc[0]
     assert row["imputed_difference"] == pytest.approx(without["imputed_difference"], rel=1e-10)
     assert row["sd_ratio"] == pytest.approx(without["sd_ratio"], rel=1e-10)
+
+
+def test_independent_columns_skip_each_linear_combination_of_the_kept_ones() -> None:
+    """Left to right: a column that is a combination of the columns kept before it is left
+    out (as an interaction column that duplicates a stratum with no imputed rows)."""
+    from trial.impute.diagnostics import _independent_columns
+
+    rng = np.random.default_rng(11)
+    a, b, c = rng.normal(size=(3, 40))
+    design = pd.DataFrame({"a": a, "b": b, "2a": 2 * a, "c": c, "a+c": a + c, "d": a * b})
+    assert _independent_columns(design) == ["a", "b", "c", "d"]
+    assert _independent_columns(design[["2a", "a", "c"]]) == ["2a", "c"]

@@ -573,6 +573,31 @@ def test_sums_entry_point_fits_the_resampled_rows(method: str) -> None:
     assert boot.n_clusters == 30 and boot.n_obs == int(np.bincount(codes)[picked].sum())
 
 
+def test_sums_entry_point_without_inference_gives_the_same_estimates() -> None:
+    """df_method=None (bootstrap replicates of the ICC) skips the small-sample step only: the
+    estimates, variance components, ICC and unadjusted covariance are those of the
+    Kenward-Roger fit to the last bit; df are NaN and contrasts are refused."""
+    from trial.mixed import cluster_sums, fit_random_intercept_sums
+
+    y, X, cl = _simulate(seed=47, n_clusters=24)
+    codes = pd.factorize(cl, sort=True)[0]
+    sums = cluster_sums(y.to_numpy(), X.to_numpy(), codes)
+    counts = np.random.default_rng(3).multinomial(24, np.full(24, 1 / 24))
+    for c in (None, counts):
+        kr = fit_random_intercept_sums(sums, c, df_method="kenward-roger")
+        bare = fit_random_intercept_sums(sums, c, df_method=None)
+        assert bare.icc == kr.icc
+        np.testing.assert_array_equal(bare.beta, kr.beta)
+        np.testing.assert_array_equal(bare.variance_components, kr.variance_components)
+        np.testing.assert_array_equal(bare.cov, kr.cov_unadjusted)
+        assert bare.loglik == kr.loglik and bare.df_method is None
+        assert np.isnan(bare.df).all() and not np.isnan(kr.df).any()
+        with pytest.raises(MixedModelInputError, match="without small-sample inference"):
+            bare.contrast(np.eye(X.shape[1])[1])
+        with pytest.raises(MixedModelInputError, match="without small-sample inference"):
+            bare.f_test(np.eye(X.shape[1])[1:])
+
+
 def test_sums_entry_point_input_errors() -> None:
     from trial.mixed import cluster_sums, fit_random_intercept_sums
 

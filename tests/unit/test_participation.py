@@ -105,6 +105,29 @@ def test_2sls_recovers_the_complier_effect_despite_selection() -> None:
     assert abs(naive - 2.0) > abs(fit.estimate - 2.0)
 
 
+def test_2sls_is_linearmodels_iv2sls_fit_to_the_last_bit() -> None:
+    """The estimator and clustered covariance called directly give what IV2SLS(...).fit()
+    reports; the default df count the columns constant within clusters (intercept, s)."""
+    from linearmodels.iv import IV2SLS
+
+    d = _simulate(np.random.default_rng(7))
+    exog = pd.DataFrame({"(Intercept)": 1.0, "base": d.base, "s": d.s})
+    fit = two_stage_least_squares(
+        d.y.to_numpy(), exog, d.d.to_numpy(), d.arm.to_numpy(), d.c.to_numpy()
+    )
+    ref = IV2SLS(d.y, exog, d[["d"]].astype(float), d[["arm"]].astype(float)).fit(
+        cov_type="clustered", clusters=pd.factorize(d.c)[0], debiased=True
+    )
+    assert fit.estimate == float(ref.params["d"])
+    assert fit.se == float(ref.std_errors["d"])
+    assert fit.df == d.c.nunique() - 2 - 1
+    with pytest.raises(ValueError, match="regressors .* full column rank"):
+        two_stage_least_squares(
+            d.y.to_numpy(), exog.assign(b2=2 * d.base), d.d.to_numpy(), d.arm.to_numpy(),
+            d.c.to_numpy(),
+        )  # fmt: skip
+
+
 def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
     rng = np.random.default_rng(8)
     z = np.tile([1.0, 0.0], 10)

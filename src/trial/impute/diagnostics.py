@@ -225,12 +225,13 @@ def _arm_check_fit(
 def _independent_columns(design: pd.DataFrame) -> list[str]:
     """Columns of ``design`` left to right, skipping any that is a linear combination of the
     ones kept (e.g. a stratum with no imputed rows)."""
-    kept: list[str] = []
-    for column in design.columns:
-        trial_cols = [*kept, column]
-        if np.linalg.matrix_rank(design[trial_cols].to_numpy()) == len(trial_cols):
-            kept.append(column)
-    return kept
+    values = design.to_numpy()  # once: selecting DataFrame columns cost more than the ranks
+    kept: list[int] = []
+    for j in range(values.shape[1]):
+        trial_cols = [*kept, j]
+        if np.linalg.matrix_rank(values[:, trial_cols]) == len(trial_cols):
+            kept.append(j)
+    return [design.columns[j] for j in kept]
 
 
 def arm_difference_check(

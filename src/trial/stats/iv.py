@@ -94,6 +94,13 @@ def _t_inference(estimate: float, se: float, df: float, alpha: float) -> dict[st
     }
 
 
+def _constant_within(values: np.ndarray, codes: np.ndarray) -> bool:
+    """Whether ``values`` is constant within each group of ``codes`` (0..G-1, none missing)."""
+    first = np.zeros(codes.max() + 1, dtype=values.dtype)
+    first[codes[::-1]] = values[::-1]  # each group's first value (the last write wins)
+    return bool((values == first[codes]).all())
+
+
 def two_stage_least_squares(
     y: np.ndarray,
     exog: pd.DataFrame,
@@ -130,21 +137,29 @@ def two_stage_least_squares(
     -------
     IVFit
     """
+    # linearmodels' 2SLS estimator and clustered covariance are called directly rather than
+    # through IV2SLS(...).fit(): the fit also builds a results object (labelled residual and
+    # fitted series, R-squared, F test, the LIML kappa for the overidentification tests) that
+    # is not used here and took most of the time of each fit on large trials. The arrays and
+    # arguments are those fit() passes (unit weights, kappa 1), so the numbers are the same.
     from linearmodels.iv import IV2SLS
+    from linearmodels.iv.covariance import ClusteredCovariance
 
     codes = pd.factorize(pd.Series(clusters))[0]
-    endog = pd.DataFrame({RECEIVED: received.astype(float)}, index=exog.index)
-    instr = pd.DataFrame({"instrument": instrument.astype(float)}, index=exog.index)
-    res = IV2SLS(pd.Series(y, index=exog.index), exog, endog, instr).fit(
-        cov_type="clustered", clusters=codes, debiased=True
-    )
+    W = exog.to_numpy(float)
+    X = np.column_stack([W, received.astype(float)])
+    Z = np.column_stack([W, instrument.astype(float)])
+    for matrix, name in ((X, "regressors (exogenous, received)"), (Z, "instruments")):
+        if np.linalg.matrix_rank(matrix) < matrix.shape[1]:
+            raise ValueError(f"two-stage least squares: the {name} do not have full column rank")
+    y2 = np.asarray(y, float)[:, None]
+    params = IV2SLS.estimate_parameters(X, y2, Z, 1)
+    cov = ClusteredCovariance(X, y2, Z, params, clusters=codes, debiased=True, kappa=1).cov
     if df is None:
-        frame = exog.assign(_c=codes)
-        level = [c for c in exog.columns if (frame.groupby("_c")[c].nunique() <= 1).all()]
+        level = [j for j in range(W.shape[1]) if _constant_within(W[:, j], codes)]
         df = float(len(np.unique(codes)) - len(level) - 1)
-    estimate = float(res.params[RECEIVED])
-    se = float(res.std_errors[RECEIVED])
-    Z = np.column_stack([exog.to_numpy(float), instrument])
+    estimate = float(params[-1, 0])
+    se = float(np.sqrt(cov[-1, -1]))
     first = np.linalg.lstsq(Z, received, rcond=None)[0][-1]
     itt = np.linalg.lstsq(Z, y, rcond=None)[0][-1]
     return IVFit(
@@ -287,9 +302,10 @@ def iv_bootstrap(
 
     def per_cluster(values: np.ndarray) -> np.ndarray:
         """Per-cluster sums of each row's values: shape (J, ...)."""
-        out = np.zeros((J, *values.shape[1:]))
-        np.add.at(out, code, values)
-        return out
+        # bincount adds the rows in order, as np.add.at does (the same sums), many times faster
+        flat = values.reshape(len(values), -1)
+        sums = [np.bincount(code, weights=flat[:, k], minlength=J) for k in range(flat.shape[1])]
+        return np.stack(sums, axis=1).reshape(J, *values.shape[1:])
 
     out = np.full(replicates, np.nan)
     if method == "2sls":

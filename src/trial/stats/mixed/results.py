@@ -117,8 +117,10 @@ class MixedModelArrayFit:
         ``(X' V^{-1} X)^{-1}`` at the estimated variance components.
     df : numpy.ndarray, shape (p,)
         Denominator df of each coefficient under ``df_method``.
-    df_method : str
-        ``"kenward-roger"``, ``"satterthwaite"`` or ``"between-within"``.
+    df_method : str or None
+        ``"kenward-roger"``, ``"satterthwaite"`` or ``"between-within"``; None for a fit
+        without small-sample inference (:func:`fit_random_intercept_sums`), whose ``df`` are
+        NaN and which has no contrasts or F tests.
     variance_components : numpy.ndarray
         Cluster, nested (nested model only) and residual variances, in this order.
     icc : float
@@ -144,7 +146,7 @@ class MixedModelArrayFit:
     cov: np.ndarray
     cov_unadjusted: np.ndarray
     df: np.ndarray
-    df_method: str
+    df_method: str | None
     variance_components: np.ndarray
     icc: float
     loglik: float
@@ -160,6 +162,13 @@ class MixedModelArrayFit:
     def se(self) -> np.ndarray:
         """Standard errors: square roots of the diagonal of ``cov``."""
         return np.sqrt(np.diag(self.cov))
+
+    def _require_inference(self) -> None:
+        if self._inference is None:
+            raise MixedModelInputError(
+                "this fit was made without small-sample inference (df_method=None); refit "
+                "with a df_method to test contrasts"
+            )
 
     def contrast(self, L: Any, alpha: float = 0.05) -> ContrastResult:
         """Estimate and test a single linear combination of the fixed effects.
@@ -177,6 +186,7 @@ class MixedModelArrayFit:
         """
         from scipy import stats
 
+        self._require_inference()
         w = np.asarray(L, dtype=float)
         if w.ndim != 1 or w.size != self.beta.size:
             raise MixedModelInputError(
@@ -209,6 +219,7 @@ class MixedModelArrayFit:
             Satterthwaite: lmerTest's ``contestMD``. Between-within: unscaled Wald F with the
             smallest between-within df among the coefficients involved.
         """
+        self._require_inference()
         Lm = np.atleast_2d(np.asarray(L, dtype=float))
         if Lm.ndim != 2 or Lm.shape[1] != self.beta.size:
             raise MixedModelInputError(

@@ -403,9 +403,10 @@ def _fit_single(
 
 
 def _fit_single_stats(
-    st: _Single, reml: bool, df_method: str, levels: np.ndarray | None
+    st: _Single, reml: bool, df_method: str | None, levels: np.ndarray | None
 ) -> tuple[MixedModelArrayFit, str | None]:
-    """Fit from the sufficient statistics; ``levels`` (of the columns) only for between-within."""
+    """Fit from the sufficient statistics; ``levels`` (of the columns) only for between-within;
+    ``df_method`` None: no small-sample inference (``df`` NaN, ``cov`` unadjusted)."""
     n, p, J = st.n, st.p, st.J
     rank = _gram_rank(st.G[:p, :p])
     if rank < p:
@@ -438,7 +439,9 @@ def _fit_single_stats(
     psi = np.array([ev.gam * sigma2, sigma2])
     icc = ev.gam / (ev.gam + 1.0)
     at_boundary = bool(boundary or math.sqrt(ev.gam) < _SINGULAR_THETA_TOL)
-    if df_method == "between-within":
+    if df_method is None:  # the estimates only (e.g. a bootstrap replicate of the ICC)
+        inf, cov, df = None, Phi, np.full(p, np.nan)
+    elif df_method == "between-within":
         bw = _bw_df(levels, [0, J, n], st.G[:p, :p])
         inf, cov, df = _inference(None, psi, Phi, reml, df_method, bw)
     elif df_method == "kenward-roger":

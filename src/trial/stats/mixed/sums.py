@@ -78,7 +78,7 @@ def fit_random_intercept_sums(
     counts: np.ndarray | None = None,
     *,
     reml: bool = True,
-    df_method: str = "kenward-roger",
+    df_method: str | None = "kenward-roger",
 ) -> MixedModelArrayFit:
     """Fit a random-intercept model from per-cluster sums, each cluster entering ``counts`` times.
 
@@ -94,9 +94,12 @@ def fit_random_intercept_sums(
     counts : numpy.ndarray of int, shape (J,), optional
         Times each cluster enters (0 leaves it out). Default: once each.
     reml : bool, default True
-    df_method : {"kenward-roger", "satterthwaite"}
+    df_method : {"kenward-roger", "satterthwaite"} or None
         Between-within df need the rows (which columns vary within clusters) and are not
-        available here.
+        available here. None: the estimates without small-sample inference (``df`` NaN,
+        ``cov`` the unadjusted covariance, no contrasts or F tests), for callers that use only
+        the estimates, e.g. bootstrap replicates of the ICC (the Kenward-Roger step costs
+        about as much as the rest of the fit).
 
     Returns
     -------
@@ -107,7 +110,8 @@ def fit_random_intercept_sums(
     MixedModelInputError, MixedModelFitError
         As :func:`fit_random_intercept_arrays`.
     """
-    _check_method(reml, df_method)
+    if df_method is not None:
+        _check_method(reml, df_method)
     if df_method == "between-within":
         raise MixedModelInputError(
             "between-within df need the rows of X; fit with fit_random_intercept_arrays"
