@@ -63,7 +63,11 @@ def test_outcome_rows_name_the_model_scale_and_df(run):
     # between-within: 34 practices minus intercept, arm and region
     assert binary["df_method"] == "between-within" and binary["df_complete"] == 31
     assert binary["ratio"] == pytest.approx(math.exp(binary["estimate"]))
-    assert count["estimate"] < 0  # fewer consultations with the review, as generated
+    # the count is Poisson with a known log rate ratio: the estimate within 3 SE of it
+    truth = json.loads((RAW / "truth.json").read_text())["outcomes"]["consultations"]
+    true_log_rate_ratio = truth["log_rate_ratio"]["nurse_review"]
+    assert abs(count["estimate"] - true_log_rate_ratio) < 3 * count["se"]
+    assert count["se"] < abs(true_log_rate_ratio) / 2  # precise enough for that to mean much
     assert binary["n_individuals"] == 1020 and binary["n_clusters"] == 34
 
 
