@@ -71,12 +71,21 @@ TRIO_CONFIG = ROOT / "config" / "trio.yaml"
 TRIO_RAW = ROOT / "data" / "raw" / "trio"
 
 
-def test_three_arm_example_regenerates_byte_for_byte(tmp_path):
+PULSE_CONFIG = ROOT / "config" / "pulse.yaml"
+PULSE_RAW = ROOT / "data" / "raw" / "pulse"
+
+
+@pytest.mark.parametrize(
+    ("config_path", "raw"),
+    [(TRIO_CONFIG, TRIO_RAW), (PULSE_CONFIG, PULSE_RAW)],
+    ids=["trio", "pulse"],
+)
+def test_bundled_example_regenerates_byte_for_byte(config_path, raw, tmp_path):
     from trial.config import load_config
 
-    written = write_example(load_config(TRIO_CONFIG), tmp_path)
+    written = write_example(load_config(config_path), tmp_path)
     for path in written:
-        assert filecmp.cmp(path, TRIO_RAW / path.name, shallow=False), path.name
+        assert filecmp.cmp(path, raw / path.name, shallow=False), path.name
 
 
 def test_three_arm_truth_follows_each_arms_shift():
@@ -245,18 +254,6 @@ def test_non_participating_clusters_make_the_complier_effect_exceed_the_itt(conf
     # the generated trial has teams with no participation at all, and they are in the table
     teams = generate_trial(config)["participation"].groupby("team_id")["attendance"].sum()
     assert (teams == 0).any() and len(teams) == 14
-
-
-PULSE_CONFIG = ROOT / "config" / "pulse.yaml"
-PULSE_RAW = ROOT / "data" / "raw" / "pulse"
-
-
-def test_binary_example_regenerates_byte_for_byte(tmp_path):
-    from trial.config import load_config
-
-    written = write_example(load_config(PULSE_CONFIG), tmp_path)
-    for path in written:
-        assert filecmp.cmp(path, PULSE_RAW / path.name, shallow=False), path.name
 
 
 def test_poisson_instrument_draws_counts_with_the_generating_rate_ratio():
