@@ -1,10 +1,11 @@
 """Coverage of the casenote audit's logistic GEE intervals on the audit's repeated structure.
 
-Each replicate is an audit shaped like the REFOCUS one: ``n_clusters`` teams, half of them
-(at random) treated, about ``per_cluster`` audited individuals per team, each individual's
-record audited at every one of ``times`` time points when available (``availability``), so the
-records of a team are correlated through the team and, over time, through the individual. A 0/1
-item follows the generator's model (:func:`trial.synthetic.generate_trial`, ``audit``),
+Each replicate is an audit shaped like the bundled example's: ``n_clusters`` clusters, half
+of them (at random) treated, about ``per_cluster`` audited individuals per cluster, each
+individual's record audited at every one of ``TIMES`` time points when available
+(``AVAILABILITY``), so the records of a cluster are correlated through the cluster and, over
+time, through the individual. A 0/1 item follows the generator's model
+(:func:`trial.synthetic.generate_trial`, ``audit``),
 
 .. math::
 
@@ -13,12 +14,12 @@ item follows the generator's model (:func:`trial.synthetic.generate_trial`, ``au
     u_j \\sim N(0, \\sigma^2_u),\\ v_i \\sim N(0, \\sigma^2_v).
 
 The analysis is the audit's binary model (:func:`trial.audit.fit_binary_model`): logistic GEE
-with arm, time and arm x time terms, exchangeable working correlation within team, the
+with arm, time and arm x time terms, exchangeable working correlation within cluster, the
 Kauermann-Carroll covariance and t on clusters minus coefficients; the quantity checked is the
 population-averaged log odds ratio between arms at the last time point (``b_arm + d_T``, the
 audit's ``odds_ratio_at_final_time``). The GEE's mean model is saturated in arm x time, so its
 truth is the difference in logits of the two arms' population risks at the last time point,
-each the integral of the conditional risk over the normal team-plus-individual effect
+each the integral of the conditional risk over the normal cluster-plus-individual effect
 (:func:`true_final_log_odds_ratio`, Gauss-Hermite quadrature): smaller than ``beta``, the
 conditional effect, since the logit is not collapsible.
 """
@@ -35,8 +36,8 @@ from trial.binary_coverage import summarise
 from trial.seeding import derive_rng
 from trial.stats.gee import fit_gee_arrays
 
-#: Generating values, those of the REFOCUS example's audit (``goals_documented``): intercept,
-#: time trend per time point, conditional log odds ratio after the start, team and individual
+#: Generating values, those of one item of the bundled example's audit: intercept,
+#: time trend per time point, conditional log odds ratio after the start, cluster and individual
 #: SDs, time points, last time point before the intervention, availability.
 INTERCEPT, TREND, EFFECT, CLUSTER_SD, INDIVIDUAL_SD = -0.3, 0.03, 0.55, 0.4, 0.8
 TIMES, START_AFTER, AVAILABILITY = 7, 2, 0.9

@@ -191,3 +191,26 @@ def test_binary_delta_needs_latent_draws_that_match(pulse, observed):
     config["sensitivity"]["delta"] = {"arms": ["nurse_review"], "grid": [0.0, 1.0]}
     with pytest.raises(ValueError, match="one latent table per completed dataset"):
         delta_adjustment(config, observed, [observed])
+
+
+def test_latent_draws_map_to_the_table_rows_when_arms_are_imputed_apart(pulse):
+    """With ``imputation.by_arm`` each arm is imputed on its own rows: the latent draws still
+    name the analysis table's positions and reproduce every imputed 0/1 value."""
+    from trial.analysis import build_analysis_table, impute_analysis_table
+    from trial.impute.binary import shifted_draw
+
+    config = copy.deepcopy(pulse)
+    config["imputation"].update(by_arm=True, iterations=3)
+    table = build_analysis_table(config)
+    result = impute_analysis_table(config, table, 1)
+    y = table["bp_controlled__followup"]
+    latent = result.latent[result.latent["variable"] == y.name]
+    rows = latent["row"].to_numpy()
+    assert sorted(rows) == list(np.flatnonzero(y.isna()))
+    np.testing.assert_array_equal(
+        shifted_draw(latent["eta"], latent["e"], 0.0),
+        result.completed[y.name].to_numpy()[rows],
+    )
+    assert result.engine.endswith(
+        "latent-normal probit for 0/1 variables, predictive mean matching"
+    )
