@@ -259,7 +259,7 @@ def test_non_participating_clusters_make_the_complier_effect_exceed_the_itt(conf
 def test_poisson_instrument_draws_counts_with_the_generating_rate_ratio():
     """A ``distribution: poisson`` instrument at trait 0: reference counts have mean
     ``item_mean`` and variance equal to the mean (Poisson), and the treated arm's mean is
-    ``exp(arm_effect)`` times it, each within 4 Monte Carlo SEs of 200,000 draws; the truth file
+    ``exp(arm_effect)`` times it, each within 4 Monte Carlo SEs of 60,000 draws; the truth file
     records ``arm_effect`` as the log rate ratio."""
     import copy
 
@@ -271,7 +271,7 @@ def test_poisson_instrument_draws_counts_with_the_generating_rate_ratio():
     spec = instruments["consultations"]
     config["synthetic"]["instruments"] = {"consultations": spec}
     config["scales"]["consultations"]["item_range"] = [0, 10_000]  # no clipping here
-    n = 200_000
+    n = 60_000
     rng = np.random.default_rng(4)
     latent = {
         "consultations": {
