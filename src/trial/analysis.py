@@ -24,7 +24,7 @@ from trial.glm_outcomes import (
 )
 from trial.impute import ImputationResult
 from trial.impute.model import ImputationModel, check_imputation_model
-from trial.impute.multilevel import impute_multilevel
+from trial.impute.multilevel import engine_name, impute_multilevel
 from trial.mixed import fit_random_intercept_model
 from trial.scoring import score_scale
 from trial.seeding import derive_seed
@@ -172,7 +172,7 @@ def impute_analysis_table(
         parts = [(model, ())]
     completed = table.copy()
     completed[model.impute] = completed[model.impute].astype(float)
-    traces, counts = [], []
+    traces, counts, latent = [], [], []
     for part, label in parts:
         data = part.data.copy()
         part_traces = []
@@ -183,11 +183,24 @@ def impute_analysis_table(
             result = _impute_part(config, block, seed)
             data[block.impute] = result.completed[block.impute].to_numpy()
             part_traces.append(result.trace)
+            # rows of the block's input are positions in it; the table's positions are kept
+            rows = table.index.get_indexer(block.data.index[result.latent["row"].to_numpy()])
+            latent.append(result.latent.assign(row=rows))
         completed.loc[data.index, model.impute] = data[model.impute].to_numpy()
         traces.append(pd.concat(part_traces, ignore_index=True))
         counts.append(part.data[model.impute].isna().sum().to_dict())
     trace = combine_traces(traces, counts)
-    return ImputationResult(completed=completed, trace=trace, engine=result.engine)
+    latent_draws = pd.concat(latent, ignore_index=True).sort_values(["variable", "row"])
+    engine_label = result.engine
+    if engine != "forest":  # parts and blocks each name their own draws: name them all
+        incomplete = model.n_missing[model.n_missing > 0].index
+        engine_label = engine_name(incomplete, *_multilevel_draws(config, model))
+    return ImputationResult(
+        completed=completed,
+        trace=trace,
+        engine=engine_label,
+        latent=latent_draws.reset_index(drop=True),
+    )
 
 
 def _impute_part(config: Config, model: ImputationModel, seed: int) -> ImputationResult:
@@ -206,20 +219,30 @@ def _impute_part(config: Config, model: ImputationModel, seed: int) -> Imputatio
         return impute_forest(
             model.data, mean_match_candidates=spec.get("mean_match_candidates", 5), **common
         )
-    # Extra analysed columns (costs: skewed, non-negative) and counts by predictive mean
-    # matching on the multilevel model, so that every imputed value is one of the observed
-    # ones; 0/1 outcomes from the latent-normal (probit) random-intercept model.
-    counts = outcome_columns(config, "poisson")
-    matched = [c for c in [*imputed_extra_columns(config), *counts] if c in model.impute]
+    binary, matched = _multilevel_draws(config, model)
     return impute_multilevel(
         model.data,
         mean_match=matched,
-        binary=[c for c in outcome_columns(config, "binomial") if c in model.impute],
+        binary=binary,
         mean_match_candidates=spec.get("mean_match_candidates", 5) or 1,
         cluster_level=model.cluster_level,
         cluster_means=model.cluster_means,
         **common,
     )
+
+
+def _multilevel_draws(config: Config, model: ImputationModel) -> tuple[list[str], list[str]]:
+    """The columns of ``model`` that the multilevel engine imputes as 0/1 (``binary``) and by
+    predictive mean matching (``mean_match``).
+
+    Extra analysed columns (costs: skewed, non-negative) and counts by predictive mean matching
+    on the multilevel model, so that every imputed value is one of the observed ones; 0/1
+    outcomes from the latent-normal (probit) random-intercept model.
+    """
+    counts = outcome_columns(config, "poisson")
+    matched = [c for c in [*imputed_extra_columns(config), *counts] if c in model.impute]
+    binary = [c for c in outcome_columns(config, "binomial") if c in model.impute]
+    return binary, matched
 
 
 def outcome_columns(config: Config, family: str) -> list[str]:

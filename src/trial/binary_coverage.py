@@ -122,9 +122,9 @@ def _covers(estimate: float, se: float, df: float) -> bool:
     return estimate - q * se <= EFFECT <= estimate + q * se
 
 
-def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
-    """Per number of clusters and analysis: bias, empirical and mean model SE, coverage, each
-    with its Monte Carlo SE."""
+def summarise(replicates: pd.DataFrame, truth: float = EFFECT) -> pd.DataFrame:
+    """Per number of clusters and analysis: bias (from ``truth``), empirical and mean model SE,
+    coverage, each with its Monte Carlo SE."""
     rows = []
     for (clusters, analysis), part in replicates.groupby(["clusters", "analysis"], sort=True):
         n = len(part)
@@ -134,7 +134,7 @@ def summarise(replicates: pd.DataFrame) -> pd.DataFrame:
                 "clusters": clusters,
                 "analysis": analysis,
                 "replicates": n,
-                "bias": float(part["estimate"].mean() - EFFECT),
+                "bias": float(part["estimate"].mean() - truth),
                 "bias_mc_se": float(part["estimate"].std(ddof=1) / math.sqrt(n)),
                 "empirical_se": float(part["estimate"].std(ddof=1)),
                 "model_se": float(part["se"].mean()),

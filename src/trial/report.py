@@ -439,12 +439,14 @@ def robustness_rows(config: Config, inputs: Inputs) -> list[dict[str, str]]:
         delta = pd.read_csv(inputs["delta_adjustment"])
         grid = f"{delta['delta'].min():g} to {delta['delta'].max():g}"
         labels = dict(zip(delta["arm_shifted"], delta["arm_label"], strict=False))
+        log_odds = "delta_scale" in delta and (delta["delta_scale"] == "log odds").all()
+        units = " in the log odds of an imputed 1" if log_odds else ""
         for t in tipping_points(delta).to_dict("records"):
             where = (
-                f"tipping point: none for shifts from {grid}"
+                f"tipping point: none for shifts from {grid}{units}"
                 if pd.isna(t["tipping_delta"])
                 else f"tipping point: a CI limit crosses zero at a shift of "
-                f"{t['tipping_delta']:.2f}"
+                f"{t['tipping_delta']:.2f}{units}"
             )
             rows.append(
                 {

@@ -72,7 +72,7 @@ def outcome_family_problems(config: Config) -> list[str]:
     outcome a count (one item, a whole-number range from 0 up); the link, when given, must be
     the family's canonical link; ``measures`` belong to binomial outcomes. Sections whose
     analyses fit linear models only cannot take a non-gaussian primary outcome; the sensitivity
-    section takes a binomial one, without ``delta``.
+    section takes a binomial one (``delta`` then on the log-odds scale).
     """
     problems: list[str] = []
     for i, outcome in enumerate(config["analysis"]["outcomes"]):
@@ -128,12 +128,12 @@ def outcome_family_problems(config: Config) -> list[str]:
             f"imputation/engine: the forest engine imputes binomial and poisson outcomes "
             f"{non_gaussian} as continuous; use the multilevel engine"
         )
-    if "delta" in config.get("sensitivity", {}) and any(s in non_gaussian for s in primary):
+    counts = [s for s in non_gaussian if s not in binomial]
+    if "delta" in config.get("sensitivity", {}) and any(s in counts for s in primary):
         problems.append(
-            "sensitivity/delta: delta adjustment shifts imputed values in outcome units, and the "
-            f"primary outcome {primary[0]!r} is binomial or poisson (a delta on the log-odds "
-            "scale would need an offset in the imputation draw, which is not implemented); "
-            "remove sensitivity/delta"
+            "sensitivity/delta: delta adjustment shifts imputed values in outcome units (gaussian) "
+            f"or on the log-odds scale (binomial), and the primary outcome {primary[0]!r} is "
+            "poisson; remove sensitivity/delta"
         )
     for section in LINEAR_ONLY_SECTIONS:
         linear = [s for s in modelled[section] if s in non_gaussian]

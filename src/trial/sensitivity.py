@@ -40,8 +40,10 @@ difference as its statistic. That statistic, rather than a GLMM log odds ratio, 
 has no arm: every allocation's statistic is a difference of means of the same cluster residuals,
 so the null distribution is enumerated or sampled at the cost of sums, with no model refitted per
 allocation (a refit GLMM, tens of thousands of times, would test the same sharp null at great
-cost). There is no delta adjustment of a binary outcome: flipping imputed 0/1 values is not a
-shift on the log-odds scale, which would need an offset in the imputation draw itself.
+cost). The delta adjustment of a binary outcome is made in the imputation draw itself: each
+imputed 0/1 value is redrawn from its final latent draw with the log odds of a 1 shifted by
+delta (:func:`~trial.impute.binary.shifted_draw`), and the GLMM or GEE refitted and pooled on the
+log odds ratio.
 
 Pooled rows use Rubin's rules with Barnard-Rubin df, the complete-data df being the model's
 small-sample df (mixed model) or ``G - S - A + 1`` (cluster-level analysis).
@@ -66,6 +68,7 @@ from scipy import stats
 
 from trial.estimands import score_defined
 from trial.glm_outcomes import MODEL_MEASURES, fit_outcome_model
+from trial.impute.binary import shifted_draw
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.reporting import (
@@ -560,9 +563,18 @@ def rerandomisation_test(
 
 
 def delta_adjustment(
-    config: Config, observed: pd.DataFrame, completed: Sequence[pd.DataFrame]
+    config: Config,
+    observed: pd.DataFrame,
+    completed: Sequence[pd.DataFrame],
+    latent: Sequence[pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Primary analysis with the imputed follow-up values of one arm shifted by delta.
+
+    A gaussian primary outcome has its imputed values shifted by ``delta`` outcome units. A
+    binomial one has each imputed 0/1 value redrawn with the log odds of a 1 shifted by ``delta``
+    (:func:`trial.impute.binary.shifted_draw` on the imputation's final latent draw: same
+    parameters, same residual, so ``delta = 0`` gives the completed dataset back); the analysis
+    model (GLMM or GEE) is refitted on each redrawn dataset and pooled on the log odds ratio.
 
     Parameters
     ----------
@@ -572,51 +584,78 @@ def delta_adjustment(
         The analysis table before imputation (marks which follow-up values were imputed).
     completed : sequence of pandas.DataFrame
         The completed datasets (rows in the same order as ``observed``).
+    latent : sequence of pandas.DataFrame, optional
+        For a binomial primary outcome, each completed dataset's
+        :attr:`~trial.impute.base.ImputationResult.latent` table (``row`` positions in
+        ``observed``), in the order of ``completed``.
 
     Returns
     -------
     pandas.DataFrame
         One row per shifted arm and delta: pooled estimate, SE, df, CI, p, FMI, number of
-        shifted values, in the primary outcome's reported direction.
+        shifted values, in the primary outcome's reported direction; ``delta_scale`` says what
+        ``delta`` is measured in (``outcome units`` or ``log odds``).
+
+    Raises
+    ------
+    ValueError
+        A poisson primary outcome; a binomial one without latent draws for every imputed value,
+        or whose draws do not reproduce the completed dataset; rows out of order.
     """
     design = config["design"]
     scale, sign, direction = _primary(config)
     family = outcome_family(config, scale)
-    if family != "gaussian":
-        # shifting imputed 0/1 values is not a delta on the log-odds scale: that needs an offset
-        # in the imputation draw itself
+    if family not in ("gaussian", "binomial"):
         raise ValueError(
-            f"delta adjustment of a {family} primary outcome is not available: it shifts "
-            "imputed values in outcome units, which only a gaussian outcome has"
+            f"delta adjustment of a {family} primary outcome is not available: a gaussian "
+            "outcome is shifted in outcome units and a binomial one on the log-odds scale"
         )
     alpha = config["analysis"]["alpha"]
     y_col = followup_column(scale)
     # imputed values (a score that the estimand leaves undefined stays missing: not shifted)
     imputed = observed[y_col].isna().to_numpy() & score_defined(config, observed)
     ids = observed[design["individual_id"]].to_numpy()
+    if family == "binomial" and (latent is None or len(latent) != len(completed)):
+        raise ValueError(
+            "delta adjustment of a binomial primary outcome redraws the imputed values from the "
+            "imputation's latent draws: one latent table per completed dataset is needed"
+        )
     designs = []
-    for table in completed:
+    for k, table in enumerate(completed):
         if not np.array_equal(table[design["individual_id"]].to_numpy(), ids):
             raise ValueError(
                 "a completed dataset's rows do not match the analysis table's order; delta "
                 "adjustment needs the same individuals in the same order"
             )
-        designs.append((table, design_matrix(config, table, scale)))
+        draws = (
+            _latent_of(latent[k], table, y_col, imputed, k)
+            if family == "binomial" and latent is not None
+            else None
+        )
+        designs.append((table, design_matrix(config, table, scale), draws))
     rows = []
     for arm in config["sensitivity"]["delta"]["arms"]:
         in_arm = (observed[design["arm"]] == arm).to_numpy()
         shift = (imputed & in_arm).astype(float)
         for delta in config["sensitivity"]["delta"]["grid"]:
             fits = []
-            for table, X in designs:
-                y = table[y_col].astype(float) + delta * shift
-                fits.append(_mixed_fit(config, table, X, y))
+            for table, X, draws in designs:
+                y = table[y_col].astype(float)
+                if family == "binomial":
+                    at, eta, e = draws
+                    chosen = in_arm[at]
+                    y = y.copy()
+                    y.iloc[at[chosen]] = shifted_draw(eta[chosen], e[chosen], delta)
+                else:
+                    y = y + delta * shift
+                fits.append(_mixed_fit(config, table, X, y, family))
             row = _pooled_row(f"delta[{arm}]", "", fits, sign, alpha)
             rows.append(
                 {
                     "arm_shifted": arm,
                     "arm_label": design["arm_labels"][arm],
                     "delta": float(delta),
+                    "delta_scale": "log odds" if family == "binomial" else "outcome units",
                     "n_shifted": int(shift.sum()),
                     **{
                         k: row[k]
@@ -639,6 +678,29 @@ def delta_adjustment(
     out.insert(0, "outcome", scale)
     out.insert(1, "contrast", contrast_label(config, direction))
     return out
+
+
+def _latent_of(
+    latent: pd.DataFrame, table: pd.DataFrame, y_col: str, imputed: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions, latent linear predictors and residuals of the imputed values of ``y_col`` in
+    completed dataset ``k`` (0-based), checked to cover every imputed value and to reproduce
+    the completed values."""
+    mine = latent[latent["variable"] == y_col]
+    at = mine["row"].to_numpy(dtype=np.intp)
+    keep = imputed[at]
+    at, eta, e = at[keep], mine["eta"].to_numpy(float)[keep], mine["e"].to_numpy(float)[keep]
+    if not np.array_equal(np.sort(at), np.flatnonzero(imputed)):
+        raise ValueError(
+            f"completed dataset {k + 1}: the latent draws of {y_col!r} cover "
+            f"{at.size} of its {int(imputed.sum())} imputed values"
+        )
+    if not np.array_equal(shifted_draw(eta, e, 0.0), table[y_col].to_numpy(float)[at]):
+        raise ValueError(
+            f"completed dataset {k + 1}: the latent draws of {y_col!r} do not reproduce its "
+            "imputed values (files from different imputation runs?)"
+        )
+    return at, eta, e
 
 
 def tipping_points(delta: pd.DataFrame) -> pd.DataFrame:
@@ -700,8 +762,16 @@ def tipping_point_plot(config: Config, delta: pd.DataFrame, path: str | Path) ->
             if tp["limit"]:
                 ax.axvline(tp["tipping_delta"], color="#c55a11", lw=1, ls=":")
         ax.set_title(f"imputed values shifted: {config['design']['arm_labels'][arm]}", fontsize=9)
-        ax.set_xlabel(f"delta ({config['scales'][scale]['label']} units)", fontsize=8)
-    axes[0][0].set_ylabel(f"{delta['contrast'].iloc[0]}", fontsize=8)
+        units = part["delta_scale"].iloc[0] if "delta_scale" in part else "outcome units"
+        ax.set_xlabel(
+            "delta (log odds of an imputed 1)"
+            if units == "log odds"
+            else f"delta ({config['scales'][scale]['label']} units)",
+            fontsize=8,
+        )
+    log_odds = "delta_scale" in delta and delta["delta_scale"].iloc[0] == "log odds"
+    prefix = "log odds ratio, " if log_odds else ""
+    axes[0][0].set_ylabel(f"{prefix}{delta['contrast'].iloc[0]}", fontsize=8)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path, figure_dpi(config))
@@ -839,7 +909,6 @@ def sensitivity_section(config: Config, inputs: Mapping[str, Any]) -> Section:
     outcomes = pd.read_csv(inputs["outcomes"])
     scale = primary_outcome(config)
     primary = outcomes.set_index("outcome").loc[scale]
-    # a binomial primary outcome has no delta adjustment (the config refuses it)
     with_delta = bool(inputs.get("delta_adjustment"))
     delta = pd.read_csv(inputs["delta_adjustment"]) if with_delta else None
     figures = {"forest_all": embed_png(inputs["forest_all_figure"])}

@@ -22,7 +22,13 @@ the same code makes any trial shaped by its config. The generating model:
   no part at all; the others take part in each part to a Beta-distributed degree (0-1) around
   the part's mean, shifted by the propensity;
 * items are ``round(item_mean + loading * trait + noise)``, clipped to the item range, with
-  reverse-keyed items written reversed and item gaps at random;
+  reverse-keyed items written reversed and item gaps at random; an instrument with
+  ``distribution: poisson`` has counts instead, Poisson with log mean
+  ``log(item_mean) + loading * trait (+ arm_effect at follow-up)`` (drawn by inverting the
+  Poisson distribution function at the item's own normal noise, so the other variables' draws
+  are those of the rounded-normal version), clipped to the item range: the arm multiplies every
+  person's mean count by ``exp(arm_effect)``, so ``arm_effect`` is the true log rate ratio, the
+  same given the practice and person effects as over them (the log link is collapsible);
 * follow-up loss is missing at random given baseline covariates (logistic, rate solved exactly);
 * service use is Poisson with a person gamma frailty (correlated between the baseline and
   follow-up recall periods) and a cluster effect; use up to an event such as death is recorded
@@ -204,6 +210,12 @@ def true_effects(config: Config) -> dict[str, Any]:
     treated = {arm: followup_scores(arm) for arm in treatment_arms(config)}
     outcomes: dict[str, dict[str, Any]] = {}
     families = {o["scale"]: o.get("family", "gaussian") for o in config["analysis"]["outcomes"]}
+    poisson_effects = {
+        scale: _arm_effects(config, spec)
+        for spec in syn["instruments"].values()
+        if spec.get("distribution") == "poisson"
+        for scale in spec["scales"]
+    }
     for scale, s0 in reference.items():
         outcomes[scale] = {
             "arm_minus_reference": {
@@ -212,6 +224,8 @@ def true_effects(config: Config) -> dict[str, Any]:
         }
         if families[scale] != "gaussian":  # marginal truths on the ratio scales
             outcomes[scale].update(_marginal_truths(s0, {a: t[scale] for a, t in treated.items()}))
+        if scale in poisson_effects:  # the generating log rate ratio (before clipping)
+            outcomes[scale]["log_rate_ratio"] = poisson_effects[scale]
         if "participation" in config:
             s1 = treated[single_treatment_arm(config)][scale]
             effect = s1 - s0
@@ -663,13 +677,20 @@ def _instrument_items(
         gated = scale["method"] == "gated_mean"
         arm_shift = pd.Series(arm).map(_arm_effects(config, spec)).fillna(0.0).to_numpy(float)
         shift = arm_shift * dose
+        counts = spec.get("distribution", "rounded_normal") == "poisson"
         for time in ("baseline", "followup"):
             trait = latent[name][time]
             noise = latent[name][f"noise_{time}"]
-            level = spec["item_mean"] + spec["loading"] * trait
+            level = (np.log(spec["item_mean"]) if counts else spec["item_mean"]) + spec[
+                "loading"
+            ] * trait
             if time == "followup":
                 level = level + shift
-            values = np.clip(np.round(level[:, None] + spec["noise_sd"] * noise), lo, hi)
+            if counts:
+                drawn = stats.poisson.ppf(stats.norm.cdf(noise), np.exp(level)[:, None])
+            else:
+                drawn = np.round(level[:, None] + spec["noise_sd"] * noise)
+            values = np.clip(drawn, lo, hi)
             for j, item in enumerate(names):
                 column = lo + hi - values[:, j] if item in reverse else values[:, j]
                 out[time][item] = column

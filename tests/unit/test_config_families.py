@@ -128,14 +128,15 @@ def test_linear_only_sections_refuse_a_binomial_primary(config):
             )
             for p in problems
         ), (section, problems)
-    # a binomial primary outcome has sensitivity analyses of its own, but no delta adjustment
-    assert not any(p.startswith("sensitivity: ") for p in problems), problems
-    assert any(p.startswith("sensitivity/delta: delta adjustment") for p in problems), problems
-    del config["sensitivity"]["delta"]
-    assert not any(p.startswith("sensitivity") for p in _problems(config))
+    # a binomial primary outcome has sensitivity analyses of its own, delta on the log odds
+    assert not any(p.startswith("sensitivity") for p in problems), problems
     config["analysis"]["outcomes"][-1]["family"] = "poisson"
     config["scales"]["remission"]["item_range"] = [0, 5]
+    problems = _problems(config)
     assert any(
         p.startswith("sensitivity: its analyses fit linear models, and outcome(s) ['remission']")
-        for p in _problems(config)
+        for p in problems
     )
+    assert any(p.startswith("sensitivity/delta: delta adjustment") for p in problems), problems
+    del config["sensitivity"]["delta"]
+    assert not any(p.startswith("sensitivity/delta") for p in _problems(config))

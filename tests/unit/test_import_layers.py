@@ -104,6 +104,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.simulation",
             "trial.bootstrap_coverage",
             "trial.binary_coverage",
+            "trial.audit_coverage",
         ),
     ),
     ("interface", ("trial.cli", "trial.preflight", "trial.draft", "trial.verify")),

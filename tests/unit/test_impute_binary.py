@@ -166,3 +166,40 @@ def test_multilevel_engine_refuses_a_binary_column_it_does_not_impute() -> None:
     data = pd.DataFrame({"c": [0, 0, 1, 1], "y": [0.0, np.nan, 1.0, 0.0], "x": [1.0, 2, 3, 4]})
     with pytest.raises(ValueError, match="binary must name level-1 columns of impute"):
         impute_multilevel(data, cluster="c", impute=["y"], predictors=["x"], seed=1, binary=["x"])
+
+
+@pytest.mark.parametrize("eta", [-2.5, -0.3, 0.0, 1.2])
+def test_shifted_draw_moves_the_log_odds_by_delta(eta: float) -> None:
+    """delta 0 gives back 1{eta + e > 0}; the shifted draws are 1 with probability
+    expit(logit(Phi(eta)) + delta) (within 4 MC SEs), and never fall as delta grows."""
+    from trial.impute.binary import shifted_draw
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    e = rng.standard_normal(n)
+    etas = np.full(n, eta)
+    np.testing.assert_array_equal(shifted_draw(etas, e, 0.0), (etas + e > 0).astype(float))
+    previous = shifted_draw(etas, e, -3.0)
+    for delta in (-1.0, 0.5, 2.0):
+        drawn = shifted_draw(etas, e, delta)
+        p0 = stats.norm.cdf(eta)
+        p = 1 / (1 + np.exp(-(np.log(p0 / (1 - p0)) + delta)))
+        assert abs(drawn.mean() - p) < 4 * np.sqrt(p * (1 - p) / n)
+        assert np.all(drawn >= previous)
+        previous = drawn
+
+
+def test_final_latent_draws_give_the_imputed_values() -> None:
+    rng = np.random.default_rng(3)
+    y, X, clusters, *_ = _simulate(rng, J=20, m=10)
+    y[::4] = np.nan
+    draws = sample_binary_random_intercept(
+        y, X, clusters, int(clusters.max()) + 1, n_draws=5, rng=rng
+    )
+    miss = np.isnan(y)
+    np.testing.assert_allclose(
+        draws.eta_missing, X[miss] @ draws.beta[-1] + draws.u[clusters[miss]], rtol=1e-12
+    )
+    np.testing.assert_array_equal(
+        draws.y_missing, (draws.eta_missing + draws.e_missing > 0).astype(float)
+    )

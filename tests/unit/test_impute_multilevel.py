@@ -422,3 +422,17 @@ def test_singularity_check_agrees_with_the_rank_of_the_design(scale: float) -> N
             others = [c for c in range(p) if c != j]
             X[:, j] = X[:, others] @ rng.normal(size=p - 1)
         assert _is_singular(X.T @ X) == (np.linalg.matrix_rank(X) < p)
+
+
+def test_engine_name_says_which_draws_ran() -> None:
+    from trial.impute.multilevel import engine_name
+
+    assert engine_name(["y", "x"]) == ENGINE_NAME
+    assert engine_name([]) == ENGINE_NAME
+    both = engine_name(["y", "c"], binary=["y"], mean_match=["c"])
+    assert both == (
+        "multilevel (random intercept, FCS): latent-normal probit for 0/1 variables, "
+        "predictive mean matching"
+    )
+    # a binary column that was complete is not named
+    assert "normal" not in engine_name(["c"], binary=["y"], mean_match=["c"]).split(": ")[1]

@@ -196,6 +196,12 @@ def test_robustness_rows_put_each_sensitivity_analysis_beside_the_primary(small_
         ),
     ]
     assert robustness_rows(small_config, {"outcomes": tmp_path / "outcomes.csv"}) == []
+    # a binary outcome's delta is a shift of log odds, and the row says so
+    delta = pd.read_csv(tmp_path / "delta.csv").assign(delta_scale="log odds")
+    delta.to_csv(tmp_path / "delta.csv", index=False)
+    assert robustness_rows(small_config, inputs)[-2]["estimate"] == (
+        "tipping point: a CI limit crosses zero at a shift of 1.00 in the log odds of an imputed 1"
+    )
 
 
 def test_reader_points_flag_what_the_tables_show(small_config, tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from trial.config import load_config
 from trial.sensitivity import delta_adjustment, rerandomisation_test
@@ -82,6 +83,134 @@ def test_reversed_direction_flips_the_statistic_not_the_p(pulse, observed):
     np.testing.assert_allclose(np.sort(flipped_null), np.sort(-null))
 
 
-def test_delta_adjustment_of_a_binary_outcome_is_refused(pulse, observed):
-    with pytest.raises(ValueError, match="delta adjustment of a binomial primary outcome"):
-        delta_adjustment(pulse, observed, [observed])
+def _one_arm_missing(pulse: dict, p_reference: float, p_treated: float, fraction: float):
+    """PULSE-shaped table with no clustering and no covariate effects: follow-up missing
+    completely at random in the treated arm only."""
+    rng = np.random.default_rng(20261201)
+    n_clusters, size = 40, 60
+    cluster = np.repeat(np.arange(n_clusters), size)
+    treated = np.repeat(np.arange(n_clusters) % 2, size)
+    n = cluster.size
+    y = (rng.random(n) < np.where(treated == 1, p_treated, p_reference)).astype(float)
+    missing = (treated == 1) & (rng.random(n) < fraction)
+    arms = pulse["design"]["arm_labels"]
+    reference = pulse["design"]["reference_arm"]
+    active = next(a for a in arms if a != reference)
+    table = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:05d}" for i in range(n)],
+            "practice_id": [f"C{c:03d}" for c in cluster],
+            "treatment": treated,
+            "allocation": np.where(treated == 1, active, reference),
+            "region": np.where(
+                np.repeat(np.arange(n_clusters) // 2 % 2, size) == 1, "west", "east"
+            ),
+            "age": pd.array(rng.integers(40, 80, n), dtype="Int64"),
+            "sex": np.where(rng.random(n) < 0.5, "male", "female"),
+            "month12_status": np.where(missing, "declined", "seen"),
+            "bp_controlled__baseline": (rng.random(n) < 0.4).astype(float),
+            "bp_controlled__followup": np.where(missing, np.nan, y),
+            "consultations__baseline": rng.poisson(4.0, n).astype(float),
+            "consultations__followup": rng.poisson(4.0, n).astype(float),
+        }
+    )
+    return table, active
+
+
+def test_binary_delta_moves_the_log_odds_ratio_by_the_expected_amount(pulse):
+    """All missing values in one arm, missing completely at random, no clustering and no
+    covariate effects: redrawing the imputed values with their log odds shifted by delta makes
+    that arm's proportion ``(1 - f) p + f expit(logit(p) + delta)``, so the log odds ratio moves
+    by ``logit`` of that minus ``logit(p)`` (``p`` the arm's observed proportion, ``f`` the
+    fraction imputed). Checked within 3 SEs of the spread of the per-imputation shifts; the other
+    arm, with nothing imputed, does not move."""
+    from trial.analysis import impute_analysis_table
+    from trial.impute.binary import shifted_draw
+
+    config = copy.deepcopy(pulse)
+    config["analysis"]["non_gaussian"]["method"] = "gee"
+    config["imputation"]["iterations"] = 10
+    deltas = [0.0, -1.5, 1.5]
+    table, active = _one_arm_missing(config, 0.3, 0.4, 0.4)
+    config["sensitivity"]["delta"] = {
+        "arms": [active, config["design"]["reference_arm"]],
+        "grid": deltas,
+    }
+    m = 8
+    results = [impute_analysis_table(config, table, k) for k in range(1, m + 1)]
+    completed = [r.completed for r in results]
+    latent = [r.latent for r in results]
+    pooled = delta_adjustment(config, table, completed, latent)
+    per = pd.concat(
+        [
+            delta_adjustment(config, table, [c], [lat]).assign(imputation=k)
+            for k, (c, lat) in enumerate(zip(completed, latent, strict=True))
+        ]
+    )
+    # Rubin's pooled estimate is the mean of the per-imputation ones
+    means = per.groupby(["arm_shifted", "delta"])["estimate"].mean()
+    np.testing.assert_allclose(
+        pooled.set_index(["arm_shifted", "delta"])["estimate"],
+        means.loc[pooled.set_index(["arm_shifted", "delta"]).index],
+        rtol=1e-10,
+    )
+    mine = per[per["arm_shifted"] == active].pivot(
+        index="imputation", columns="delta", values="estimate"
+    )
+    y = table["bp_controlled__followup"]
+    treated = table["treatment"] == 1
+    p = y[treated].mean()
+    f = y[treated].isna().mean()
+    logit = lambda q: np.log(q / (1 - q))  # noqa: E731
+    for delta in deltas[1:]:
+        shifts = mine[delta] - mine[0.0]
+        q = (1 - f) * p + f / (1 + np.exp(-(logit(p) + delta)))
+        expected = logit(q) - logit(p)
+        se = shifts.std(ddof=1) / np.sqrt(m)
+        assert abs(expected) > 0.4
+        assert abs(shifts.mean() - expected) < 3 * se + 0.01, (delta, shifts.mean(), expected, se)
+    # a probit shift of delta would move the arm far more: the test tells the two apart
+    probit_q = (1 - f) * p + f * stats.norm.cdf(stats.norm.ppf(p) + 1.5)
+    assert abs(logit(probit_q) - logit(p) - (mine[1.5] - mine[0.0]).mean()) > 0.15
+    other = pooled[pooled["arm_shifted"] == config["design"]["reference_arm"]]
+    assert (other["n_shifted"] == 0).all()
+    np.testing.assert_allclose(other["estimate"], other["estimate"].iloc[0], rtol=1e-12)
+    # delta 0 is the primary analysis of the completed datasets
+    assert (pooled["delta_scale"] == "log odds").all()
+    # every imputed value has its latent draw, which reproduces it
+    for c, lat in zip(completed, latent, strict=True):
+        rows = lat["row"].to_numpy()
+        np.testing.assert_array_equal(
+            shifted_draw(lat["eta"], lat["e"], 0.0), c["bp_controlled__followup"].iloc[rows]
+        )
+        assert sorted(rows) == list(np.flatnonzero(y.isna()))
+
+
+def test_binary_delta_needs_latent_draws_that_match(pulse, observed):
+    config = copy.deepcopy(pulse)
+    config["sensitivity"]["delta"] = {"arms": ["nurse_review"], "grid": [0.0, 1.0]}
+    with pytest.raises(ValueError, match="one latent table per completed dataset"):
+        delta_adjustment(config, observed, [observed])
+
+
+def test_latent_draws_map_to_the_table_rows_when_arms_are_imputed_apart(pulse):
+    """With ``imputation.by_arm`` each arm is imputed on its own rows: the latent draws still
+    name the analysis table's positions and reproduce every imputed 0/1 value."""
+    from trial.analysis import build_analysis_table, impute_analysis_table
+    from trial.impute.binary import shifted_draw
+
+    config = copy.deepcopy(pulse)
+    config["imputation"].update(by_arm=True, iterations=3)
+    table = build_analysis_table(config)
+    result = impute_analysis_table(config, table, 1)
+    y = table["bp_controlled__followup"]
+    latent = result.latent[result.latent["variable"] == y.name]
+    rows = latent["row"].to_numpy()
+    assert sorted(rows) == list(np.flatnonzero(y.isna()))
+    np.testing.assert_array_equal(
+        shifted_draw(latent["eta"], latent["e"], 0.0),
+        result.completed[y.name].to_numpy()[rows],
+    )
+    assert result.engine.endswith(
+        "latent-normal probit for 0/1 variables, predictive mean matching"
+    )

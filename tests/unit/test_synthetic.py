@@ -71,12 +71,21 @@ TRIO_CONFIG = ROOT / "config" / "trio.yaml"
 TRIO_RAW = ROOT / "data" / "raw" / "trio"
 
 
-def test_three_arm_example_regenerates_byte_for_byte(tmp_path):
+PULSE_CONFIG = ROOT / "config" / "pulse.yaml"
+PULSE_RAW = ROOT / "data" / "raw" / "pulse"
+
+
+@pytest.mark.parametrize(
+    ("config_path", "raw"),
+    [(TRIO_CONFIG, TRIO_RAW), (PULSE_CONFIG, PULSE_RAW)],
+    ids=["trio", "pulse"],
+)
+def test_bundled_example_regenerates_byte_for_byte(config_path, raw, tmp_path):
     from trial.config import load_config
 
-    written = write_example(load_config(TRIO_CONFIG), tmp_path)
+    written = write_example(load_config(config_path), tmp_path)
     for path in written:
-        assert filecmp.cmp(path, TRIO_RAW / path.name, shallow=False), path.name
+        assert filecmp.cmp(path, raw / path.name, shallow=False), path.name
 
 
 def test_three_arm_truth_follows_each_arms_shift():
@@ -245,3 +254,66 @@ def test_non_participating_clusters_make_the_complier_effect_exceed_the_itt(conf
     # the generated trial has teams with no participation at all, and they are in the table
     teams = generate_trial(config)["participation"].groupby("team_id")["attendance"].sum()
     assert (teams == 0).any() and len(teams) == 14
+
+
+def test_poisson_instrument_draws_counts_with_the_generating_rate_ratio():
+    """A ``distribution: poisson`` instrument at trait 0: reference counts have mean
+    ``item_mean`` and variance equal to the mean (Poisson), and the treated arm's mean is
+    ``exp(arm_effect)`` times it, each within 4 Monte Carlo SEs of 60,000 draws; the truth file
+    records ``arm_effect`` as the log rate ratio."""
+    import copy
+
+    from trial.config import load_config
+    from trial.synthetic import _instrument_items
+
+    config = copy.deepcopy(load_config(PULSE_CONFIG))
+    instruments = config["synthetic"]["instruments"]
+    spec = instruments["consultations"]
+    config["synthetic"]["instruments"] = {"consultations": spec}
+    config["scales"]["consultations"]["item_range"] = [0, 10_000]  # no clipping here
+    n = 60_000
+    rng = np.random.default_rng(4)
+    latent = {
+        "consultations": {
+            "baseline": np.zeros(n),
+            "followup": np.zeros(n),
+            "noise_baseline": rng.standard_normal((n, 1)),
+            "noise_followup": rng.standard_normal((n, 1)),
+            "gate_baseline": rng.random((n, 1)),
+            "gate_followup": rng.random((n, 1)),
+        }
+    }
+    item = config["scales"]["consultations"]["items"][0]
+    arm = config["design"]["reference_arm"]
+    treated = next(a for a in config["design"]["arm_labels"] if a != arm)
+    reference = _instrument_items(config, "individuals", latent, np.full(n, arm), np.ones(n))
+    active = _instrument_items(config, "individuals", latent, np.full(n, treated), np.ones(n))
+    y0, y1 = reference["followup"][item], active["followup"][item]
+    mu = spec["item_mean"]
+    assert np.all(y0 == np.round(y0)) and y0.min() >= 0
+    assert abs(y0.mean() - mu) < 4 * np.sqrt(mu / n)
+    assert abs(y0.var() - mu) < 4 * np.sqrt((mu + 2 * mu**2) / n)
+    mu1 = mu * np.exp(spec["arm_effect"])
+    assert abs(y1.mean() - mu1) < 4 * np.sqrt(mu1 / n)
+    assert abs(y1.var() - mu1) < 4 * np.sqrt((mu1 + 2 * mu1**2) / n)
+    truth = json.loads((PULSE_RAW / "truth.json").read_text())["outcomes"]["consultations"]
+    assert truth["log_rate_ratio"] == {treated: spec["arm_effect"]}
+    # the population's ratio of mean counts (practice and patient effects, clipping at 40)
+    # is that rate ratio too, the log link being collapsible: within 0.02, about 4 Monte Carlo
+    # SEs of the log ratio of two means of 40,000 counts with CV about 0.7
+    assert np.log(truth["arm_over_reference"][treated]) == pytest.approx(
+        spec["arm_effect"], abs=0.02
+    )
+
+
+def test_committed_binary_example_recovers_the_count_truth():
+    """The committed PULSE results (config/expected/pulse.json, m = 20): the pooled log rate
+    ratio of the Poisson count lies within 2 of its SEs of the generating value, and that SE
+    is small enough (under half the effect) for the check to tell a wrong sign or scale."""
+    expected = json.loads((ROOT / "config" / "expected" / "pulse.json").read_text())
+    row = next(r for r in expected["tables"]["outcomes.csv"] if r["outcome"] == "consultations")
+    truth = json.loads((PULSE_RAW / "truth.json").read_text())["outcomes"]["consultations"]
+    true_value = truth["log_rate_ratio"][row["arm"]]
+    assert row["measure"] == "log rate ratio"
+    assert row["se"] < abs(true_value) / 2
+    assert abs(row["estimate"] - true_value) < 2 * row["se"]

@@ -63,11 +63,15 @@ def test_outcome_rows_name_the_model_scale_and_df(run):
     # between-within: 34 practices minus intercept, arm and region
     assert binary["df_method"] == "between-within" and binary["df_complete"] == 31
     assert binary["ratio"] == pytest.approx(math.exp(binary["estimate"]))
-    assert count["estimate"] < 0  # fewer consultations with the review, as generated
+    # the count is Poisson with a known log rate ratio: the estimate within 3 SE of it
+    truth = json.loads((RAW / "truth.json").read_text())["outcomes"]["consultations"]
+    true_log_rate_ratio = truth["log_rate_ratio"]["nurse_review"]
+    assert abs(count["estimate"] - true_log_rate_ratio) < 3 * count["se"]
+    assert count["se"] < abs(true_log_rate_ratio) / 2  # precise enough for that to mean much
     assert binary["n_individuals"] == 1020 and binary["n_clusters"] == 34
 
 
-def test_sensitivity_runs_for_the_binary_primary_without_delta(run):
+def test_sensitivity_and_delta_adjustment_run_for_the_binary_primary(run):
     config, folder = run
     tables = folder / "reports" / "tables"
     sensitivity = pd.read_csv(tables / "sensitivity.csv").set_index("analysis")
@@ -85,8 +89,23 @@ def test_sensitivity_runs_for_the_binary_primary_without_delta(run):
     test = json.loads((tables / "rerandomisation.json").read_text())
     assert test["n_individuals"] == observed and test["method"] == "monte_carlo"
     assert "risk difference" in test["description"]
-    assert not (tables / "delta_adjustment.csv").exists()
-    assert not (folder / "reports" / "figures" / "tipping_point.png").exists()
+    delta = pd.read_csv(tables / "delta_adjustment.csv")
+    assert (delta["delta_scale"] == "log odds").all()
+    outcomes = pd.read_csv(tables / "outcomes.csv").set_index("outcome")
+    # delta 0 redraws every imputed value as it was: the primary analysis, to the digit
+    at_zero = delta[delta["delta"] == 0].set_index("arm_shifted")["estimate"]
+    assert at_zero.to_numpy() == pytest.approx(outcomes.loc["bp_controlled", "estimate"])
+    # fewer controlled among the treated arm's missing patients lowers the odds ratio
+    treated = delta[delta["arm_shifted"] == "nurse_review"].sort_values("delta")
+    assert treated["estimate"].is_monotonic_increasing
+    assert (
+        treated["n_shifted"].iloc[0]
+        == 1020 - observed - delta[delta["arm_shifted"] == "usual_care"]["n_shifted"].iloc[0]
+    )
+    assert (folder / "reports" / "figures" / "tipping_point.png").exists()
     html = next((folder / "reports").glob("*.html")).read_text()
-    assert "Table S1. Sensitivity analyses" in html and "Table S2." not in html
-    assert "not available for a binary primary outcome" in html
+    assert "Table S1. Sensitivity analyses" in html and "Table S2." in html
+    assert "log odds of a 1 shifted by delta" in html
+    # the engine is named by the draws that ran: no "multilevel normal" for 0/1 outcomes
+    assert "latent-normal probit for 0/1 variables, predictive mean matching" in html
+    assert "multilevel normal" not in html

@@ -233,6 +233,7 @@ def imputation_job_outputs(numbers):
     outputs = {
         "data": [f"{DERIVED}/imputed/{i}.parquet" for i in numbers],
         "trace": [f"{DERIVED}/imputed/{i}.trace.parquet" for i in numbers],
+        "latent": [f"{DERIVED}/imputed/{i}.latent.parquet" for i in numbers],
         "fits": [f"{DERIVED}/fits/{i}.parquet" for i in numbers],
     }
     if "costs" in config:

@@ -131,6 +131,7 @@ rule delta_adjustment:
     input:
         table=f"{DERIVED}/scored/analysis_table.parquet",
         imputed=per_imputation(f"{DERIVED}/imputed/{{i}}.parquet"),
+        latent=per_imputation(f"{DERIVED}/imputed/{{i}}.latent.parquet"),
     output:
         f"{REPORTS}/tables/delta_adjustment.csv",
     conda:

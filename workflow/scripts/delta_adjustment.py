@@ -9,6 +9,7 @@ result = delta_adjustment(
     snakemake.config,
     read_intermediate(snakemake.config, snakemake.input.table),
     read_intermediates(snakemake.config, snakemake.input.imputed),
+    read_intermediates(snakemake.config, snakemake.input.latent),
 )
 log.info("\n%s", result.to_string())
 result.to_csv(snakemake.output[0], index=False, lineterminator="\n", float_format="%.10g")

@@ -19,6 +19,8 @@ for k, index in enumerate(snakemake.params.imputations):
     write_intermediate(
         config, result.trace.assign(imputation=index, engine=result.engine), output.trace[k]
     )
+    # final latent draws of imputed 0/1 values: the delta adjustment redraws them
+    write_intermediate(config, result.latent, output.latent[k])
     # every analysis reads the completed dataset back from its file, as any later rule does
     data = read_intermediate(config, output.data[k])
     fits = fit_outcomes(config, data)

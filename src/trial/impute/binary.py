@@ -18,7 +18,9 @@ scale of a binary variable is not identified). Each sweep of the Gibbs sampler d
 3. ``sigma2_u | u`` from its scaled-inverse-chi-square posterior.
 
 After the last sweep each missing ``y`` is drawn as ``1{z > 0}`` with
-``z ~ N(x' beta + u_j, 1)``. Rows with a missing ``y`` carry no information on the parameters
+``z = eta + e``, ``eta = x' beta + u_j`` and ``e ~ N(0, 1)``; ``eta`` and ``e`` are returned so
+that a sensitivity analysis can redraw the value with its log odds shifted, using the same
+``e`` (:func:`shifted_draw`). Rows with a missing ``y`` carry no information on the parameters
 and are left out of steps 1-3. Per-cluster sums use ``numpy.bincount``; a sweep costs
 ``O(n p + J p^2)``.
 
@@ -49,6 +51,7 @@ __all__ = [
     "PRIOR_DF",
     "PRIOR_SCALE_U",
     "sample_binary_random_intercept",
+    "shifted_draw",
 ]
 
 #: Degrees of freedom of the scaled-inverse-chi-square prior on the cluster variance: one
@@ -76,12 +79,51 @@ class BinaryRandomInterceptDraws:
         Cluster intercepts of the final sweep.
     y_missing : numpy.ndarray, shape (n_missing,)
         0/1 values drawn for the missing entries of ``y`` (in row order) from the final sweep.
+    eta_missing, e_missing : numpy.ndarray, shape (n_missing,)
+        The latent linear predictor ``x' beta + u_j`` of those entries under the final sweep and
+        the standard normal residual drawn for each: ``y_missing = 1{eta + e > 0}``.
     """
 
     beta: _FloatArray
     sigma2_u: _FloatArray
     u: _FloatArray
     y_missing: _FloatArray
+    eta_missing: _FloatArray
+    e_missing: _FloatArray
+
+
+def _probit_log_odds(x: _FloatArray) -> _FloatArray:
+    """``logit(Phi(x))``, accurate in both tails."""
+    return special.log_ndtr(x) - special.log_ndtr(-x)
+
+
+def shifted_draw(eta: _FloatArray, e: _FloatArray, delta: float) -> _FloatArray:
+    """Redraw ``1{eta + e > 0}`` with the log odds of a 1 shifted by ``delta``.
+
+    The draw ``1{eta + e > 0}`` is ``1{V < Phi(eta)}`` with ``V = Phi(-e)`` uniform. Its shifted
+    counterpart is ``1{V < expit(logit(Phi(eta)) + delta)}``: the probability that the imputed
+    value is 1, given the imputation model's final draw, has its **log odds** moved by exactly
+    ``delta`` (not its probit, which the latent model uses; no approximation between the two
+    links is made). With the same ``e`` for every ``delta`` the values change monotonically in
+    ``delta``, and ``delta = 0`` gives back the original draw exactly (``logit(Phi(.))`` is
+    increasing, so the comparison is that of ``-e`` with ``eta``).
+
+    Parameters
+    ----------
+    eta, e : numpy.ndarray
+        Latent linear predictors and residuals of the imputed values
+        (:class:`BinaryRandomInterceptDraws` ``eta_missing``, ``e_missing``).
+    delta : float
+        Shift on the log-odds scale.
+
+    Returns
+    -------
+    numpy.ndarray
+        0/1 values as floats.
+    """
+    eta = np.asarray(eta, dtype=float)
+    e = np.asarray(e, dtype=float)
+    return (_probit_log_odds(-e) < _probit_log_odds(eta) + delta).astype(float)
 
 
 def draw_latent(y: _FloatArray, eta: _FloatArray, rng: np.random.Generator) -> _FloatArray:
@@ -200,5 +242,6 @@ def sample_binary_random_intercept(
         beta_draws[t] = beta
         s2u_draws[t] = s2u
     eta_mis = X[~obs] @ beta + u[codes[~obs]]
-    y_missing = (eta_mis + rng.standard_normal(eta_mis.size) > 0).astype(float)
-    return BinaryRandomInterceptDraws(beta_draws, s2u_draws, u, y_missing)
+    e_mis = rng.standard_normal(eta_mis.size)
+    y_missing = (eta_mis + e_mis > 0).astype(float)
+    return BinaryRandomInterceptDraws(beta_draws, s2u_draws, u, y_missing, eta_mis, e_mis)

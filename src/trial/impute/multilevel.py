@@ -14,19 +14,21 @@ parts are not used apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from trial.impute.base import ImputationResult
+from trial.impute.base import ImputationResult, no_latent_draws
 from trial.impute.binary import BinaryRandomInterceptDraws, sample_binary_random_intercept
 from trial.progress import progress
 
 __all__ = [
     "ENGINE_NAME",
+    "ENGINE_STEPS",
+    "engine_name",
     "PRIOR_DF",
     "PRIOR_SCALE_FRACTION_U",
     "PRIOR_SCALE_FRACTION_E",
@@ -37,6 +39,30 @@ __all__ = [
 ]
 
 ENGINE_NAME = "multilevel normal (random intercept, FCS)"
+
+#: How each kind of incomplete variable is drawn, as :func:`engine_name` reports it.
+ENGINE_STEPS = {
+    "normal": "normal",
+    "binary": "latent-normal probit for 0/1 variables",
+    "matched": "predictive mean matching",
+}
+
+
+def engine_name(
+    incomplete: Iterable[str], binary: Iterable[str] = (), mean_match: Iterable[str] = ()
+) -> str:
+    """The engine's name as reports give it, naming the draws that imputed the ``incomplete``
+    columns (:data:`ENGINE_STEPS`; arguments ``binary`` and ``mean_match`` as
+    :func:`impute_multilevel` takes them): :data:`ENGINE_NAME` when all were normal."""
+    binary, mean_match = set(binary), set(mean_match)
+    kinds = {
+        "binary" if c in binary else "matched" if c in mean_match else "normal" for c in incomplete
+    }
+    used = [ENGINE_STEPS[k] for k in ENGINE_STEPS if k in kinds]
+    if used in ([], [ENGINE_STEPS["normal"]]):
+        return ENGINE_NAME
+    return f"multilevel (random intercept, FCS): {', '.join(used)}"
+
 
 #: Degrees of freedom of the scaled-inverse-chi-square priors on both variance components:
 #: one pseudo-observation, the weakest choice that keeps the prior proper (pan's default as
@@ -600,7 +626,8 @@ def impute_multilevel(
         become float64; row order, index and all other columns unchanged); ``trace``: long
         table with columns ``iteration``, ``variable``, ``mean``, ``sd`` giving the mean and SD
         of each variable's imputed values after each iteration (for a cluster-level variable,
-        over its imputed clusters); ``engine``: :data:`ENGINE_NAME`.
+        over its imputed clusters); ``engine``: :func:`engine_name` of the draws that ran;
+        ``latent``: the final latent draws of the ``binary`` columns.
 
     Raises
     ------
@@ -778,4 +805,20 @@ def impute_multilevel(
             completed[col] = pd.Series(filled, index=data.index, name=col)
     trace = pd.DataFrame(trace_rows, columns=["iteration", "variable", "mean", "sd"])
     trace = trace.astype({"iteration": "int64", "mean": "float64", "sd": "float64"})
-    return ImputationResult(completed=completed, trace=trace, engine=ENGINE_NAME)
+    latent = [
+        pd.DataFrame(
+            {
+                "row": np.flatnonzero(row_missing[col]),
+                "variable": col,
+                "eta": chain.eta_missing,
+                "e": chain.e_missing,
+            }
+        )
+        for col, chain in binary_chains.items()
+    ]
+    return ImputationResult(
+        completed=completed,
+        trace=trace,
+        engine=engine_name(incomplete, binary_set, matched),
+        latent=pd.concat(latent, ignore_index=True) if latent else no_latent_draws(),
+    )

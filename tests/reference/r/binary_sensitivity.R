@@ -6,7 +6,7 @@
 # tests/reference/fixtures/binary_sensitivity/:
 #   observed.csv   the first completed dataset with the 0/1 follow-up set missing at random given
 #                  its baseline (seed below): the input of the complete-case analysis
-#   results.csv    one row per analysis:
+#   results.csv    one row per method (glmm, gee, or any for the cluster level) and analysis:
 #                  complete_case  lme4::glmer(y ~ treatment + baseline + region + age + sex +
 #                                 (1 | practice), nAGQ = 10) on the observed rows; df between-within
 #                  unadjusted     glmer(y ~ treatment + (1 | practice), nAGQ = 10) on each completed
@@ -21,14 +21,22 @@
 #                                 arms; df = clusters - 2 - 1 (region is a cluster-level stage-1
 #                                 parameter); pooled over the completed datasets by
 #                                 mitml::testEstimates(df.com = 31)
-#   versions.csv   R, lme4 and mitml versions
+#                  The GLMM rows again with the population-averaged model (method "gee"):
+#                  geepack::geeglm(..., corstr = "exchangeable") with the Kauermann-Carroll
+#                  bias-corrected covariance (the config's default gee_covariance; computed by
+#                  gee_corrections.R from its published formula after its uncorrected sandwich is
+#                  checked against geepack's), t on clusters minus coefficients (complete case
+#                  J - 6, unadjusted J - 2, the latter pooled by mitml with that df.com)
+#   versions.csv   R, lme4, mitml and geepack versions
 # Run from the repository root:  Rscript tests/reference/r/binary_sensitivity.R
 # Numbers are written with 17 significant digits so that they round-trip exactly.
 
 suppressPackageStartupMessages({
   library(lme4)
   library(mitml)
+  library(geepack)
 })
+source(file.path("tests", "reference", "r", "gee_corrections.R"))
 
 in_dir <- file.path("tests", "reference", "fixtures", "binary")
 out_dir <- file.path("tests", "reference", "fixtures", "binary_sensitivity")
@@ -48,9 +56,10 @@ write.csv(observed, file.path(out_dir, "observed.csv"), row.names = FALSE, quote
 
 full <- bp_controlled__followup ~ treatment + bp_controlled__baseline + region + age + sex
 rows <- list()
+method <- "glmm"
 add <- function(analysis, est, se, df, ci_low, ci_high, p, n) {
   rows[[length(rows) + 1]] <<- data.frame(
-    analysis = analysis, estimate = num(est), se = num(se), df = num(df),
+    method = method, analysis = analysis, estimate = num(est), se = num(se), df = num(df),
     ci_low = num(ci_low), ci_high = num(ci_high), p = num(p), n_individuals = n
   )
 }
@@ -101,14 +110,49 @@ for (k in seq_len(m)) {
 }
 n_all <- sum(completed$.imp == 1)
 pool("unadjusted", q_u, u_u, J - 2, n_all)
+method <- "any"  # the cluster-level analysis is the same whichever model the config names
 pool("cluster_level_risk_difference", q_d, u_d, J - 3, n_all)
 pool("cluster_level_log_risk_ratio", q_r, u_r, J - 3, n_all)
+
+# GEE: exchangeable working correlation, Kauermann-Carroll covariance, t on J - p df
+kc_fit <- function(f, d) {
+  d <- d[order(d$practice_id), ]
+  d$cid <- as.integer(factor(d$practice_id))
+  # the tightest convergence tolerance geepack reaches (as in gee.R)
+  for (eps in c(1e-12, 1e-11, 1e-10)) {
+    fit <- geeglm(f, data = d, id = cid, family = binomial, corstr = "exchangeable",
+                  control = geese.control(epsilon = eps, maxit = 1000))
+    if (fit$geese$error == 0) break
+  }
+  stopifnot(fit$geese$error == 0)
+  X <- model.matrix(f, d)
+  beta <- coef(fit)
+  covs <- corrected_covariances(X, d$bp_controlled__followup, d$cid, rep(0, nrow(d)), beta,
+                                unname(fit$geese$alpha), unname(fit$geese$gamma), binomial())
+  stopifnot(isTRUE(all.equal(unname(covs$robust), unname(fit$geese$vbeta), tolerance = 1e-8)))
+  list(est = unname(beta["treatment"]), v = covs$kauermann_carroll["treatment", "treatment"],
+       df = J - length(beta))
+}
+method <- "gee"
+g <- kc_fit(full, cc)
+se <- sqrt(g$v)
+q <- qt(0.975, g$df)
+add("complete_case", g$est, se, g$df, g$est - q * se, g$est + q * se,
+    2 * pt(-abs(g$est / se), g$df), nrow(cc))
+q_g <- list(); u_g <- list()
+for (k in seq_len(m)) {
+  g <- kc_fit(bp_controlled__followup ~ treatment, completed[completed$.imp == k, ])
+  q_g[[k]] <- c(treatment = g$est)
+  u_g[[k]] <- matrix(g$v, 1, 1, dimnames = list("treatment", "treatment"))
+}
+pool("unadjusted", q_g, u_g, g$df, n_all)
 
 write.csv(do.call(rbind, rows), file.path(out_dir, "results.csv"), row.names = FALSE,
           quote = FALSE)
 versions <- data.frame(
-  package = c("R", "lme4", "mitml"),
+  package = c("R", "lme4", "mitml", "geepack"),
   version = c(paste(R.version$major, R.version$minor, sep = "."),
-              as.character(packageVersion("lme4")), as.character(packageVersion("mitml")))
+              as.character(packageVersion("lme4")), as.character(packageVersion("mitml")),
+              as.character(packageVersion("geepack")))
 )
 write.csv(versions, file.path(out_dir, "versions.csv"), row.names = FALSE, quote = FALSE)

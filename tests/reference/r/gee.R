@@ -68,44 +68,7 @@ add_matrix <- function(dataset, quantity, M, names) {
 }
 
 # Bias-corrected sandwich covariances from the published formulas (see the header).
-corrected_covariances <- function(X, y, id, offset, beta, alpha, phi, family) {
-  eta <- drop(X %*% beta) + offset
-  mu <- family$linkinv(eta)
-  v <- family$variance(mu)
-  dmu <- family$mu.eta(eta)
-  p <- ncol(X)
-  idx <- split(seq_along(y), factor(id, levels = unique(id)))
-  parts <- lapply(idx, function(i) {
-    n <- length(i)
-    D <- dmu[i] * X[i, , drop = FALSE]
-    R <- matrix(alpha, n, n)
-    diag(R) <- 1
-    A <- diag(sqrt(v[i]), nrow = n)
-    V <- phi * A %*% R %*% A
-    list(D = D, Vinv = solve(V), r = y[i] - mu[i])
-  })
-  B <- Reduce(`+`, lapply(parts, function(q) t(q$D) %*% q$Vinv %*% q$D))
-  Binv <- solve(B)
-  meat <- list(robust = 0, mancl_derouen = 0, kauermann_carroll = 0, fay_graubard = 0)
-  for (q in parts) {
-    n <- length(q$r)
-    DV <- t(q$D) %*% q$Vinv
-    IH <- diag(n) - q$D %*% Binv %*% DV
-    e <- eigen(IH)
-    IH_half_inv <- Re(e$vectors %*% diag(1 / sqrt(Re(e$values)), nrow = n) %*%
-                        solve(e$vectors))
-    Q <- DV %*% q$D %*% Binv
-    Fd <- diag(1 / sqrt(1 - pmin(0.75, diag(Q))), nrow = p)
-    u <- list(
-      robust = DV %*% q$r,
-      mancl_derouen = DV %*% solve(IH, q$r),
-      kauermann_carroll = DV %*% IH_half_inv %*% q$r,
-      fay_graubard = Fd %*% DV %*% q$r
-    )
-    for (k in names(u)) meat[[k]] <- meat[[k]] + u[[k]] %*% t(u[[k]])
-  }
-  lapply(meat, function(M) Binv %*% M %*% Binv)
-}
+source(file.path("tests", "reference", "r", "gee_corrections.R"))
 
 # Standardised risks from the binary GEE fits (src/trial/stats/marginal.py) by hand: the mean of
 # plogis(x' beta) over the analysed individuals with arm set to 1 and to 0, the delta method with
