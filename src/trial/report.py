@@ -48,6 +48,7 @@ from trial.reporting import (
     standardised_by,
 )
 from trial.sensitivity import sensitivity_section, tipping_points
+from trial.stepped_report import stepped_wedge_section
 from trial.vocabulary import (
     Config,
     arms,
@@ -750,6 +751,8 @@ SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("design", _design_section, ("traces",)),
     ("estimands", estimands_section, ("intercurrent_events",)),
     ("flow", _flow_section, ("flow", "flow_figure")),
+    ("stepped_wedge", stepped_wedge_section, ("stepped_wedge", "stepped_wedge_sensitivity",
+                                              "stepped_wedge_flow", "schedule_figure")),
     ("baseline", _baseline_section, ("baseline", "primary_figure")),
     ("outcomes", _outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
     ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",

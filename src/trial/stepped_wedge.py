@@ -67,6 +67,9 @@ class SteppedWedgeFit:
         ``cluster``, ``cluster_period`` (nested-exchangeable only) and ``residual`` variances.
     icc_within_period, icc_between_period : float
         Correlation of two individuals of one cluster in the same and in different periods.
+    cluster_autocorrelation : float
+        Their ratio, the correlation of two cluster-period means of one cluster in the limit of
+        large cluster-periods (the CAC of Hooper et al 2016); 1 under Hussey & Hughes.
     n_obs, n_clusters, n_periods : int
         Individuals analysed, clusters and periods.
     n_cells : int
@@ -87,6 +90,7 @@ class SteppedWedgeFit:
     variance_components: pd.Series
     icc_within_period: float
     icc_between_period: float
+    cluster_autocorrelation: float
     n_obs: int
     n_clusters: int
     n_periods: int
@@ -242,6 +246,7 @@ def fit_stepped_wedge(
         variance_components=vc,
         icc_within_period=within,
         icc_between_period=between,
+        cluster_autocorrelation=between / within if within > 0 else np.nan,
         n_obs=fit.n_obs,
         n_clusters=fit.n_clusters,
         n_periods=int(kept["period"].nunique()),
@@ -251,6 +256,19 @@ def fit_stepped_wedge(
         converged=fit.converged,
         fit=fit,
     )
+
+
+def sensitivity_models(model: str, time_on_treatment: bool) -> list[tuple[str, bool]]:
+    """The sensitivity analyses of a primary model: the other random-effects structure with the
+    same treatment effect, then the other form of the treatment effect (one indicator or
+    exposure-time indicators) with the same random effects.
+
+    Returns
+    -------
+    list of (model, time_on_treatment)
+    """
+    other = next(m for m in MODELS if m != model)
+    return [(other, time_on_treatment), (model, not time_on_treatment)]
 
 
 @dataclass(frozen=True)
@@ -268,16 +286,20 @@ class DesignAnalysis:
         Clusters and individuals per period and condition (:func:`period_flow`), primary scale.
     fits : dict of str to SteppedWedgeFit
         The fit of each outcome scale, primary first.
+    sensitivity : dict of str to tuple of SteppedWedgeFit
+        Each outcome's fits of the :func:`sensitivity_models` of the design's model.
     """
 
     schedule: Schedule
     counts: pd.DataFrame
     flow: pd.DataFrame
     fits: dict[str, SteppedWedgeFit]
+    sensitivity: dict[str, tuple[SteppedWedgeFit, ...]] = field(default_factory=dict)
 
 
 def analyse_design(config: Config, raw_dir: str | Path | None = None) -> DesignAnalysis:
-    """Fit the design's model (``design: model, time_on_treatment``) to every outcome.
+    """Fit the design's model (``design: model, time_on_treatment``) to every outcome, and its
+    sensitivity analyses (:func:`sensitivity_models`).
 
     Parameters
     ----------
@@ -287,18 +309,25 @@ def analyse_design(config: Config, raw_dir: str | Path | None = None) -> DesignA
         Folder of the raw tables (default: ``paths: raw``).
     """
     design = config["design"]
-    fits = {}
+    model = design.get("model", "nested_exchangeable")
+    time_on_treatment = bool(design.get("time_on_treatment", False))
+    variants = [(model, time_on_treatment), *sensitivity_models(model, time_on_treatment)]
+    fits, sensitivity = {}, {}
     schedule = data = None
     for scale in reversed(outcome_scales(config)):  # the primary last: its data make the counts
         schedule, data = design_data(config, scale, raw_dir)
-        fits[scale] = fit_stepped_wedge(
-            data,
-            schedule,
-            model=design.get("model", "nested_exchangeable"),
-            time_on_treatment=bool(design.get("time_on_treatment", False)),
-            df_method=config["analysis"]["df_method"],
-            alpha=config["analysis"]["alpha"],
+        fitted = tuple(
+            fit_stepped_wedge(
+                data,
+                schedule,
+                model=name,
+                time_on_treatment=exposure,
+                df_method=config["analysis"]["df_method"],
+                alpha=config["analysis"]["alpha"],
+            )
+            for name, exposure in variants
         )
+        fits[scale], sensitivity[scale] = fitted[0], fitted[1:]
     assert schedule is not None and data is not None  # the schema asks for one outcome at least
     analysed = data.dropna(subset=["outcome"])
     counts = (
@@ -307,9 +336,15 @@ def analyse_design(config: Config, raw_dir: str | Path | None = None) -> DesignA
         .fillna(0)
         .astype(int)
     )
-    ordered = {scale: fits[scale] for scale in outcome_scales(config)}
+    order = outcome_scales(config)
     flow = period_flow(config, schedule, data)
-    return DesignAnalysis(schedule=schedule, counts=counts, flow=flow, fits=ordered)
+    return DesignAnalysis(
+        schedule=schedule,
+        counts=counts,
+        flow=flow,
+        fits={scale: fits[scale] for scale in order},
+        sensitivity={scale: sensitivity[scale] for scale in order},
+    )
 
 
 def period_flow(config: Config, schedule: Schedule, data: pd.DataFrame) -> pd.DataFrame:
@@ -355,48 +390,68 @@ def period_flow(config: Config, schedule: Schedule, data: pd.DataFrame) -> pd.Da
 
 
 def effects_table(config: Config, analysis: DesignAnalysis) -> pd.DataFrame:
-    """One row per outcome (and per period of exposure with time on treatment).
+    """The design's model: one row per outcome (and per period of exposure with time on
+    treatment).
 
     The effect is reported in each outcome's declared direction; columns: outcome, effect
     (``treatment``; with time on treatment ``exposure mean`` and ``exposure <k>``), model,
-    contrast, estimate, se, df, df_method, ci_low, ci_high, p, the variance components, the
-    within- and between-period ICCs, n_obs, n_clusters, n_periods, n_cells, n_excluded,
-    at_boundary.
+    time_on_treatment, contrast, estimate, se, df, df_method, ci_low, ci_high, p, the variance
+    components, the within- and between-period ICCs, the cluster autocorrelation (cac), n_obs,
+    n_clusters, n_periods, n_cells, n_excluded, at_boundary.
     """
-    directions = {o["scale"]: o["direction"] for o in config["analysis"]["outcomes"]}
+    return pd.DataFrame(
+        [row for scale, fit in analysis.fits.items() for row in _effect_rows(config, scale, fit)]
+    )
+
+
+def sensitivity_table(config: Config, analysis: DesignAnalysis) -> pd.DataFrame:
+    """The sensitivity analyses of every outcome (:func:`sensitivity_models`), in the columns of
+    :func:`effects_table`."""
+    return pd.DataFrame(
+        [
+            row
+            for scale, fits in analysis.sensitivity.items()
+            for fit in fits
+            for row in _effect_rows(config, scale, fit)
+        ]
+    )
+
+
+def _effect_rows(config: Config, scale: str, fit: SteppedWedgeFit) -> list[dict[str, Any]]:
+    """The rows of one fit in :func:`effects_table`."""
+    direction = next(o["direction"] for o in config["analysis"]["outcomes"] if o["scale"] == scale)
+    sign = contrast_sign(direction)
+    effects = [("exposure mean" if fit.time_on_treatment else "treatment", fit.effect)]
+    effects += [(f"exposure {k}", e) for k, e in enumerate(fit.exposure_effects, 1)]
     rows = []
-    for scale, fit in analysis.fits.items():
-        sign = contrast_sign(directions[scale])
-        effects = [("exposure mean" if fit.time_on_treatment else "treatment", fit.effect)]
-        effects += [(f"exposure {k}", e) for k, e in enumerate(fit.exposure_effects, 1)]
-        for name, effect in effects:
-            low, high = sorted((sign * effect.ci_low, sign * effect.ci_high))
-            rows.append(
-                {
-                    "outcome": scale,
-                    "effect": name,
-                    "model": fit.model,
-                    "contrast": contrast_label(config, directions[scale]),
-                    "estimate": sign * effect.estimate,
-                    "se": effect.se,
-                    "df": effect.df,
-                    "df_method": effect.df_method,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "p": effect.p,
-                    "var_cluster": float(fit.variance_components["cluster"]),
-                    "var_cluster_period": float(
-                        fit.variance_components.get("cluster_period", np.nan)
-                    ),
-                    "var_residual": float(fit.variance_components["residual"]),
-                    "icc_within_period": fit.icc_within_period,
-                    "icc_between_period": fit.icc_between_period,
-                    "n_obs": fit.n_obs,
-                    "n_clusters": fit.n_clusters,
-                    "n_periods": fit.n_periods,
-                    "n_cells": fit.n_cells,
-                    "n_excluded": fit.n_excluded,
-                    "at_boundary": fit.at_boundary,
-                }
-            )
-    return pd.DataFrame(rows)
+    for name, effect in effects:
+        low, high = sorted((sign * effect.ci_low, sign * effect.ci_high))
+        rows.append(
+            {
+                "outcome": scale,
+                "effect": name,
+                "model": fit.model,
+                "time_on_treatment": fit.time_on_treatment,
+                "contrast": contrast_label(config, direction),
+                "estimate": sign * effect.estimate,
+                "se": effect.se,
+                "df": effect.df,
+                "df_method": effect.df_method,
+                "ci_low": low,
+                "ci_high": high,
+                "p": effect.p,
+                "var_cluster": float(fit.variance_components["cluster"]),
+                "var_cluster_period": float(fit.variance_components.get("cluster_period", np.nan)),
+                "var_residual": float(fit.variance_components["residual"]),
+                "icc_within_period": fit.icc_within_period,
+                "icc_between_period": fit.icc_between_period,
+                "cac": fit.cluster_autocorrelation,
+                "n_obs": fit.n_obs,
+                "n_clusters": fit.n_clusters,
+                "n_periods": fit.n_periods,
+                "n_cells": fit.n_cells,
+                "n_excluded": fit.n_excluded,
+                "at_boundary": fit.at_boundary,
+            }
+        )
+    return rows

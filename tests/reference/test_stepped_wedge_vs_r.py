@@ -120,3 +120,46 @@ def test_time_on_treatment_mean_effect_matches_pbkrtest(reference, example):
     assert _kr_triple(fit.effect) == pytest.approx(
         [_value(reference, model, "mean_exposure_effect", q) for q in KR_QUANTITIES], rel=RTOL
     )
+
+
+def test_the_designs_sensitivity_table_holds_the_other_models_fits(reference):
+    """The workflow's sensitivity table (primary: nested exchangeable, one treatment effect) holds
+    the Hussey & Hughes treatment effect and the exposure-time effects of lme4 / pbkrtest."""
+    from trial.stepped_wedge import analyse_design, sensitivity_table
+
+    config = load_config(ROOT / "config" / "stepped.yaml")
+    table = sensitivity_table(config, analyse_design(config, ROOT / config["paths"]["raw"]))
+    rows = table.set_index(["model", "effect"])
+    expected = {
+        ("hussey_hughes", "treatment"): ("hussey_hughes", TREATMENT_TERM, None),
+        ("nested_exchangeable", "exposure mean"): ("exposure_time", None, "mean"),
+        **{
+            ("nested_exchangeable", f"exposure {k}"): ("exposure_time", f"exposure{k}", None)
+            for k in range(1, 5)
+        },
+    }
+    assert sorted(rows.index) == sorted(expected)
+    for key, (model, term, mean) in expected.items():
+        row = rows.loc[key]
+        if mean:
+            want = [_value(reference, model, "mean_exposure_effect", q) for q in KR_QUANTITIES]
+        else:
+            want = [_value(reference, model, q, term) for q in KR_QUANTITIES]
+        assert [row["estimate"], row["se"], row["df"]] == pytest.approx(want, rel=RTOL), key
+    hh = rows.loc[("hussey_hughes", "treatment")]
+    assert hh["var_cluster"] == pytest.approx(
+        _value(reference, "hussey_hughes", "variance", "cluster"), rel=RTOL_VARIANCE
+    )
+    assert hh["cac"] == 1.0 and hh["icc_within_period"] == hh["icc_between_period"]
+
+
+def test_iccs_and_cac_of_the_nested_exchangeable_fit_follow_lme4s_variances(reference, example):
+    schedule, data = example
+    fit = fit_stepped_wedge(data, schedule, model="nested_exchangeable")
+    c, cp, e = (
+        _value(reference, "nested_exchangeable", "variance", name)
+        for name in ("cluster", "cluster:period", "Residual")
+    )
+    assert fit.icc_within_period == pytest.approx((c + cp) / (c + cp + e), rel=RTOL_VARIANCE)
+    assert fit.icc_between_period == pytest.approx(c / (c + cp + e), rel=RTOL_VARIANCE)
+    assert fit.cluster_autocorrelation == pytest.approx(c / (c + cp), rel=RTOL_VARIANCE)
