@@ -17,7 +17,8 @@ import pandas as pd
 
 from trial.reporting import DF_METHOD_NAMES, Section, embed_png, p_text
 from trial.schedule import design_type
-from trial.vocabulary import Config, contrast_sign, unit_plural
+from trial.stepped_wedge import BASELINE_TERM
+from trial.vocabulary import Config, cluster_covariates, contrast_sign, unit_plural
 
 DESIGN_NAMES = {"stepped_wedge": "stepped-wedge", "crossover": "cluster-crossover"}
 
@@ -43,6 +44,29 @@ def analysis_name(config: Config, row: Mapping[str, Any]) -> str:
     if effect == "exposure mean":
         return f"{model}, exposure time: mean of the exposure-time effects"
     return f"{model}, exposure time: effect in period {effect.split()[-1]} of exposure"
+
+
+def adjusted_names(adjusted_for: Any) -> list[str]:
+    """The terms of an effects-table row's ``adjusted_for`` (``baseline`` and covariate names
+    joined by "; "; blank, read as NaN, for none)."""
+    return adjusted_for.split("; ") if isinstance(adjusted_for, str) and adjusted_for else []
+
+
+def adjustment_words(config: Config, adjusted_for: Any) -> str:
+    """What a model adjusts for besides period, in words (:func:`adjusted_names`)."""
+    names = adjusted_names(adjusted_for)
+    cluster = set(cluster_covariates(config))
+    words = [
+        "the outcome's baseline score"
+        if name == BASELINE_TERM
+        else f"{name} ({config['design']['cluster_label']} level)"
+        if name in cluster
+        else name
+        for name in names
+    ]
+    if len(words) > 1:
+        return ", ".join(words[:-1]) + " and " + words[-1]
+    return "".join(words)
 
 
 def _effect_rows(config: Config, table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -83,6 +107,10 @@ def methods_text(config: Config, primary: pd.DataFrame) -> str:
     first = primary.iloc[0]
     df_name = DF_METHOD_NAMES[first["df_method"]]
     exposure = bool(first["time_on_treatment"])
+    words = adjustment_words(config, first.get("adjusted_for"))
+    adjusted = f", adjusted for {words}" if words else ", with no other covariate"
+    has_baseline = BASELINE_TERM in adjusted_names(first.get("adjusted_for"))
+    missing_baseline = " (or baseline score)" if has_baseline else ""
     treatment = (
         f"one indicator per period of exposure (1 in a {cluster}'s first treated period, 2 in "
         "the next, ...; Kenny et al 2022), the reported effect being their mean, which weights "
@@ -96,11 +124,12 @@ def methods_text(config: Config, primary: pd.DataFrame) -> str:
         f"each of {int(first['n_periods'])} periods, and the schedule sets its condition in each "
         f"period. Each outcome at follow-up is analysed by a linear mixed model fitted by REML "
         f"with categorical period effects (secular trend), {treatment}, and "
-        f"{MODEL_WORDS[first['model']].format(cluster=cluster)}. Intervals and p-values use t "
-        f"statistics on {df_name} degrees of freedom (shown per row). {individuals.capitalize()} "
-        f"without an observed outcome are excluded from the model and counted per period below; "
-        f"no value is imputed (a complete-case analysis, valid when missingness depends only on "
-        f"terms in the model). The within-period ICC is the correlation of two {individuals} of "
+        f"{MODEL_WORDS[first['model']].format(cluster=cluster)}{adjusted}. Intervals and "
+        f"p-values use t statistics on {df_name} degrees of freedom (shown per row). "
+        f"{individuals.capitalize()} without an observed outcome{missing_baseline} are excluded "
+        f"from the model and counted per period below; no value is imputed (a complete-case "
+        f"analysis, unbiased when whether the outcome is missing depends only on terms in the "
+        f"model). The within-period ICC is the correlation of two {individuals} of "
         f"one {cluster} in the same period, the between-period ICC in different periods, and the "
         f"cluster autocorrelation (CAC) their ratio; with a random intercept per {cluster} only "
         f"(Hussey & Hughes) the CAC is 1 by construction."
@@ -171,9 +200,13 @@ def stepped_summary(config: Config, inputs: Mapping[str, Any]) -> list[str]:
             f"Primary outcome, {config['scales'][r['outcome']]['label']} ({r['contrast']}): "
             f"{r['estimate']:.2f} ({level}% CI {r['ci_low']:.2f} to {r['ci_high']:.2f}; {p}; "
             f"{DF_METHOD_NAMES[r['df_method']]} df {r['df']:.1f}), from "
-            f"{analysis_name(config, r)}, adjusted for period. Analysed: {int(r['n_obs'])} "
+            f"{analysis_name(config, r)}, adjusted for period"
+            + (f", {words}" if (words := adjustment_words(config, r.get("adjusted_for"))) else "")
+            + f". Analysed: {int(r['n_obs'])} "
             f"{unit_plural(design, 'individual')} in {int(r['n_clusters'])} "
             f"{unit_plural(design, 'cluster')} over {int(r['n_periods'])} periods; "
-            f"{int(r['n_excluded'])} without an observed outcome were excluded (nothing imputed)."
+            f"{int(r['n_excluded'])} without an observed outcome"
+            + (" or baseline score" if BASELINE_TERM in adjusted_names(r["adjusted_for"]) else "")
+            + " were excluded (nothing imputed)."
         )
     return sentences

@@ -91,6 +91,16 @@ def test_the_methods_text_names_the_fitted_model_and_its_df(config, inputs):
     assert "Satterthwaite degrees of freedom" in other and "ward-period (nested" not in other
     exposure = methods_text(config, primary.assign(time_on_treatment=True))
     assert "one indicator per period of exposure" in exposure
+    # the adjustment as the table records it: the example's, none, a cluster-level covariate
+    assert "adjusted for the outcome's baseline score and age." in text
+    assert "without an observed outcome (or baseline score) are excluded" in text
+    unadjusted = methods_text(config, primary.assign(adjusted_for=float("nan")))
+    assert "with no other covariate." in unadjusted and "(or baseline score)" not in unadjusted
+    beds = copy.deepcopy(config)
+    beds["tables"]["wards"]["columns"]["beds"] = {"type": "integer"}
+    beds["covariates"] = ["age", "beds"]
+    with_beds = methods_text(beds, primary.assign(adjusted_for="age; beds"))
+    assert "adjusted for age and beds (ward level)." in with_beds
 
 
 def test_truth_rows_measure_the_estimate_from_the_generating_value_in_ses(config, inputs):
@@ -125,5 +135,9 @@ def test_the_report_of_a_scheduled_design_renders_its_section_and_summary(config
     assert f"{primary['cac']:.3f}" in html
     (sentence,) = summary
     assert f"{primary['estimate']:.2f} (95% CI {primary['ci_low']:.2f} to " in sentence
-    assert f"{int(primary['n_excluded'])} without an observed outcome were excluded" in sentence
+    assert "adjusted for period, the outcome's baseline score and age." in sentence
+    assert (
+        f"{int(primary['n_excluded'])} without an observed outcome or baseline score were "
+        "excluded" in sentence
+    )
     assert "imputations" not in html.split("Contents")[0]  # nothing was imputed
