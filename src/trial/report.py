@@ -48,7 +48,7 @@ from trial.reporting import (
     standardised_by,
 )
 from trial.sensitivity import sensitivity_section, tipping_points
-from trial.stepped_report import stepped_wedge_section
+from trial.stepped_report import SECTION_ID, scheduled_checklist, stepped_wedge_section
 from trial.vocabulary import (
     Config,
     arms,
@@ -793,7 +793,10 @@ def build_sections(config: Config, inputs: Inputs) -> list[Section]:
         "CONSORT-cluster checklist",
         "checklist.html.j2",
         {
-            "rows": checklist_rows(CONSORT_CLUSTER, present),
+            "rows": checklist_rows(
+                scheduled_checklist(CONSORT_CLUSTER) if SECTION_ID in present else CONSORT_CLUSTER,
+                present,
+            ),
             "guideline": "CONSORT 2010 extension to cluster randomised trials "
             "(Campbell et al 2012, BMJ 345:e5661)",
         },

@@ -9,12 +9,14 @@ its random effects and its df, from the config and the tables.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from trial.checklist import ChecklistItem
 from trial.reporting import DF_METHOD_NAMES, Section, embed_png, p_text
 from trial.schedule import design_type
 from trial.stepped_wedge import BASELINE_TERM
@@ -28,6 +30,36 @@ MODEL_WORDS = {
     "nested_exchangeable": "random intercepts per {cluster} and per {cluster}-period "
     "(nested exchangeable; Hooper et al 2016, Girling & Hemming 2016)",
 }
+
+
+# the report sections of a parallel trial that the one section of a scheduled design stands in
+# for (methods, flow, effects, correlations, sensitivity analyses)
+STANDS_IN_FOR = ("design", "flow", "outcomes", "clustering", "sensitivity")
+SECTION_ID = "stepped_wedge"
+# what the section leaves out of a checklist item it otherwise answers
+CHECKLIST_GAPS = {
+    "13b": "the reasons individuals have no outcome (the flow table counts them per period and "
+    "condition)",
+}
+
+
+def scheduled_checklist(items: Sequence[ChecklistItem]) -> tuple[ChecklistItem, ...]:
+    """The checklist's items pointed at the section of a scheduled design where a parallel
+    trial's report answers them in several sections (:data:`STANDS_IN_FOR`), with what that
+    section leaves out (:data:`CHECKLIST_GAPS`)."""
+
+    def point(ids: Sequence[str]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(SECTION_ID if s in STANDS_IN_FOR else s for s in ids))
+
+    return tuple(
+        replace(
+            item,
+            sections=point(item.sections),
+            required=point(item.required),
+            gap=CHECKLIST_GAPS.get(item.item, item.gap),
+        )
+        for item in items
+    )
 
 
 def analysis_name(config: Config, row: Mapping[str, Any]) -> str:
@@ -178,10 +210,11 @@ def stepped_wedge_section(config: Config, inputs: Mapping[str, Any]) -> Section:
         "flow_arms": [config["design"]["reference_arm"], *config["design"]["treatment_arms"]],
         "n_sampled": int(flow["n_sampled"].sum()),
         "n_excluded": int(flow["n_excluded"].sum()),
+        "has_baseline": BASELINE_TERM in adjusted_names(primary["adjusted_for"].iloc[0]),
         "figures": {"schedule": embed_png(inputs["schedule_figure"])},
     }
     title = f"{kind[0].upper()}{kind[1:]} design: schedule, flow and effects"
-    return Section("stepped_wedge", title, "stepped_wedge.html.j2", context)
+    return Section(SECTION_ID, title, "stepped_wedge.html.j2", context)
 
 
 def stepped_summary(config: Config, inputs: Mapping[str, Any]) -> list[str]:

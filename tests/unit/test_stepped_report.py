@@ -130,6 +130,7 @@ def test_the_report_of_a_scheduled_design_renders_its_section_and_summary(config
     assert interval in html
     assert f"<td class=\"num\">{primary['df']:.1f}</td>" in html
     assert re.search(r"<img src=\"data:image/png;base64,[A-Za-z0-9+/=]{1000,}\"", html)
+    assert f"{int(primary['n_excluded'])} had no observed outcome or baseline score" in html
     assert "Table S3. Sensitivity analyses" in html
     assert "random intercept (Hussey & Hughes), one treatment effect" in html
     assert f"{primary['cac']:.3f}" in html
@@ -141,3 +142,13 @@ def test_the_report_of_a_scheduled_design_renders_its_section_and_summary(config
         "excluded" in sentence
     )
     assert "imputations" not in html.split("Contents")[0]  # nothing was imputed
+
+
+def test_the_checklist_points_at_the_designs_section_and_says_what_it_leaves_out(config, inputs):
+    (consort,) = [s for s in build_sections(config, inputs) if s.id == "consort"]
+    rows = {r["item"]: r for r in consort.context["rows"]}
+    for item in ("12a", "13a", "17a"):
+        assert rows[item]["status"] == "reported", item
+        assert [anchor for anchor, _ in rows[item]["links"]] == ["stepped_wedge"], item
+    assert rows["13b"]["status"] == "partly reported" and "reasons" in rows["13b"]["note"]
+    assert rows["15"]["status"] == "not produced by this run"  # no baseline table
