@@ -48,6 +48,7 @@ from trial.reporting import (
     standardised_by,
 )
 from trial.sensitivity import sensitivity_section, tipping_points
+from trial.stepped_report import SECTION_ID, scheduled_checklist, stepped_wedge_section
 from trial.vocabulary import (
     Config,
     arms,
@@ -752,6 +753,8 @@ SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
     ("design", _design_section, ("traces",)),
     ("estimands", estimands_section, ("intercurrent_events",)),
     ("flow", _flow_section, ("flow", "flow_figure")),
+    ("stepped_wedge", stepped_wedge_section, ("stepped_wedge", "stepped_wedge_sensitivity",
+                                              "stepped_wedge_flow", "schedule_figure")),
     ("baseline", _baseline_section, ("baseline", "primary_figure")),
     ("outcomes", _outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
     ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
@@ -792,7 +795,10 @@ def build_sections(config: Config, inputs: Inputs) -> list[Section]:
         "CONSORT-cluster checklist",
         "checklist.html.j2",
         {
-            "rows": checklist_rows(CONSORT_CLUSTER, present),
+            "rows": checklist_rows(
+                scheduled_checklist(CONSORT_CLUSTER) if SECTION_ID in present else CONSORT_CLUSTER,
+                present,
+            ),
             "guideline": "CONSORT 2010 extension to cluster randomised trials "
             "(Campbell et al 2012, BMJ 345:e5661)",
         },

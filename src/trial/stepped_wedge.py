@@ -14,6 +14,10 @@ the random-intercept engine :mod:`trial.mixed` with its small-sample df:
     correlation between two individuals of one cluster is higher in the same period than in
     different periods.
 
+Both may be adjusted, as a parallel trial's model is, for the outcome's baseline score (when the
+outcome has one, :func:`trial.vocabulary.outcome_has_baseline`) and its covariates at individual
+and cluster level (:func:`trial.vocabulary.outcome_covariates`, blanks handled as declared).
+
 With ``time_on_treatment`` the single treatment indicator is replaced by one indicator per
 period of exposure (1 for the first treated period of a cluster, 2 for the next, ...): the
 exposure-time indicator model (Kenny et al 2022, Stat Med 41:4311); the reported effect is the
@@ -36,7 +40,15 @@ from trial.mixed import ContrastResult, MixedModelFit, fit_random_intercept_mode
 from trial.schedule import Schedule, read_schedule
 from trial.scoring import score_scale
 from trial.validation import InputError, Problem, read_table
-from trial.vocabulary import Config, contrast_label, contrast_sign, outcome_scales
+from trial.vocabulary import (
+    Config,
+    contrast_label,
+    contrast_sign,
+    covariate_columns,
+    outcome_covariates,
+    outcome_has_baseline,
+    outcome_scales,
+)
 
 MODELS = ("hussey_hughes", "nested_exchangeable")
 
@@ -44,6 +56,7 @@ MODELS = ("hussey_hughes", "nested_exchangeable")
 TREATMENT_TERM = "treatment"
 EXPOSURE_TERM = "exposure:{}"
 PERIOD_TERM = "period:{}"
+BASELINE_TERM = "baseline"  # the outcome's baseline score (and the data column holding it)
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,9 @@ class SteppedWedgeFit:
         ``cluster``, ``cluster_period`` (nested-exchangeable only) and ``residual`` variances.
     icc_within_period, icc_between_period : float
         Correlation of two individuals of one cluster in the same and in different periods.
+    cluster_autocorrelation : float
+        Their ratio, the correlation of two cluster-period means of one cluster in the limit of
+        large cluster-periods (the CAC of Hooper et al 2016); 1 under Hussey & Hughes.
     n_obs, n_clusters, n_periods : int
         Individuals analysed, clusters and periods.
     n_cells : int
@@ -87,6 +103,7 @@ class SteppedWedgeFit:
     variance_components: pd.Series
     icc_within_period: float
     icc_between_period: float
+    cluster_autocorrelation: float
     n_obs: int
     n_clusters: int
     n_periods: int
@@ -128,33 +145,79 @@ def design_data(
 def cross_sectional_table(
     config: Config, tables: Mapping[str, pd.DataFrame], scale: str
 ) -> pd.DataFrame:
-    """One row per individual sampled: cluster, period and follow-up score.
+    """One row per individual sampled: cluster, period, follow-up score and adjustment values.
 
     The score of ``scale`` at the follow-up time point is scored from its items
-    (:func:`trial.scoring.score_scale`); an individual with no scorable follow-up has a missing
-    ``outcome`` and is counted as excluded by :func:`fit_stepped_wedge`.
+    (:func:`trial.scoring.score_scale`), and so is its baseline score when the outcome's model
+    holds one; an individual with no scorable follow-up (or baseline) score has a missing value
+    and is counted as excluded by :func:`fit_stepped_wedge`. The outcome's covariates are taken
+    from the individual table or, for a cluster-level covariate, the cluster table.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``cluster``, ``period``, ``outcome`` (float, NaN when missing).
+        Columns ``cluster``, ``period``, ``outcome`` (float, NaN when missing), then
+        ``baseline`` (when the outcome has one) and each covariate as read.
     """
     design = config["design"]
     spec = config["scales"][scale]
     people = tables[design["individual_table"]]
     measures = tables[spec["table"]]
-    followup = measures[measures[design["timepoint"]] == design["followup"]]
-    scores = pd.Series(
-        score_scale(followup, spec).to_numpy(dtype=float),
-        index=followup[design["individual_id"]].to_numpy(),
-    )
-    return pd.DataFrame(
+    ids = people[design["individual_id"]]
+
+    def scores(time: str) -> np.ndarray:
+        at = measures[measures[design["timepoint"]] == time]
+        score = pd.Series(
+            score_scale(at, spec).to_numpy(dtype=float),
+            index=at[design["individual_id"]].to_numpy(),
+        )
+        return ids.map(score).to_numpy(dtype=float)
+
+    data = pd.DataFrame(
         {
             "cluster": people[design["cluster_id"]].astype(str).to_numpy(),
             "period": people[design["period"]].astype(str).to_numpy(),
-            "outcome": people[design["individual_id"]].map(scores).to_numpy(dtype=float),
+            "outcome": scores(design["followup"]),
         }
     )
+    if outcome_has_baseline(config, scale):
+        data[BASELINE_TERM] = scores(design["baseline"])
+    clusters = tables[design["cluster_table"]]
+    by_cluster = clusters.set_index(clusters[design["cluster_id"]].astype(str))
+    for name in outcome_covariates(config, scale):
+        if name in people.columns:
+            data[name] = people[name].to_numpy()
+        else:
+            data[name] = data["cluster"].map(by_cluster[name]).to_numpy()
+    return data
+
+
+def adjusted_for(config: Config, scale: str) -> list[str]:
+    """What the model of ``scale`` adjusts for besides period: ``baseline`` (its baseline score,
+    when the outcome has one), then its covariates by name."""
+    baseline = [BASELINE_TERM] if outcome_has_baseline(config, scale) else []
+    return [*baseline, *outcome_covariates(config, scale)]
+
+
+def analysable(data: pd.DataFrame) -> np.ndarray:
+    """Which individuals the model analyses: an observed outcome and, when the model holds one,
+    an observed baseline score (boolean array)."""
+    keep = np.isfinite(data["outcome"].to_numpy(dtype=float))
+    if BASELINE_TERM in data:
+        keep &= np.isfinite(data[BASELINE_TERM].to_numpy(dtype=float))
+    return keep
+
+
+def adjustment_columns(config: Config, data: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Fixed effects beyond period and treatment: the baseline score (when the outcome's model
+    holds one), then each covariate coded as in a parallel trial's model
+    (:func:`trial.vocabulary.covariate_columns`: categories dummy-coded, blanks handled as
+    declared). Empty (no columns) for an unadjusted model."""
+    parts = [data[[BASELINE_TERM]].astype(float)] if BASELINE_TERM in data else []
+    parts += [
+        covariate_columns(config, name, data[name]) for name in outcome_covariates(config, scale)
+    ]
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
 
 
 def design_columns(
@@ -187,6 +250,7 @@ def fit_stepped_wedge(
     time_on_treatment: bool = False,
     df_method: str = "kenward-roger",
     alpha: float = 0.05,
+    adjustment: pd.DataFrame | None = None,
 ) -> SteppedWedgeFit:
     """Fit the Hussey & Hughes or nested-exchangeable model to cross-sectional data.
 
@@ -194,7 +258,8 @@ def fit_stepped_wedge(
     ----------
     data : pandas.DataFrame
         One row per individual: ``cluster`` and ``period`` labels of the schedule and
-        ``outcome`` (missing values are excluded and counted).
+        ``outcome``, and ``baseline`` when the model holds it (individuals missing either are
+        excluded and counted, :func:`analysable`).
     schedule : Schedule
         Each cluster's condition in each period.
     model : {"hussey_hughes", "nested_exchangeable"}
@@ -205,15 +270,30 @@ def fit_stepped_wedge(
         Denominator df (see :mod:`trial.mixed`).
     alpha : float, default 0.05
         Level of the confidence intervals.
+    adjustment : pandas.DataFrame, optional
+        Further fixed effects, one row per row of ``data`` (:func:`adjustment_columns`).
 
     Returns
     -------
     SteppedWedgeFit
+
+    Raises
+    ------
+    ValueError
+        When an adjustment column has a blank among the analysed individuals (a covariate whose
+        blanks the config does not say how to handle; the data check refuses it first).
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    kept = data[np.isfinite(data["outcome"].to_numpy(dtype=float))]
+    keep = analysable(data)
+    kept = data[keep]
     X = design_columns(kept, schedule, time_on_treatment=time_on_treatment)
+    if adjustment is not None and adjustment.shape[1]:
+        extra = adjustment[keep]
+        blank = [c for c in extra.columns if extra[c].isna().any()]
+        if blank:
+            raise ValueError(f"adjustment columns {blank} have blanks among the analysed rows")
+        X = pd.concat([X, extra.set_axis(X.index)], axis=1)
     nested = kept["period"] if model == "nested_exchangeable" else None
     fit = fit_random_intercept_model(
         kept["outcome"], X, kept["cluster"], nested=nested, df_method=df_method
@@ -242,6 +322,7 @@ def fit_stepped_wedge(
         variance_components=vc,
         icc_within_period=within,
         icc_between_period=between,
+        cluster_autocorrelation=between / within if within > 0 else np.nan,
         n_obs=fit.n_obs,
         n_clusters=fit.n_clusters,
         n_periods=int(kept["period"].nunique()),
@@ -251,6 +332,19 @@ def fit_stepped_wedge(
         converged=fit.converged,
         fit=fit,
     )
+
+
+def sensitivity_models(model: str, time_on_treatment: bool) -> list[tuple[str, bool]]:
+    """The sensitivity analyses of a primary model: the other random-effects structure with the
+    same treatment effect, then the other form of the treatment effect (one indicator or
+    exposure-time indicators) with the same random effects.
+
+    Returns
+    -------
+    list of (model, time_on_treatment)
+    """
+    other = next(m for m in MODELS if m != model)
+    return [(other, time_on_treatment), (model, not time_on_treatment)]
 
 
 @dataclass(frozen=True)
@@ -268,16 +362,20 @@ class DesignAnalysis:
         Clusters and individuals per period and condition (:func:`period_flow`), primary scale.
     fits : dict of str to SteppedWedgeFit
         The fit of each outcome scale, primary first.
+    sensitivity : dict of str to tuple of SteppedWedgeFit
+        Each outcome's fits of the :func:`sensitivity_models` of the design's model.
     """
 
     schedule: Schedule
     counts: pd.DataFrame
     flow: pd.DataFrame
     fits: dict[str, SteppedWedgeFit]
+    sensitivity: dict[str, tuple[SteppedWedgeFit, ...]] = field(default_factory=dict)
 
 
 def analyse_design(config: Config, raw_dir: str | Path | None = None) -> DesignAnalysis:
-    """Fit the design's model (``design: model, time_on_treatment``) to every outcome.
+    """Fit the design's model (``design: model, time_on_treatment``) to every outcome, and its
+    sensitivity analyses (:func:`sensitivity_models`).
 
     Parameters
     ----------
@@ -287,29 +385,44 @@ def analyse_design(config: Config, raw_dir: str | Path | None = None) -> DesignA
         Folder of the raw tables (default: ``paths: raw``).
     """
     design = config["design"]
-    fits = {}
+    model = design.get("model", "nested_exchangeable")
+    time_on_treatment = bool(design.get("time_on_treatment", False))
+    variants = [(model, time_on_treatment), *sensitivity_models(model, time_on_treatment)]
+    fits, sensitivity = {}, {}
     schedule = data = None
     for scale in reversed(outcome_scales(config)):  # the primary last: its data make the counts
         schedule, data = design_data(config, scale, raw_dir)
-        fits[scale] = fit_stepped_wedge(
-            data,
-            schedule,
-            model=design.get("model", "nested_exchangeable"),
-            time_on_treatment=bool(design.get("time_on_treatment", False)),
-            df_method=config["analysis"]["df_method"],
-            alpha=config["analysis"]["alpha"],
+        adjustment = adjustment_columns(config, data, scale)
+        fitted = tuple(
+            fit_stepped_wedge(
+                data,
+                schedule,
+                model=name,
+                time_on_treatment=exposure,
+                df_method=config["analysis"]["df_method"],
+                alpha=config["analysis"]["alpha"],
+                adjustment=adjustment,
+            )
+            for name, exposure in variants
         )
+        fits[scale], sensitivity[scale] = fitted[0], fitted[1:]
     assert schedule is not None and data is not None  # the schema asks for one outcome at least
-    analysed = data.dropna(subset=["outcome"])
+    analysed = data[analysable(data)]
     counts = (
         pd.crosstab(analysed["cluster"], analysed["period"])
         .reindex(index=list(schedule.clusters), columns=list(schedule.periods))
         .fillna(0)
         .astype(int)
     )
-    ordered = {scale: fits[scale] for scale in outcome_scales(config)}
+    order = outcome_scales(config)
     flow = period_flow(config, schedule, data)
-    return DesignAnalysis(schedule=schedule, counts=counts, flow=flow, fits=ordered)
+    return DesignAnalysis(
+        schedule=schedule,
+        counts=counts,
+        flow=flow,
+        fits={scale: fits[scale] for scale in order},
+        sensitivity={scale: sensitivity[scale] for scale in order},
+    )
 
 
 def period_flow(config: Config, schedule: Schedule, data: pd.DataFrame) -> pd.DataFrame:
@@ -329,12 +442,13 @@ def period_flow(config: Config, schedule: Schedule, data: pd.DataFrame) -> pd.Da
     pandas.DataFrame
         One row per period and condition (reference first): ``period``, ``arm``, ``arm_label``,
         ``n_clusters`` (in that condition in that period), ``n_sampled``, ``n_analysed`` (with
-        an outcome) and ``n_excluded`` (without one).
+        an outcome, and a baseline score when the model holds one, :func:`analysable`) and
+        ``n_excluded`` (without).
     """
     design = config["design"]
     arms = [design["reference_arm"], *design["treatment_arms"]]
     treated = schedule.treated_at(data["cluster"].tolist(), data["period"].tolist())
-    observed = data["outcome"].notna().to_numpy()
+    observed = analysable(data)
     period = data["period"].to_numpy()
     rows = []
     for j, label in enumerate(schedule.periods):
@@ -355,48 +469,70 @@ def period_flow(config: Config, schedule: Schedule, data: pd.DataFrame) -> pd.Da
 
 
 def effects_table(config: Config, analysis: DesignAnalysis) -> pd.DataFrame:
-    """One row per outcome (and per period of exposure with time on treatment).
+    """The design's model: one row per outcome (and per period of exposure with time on
+    treatment).
 
     The effect is reported in each outcome's declared direction; columns: outcome, effect
     (``treatment``; with time on treatment ``exposure mean`` and ``exposure <k>``), model,
-    contrast, estimate, se, df, df_method, ci_low, ci_high, p, the variance components, the
-    within- and between-period ICCs, n_obs, n_clusters, n_periods, n_cells, n_excluded,
+    time_on_treatment, contrast, adjusted_for (:func:`adjusted_for`), estimate, se, df,
+    df_method, ci_low, ci_high, p, the variance components, the within- and between-period ICCs,
+    the cluster autocorrelation (cac), n_obs, n_clusters, n_periods, n_cells, n_excluded,
     at_boundary.
     """
-    directions = {o["scale"]: o["direction"] for o in config["analysis"]["outcomes"]}
+    return pd.DataFrame(
+        [row for scale, fit in analysis.fits.items() for row in _effect_rows(config, scale, fit)]
+    )
+
+
+def sensitivity_table(config: Config, analysis: DesignAnalysis) -> pd.DataFrame:
+    """The sensitivity analyses of every outcome (:func:`sensitivity_models`), in the columns of
+    :func:`effects_table`."""
+    return pd.DataFrame(
+        [
+            row
+            for scale, fits in analysis.sensitivity.items()
+            for fit in fits
+            for row in _effect_rows(config, scale, fit)
+        ]
+    )
+
+
+def _effect_rows(config: Config, scale: str, fit: SteppedWedgeFit) -> list[dict[str, Any]]:
+    """The rows of one fit in :func:`effects_table`."""
+    direction = next(o["direction"] for o in config["analysis"]["outcomes"] if o["scale"] == scale)
+    sign = contrast_sign(direction)
+    effects = [("exposure mean" if fit.time_on_treatment else "treatment", fit.effect)]
+    effects += [(f"exposure {k}", e) for k, e in enumerate(fit.exposure_effects, 1)]
     rows = []
-    for scale, fit in analysis.fits.items():
-        sign = contrast_sign(directions[scale])
-        effects = [("exposure mean" if fit.time_on_treatment else "treatment", fit.effect)]
-        effects += [(f"exposure {k}", e) for k, e in enumerate(fit.exposure_effects, 1)]
-        for name, effect in effects:
-            low, high = sorted((sign * effect.ci_low, sign * effect.ci_high))
-            rows.append(
-                {
-                    "outcome": scale,
-                    "effect": name,
-                    "model": fit.model,
-                    "contrast": contrast_label(config, directions[scale]),
-                    "estimate": sign * effect.estimate,
-                    "se": effect.se,
-                    "df": effect.df,
-                    "df_method": effect.df_method,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "p": effect.p,
-                    "var_cluster": float(fit.variance_components["cluster"]),
-                    "var_cluster_period": float(
-                        fit.variance_components.get("cluster_period", np.nan)
-                    ),
-                    "var_residual": float(fit.variance_components["residual"]),
-                    "icc_within_period": fit.icc_within_period,
-                    "icc_between_period": fit.icc_between_period,
-                    "n_obs": fit.n_obs,
-                    "n_clusters": fit.n_clusters,
-                    "n_periods": fit.n_periods,
-                    "n_cells": fit.n_cells,
-                    "n_excluded": fit.n_excluded,
-                    "at_boundary": fit.at_boundary,
-                }
-            )
-    return pd.DataFrame(rows)
+    for name, effect in effects:
+        low, high = sorted((sign * effect.ci_low, sign * effect.ci_high))
+        rows.append(
+            {
+                "outcome": scale,
+                "effect": name,
+                "model": fit.model,
+                "time_on_treatment": fit.time_on_treatment,
+                "contrast": contrast_label(config, direction),
+                "adjusted_for": "; ".join(adjusted_for(config, scale)),
+                "estimate": sign * effect.estimate,
+                "se": effect.se,
+                "df": effect.df,
+                "df_method": effect.df_method,
+                "ci_low": low,
+                "ci_high": high,
+                "p": effect.p,
+                "var_cluster": float(fit.variance_components["cluster"]),
+                "var_cluster_period": float(fit.variance_components.get("cluster_period", np.nan)),
+                "var_residual": float(fit.variance_components["residual"]),
+                "icc_within_period": fit.icc_within_period,
+                "icc_between_period": fit.icc_between_period,
+                "cac": fit.cluster_autocorrelation,
+                "n_obs": fit.n_obs,
+                "n_clusters": fit.n_clusters,
+                "n_periods": fit.n_periods,
+                "n_cells": fit.n_cells,
+                "n_excluded": fit.n_excluded,
+                "at_boundary": fit.at_boundary,
+            }
+        )
+    return rows

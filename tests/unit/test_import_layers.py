@@ -95,6 +95,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.manuscript",
             "trial.design_figures",
             "trial.pdf",
+            "trial.stepped_report",
         ),
     ),
     (

@@ -245,3 +245,24 @@ def test_a_balanced_crossover_estimates_the_classic_within_cluster_contrast(mode
     by_sequence = pd.Series(difference).groupby(pd.Series(starts)).mean()
     fit = fit_stepped_wedge(data, schedule, model=model)
     assert fit.effect.estimate == pytest.approx(by_sequence.mean(), rel=1e-8)
+
+
+def test_an_individual_without_a_baseline_score_is_excluded_and_counted(config, example):
+    """With the baseline score in the model, an individual missing it is left out of the fit and
+    of the flow's analysed count, and counted as excluded in both."""
+    from trial.stepped_wedge import BASELINE_TERM, adjustment_columns, period_flow
+
+    schedule, data = example
+    assert BASELINE_TERM in data  # the example's outcome has its admission score
+    data = data.copy()
+    observed = np.flatnonzero(data["outcome"].notna().to_numpy())
+    data.loc[data.index[observed[:7]], BASELINE_TERM] = np.nan
+    adjustment = adjustment_columns(config, data, "readiness")
+    assert list(adjustment.columns) == [BASELINE_TERM, "age"]
+    fit = fit_stepped_wedge(data, schedule, adjustment=adjustment)
+    assert fit.n_excluded == data["outcome"].isna().sum() + 7
+    assert fit.n_obs == len(data) - fit.n_excluded
+    assert set(fit.fit.params.index) >= {BASELINE_TERM, "age", "treatment"}
+    flow = period_flow(config, schedule, data)
+    assert flow["n_excluded"].sum() == fit.n_excluded
+    assert flow["n_analysed"].sum() == fit.n_obs

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from trial.config import load_config
-from trial.stepped_wedge import analyse_design, effects_table
+from trial.stepped_wedge import analyse_design, effects_table, sensitivity_table
 from trial.verify import compare_results
 
 from ..conftest import ROOT
@@ -41,23 +41,42 @@ def test_the_run_makes_the_designs_targets_and_no_parallel_ones(run):
         "figures/schedule.pdf",
         "figures/schedule.png",
         "figures/schedule.svg",
+        "provenance.json",
+        "report.html",
+        "report.pdf",
         "tables",
         "tables/stepped_wedge.csv",
         "tables/stepped_wedge.json",
         "tables/stepped_wedge_flow.csv",
+        "tables/stepped_wedge_sensitivity.csv",
     ]
     assert (folder / "reports" / "figures" / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+    assert (folder / "reports" / "report.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_the_report_shows_the_designs_section_from_this_runs_tables(run):
+    _, folder = run
+    html = (folder / "reports" / "report.html").read_text(encoding="utf-8")
+    table = pd.read_csv(folder / "reports" / "tables" / "stepped_wedge.csv").iloc[0]
+    assert "Stepped-wedge design: schedule, flow and effects" in html
+    assert f"{table['estimate']:.2f} ({table['ci_low']:.2f} to {table['ci_high']:.2f})" in html
+    assert "imputation" not in html.lower().split("<nav>")[1].split("</nav>")[0]
+    sensitivity = pd.read_csv(folder / "reports" / "tables" / "stepped_wedge_sensitivity.csv")
+    for r in sensitivity.to_dict("records"):
+        assert f"{r['estimate']:.2f} ({r['ci_low']:.2f} to {r['ci_high']:.2f})" in html
 
 
 def test_the_table_holds_the_librarys_fit(run):
     config, folder = run
     table = pd.read_csv(folder / "reports" / "tables" / "stepped_wedge.csv")
-    expected = effects_table(config, analyse_design(config))
-    pd.testing.assert_frame_equal(table, expected, rtol=1e-9)
+    analysis = analyse_design(config)
+    pd.testing.assert_frame_equal(table, effects_table(config, analysis), rtol=1e-9)
+    sensitivity = pd.read_csv(folder / "reports" / "tables" / "stepped_wedge_sensitivity.csv")
+    pd.testing.assert_frame_equal(sensitivity, sensitivity_table(config, analysis), rtol=1e-9)
     flow = pd.read_csv(
         folder / "reports" / "tables" / "stepped_wedge_flow.csv", dtype={"period": str}
     )
-    pd.testing.assert_frame_equal(flow, analyse_design(config).flow)
+    pd.testing.assert_frame_equal(flow, analysis.flow)
 
 
 def test_the_run_matches_the_committed_expected_results(run):

@@ -110,10 +110,12 @@ SCHEDULED = design_type(config) != "parallel"  # stepped-wedge or crossover
 
 
 def design_targets(wildcards=None):
-    """The main results of the design: the report and pooled outcomes of a parallel trial, the
-    effects table and schedule figure of a stepped-wedge or crossover trial."""
+    """The main results of the design: the report and pooled outcomes of a parallel trial; the
+    report, effects table and schedule figure of a stepped-wedge or crossover trial."""
     if SCHEDULED:
         return [
+            f"{REPORTS}/report.html",
+            f"{REPORTS}/report.pdf",
             f"{REPORTS}/tables/stepped_wedge.csv",
             f"{REPORTS}/tables/stepped_wedge.json",
             f"{REPORTS}/tables/stepped_wedge_flow.csv",

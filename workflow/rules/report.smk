@@ -53,11 +53,18 @@ rule render_report:
             f"{REPORTS}/report.html", caption="../report/report.rst", category="Report"
         ),
         provenance=f"{REPORTS}/provenance.json",
-        docx=f"{REPORTS}/report.docx",
         pdf=f"{REPORTS}/report.pdf",
-        # Tables 1 and 2 and the main result tables with rounded display columns beside the
-        # full-precision ones, every row naming the run (trial.manuscript.publication_tables)
-        publication=directory(f"{REPORTS}/publication"),
+        # Word export and Tables 1 and 2 and the main result tables with rounded display columns
+        # beside the full-precision ones, every row naming the run
+        # (trial.manuscript.publication_tables); a stepped-wedge or crossover design has neither
+        **(
+            {}
+            if SCHEDULED
+            else {
+                "docx": f"{REPORTS}/report.docx",
+                "publication": directory(f"{REPORTS}/publication"),
+            }
+        ),
     conda:
         "../envs/trial.yaml"
     log:

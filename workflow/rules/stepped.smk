@@ -3,13 +3,14 @@
 
 
 rule analyse_stepped_wedge:
-    """Fit the Hussey & Hughes or nested-exchangeable model to every outcome; count clusters and
-    individuals per period and condition; draw the schedule."""
+    """Fit the Hussey & Hughes or nested-exchangeable model to every outcome, and its sensitivity
+    analyses; count clusters and individuals per period and condition; draw the schedule."""
     input:
         raw_inputs(),
     output:
         csv=f"{REPORTS}/tables/stepped_wedge.csv",
         json=f"{REPORTS}/tables/stepped_wedge.json",
+        sensitivity=f"{REPORTS}/tables/stepped_wedge_sensitivity.csv",
         flow=f"{REPORTS}/tables/stepped_wedge_flow.csv",
         figure=f"{REPORTS}/figures/schedule.png",
         figure_vector=multiext(f"{REPORTS}/figures/schedule", ".svg", ".pdf"),
@@ -24,3 +25,16 @@ rule analyse_stepped_wedge:
         mem_mb=500,
     script:
         "../scripts/analyse_stepped_wedge.py"
+
+
+if SCHEDULED:
+    # The report of a scheduled design reads this rule's results only: the inputs the parallel
+    # stages declared above (imputation, pooled outcomes, flow and baseline tables) do not apply.
+    for _name in [name for name in REPORT_INPUTS if name != "raw"]:
+        del REPORT_INPUTS[_name]
+    REPORT_INPUTS.update(
+        stepped_wedge=f"{REPORTS}/tables/stepped_wedge.csv",
+        stepped_wedge_sensitivity=f"{REPORTS}/tables/stepped_wedge_sensitivity.csv",
+        stepped_wedge_flow=f"{REPORTS}/tables/stepped_wedge_flow.csv",
+        schedule_figure=f"{REPORTS}/figures/schedule.png",
+    )

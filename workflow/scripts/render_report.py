@@ -18,35 +18,40 @@ from trial.report import (
     robustness_rows,
 )
 from trial.runlog import start_log
+from trial.stepped_report import stepped_summary
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config
 inputs = dict(snakemake.input.items())
 inputs["provenance_info"] = provenance(config, snakemake.params.config_path, list(inputs["raw"]))
 inputs["table_rules"] = snakemake.params.table_rules
+# a stepped-wedge or crossover design has its own section and summary, and no Tables 1 and 2
+scheduled = bool(inputs.get("stepped_wedge"))
 sections = build_sections(config, inputs)
-summary = build_summary(config, inputs)
 log.info("sections: %s", [s.id for s in sections])
-html = render_report(
-    config, sections, summary, robustness_rows(config, inputs), reader_points(config, inputs)
-)
+if scheduled:
+    summary, robustness, points, svg_files = stepped_summary(config, inputs), [], [], []
+else:
+    summary = build_summary(config, inputs)
+    robustness, points = robustness_rows(config, inputs), reader_points(config, inputs)
+    svg_files = [inputs["flow_figure"]]
+html = render_report(config, sections, summary, robustness, points)
 with open(snakemake.output.html, "w", encoding="utf-8") as handle:
     handle.write(html)
-breaks = write_pdf(
-    html, inputs["provenance_info"], snakemake.output.pdf, svg_files=[inputs["flow_figure"]]
-)
+breaks = write_pdf(html, inputs["provenance_info"], snakemake.output.pdf, svg_files=svg_files)
 log.info("PDF sections starting a new page: %s", breaks)
 with open(snakemake.output.provenance, "w", encoding="utf-8") as handle:
     json.dump(inputs["provenance_info"], handle, indent=2, sort_keys=True)
-table2 = build_outcome_table(config, inputs)
-write_docx(
-    config,
-    summary,
-    pd.read_csv(inputs["baseline"], dtype=str, keep_default_na=False),
-    table2,
-    inputs["provenance_info"],
-    snakemake.output.docx,
-)
-write_publication_tables(
-    publication_tables(inputs, table2, inputs["provenance_info"]), snakemake.output.publication
-)
+if not scheduled:
+    table2 = build_outcome_table(config, inputs)
+    write_docx(
+        config,
+        summary,
+        pd.read_csv(inputs["baseline"], dtype=str, keep_default_na=False),
+        table2,
+        inputs["provenance_info"],
+        snakemake.output.docx,
+    )
+    write_publication_tables(
+        publication_tables(inputs, table2, inputs["provenance_info"]), snakemake.output.publication
+    )

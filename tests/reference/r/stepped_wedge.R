@@ -7,8 +7,13 @@
 #   nested_exchangeable  outcome ~ period + treatment + (1 | cluster) + (1 | cluster:period)
 #   exposure_time        outcome ~ period + exposure1 + ... + exposure4
 #                        + (1 | cluster) + (1 | cluster:period)
-# with period a factor (first period the reference). For exposure_time it also records the mean
-# of the four exposure effects with its Kenward-Roger SE (vcovAdj) and df (pbkrtest get_Lb_ddf).
+# with period a factor (first period the reference), and the same models adjusted:
+#   nested_exchangeable_baseline_age   + baseline + age   (the example's own model)
+#   <model>_covariates                 + baseline + age + beds, for hussey_hughes,
+#                                      nested_exchangeable and exposure_time, where beds is the
+#                                      ward-level covariate of ward_beds.csv (merged here by ward)
+# For exposure_time (and its adjusted form) it also records the mean of the four exposure
+# effects with its Kenward-Roger SE (vcovAdj) and df (pbkrtest get_Lb_ddf).
 # The treatment and exposure columns of the CSV are first recomputed here from the committed raw
 # tables (data/raw/stepped/wards.csv crossover_period, patients.csv period) and must agree.
 # Writes tests/reference/fixtures/stepped/stepped_example.csv: model, quantity, term, value
@@ -67,16 +72,38 @@ record("hussey_hughes", m_hh)
 m_ne <- lmer(outcome ~ period + treatment + (1 | cluster) + (1 | cluster:period), data = d,
              REML = TRUE, control = ctrl)
 record("nested_exchangeable", m_ne)
+record_mean_exposure <- function(model, m) {
+  terms <- names(fixef(m))
+  L <- matrix(0, 1, length(terms))
+  L[1, match(paste0("exposure", 1:4), terms)] <- 0.25
+  va <- as.matrix(vcovAdj(m))
+  add(model, "mean_exposure_effect", "estimate", L %*% fixef(m))
+  add(model, "mean_exposure_effect", "se_kenward_roger", sqrt(L %*% va %*% t(L)))
+  add(model, "mean_exposure_effect", "df_kenward_roger", get_Lb_ddf(m, L))
+}
 m_et <- lmer(outcome ~ period + exposure1 + exposure2 + exposure3 + exposure4 + (1 | cluster) +
                (1 | cluster:period), data = d, REML = TRUE, control = ctrl)
 record("exposure_time", m_et)
-terms <- names(fixef(m_et))
-L <- matrix(0, 1, length(terms))
-L[1, match(paste0("exposure", 1:4), terms)] <- 0.25
-va <- as.matrix(vcovAdj(m_et))
-add("exposure_time", "mean_exposure_effect", "estimate", L %*% fixef(m_et))
-add("exposure_time", "mean_exposure_effect", "se_kenward_roger", sqrt(L %*% va %*% t(L)))
-add("exposure_time", "mean_exposure_effect", "df_kenward_roger", get_Lb_ddf(m_et, L))
+record_mean_exposure("exposure_time", m_et)
+
+beds <- read.csv(file.path("tests", "reference", "data", "stepped", "ward_beds.csv"),
+                 colClasses = c(ward_id = "character"))
+d$beds <- beds$beds[match(d$cluster, beds$ward_id)]
+stopifnot(!anyNA(d$beds), !anyNA(d$baseline), !anyNA(d$age))
+m_ba <- lmer(outcome ~ period + treatment + baseline + age + (1 | cluster) + (1 | cluster:period),
+             data = d, REML = TRUE, control = ctrl)
+record("nested_exchangeable_baseline_age", m_ba)
+m_hh_cov <- lmer(outcome ~ period + treatment + baseline + age + beds + (1 | cluster), data = d,
+                 REML = TRUE, control = ctrl)
+record("hussey_hughes_covariates", m_hh_cov)
+m_ne_cov <- lmer(outcome ~ period + treatment + baseline + age + beds + (1 | cluster) +
+                   (1 | cluster:period), data = d, REML = TRUE, control = ctrl)
+record("nested_exchangeable_covariates", m_ne_cov)
+m_et_cov <- lmer(outcome ~ period + exposure1 + exposure2 + exposure3 + exposure4 + baseline +
+                   age + beds + (1 | cluster) + (1 | cluster:period), data = d, REML = TRUE,
+                 control = ctrl)
+record("exposure_time_covariates", m_et_cov)
+record_mean_exposure("exposure_time_covariates", m_et_cov)
 
 path <- file.path("tests", "reference", "fixtures", "stepped", "stepped_example.csv")
 con <- file(path, "w")
