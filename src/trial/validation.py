@@ -8,6 +8,8 @@ the file, line, column, value and what was expected.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,26 +24,95 @@ from trial.raw_tables import InputError, Problem, read_table, table_columns
 from trial.table_checks import check_table
 from trial.vocabulary import Config
 
-__all__ = ["InputError", "Problem", "read_table", "table_columns", "validate_inputs"]
+__all__ = [
+    "InputCheck",
+    "InputError",
+    "Problem",
+    "check_inputs",
+    "read_table",
+    "table_columns",
+    "validate_inputs",
+]
 
 
-def validate_inputs(config: Config, raw_dir: str | Path | None = None) -> dict[str, int]:
-    """Validate every table of the config; return row counts, or raise :class:`InputError`."""
+@dataclass(frozen=True)
+class InputCheck:
+    """What the checks of the raw tables found.
+
+    Attributes
+    ----------
+    problems
+        Every problem of every table checked.
+    frames
+        Each table that was read and has no problem of its own, typed (index = line in file).
+    skipped
+        Each check that could not run, with why (a table with problems of its own is left out of
+        the checks across tables, which would otherwise report its problems a second time).
+    """
+
+    problems: list[Problem]
+    frames: dict[str, pd.DataFrame]
+    skipped: list[str]
+
+
+def check_inputs(
+    config: Config,
+    raw_dir: str | Path | None = None,
+    *,
+    tables: Collection[str] | None = None,
+    across: bool = True,
+) -> InputCheck:
+    """Check the raw tables of the config and collect every problem, without raising.
+
+    Parameters
+    ----------
+    config
+        The trial config (schema-valid in its ``paths``, ``tables``, ``design`` and ``scales``).
+    raw_dir
+        Folder of the raw files; by default the config's ``paths.raw``.
+    tables
+        The tables to check (by default every table of the config); the others are not read.
+    across
+        Whether to run the checks across tables (they need a config free of problems).
+    """
     raw = Path(raw_dir or config["paths"]["raw"])
+    names = (
+        list(config["tables"]) if tables is None else [t for t in config["tables"] if t in tables]
+    )
     problems: list[Problem] = []
     frames: dict[str, pd.DataFrame] = {}  # tables without problems, for cross-table checks
     readable: dict[str, pd.DataFrame] = {}  # tables that could be read, for within-row checks
-    for name, spec in config["tables"].items():
-        frame, table_problems = check_table(config, name, raw / spec["file"])
+    for name in names:
+        frame, table_problems = check_table(config, name, raw / config["tables"][name]["file"])
         problems += table_problems
         if frame is not None:
             readable[name] = frame
             if not table_problems:
                 frames[name] = frame
-    problems += check_references(config, frames)
-    problems += check_date_order(config, readable)
-    problems += check_design(config, frames)
-    problems += check_consistency(config, frames)
-    if problems:
-        raise InputError(problems)
-    return {name: len(frame) for name, frame in frames.items()}
+    skipped = []
+    if across:
+        problems += check_references(config, frames)
+        problems += check_date_order(config, readable)
+        problems += check_design(config, frames)
+        problems += check_consistency(config, frames)
+        left_out = [config["tables"][t]["file"] for t in names if t not in frames]
+        if left_out:
+            own = (
+                "it has problems of its own"
+                if len(left_out) == 1
+                else "they have problems of their own"
+            )
+            skipped.append(f"checks across tables for {_listed(left_out)}: {own}")
+    return InputCheck(problems, frames, skipped)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def validate_inputs(config: Config, raw_dir: str | Path | None = None) -> dict[str, int]:
+    """Validate every table of the config; return row counts, or raise :class:`InputError`."""
+    found = check_inputs(config, raw_dir)
+    if found.problems:
+        raise InputError(found.problems)
+    return {name: len(frame) for name, frame in found.frames.items()}
