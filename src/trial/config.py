@@ -136,12 +136,18 @@ def validate_config(config: Mapping[str, Any], *, source: str = "config") -> Non
     ``snakemake.utils.validate`` does with ``set_default=True``), so that the workflow, the
     scripts and the report all see the value that was used.
     """
-    problems = [_describe_schema_error(e) for e in _schema_validator().iter_errors(config)]
+    problems = schema_problems(config)
     if problems:
-        raise ConfigError(source, sorted(problems))
+        raise ConfigError(source, problems)
     problems = cross_reference_problems(config)
     if problems:
         raise ConfigError(source, problems)
+
+
+def schema_problems(config: Mapping[str, Any]) -> list[str]:
+    """Every way ``config`` departs from the schema, sorted, each starting with its key path
+    (``(top level)`` for the top level); the schema's defaults are filled in, in place."""
+    return sorted(_describe_schema_error(e) for e in _schema_validator().iter_errors(config))
 
 
 def _fill_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]

@@ -16,7 +16,6 @@ from trial.reporting import figure_dpi, pyplot, save_figure
 from trial.vocabulary import Config, enrolment_stage, treatment_arms, unit_plural
 from trial.vocabulary import arms as all_arms
 
-ANALYSED = "analysed (multiple imputation, intention to treat)"
 _BOX = {"boxstyle": "square,pad=0.5", "facecolor": "white", "edgecolor": "#1f4e79", "lw": 1.2}
 
 
@@ -42,6 +41,11 @@ def flow_diagram(
     arms = all_arms(config)
     cls, inds = unit_plural(design, "cluster"), unit_plural(design, "individual")
     enrolled = enrolment_stage(config)
+    # the analysed stage names how (trial.describe.analysed_stage); the loss stage is absent
+    # from the flow of a design with no loss (trial.describe.loss_possible)
+    (analysed,) = flow.loc[flow["stage"].str.startswith("analysed ("), "stage"].unique()
+    lost = (flow["stage"] == "lost to follow-up").any()
+    heading = analysed[0].upper() + analysed[1:].replace(", ", ",\n")
 
     def n(level: str, stage: str, arm: str) -> int:
         rows = flow[(flow["level"] == level) & (flow["stage"] == stage) & (flow["arm"] == arm)]
@@ -50,6 +54,11 @@ def flow_diagram(
     def reasons(arm: str) -> str:
         rows = flow[(flow["arm"] == arm) & flow["stage"].str.startswith("lost: ")]
         return "\n".join(f"  {r.stage[6:].replace('_', ' ')}: {r.n}" for r in rows.itertuples())
+
+    def loss(arm: str) -> str:
+        if not lost:
+            return ""
+        return f"\n{n('individual', 'lost to follow-up', arm)} lost to follow-up:\n{reasons(arm)}"
 
     def excluded(arm: str) -> str:
         rows = flow[(flow["arm"] == arm) & flow["stage"].str.startswith("excluded from outcome")]
@@ -134,17 +143,16 @@ def flow_diagram(
             "Follow-up",
             lambda a: (
                 f"{n('individual', 'followed up', a)} {inds} followed up\n"
-                f"in {n('cluster', 'with individuals followed up', a)} {cls}\n"
-                f"{n('individual', 'lost to follow-up', a)} lost to follow-up:\n{reasons(a)}"
+                f"in {n('cluster', 'with individuals followed up', a)} {cls}{loss(a)}"
             ),
         ),
         (
             0.30,
             "Analysis",
             lambda a: (
-                f"Analysed (intention to treat,\nmultiple imputation):\n"
+                f"{heading}:\n"
                 f"{n('cluster', 'analysed', a)} {cls}, "
-                f"{n('individual', ANALYSED, a)} {inds}\n"
+                f"{n('individual', analysed, a)} {inds}\n"
                 f"primary outcome observed: {n('individual', 'primary outcome observed', a)}"
                 f"{excluded(a)}"
             ),

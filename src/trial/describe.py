@@ -78,8 +78,9 @@ def flow_counts(
             ("cluster", "analysed", arm, clusters_with_people),
             ("individual", enrolled, arm, len(people)),
             ("individual", "followed up", arm, int(completed.sum())),
-            ("individual", "lost to follow-up", arm, int((~completed).sum())),
         ]
+        if loss_possible(config):  # a design that declares no reason for loss has no such row
+            rows.append(("individual", "lost to follow-up", arm, int((~completed).sum())))
         reasons = people.loc[~completed, design["followup_status"]].value_counts().sort_index()
         rows += [("individual", f"lost: {reason}", arm, int(n)) for reason, n in reasons.items()]
         excluded = [r for r in flow_rows(config, people) if r[2] == arm]
@@ -91,14 +92,26 @@ def flow_counts(
                 int(people[followup_column(primary)].notna().sum()),
             ),
             *excluded,
-            (
-                "individual",
-                "analysed (multiple imputation, intention to treat)",
-                arm,
-                len(people) - sum(r[3] for r in excluded),
-            ),
+            ("individual", analysed_stage(config), arm, len(people) - sum(r[3] for r in excluded)),
         ]
     return pd.DataFrame(rows, columns=["level", "stage", "arm", "n"])
+
+
+def loss_possible(config: Config) -> bool:
+    """Whether an individual can be lost to follow-up: the follow-up status column declares a
+    code other than the completed one (or is not a category, whose codes are then unknown)."""
+    design = config["design"]
+    status = config["tables"][design["individual_table"]]["columns"][design["followup_status"]]
+    return set(status.get("values", [None])) != {design["followup_completed"]}
+
+
+def analysed_stage(config: Config) -> str:
+    """The flow's stage of the individuals analysed: after multiple imputation, or as observed
+    when nothing analysed is missing (``imputation.m`` of 1, which the checks before any job
+    allow only then)."""
+    if config["imputation"]["m"] == 1:
+        return "analysed (intention to treat, nothing missing)"
+    return "analysed (multiple imputation, intention to treat)"
 
 
 def baseline_table(

@@ -56,7 +56,7 @@ def draft_config(data_dir: str | Path) -> str:
         "  individual_id: TODO",
         "  individual_label: participant",
         "  timepoint: TODO",
-        "  baseline: TODO",
+        "  baseline: TODO                     # leave out if there is no baseline wave (post-only)",
         "  followup: TODO",
         "  followup_status: TODO",
         "  followup_completed: TODO",

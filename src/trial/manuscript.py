@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from trial.reporting import fmt, p_text
-from trial.vocabulary import Config, unit_plural
+from trial.vocabulary import Config, outcome_has_baseline, unit_plural
 
 # Columns of Table 2 after the outcome: keys of a row of trial.report.outcome_table.
 OUTCOME_KEYS = (
@@ -202,10 +202,11 @@ def write_docx(
     )
     _add_table(document, [str(c) for c in baseline.columns], baseline.astype(str).to_numpy())
 
+    m = config["imputation"]["m"]
     document.add_heading(
         f"Table 2. Outcomes at follow-up by arm; adjusted difference from "
-        f"{design['arm_labels'][design['reference_arm']]} ({level}% CI) pooled over "
-        f"{config['imputation']['m']} imputations",
+        f"{design['arm_labels'][design['reference_arm']]} ({level}% CI) "
+        + (f"pooled over {m} imputations" if m > 1 else "(nothing missing: no imputation)"),
         level=2,
     )
     headings = [
@@ -220,6 +221,10 @@ def write_docx(
         "p",
         f"ICC ({level}% CI)",
     ]
+    keys = OUTCOME_KEYS
+    if not any(outcome_has_baseline(config, o["scale"]) for o in config["analysis"]["outcomes"]):
+        headings.remove("Baseline mean (SD)")  # post-only: no outcome has a baseline value
+        keys = tuple(k for k in keys if k != "baseline")
     rows = []
     for block in outcomes:
         for i, row in enumerate(block["rows"]):
@@ -228,7 +233,7 @@ def write_docx(
             rows.append(
                 [
                     block["label"] if i == 0 else "",
-                    *(cells[key] for key in OUTCOME_KEYS),
+                    *(cells[key] for key in keys),
                     block["icc"] if i == 0 else "",
                 ]
             )

@@ -66,7 +66,7 @@ from scipy.special import expit, logit
 from trial.schedule import SCHEDULED_TYPES, design_type, read_schedule
 from trial.scoring import score_scale
 from trial.seeding import derive_rng
-from trial.vocabulary import Config, single_treatment_arm, treatment_arms
+from trial.vocabulary import Config, has_baseline_wave, single_treatment_arm, treatment_arms
 
 _COMMON_RHO_DEFAULT = 0.5
 
@@ -740,9 +740,11 @@ def _dropout(
     # Exactly round(rate x n) are lost, drawn without replacement with probability weights
     # from the logistic model (Efraimidis-Spirakis keys), so the example's counts are as
     # published while loss still depends on the baseline covariates.
+    n_lost = int(round(spec["rate"] * len(people)))
+    if not n_lost:  # a trial with no loss: no logistic intercept to solve for, no reasons
+        return np.full(len(people), design["followup_completed"], dtype=object)
     intercept = brentq(lambda a: expit(a + linear).mean() - spec["rate"], -20, 20)
     keys = np.log(rng.random(len(people))) / expit(intercept + linear)
-    n_lost = int(round(spec["rate"] * len(people)))
     lost = np.zeros(len(people), bool)
     lost[np.argsort(-keys, kind="stable")[:n_lost]] = True
     reasons = list(spec["reasons"])
@@ -791,10 +793,10 @@ def _measure_tables(
         ]
         missing_rate = syn["questionnaire_missing"].get(table_name, {})
         parts = []
-        for time, code, present in (
-            ("baseline", design["baseline"], np.ones(len(frame), bool)),
-            ("followup", design["followup"], followed),
-        ):
+        waves = [("followup", design["followup"], followed)]
+        if has_baseline_wave(config):  # a post-only design measures at follow-up only
+            waves.insert(0, ("baseline", design["baseline"], np.ones(len(frame), bool)))
+        for time, code, present in waves:
             present = present & (rng.random(len(frame)) >= missing_rate.get(code, 0.0))
             part = pd.DataFrame({id_column: frame[id_column].to_numpy(), design["timepoint"]: code})
             for item in item_columns:
@@ -812,7 +814,7 @@ def _measure_tables(
 
 def _timepoint_order(config: Config):
     design = config["design"]
-    order = {design["baseline"]: 0, design["followup"]: 1}
+    order = {design.get("baseline"): 0, design["followup"]: 1}
 
     def key(column: pd.Series) -> pd.Series:
         return column.map(order) if column.name == design["timepoint"] else column

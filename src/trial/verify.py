@@ -42,7 +42,11 @@ def read_results(tables_dir: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Every CSV table of a run, as lists of records keyed by file name."""
     results = {}
     for path in sorted(Path(tables_dir).glob("*.csv")):
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        try:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except pd.errors.EmptyDataError:  # a table with nothing to hold, e.g. no imputation
+            results[path.name] = []
+            continue
         results[path.name] = [
             {k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")
         ]

@@ -154,3 +154,33 @@ def test_without_a_participation_measure_receipt_is_not_claimed(small_config, tm
     texts = svg_texts(path)
     assert "not recorded in the data" in texts and "receipt of the intervention" in texts
     assert not any("took part" in t or "received" in t for t in texts)
+
+
+def test_a_design_without_baseline_or_loss_has_no_such_stages(tmp_path):
+    """The post-only example declares no baseline wave and no reason for loss, and has nothing
+    missing: its flow counts the pupils recruited (not assessed at baseline), has no loss stage,
+    and says they were analysed as observed; the diagram says the same, its counts read from
+    the raw files."""
+    from trial.analysis import build_analysis_table
+    from trial.config import load_config
+    from trial.describe import flow_counts
+
+    from ..conftest import ROOT
+
+    config = load_config(ROOT / "config" / "tally.yaml")
+    raw = ROOT / config["paths"]["raw"]
+    clusters = pd.read_csv(raw / "classrooms.csv", dtype=str)
+    pupils = pd.read_csv(raw / "pupils.csv", dtype=str)
+    flow = flow_counts(config, build_analysis_table(config), clusters)
+    assert not flow["stage"].str.contains("baseline|lost").any()
+    per_arm = pupils["class_id"].map(clusters.set_index("class_id")["arm"]).value_counts()
+    for arm, n in per_arm.items():
+        got = flow[flow["arm"] == arm].set_index("stage")["n"]
+        assert got["recruited"] == got["followed up"] == n
+        assert got["analysed (intention to treat, nothing missing)"] == n
+    path = tmp_path / "flow.png"
+    flow_diagram(config, flow, path, cluster_sizes(config, build_analysis_table(config), clusters))
+    texts = svg_texts(path)
+    assert not any("baseline" in t or "lost" in t or "imputation" in t for t in texts)
+    assert "Analysed (intention to treat," in texts and "nothing missing):" in texts
+    assert f"{per_arm['tutoring']} pupils recruited" in texts

@@ -41,6 +41,20 @@ def test_draft_of_the_example_files():
     }
 
 
+def test_the_draft_says_a_post_only_design_leaves_the_baseline_out():
+    """The baseline line says it may be removed, and the schema then accepts the design: a
+    post-only trial's config needs no baseline key (nor a placeholder for one)."""
+    from trial.config import schema_problems
+
+    lines = draft_config(RAW).splitlines()
+    (baseline,) = [t for t in lines if t.strip().startswith("baseline:")]
+    assert baseline.endswith("# leave out if there is no baseline wave (post-only)")
+    post_only = yaml.safe_load("\n".join(t for t in lines if t != baseline))
+    assert "baseline" not in post_only["design"]
+    design_problems = [p for p in schema_problems(post_only) if p.startswith("design")]
+    assert not any("baseline" in p for p in design_problems), design_problems
+
+
 def test_no_csv_files_is_a_clear_error(tmp_path):
     import pytest
 

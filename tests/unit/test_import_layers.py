@@ -49,7 +49,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("config", ("trial.config", "trial.config_checks", "trial.section_checks")),
-    ("data", ("trial.scoring", "trial.validation", "trial.intermediate")),
+    (
+        "data",
+        (
+            "trial.scoring",
+            "trial.raw_tables",
+            "trial.table_checks",
+            "trial.cross_table_checks",
+            "trial.validation",
+            "trial.intermediate",
+        ),
+    ),
     (
         "stats",
         (

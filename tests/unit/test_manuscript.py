@@ -183,3 +183,77 @@ def test_publication_tables_hold_the_report_cells_the_numbers_and_the_run(small_
     assert pd.isna(table2.loc["control", "estimate"])
     assert tables["outcomes"]["p_display"].tolist() == ["0.889"]
     assert tables["table1_baseline"]["REFOCUS"].tolist() == ["14"]
+
+
+def test_a_post_only_trial_has_no_baseline_column_and_names_no_imputation(tmp_path):
+    """Every outcome of the post-only example lacks a baseline value: Table 2 has no empty
+    baseline column, and with nothing missing (m = 1) its title claims no pooling."""
+    from trial.config import load_config
+
+    from ..conftest import ROOT
+
+    config = load_config(ROOT / "config" / "tally.yaml")
+    outcomes = pd.DataFrame(
+        [
+            {
+                "outcome": "maths",
+                "arm": arm,
+                "direction": "treatment_minus_reference",
+                "contrast": "",
+                "estimate": estimate,
+                "ci_low": estimate - 2.5,
+                "ci_high": estimate + 2.5,
+                "p": 0.1,
+            }
+            for arm, estimate in (("tutoring", 2.24), ("adaptive_app", 1.74))
+        ]
+    )
+    summary = pd.DataFrame(
+        [
+            {
+                "outcome": "maths",
+                "label": "Maths",
+                "role": "primary",
+                "arm": arm,
+                "n_clusters": 12,
+                "n_analysed": n,
+                "n_observed": n,
+                "mean_baseline": float("nan"),
+                "sd_baseline": float("nan"),
+                "mean_followup": mean,
+                "sd_followup": 9.8,
+            }
+            for arm, n, mean in (
+                ("tutoring", 264, 26.5),
+                ("adaptive_app", 225, 26.0),
+                ("usual_teaching", 231, 24.3),
+            )
+        ]
+    )
+    blocks = outcome_table(config, outcomes, summary)
+    path = tmp_path / "report.docx"
+    baseline = pd.DataFrame({"level": ["cluster"], "characteristic": ["classes"]})
+    write_docx(config, ["First sentence."], baseline, blocks, PROVENANCE, path)
+    document = docx.Document(str(path))
+    table2 = document.tables[1]
+    assert [c.text for c in table2.rows[0].cells] == [
+        "Outcome",
+        "Arm",
+        "Classes",
+        "n analysed",
+        "n observed",
+        "Follow-up mean (SD)",
+        "Adjusted difference (95% CI)",
+        "p",
+        "ICC (95% CI)",
+    ]
+    assert [c.text for c in table2.rows[1].cells][:6] == [
+        "Maths",
+        "Small-group tutoring",
+        "12",
+        "264",
+        "264",
+        "26.5 (9.8)",
+    ]
+    title = next(p.text for p in document.paragraphs if p.text.startswith("Table 2."))
+    assert title.endswith("(nothing missing: no imputation)") and "pooled" not in title

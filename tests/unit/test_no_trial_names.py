@@ -36,7 +36,9 @@ def example_words(config):
     return {w for w in words if len(w) > 3 and w.lower() not in GENERIC}
 
 
-@pytest.mark.parametrize("example", ["refocus.yaml", "trio.yaml", "pulse.yaml", "stepped.yaml"])
+@pytest.mark.parametrize(
+    "example", ["refocus.yaml", "trio.yaml", "pulse.yaml", "stepped.yaml", "tally.yaml"]
+)
 @pytest.mark.parametrize("suffix", ["*.py", "*.j2"])
 def test_library_holds_no_example_identifiers(example, suffix):
     words = example_words(load_config(ROOT / "config" / example))

@@ -16,6 +16,28 @@ from ..conftest import ROOT
 RAW = ROOT / "data" / "raw" / "refocus"
 
 
+# The checks a config that departs from the schema leaves unrun (its tables are still checked).
+NOT_CHECKED_WITH_SCHEMA_PROBLEMS = [
+    "not checked (3), until the problems above are corrected:",
+    "  - the config's cross-checks (tables, scales, outcomes, covariates, sections): they need a "
+    "config that matches the schema",
+    "  - checks across tables: they need a config without problems",
+    "  - the imputation model against the analysis models, and the cluster bootstraps' clusters "
+    "per arm and stratum: they need a config without problems",
+]
+
+
+def not_checked_without_cluster_table(file: str) -> list[str]:
+    """The checks a broken cluster table leaves unrun (the example configures a bootstrap)."""
+    return [
+        "not checked (3), until the problems above are corrected:",
+        f"  - checks across tables for {file}: it has problems of its own",
+        f"  - the cluster bootstraps' clusters per arm and stratum: they need a valid {file}",
+        "  - the imputation model against the analysis models: it needs the analysis table, "
+        "built only from valid data",
+    ]
+
+
 def validate(path, capsys) -> tuple[int, str, str]:
     code = main(["validate", str(path)])
     out, err = capsys.readouterr()
@@ -57,6 +79,7 @@ def test_an_invalid_config_lists_its_keys_and_a_hint(tmp_path, capsys):
         "  - (top level): 'seed' is a required property",
         "  - (top level): Additional properties are not allowed ('seeds' was unexpected) (check "
         "the spelling against the documented keys)",
+        *NOT_CHECKED_WITH_SCHEMA_PROBLEMS,
         f"hint: correct these keys in {path} (docs/configuring-a-trial.md explains every key) and "
         "rerun",
     ]
@@ -86,12 +109,13 @@ def test_broken_data_give_the_problems_and_a_hint(tmp_path, config, capsys):
         "input validation failed with 1 problem(s); no analysis was run",
         "  - teams.csv, line 2: value 'T01,SLaM,control,'; expected 3 fields as in the header, "
         "found 4: a stray comma, or text with a comma that is not in quotes",
+        *not_checked_without_cluster_table("teams.csv"),
         f"hint: correct the files in {tmp_path} (or the config, where it is wrong) and rerun; "
         f"`trial validate {path}` checks them without running anything",
     ]
 
 
-@pytest.mark.parametrize("example", ["trio.yaml", "pulse.yaml", "stepped.yaml"])
+@pytest.mark.parametrize("example", ["trio.yaml", "pulse.yaml", "stepped.yaml", "tally.yaml"])
 def test_a_valid_config_and_its_data(example, capsys):
     """Every bundled design passes: a stepped-wedge trial (analysed without imputation) is not
     held to the imputation model's checks."""
@@ -156,3 +180,142 @@ def test_a_bootstrap_the_design_cannot_support_is_refused_before_any_job(tmp_pat
     config["icc"] = {"bootstrap": 0}
     path.write_text(yaml.safe_dump(config))
     assert validate(path, capsys)[0] == 0
+
+
+TALLY = ROOT / "data" / "raw" / "tally"
+
+
+def broken_tally(tmp_path, edit_config, edits: dict[str, tuple[int, str, str]]):
+    """The post-only example with its config changed by ``edit_config`` and, per file, one line
+    whose ``old`` text is replaced by ``new``: the path of its config."""
+    for path in TALLY.glob("*.csv"):
+        shutil.copy(path, tmp_path / path.name)
+    for file, (line, old, new) in edits.items():
+        lines = (tmp_path / file).read_text().split("\n")
+        assert old in lines[line - 1]
+        lines[line - 1] = lines[line - 1].replace(old, new, 1)
+        (tmp_path / file).write_text("\n".join(lines))
+    config = yaml.safe_load((ROOT / "config" / "tally.yaml").read_text())
+    config["paths"]["raw"] = str(tmp_path)
+    edit_config(config)
+    path = tmp_path / "trial.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def cell(file: str, line: int, column: str) -> str:
+    """The text of one cell of the example's raw file."""
+    return str(pd.read_csv(TALLY / file, dtype=str).loc[line - 2, column])
+
+
+def test_independent_problems_of_config_and_data_are_listed_in_one_run(tmp_path, capsys):
+    """A covariate the tables lack, an age out of range and an item score out of range: three
+    stages' problems on one screen, grouped by file, and the checks that need a valid config
+    named as not run."""
+    age, item = cell("pupils.csv", 5, "age_months"), cell("maths_tests.csv", 10, "m03")
+    path = broken_tally(
+        tmp_path,
+        lambda c: c.update(covariates=["sex", "age_months", "ses"]),
+        {
+            "pupils.csv": (5, f",{age},sat_test", ",300,sat_test"),
+            "maths_tests.csv": (10, f"end_of_year,{cell('maths_tests.csv', 10, 'm01')},"
+                          f"{cell('maths_tests.csv', 10, 'm02')},{item},",
+                          f"end_of_year,{cell('maths_tests.csv', 10, 'm01')},"
+                          f"{cell('maths_tests.csv', 10, 'm02')},7,"),
+        },
+    )  # fmt: skip
+    code, out, err = validate(path, capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"invalid configuration {path}: 1 problem(s)",
+        "  - covariates: 'ses' is not a column of the individual table 'pupils' or the cluster "
+        "table 'classrooms'",
+        "input validation failed with 2 problem(s); no analysis was run",
+        "  - pupils.csv, line 5, column 'age_months': value 300; expected at most 132",
+        "  - maths_tests.csv, line 10, column 'm03': value 7; expected at most 4",
+        "not checked (2), until the problems above are corrected:",
+        "  - checks across tables: they need a config without problems",
+        "  - the imputation model against the analysis models, and the cluster bootstraps' "
+        "clusters per arm and stratum: they need a config without problems",
+        f"hint: correct these keys in {path} (docs/configuring-a-trial.md explains every key); "
+        f"correct the files in {tmp_path} (or the config, where it is wrong) and rerun; "
+        f"`trial validate {path}` checks them without running anything",
+    ]
+
+
+def test_the_bootstrap_check_runs_beside_problems_of_other_tables(tmp_path, capsys):
+    """The cluster table is valid, so the bootstrap's clusters per arm and school are checked
+    although another table has a problem; the imputation model, which needs every table, is
+    named as not checked."""
+    classes = pd.read_csv(TALLY / "classrooms.csv")
+    # one class per arm in school S1: drop one class of each arm there (and its pupils' rows)
+    dropped = classes[classes["school_id"] == "S1"].groupby("arm").head(1)["class_id"]
+    path = broken_tally(tmp_path, lambda c: None, {})
+    kept = classes[~classes["class_id"].isin(dropped)]
+    kept.to_csv(tmp_path / "classrooms.csv", index=False)
+    pupils = pd.read_csv(tmp_path / "pupils.csv", dtype=str)
+    pupils = pupils[~pupils["class_id"].isin(dropped)]
+    pupils.to_csv(tmp_path / "pupils.csv", index=False)
+    tests = pd.read_csv(tmp_path / "maths_tests.csv", dtype=str)
+    tests = tests[tests["pupil_id"].isin(pupils["pupil_id"])]
+    tests.iloc[0, tests.columns.get_loc("sitting")] = "end_of_term"
+    tests.to_csv(tmp_path / "maths_tests.csv", index=False)
+    code, out, err = validate(path, capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "input validation failed with 1 problem(s); no analysis was run",
+        "  - maths_tests.csv, line 2, column 'sitting': value 'end_of_term'; expected one of "
+        "['end_of_year']",
+        "the cluster bootstraps cannot resample this design (1 problem(s)):",
+        "  - icc/bootstrap: the cluster bootstrap resamples classes within each arm and stratum "
+        "and needs at least two in each; 3 arm/stratum group(s) have one (adaptive_app/S1, "
+        "tutoring/S1, usual_teaching/S1); set icc/bootstrap to 0",
+        "not checked (2), until the problems above are corrected:",
+        "  - checks across tables for maths_tests.csv: it has problems of its own",
+        "  - the imputation model against the analysis models: it needs the analysis table, "
+        "built only from valid data",
+        f"hint: correct the files in {tmp_path} (or the config, where it is wrong); correct the "
+        f"config {path} (or the data, where they are wrong) and rerun; `trial validate {path}` "
+        "checks them without running anything",
+    ]
+
+
+def test_a_table_whose_declaration_is_broken_is_not_read_but_the_others_are(tmp_path, capsys):
+    """A key naming an undeclared column stops that table being read (its rows would be checked
+    against a wrong key); the other tables are still checked."""
+    age = cell("pupils.csv", 3, "age_months")
+
+    def edit(config):
+        config["tables"]["maths_tests"]["key"] = ["pupil_id", "visit"]
+
+    path = broken_tally(tmp_path, edit, {"pupils.csv": (3, f",{age},", ",90,")})
+    code, _, err = validate(path, capsys)
+    lines = err.splitlines()
+    assert code == 2
+    assert lines[:5] == [
+        f"invalid configuration {path}: 1 problem(s)",
+        "  - tables/maths_tests/key: column 'visit' is not declared in table 'maths_tests'",
+        "input validation failed with 1 problem(s); no analysis was run",
+        "  - pupils.csv, line 3, column 'age_months': value 90; expected at least 96",
+        "not checked (3), until the problems above are corrected:",
+    ]
+    assert "  - maths_tests.csv: its declaration (tables/maths_tests) has problems" in lines
+
+
+def test_a_schema_problem_in_the_tables_stops_the_data_checks_and_says_so(tmp_path, capsys):
+    def edit(config):
+        config["tables"]["pupils"]["columns"]["age_months"]["type"] = "whole"
+
+    path = broken_tally(tmp_path, edit, {})
+    code, _, err = validate(path, capsys)
+    lines = err.splitlines()
+    assert code == 2
+    assert lines[0] == f"invalid configuration {path}: 1 problem(s)"
+    assert lines[1].startswith("  - tables/pupils/columns/age_months/type: 'whole' is not one of")
+    assert lines[2:5] == [
+        "not checked (2), until the problems above are corrected:",
+        "  - the config's cross-checks (tables, scales, outcomes, covariates, sections): they "
+        "need a config that matches the schema",
+        "  - every raw table: reading one needs the config's paths, tables, design, scales to "
+        "match the schema; tables does not",
+    ]

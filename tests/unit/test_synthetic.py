@@ -317,3 +317,29 @@ def test_committed_binary_example_recovers_the_count_truth():
     assert row["measure"] == "log rate ratio"
     assert row["se"] < abs(true_value) / 2
     assert abs(row["estimate"] - true_value) < 2 * row["se"]
+
+
+TALLY_CONFIG = ROOT / "config" / "tally.yaml"
+TALLY_RAW = ROOT / "data" / "raw" / "tally"
+
+
+def test_post_only_example_regenerates_with_one_wave_and_no_loss(tmp_path):
+    """A design without a baseline wave is generated with its follow-up wave only, and a loss
+    rate of 0 loses nobody; the committed files are what the config generates."""
+    from trial.config import load_config
+
+    config = load_config(TALLY_CONFIG)
+    written = write_example(config, tmp_path)
+    for path in written:
+        assert filecmp.cmp(path, TALLY_RAW / path.name, shallow=False), path.name
+    tests = pd.read_csv(tmp_path / "maths_tests.csv")
+    pupils = pd.read_csv(tmp_path / "pupils.csv")
+    assert set(tests["sitting"]) == {"end_of_year"}
+    assert sorted(tests["pupil_id"]) == sorted(pupils["pupil_id"])  # one test per pupil
+    assert set(pupils["test_status"]) == {"sat_test"}
+    assert not tests.isna().any().any()
+    # each arm shifts 12 items by its shift: the truth is near 12 x shift, a little below it
+    # where rounding and clipping to 0-4 absorb part of the shift
+    truth = json.loads((TALLY_RAW / "truth.json").read_text())["outcomes"]["maths"]
+    for arm, shift in config["synthetic"]["instruments"]["maths"]["arm_effect"].items():
+        assert 0.9 * 12 * shift < truth["arm_minus_reference"][arm] <= 12 * shift

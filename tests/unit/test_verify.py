@@ -25,6 +25,20 @@ def test_identical_results_pass(tmp_path):
     assert compare_results(tmp_path / "run", tmp_path / "expected.json") == []
 
 
+def test_an_empty_table_is_recorded_as_empty_and_rows_appearing_in_it_are_found(tmp_path):
+    """A complete-data run writes its imputation diagnostics as empty files: they verify as
+    tables without rows, and a run whose table gains a row there is a mismatch."""
+    make_tables(tmp_path / "a")
+    (tmp_path / "a" / "imputation_check.csv").write_text("\n")
+    write_expected(tmp_path / "a", tmp_path / "expected.json")
+    assert compare_results(tmp_path / "a", tmp_path / "expected.json") == []
+    make_tables(tmp_path / "b")
+    pd.DataFrame({"outcome": ["primary"], "n": [3]}).to_csv(
+        tmp_path / "b" / "imputation_check.csv", index=False
+    )
+    assert compare_results(tmp_path / "b", tmp_path / "expected.json") != []
+
+
 def test_an_altered_number_is_reported_with_its_place(tmp_path):
     make_tables(tmp_path / "a")
     write_expected(tmp_path / "a", tmp_path / "expected.json")

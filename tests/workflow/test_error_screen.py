@@ -14,6 +14,7 @@ from trial.config import load_config
 
 from ..conftest import ROOT
 from ..unit.corruption import subset_example
+from ..unit.test_preflight import not_checked_without_cluster_table
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def test_broken_data_stop_before_any_job(trial):
         "input validation failed with 1 problem(s); no analysis was run",
         "  - teams.csv, line 2: value 'T01,SLaM,control,'; expected 3 fields as in the header, "
         "found 4: a stray comma, or text with a comma that is not in quotes",
+        *not_checked_without_cluster_table("teams.csv"),
         f"hint: correct the files in {folder / 'raw'} (or the config, where it is wrong) and "
         f"rerun; `trial validate {folder / 'trial.yaml'}` checks them without running anything",
     ]
