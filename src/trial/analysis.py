@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trial.costs import cost_totals
+from trial.cost_use import cost_totals
 from trial.estimands import prepare_for_imputation
 from trial.glm_outcomes import (
     MODEL_MEASURES,

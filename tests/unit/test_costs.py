@@ -1,6 +1,7 @@
-"""trial.costs: costs by hand from the raw example files, the imputed cost columns, pooling of the
-bootstrap with multiple imputation, net benefit by hand, directions, and the gamma GLM on data
-with a known ratio of means."""
+"""The cost analysis (trial.cost_use, cost_fits, cost_bootstrap, cost_pooling, costs): costs by
+hand from the raw example files, the imputed cost columns, pooling of the bootstrap with multiple
+imputation, net benefit by hand, directions, and the gamma GLM on data with a known ratio of
+means."""
 
 from __future__ import annotations
 
@@ -11,17 +12,12 @@ import pandas as pd
 import pytest
 
 from trial.analysis import build_analysis_table
-from trial.costs import (
-    CostConfigError,
-    bootstrap_costs,
-    cheers_checklist,
-    chunk_replicates,
-    cost_totals,
-    fit_costs,
-    pool_costs,
-    use_and_cost_table,
-    wtp_grid,
-)
+from trial.cost_bootstrap import bootstrap_costs, chunk_replicates
+from trial.cost_fits import fit_costs
+from trial.cost_pooling import pool_costs
+from trial.cost_spec import CostConfigError, wtp_grid
+from trial.cost_use import cost_totals, use_and_cost_table
+from trial.costs import cheers_checklist
 from trial.pooling import pool_rubin
 from trial.vocabulary import COST_BASELINE, COST_FOLLOWUP
 
@@ -117,9 +113,9 @@ def test_chunks_give_the_same_replicates(small, monkeypatch):
     ordered = reps.sort_values(["imputation", "replicate"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(whole, ordered, check_exact=True)
     # replicates are computed in blocks that bound the memory: any block size, same numbers
-    import trial.costs
+    import trial.cost_bootstrap
 
-    monkeypatch.setattr(trial.costs, "_REPLICATE_BLOCK", 7)
+    monkeypatch.setattr(trial.cost_bootstrap, "_REPLICATE_BLOCK", 7)
     blocked = bootstrap_costs(config, {1: tables[1], 3: tables[3]}, {1: range(60), 3: range(5, 60)})
     kept = (whole["imputation"] == 1) | ((whole["imputation"] == 3) & (whole["replicate"] >= 5))
     expected = whole[kept].reset_index(drop=True)
@@ -353,7 +349,8 @@ def test_confidence_ellipse_by_hand_and_holding_its_level_of_normal_draws():
 def test_delivery_cost_per_individual_shifts_every_cost_difference_by_exactly_that(small):
     import copy
 
-    from trial.costs import delivery_cost, delivery_cost_text
+    from trial.cost_use import delivery_cost
+    from trial.costs import delivery_cost_text
 
     config, tables, fits, _ = small
     table = tables[1]

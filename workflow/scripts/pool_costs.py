@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from trial.costs import pool_costs
+from trial.cost_pooling import pool_costs
 from trial.intermediate import read_intermediates
 from trial.runlog import start_log
 
