@@ -1,4 +1,4 @@
-"""trial.audit against R (sandwich::vcovCL, clubSandwich, nlme, stats, geepack) on the committed
+"""The audit against R (sandwich::vcovCL, clubSandwich, nlme, stats, geepack) on the committed
 audit data.
 
 Input: tests/reference/data/audit/audit_long.csv (made by make_data.py there from the bundled
@@ -20,14 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.audit import (
-    AuditMeasure,
-    binary_design,
-    cluster_robust_mean,
-    fit_binary_model,
-    fit_mixed_model,
-    fit_panel_model,
-)
+from trial.audit_binary import binary_design, fit_binary_model
+from trial.audit_data import AuditMeasure, cluster_robust_mean
+from trial.audit_models import fit_mixed_model, fit_panel_model
 from trial.stats.gee import fit_gee
 
 REF = Path(__file__).resolve().parent
@@ -69,7 +64,7 @@ def ref() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def long() -> pd.DataFrame:
-    """The reference data in the shape of :attr:`trial.audit.AuditData.long`."""
+    """The reference data in the shape of :attr:`trial.audit_data.AuditData.long`."""
     d = pd.read_csv(DATA)
     d["arm"] = np.where(d["treatment"] == 1, "refocus", "control")
     d["available"] = True

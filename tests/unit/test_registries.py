@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
+from trial.audit_fits import BINARY_MODELS
 from trial.config import SCHEMA_PATH, ConfigError, validate_config
 from trial.cost_pooling import MEAN_DIFFERENCE_METHODS
 
 # (config keys down to the choice, the registry whose keys are its allowed names)
 REGISTRIES: list[tuple[tuple[str, ...], Mapping[str, Any]]] = [
     (("costs", "headline"), MEAN_DIFFERENCE_METHODS),
+    (("audit", "binary_model"), BINARY_MODELS),
 ]
 
 
