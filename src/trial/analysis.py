@@ -9,8 +9,9 @@ imputation) -> :func:`trial.pooled_outcomes.pool_outcomes` (Rubin's rules with B
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -200,12 +201,21 @@ def _impute_part(config: Config, model: ImputationModel, seed: int) -> Imputatio
         "seed": seed,
         "iterations": spec["iterations"],
     }
-    if spec["engine"] == "forest":
-        from trial.impute.forest import impute_forest  # defers importing miceforest and lightgbm
+    return IMPUTATION_ENGINES[spec["engine"]](config, model, common)
 
-        return impute_forest(
-            model.data, mean_match_candidates=spec.get("mean_match_candidates", 5), **common
-        )
+
+def _impute_forest(
+    config: Config, model: ImputationModel, common: Mapping[str, Any]
+) -> ImputationResult:
+    from trial.impute.forest import impute_forest  # defers importing miceforest and lightgbm
+
+    candidates = config["imputation"].get("mean_match_candidates", 5)
+    return impute_forest(model.data, mean_match_candidates=candidates, **common)
+
+
+def _impute_multilevel(
+    config: Config, model: ImputationModel, common: Mapping[str, Any]
+) -> ImputationResult:
     # Extra analysed columns (costs: skewed, non-negative) and counts by predictive mean
     # matching on the multilevel model, so that every imputed value is one of the observed
     # ones; 0/1 outcomes from the latent-normal (probit) random-intercept model.
@@ -215,11 +225,18 @@ def _impute_part(config: Config, model: ImputationModel, seed: int) -> Imputatio
         model.data,
         mean_match=matched,
         binary=[c for c in outcome_columns(config, "binomial") if c in model.impute],
-        mean_match_candidates=spec.get("mean_match_candidates", 5) or 1,
+        mean_match_candidates=config["imputation"].get("mean_match_candidates", 5) or 1,
         cluster_level=model.cluster_level,
         cluster_means=model.cluster_means,
         **common,
     )
+
+
+#: The imputation engines by the name ``imputation.engine`` gives (the schema's enum lists the
+#: same names).
+IMPUTATION_ENGINES: dict[
+    str, Callable[[Config, ImputationModel, Mapping[str, Any]], ImputationResult]
+] = {"forest": _impute_forest, "multilevel": _impute_multilevel}
 
 
 def outcome_columns(config: Config, family: str) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from trial.analysis import IMPUTATION_ENGINES
 from trial.audit_fits import BINARY_MODELS
 from trial.config import SCHEMA_PATH, ConfigError, validate_config
 from trial.cost_pooling import MEAN_DIFFERENCE_METHODS
@@ -19,6 +20,7 @@ from trial.cost_pooling import MEAN_DIFFERENCE_METHODS
 REGISTRIES: list[tuple[tuple[str, ...], Mapping[str, Any]]] = [
     (("costs", "headline"), MEAN_DIFFERENCE_METHODS),
     (("audit", "binary_model"), BINARY_MODELS),
+    (("imputation", "engine"), IMPUTATION_ENGINES),
 ]
 
 
