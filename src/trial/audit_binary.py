@@ -22,7 +22,14 @@ from trial.audit_data import (
     audit_times,
     interaction_term,
 )
-from trial.audit_models import ModelResult, estimate_row, final_weights, time_design, used_records
+from trial.audit_models import (
+    JointTest,
+    ModelResult,
+    estimate_row,
+    final_weights,
+    time_design,
+    used_records,
+)
 from trial.stats.gee import fit_gee
 from trial.stats.marginal import standardise
 from trial.vocabulary import Config, arm_term, strata_columns
@@ -177,16 +184,5 @@ def fit_binary_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) 
         rows.append(log_odds_row("did_final_vs_pre", "", last, final["did_final_vs_pre"]))
     L = np.array([weights({interaction_term(config, t): 1.0}) for t in times[1:]])
     f = fit.arrays.f_test(L)
-    test = {
-        "model": "gee",
-        "measure": measure.name,
-        "measure_label": measure.label,
-        "hypothesis": "all arm x time terms are zero",
-        "F": f.F,
-        "num_df": f.num_df,
-        "den_df": f.den_df,
-        "p": f.p,
-        "df_method": df_method,
-        **counts,
-    }
+    test = JointTest("gee", measure, f.F, f.num_df, f.den_df, f.p, df_method, **counts)
     return ModelResult(pd.DataFrame(rows), test)

@@ -77,5 +77,5 @@ def fit_audit_models(
         mixed = mixed_measures is None or measure.name in mixed_measures
         for res in models(config, long, measure, mixed):
             estimates.append(res.estimates)
-            tests.append(res.test)
+            tests.append(res.test.as_row())
     return pd.concat(estimates, ignore_index=True), pd.DataFrame(tests)

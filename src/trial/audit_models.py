@@ -50,6 +50,7 @@ from trial.vocabulary import Config, arm_term, contrast_label, strata_columns
 __all__ = [
     "MIXED_DF_METHOD",
     "PANEL_DF_METHOD",
+    "JointTest",
     "ModelResult",
     "cluster_period_means",
     "estimate_row",
@@ -141,11 +142,63 @@ def estimate_row(
 
 
 @dataclass(frozen=True)
+class JointTest:
+    """The F test that all arm x time terms of one model of one measure are zero.
+
+    Attributes
+    ----------
+    model : str
+        ``panel``, ``mixed`` or ``gee``.
+    measure : AuditMeasure
+    F, num_df, den_df, p : float
+        The statistic, its numerator and denominator df, and its p-value.
+    df_method : str
+        How the df were found, for the result tables.
+    n_obs, n_individuals, n_clusters : int
+        Records, individuals and clusters of the fit.
+    n_cluster_periods : int, optional
+        Cluster-period means analysed (the mixed model of those means only).
+    """
+
+    model: str
+    measure: AuditMeasure
+    F: float
+    num_df: float
+    den_df: float
+    p: float
+    df_method: str
+    n_obs: int
+    n_individuals: int
+    n_clusters: int
+    n_cluster_periods: int | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        """The test as a row of the tests table."""
+        row = {
+            "model": self.model,
+            "measure": self.measure.name,
+            "measure_label": self.measure.label,
+            "hypothesis": "all arm x time terms are zero",
+            "F": self.F,
+            "num_df": self.num_df,
+            "den_df": self.den_df,
+            "p": self.p,
+            "df_method": self.df_method,
+            "n_obs": self.n_obs,
+            "n_individuals": self.n_individuals,
+            "n_clusters": self.n_clusters,
+        }
+        if self.n_cluster_periods is not None:
+            row["n_cluster_periods"] = self.n_cluster_periods
+        return row
+
+
+@dataclass(frozen=True)
 class ModelResult:
     """Tidy results of one arm x time model: estimates and the joint test."""
 
     estimates: pd.DataFrame
-    test: dict[str, Any]
+    test: JointTest
 
 
 PANEL_DF_METHOD = (
@@ -224,18 +277,9 @@ def fit_panel_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -
         )
     terms = [interaction_term(config, t) for t in times[1:]]
     test = cr2.wald_test(pd.DataFrame(np.eye(len(terms)), columns=terms))
-    joint = {
-        "model": "panel",
-        "measure": measure.name,
-        "measure_label": measure.label,
-        "hypothesis": "all arm x time terms are zero",
-        "F": test.F,
-        "num_df": test.num_df,
-        "den_df": test.den_df,
-        "p": test.p,
-        "df_method": PANEL_DF_METHOD,
-        **counts,
-    }
+    joint = JointTest(
+        "panel", measure, test.F, test.num_df, test.den_df, test.p, PANEL_DF_METHOD, **counts
+    )
     return ModelResult(pd.DataFrame(rows), joint)
 
 
@@ -378,17 +422,15 @@ def fit_mixed_model(config: Config, long: pd.DataFrame, measure: AuditMeasure) -
     T2 = float(b @ np.linalg.solve(scale * L @ sigma @ L.T, b))
     den = nu - q + 1
     F = (nu - q + 1) / (nu * q) * T2 if den > 0 else math.nan
-    test = {
-        "model": "mixed",
-        "measure": measure.name,
-        "measure_label": measure.label,
-        "hypothesis": "all arm x time terms are zero",
-        "F": F,
-        "num_df": float(q),
-        "den_df": float(den) if den > 0 else math.nan,
-        "p": float(stats.f.sf(F, q, den)) if den > 0 else math.nan,
-        "df_method": MIXED_DF_METHOD,
+    test = JointTest(
+        "mixed",
+        measure,
+        F,
+        float(q),
+        float(den) if den > 0 else math.nan,
+        float(stats.f.sf(F, q, den)) if den > 0 else math.nan,
+        MIXED_DF_METHOD,
         **counts,
-        "n_cluster_periods": int(Y.size),
-    }
+        n_cluster_periods=int(Y.size),
+    )
     return ModelResult(pd.DataFrame(rows), test)

@@ -15,12 +15,14 @@ from trial.analysis import IMPUTATION_ENGINES
 from trial.audit_fits import BINARY_MODELS
 from trial.config import SCHEMA_PATH, ConfigError, validate_config
 from trial.cost_pooling import MEAN_DIFFERENCE_METHODS
+from trial.stats.mixed import DF_METHODS
 
 # (config keys down to the choice, the registry whose keys are its allowed names)
-REGISTRIES: list[tuple[tuple[str, ...], Mapping[str, Any]]] = [
+REGISTRIES: list[tuple[tuple[str, ...], Mapping[str, Any] | tuple[str, ...]]] = [
     (("costs", "headline"), MEAN_DIFFERENCE_METHODS),
     (("audit", "binary_model"), BINARY_MODELS),
     (("imputation", "engine"), IMPUTATION_ENGINES),
+    (("analysis", "df_method"), DF_METHODS),  # the names the mixed-model kernel accepts
 ]
 
 
