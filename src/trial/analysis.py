@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from trial.cost_use import cost_totals
+from trial.design import term_effect
 from trial.estimands import prepare_for_imputation
 from trial.glm_outcomes import (
     MODEL_MEASURES,
@@ -356,9 +357,7 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
                 "arm": arm,
                 "versus": design["reference_arm"],
                 "term": term,
-                "estimate": float(fit.params[term]),
-                "variance": float(fit.cov.loc[term, term]),
-                "df": float(fit.df[term]),
+                **term_effect(fit, term).as_row(),
                 **common,
                 **{f"cov[{other}]": float(fit.cov.loc[term, other]) for other in terms},
                 "arms_den_df": float(joint.den_df),

@@ -19,7 +19,7 @@ import statsmodels.api as sm
 from trial.bootstrap import weighted_ols_coefficient
 from trial.cost_spec import CostConfigError
 from trial.cost_use import delivery_cost
-from trial.design import Design, build_design
+from trial.design import Design, build_design, term_effect
 from trial.estimands import score_defined
 from trial.mixed import fit_random_intercept_model
 from trial.vocabulary import (
@@ -97,9 +97,7 @@ def fit_costs(config: Config, table: pd.DataFrame) -> pd.DataFrame:
     rows.append(
         {
             "method": "mixed",
-            "estimate": float(fit.params[term]),
-            "variance": float(fit.cov.loc[term, term]),
-            "df": float(fit.df[term]),
+            **term_effect(fit, term).as_row(),
             "df_method": df_method,
             "icc": float(fit.icc),
             "at_boundary": bool(fit.at_boundary),

@@ -1,16 +1,18 @@
 """The design of one model fit: outcome, fixed effects with their names and the clusters of the
-analysed rows, built once from the config's terms (:func:`build_design`)."""
+analysed rows, built once from the config's terms (:func:`build_design`); and one term of a
+fitted model as a result row (:func:`term_effect`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from trial.vocabulary import Config, design_matrix, followup_column
 
-__all__ = ["Design", "build_design"]
+__all__ = ["Design", "TermEffect", "build_design", "term_effect"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +58,41 @@ def build_design(
         names=tuple(X.columns),
         clusters=part[config["design"]["cluster_id"]].to_numpy(),
     )
+
+
+class FittedModel(Protocol):
+    """A fit with named coefficients, their covariance and a df per coefficient (the mixed
+    model's and the GLMM's or GEE's results alike)."""
+
+    @property
+    def params(self) -> pd.Series: ...
+
+    @property
+    def cov(self) -> pd.DataFrame: ...
+
+    @property
+    def df(self) -> pd.Series: ...
+
+
+@dataclass(frozen=True)
+class TermEffect:
+    """One coefficient of a fitted model.
+
+    Attributes
+    ----------
+    estimate, variance, df : float
+        The coefficient, its variance and the df of its t reference.
+    """
+
+    estimate: float
+    variance: float
+    df: float
+
+    def as_row(self) -> dict[str, float]:
+        """``estimate, variance, df`` as the columns of a result row."""
+        return {"estimate": self.estimate, "variance": self.variance, "df": self.df}
+
+
+def term_effect(fit: FittedModel, term: str) -> TermEffect:
+    """The coefficient ``term`` of ``fit`` with its variance and df."""
+    return TermEffect(float(fit.params[term]), float(fit.cov.loc[term, term]), float(fit.df[term]))
