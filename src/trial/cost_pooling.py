@@ -42,7 +42,7 @@ from trial.cost_spec import (
 from trial.pooling import PooledEstimate, pool_rubin
 from trial.vocabulary import Config, contrast_label, effect_scale
 
-__all__ = ["MEAN_DIFFERENCE_METHODS", "RATIO_METHODS", "pool_costs"]
+__all__ = ["MEAN_DIFFERENCE_METHODS", "RATIO_METHODS", "PooledCosts", "pool_costs"]
 
 
 @dataclass(frozen=True)
@@ -437,9 +437,28 @@ def acceptability_table(config: Config, p: CostPooling) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class PooledCosts:
+    """The pooled cost analysis.
+
+    Attributes
+    ----------
+    costs : pandas.DataFrame
+        Adjusted cost difference by method, in the configured direction, headline first.
+    cost_effectiveness : pandas.DataFrame
+        Incremental cost and effect, ICER, quadrant probabilities.
+    ceac : pandas.DataFrame
+        Probability cost-effective and incremental net benefit by willingness to pay.
+    """
+
+    costs: pd.DataFrame
+    cost_effectiveness: pd.DataFrame
+    ceac: pd.DataFrame
+
+
 def pool_costs(
     config: Config, fits: Sequence[pd.DataFrame], replicates: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
+) -> PooledCosts:
     """Pool the cost analyses over imputations; cost-effectiveness from the joint bootstrap.
 
     Parameters
@@ -452,14 +471,11 @@ def pool_costs(
 
     Returns
     -------
-    dict of pandas.DataFrame
-        ``costs`` (adjusted cost difference by method, in the configured direction),
-        ``cost_effectiveness`` (incremental cost and effect, ICER, quadrant probabilities) and
-        ``ceac`` (probability cost-effective and incremental net benefit by willingness to pay).
+    PooledCosts
     """
     p = cost_pooling(config, fits, replicates)
-    return {
-        "costs": pooled_cost_rows(config, p),
-        "cost_effectiveness": cost_effectiveness_table(config, p),
-        "ceac": acceptability_table(config, p),
-    }
+    return PooledCosts(
+        costs=pooled_cost_rows(config, p),
+        cost_effectiveness=cost_effectiveness_table(config, p),
+        ceac=acceptability_table(config, p),
+    )

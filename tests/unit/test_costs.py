@@ -156,7 +156,7 @@ def test_chunks_cover_the_grid_once_and_read_only_their_imputations(example_conf
 def test_pooled_bootstrap_is_rubin_on_bootstrap_variances(small):
     config, _, fits, reps = small
     out = pool_costs(config, fits, reps)
-    costs = out["costs"].set_index("method")
+    costs = out.costs.set_index("method")
     ols = [f.set_index("method").loc["ols", "estimate"] for f in fits]
     variances = reps.groupby("imputation")["cost"].var(ddof=1).to_numpy()
     expected = pool_rubin(ols, variances, df_complete=27 - 3, alpha=0.05)
@@ -170,7 +170,7 @@ def test_pooled_bootstrap_is_rubin_on_bootstrap_variances(small):
 
 def test_net_benefit_and_acceptability_by_hand(small):
     config, _, fits, reps = small
-    ceac = pool_costs(config, fits, reps)["ceac"].set_index("wtp")
+    ceac = pool_costs(config, fits, reps).ceac.set_index("wtp")
     assert list(ceac.index) == list(wtp_grid(config))
     wtp = 500.0
     inb = wtp * reps["effect"] - reps["cost"]
@@ -193,8 +193,8 @@ def test_reported_direction_flips_signs(small):
     config, _, fits, reps = small
     flipped = copy.deepcopy(config)
     flipped["costs"]["direction"] = "reference_minus_treatment"
-    a = pool_costs(config, fits, reps)["costs"].set_index("method")
-    b = pool_costs(flipped, fits, reps)["costs"].set_index("method")
+    a = pool_costs(config, fits, reps).costs.set_index("method")
+    b = pool_costs(flipped, fits, reps).costs.set_index("method")
     for method in ("mixed_model", "bootstrap_rubin", "glm_difference"):
         assert b.loc[method, "estimate"] == pytest.approx(-a.loc[method, "estimate"])
         assert b.loc[method, "ci_low"] == pytest.approx(-a.loc[method, "ci_high"])
@@ -252,7 +252,7 @@ def test_cheers_has_28_items_each_placed():
 
 def test_headline_comes_first_and_disagreement_is_flagged_by_hand(small):
     config, _, fits, reps = small
-    costs = pool_costs(config, fits, reps)["costs"]
+    costs = pool_costs(config, fits, reps).costs
     assert costs["method"].iloc[0] == "bootstrap_rubin" and costs["headline"].iloc[0]
     head = costs.iloc[0]
     tolerance = config["costs"]["agreement"]
@@ -274,7 +274,7 @@ def test_headline_comes_first_and_disagreement_is_flagged_by_hand(small):
     strict = copy.deepcopy(config)
     strict["costs"]["agreement"] = {"estimate_se": 1e-9, "se_ratio": 1.0}
     strict["costs"]["headline"] = "mixed_model"
-    again = pool_costs(strict, fits, reps)["costs"]
+    again = pool_costs(strict, fits, reps).costs
     assert again["method"].iloc[0] == "mixed_model"
     compared = again[again["estimand"] == "mean difference"].iloc[1:]
     assert not compared["agrees"].astype(bool).any()
