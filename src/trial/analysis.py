@@ -9,13 +9,15 @@ imputation) -> :func:`trial.pooled_outcomes.pool_outcomes` (Rubin's rules with B
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from trial.costs import cost_totals
+from trial.cost_use import cost_totals
+from trial.design import term_effect
 from trial.estimands import prepare_for_imputation
 from trial.glm_outcomes import (
     MODEL_MEASURES,
@@ -213,18 +215,27 @@ def _impute_part(config: Config, model: ImputationModel, seed: int) -> Imputatio
         "seed": seed,
         "iterations": spec["iterations"],
     }
-    if spec["engine"] == "forest":
-        from trial.impute.forest import impute_forest  # defers importing miceforest and lightgbm
+    return IMPUTATION_ENGINES[spec["engine"]](config, model, common)
 
-        return impute_forest(
-            model.data, mean_match_candidates=spec.get("mean_match_candidates", 5), **common
-        )
+
+def _impute_forest(
+    config: Config, model: ImputationModel, common: Mapping[str, Any]
+) -> ImputationResult:
+    from trial.impute.forest import impute_forest  # defers importing miceforest and lightgbm
+
+    candidates = config["imputation"].get("mean_match_candidates", 5)
+    return impute_forest(model.data, mean_match_candidates=candidates, **common)
+
+
+def _impute_multilevel(
+    config: Config, model: ImputationModel, common: Mapping[str, Any]
+) -> ImputationResult:
     binary, matched = _multilevel_draws(config, model)
     return impute_multilevel(
         model.data,
         mean_match=matched,
         binary=binary,
-        mean_match_candidates=spec.get("mean_match_candidates", 5) or 1,
+        mean_match_candidates=config["imputation"].get("mean_match_candidates", 5) or 1,
         cluster_level=model.cluster_level,
         cluster_means=model.cluster_means,
         **common,
@@ -243,6 +254,13 @@ def _multilevel_draws(config: Config, model: ImputationModel) -> tuple[list[str]
     matched = [c for c in [*imputed_extra_columns(config), *counts] if c in model.impute]
     binary = [c for c in outcome_columns(config, "binomial") if c in model.impute]
     return binary, matched
+
+
+#: The imputation engines by the name ``imputation.engine`` gives (the schema's enum lists the
+#: same names).
+IMPUTATION_ENGINES: dict[
+    str, Callable[[Config, ImputationModel, Mapping[str, Any]], ImputationResult]
+] = {"forest": _impute_forest, "multilevel": _impute_multilevel}
 
 
 def outcome_columns(config: Config, family: str) -> list[str]:
@@ -362,9 +380,7 @@ def fit_outcomes(config: Config, table: pd.DataFrame) -> pd.DataFrame:
                 "arm": arm,
                 "versus": design["reference_arm"],
                 "term": term,
-                "estimate": float(fit.params[term]),
-                "variance": float(fit.cov.loc[term, term]),
-                "df": float(fit.df[term]),
+                **term_effect(fit, term).as_row(),
                 **common,
                 **{f"cov[{other}]": float(fit.cov.loc[term, other]) for other in terms},
                 "arms_den_df": float(joint.den_df),

@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trial.design import term_effect
 from trial.intermediate import read_intermediate
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
@@ -247,9 +248,7 @@ def _high_vs_low(
         y[used].to_numpy(float), X, clusters[used].to_numpy(), reml=True, df_method=df_method
     )
     return {
-        "estimate": float(fit.params[HIGH]),
-        "variance": float(fit.cov.loc[HIGH, HIGH]),
-        "df": float(fit.df[HIGH]),
+        **term_effect(fit, HIGH).as_row(),
         "df_method": df_method,
         "n_individuals": int(used.sum()),
         "n_clusters": int(clusters[used].nunique()),

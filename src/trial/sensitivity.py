@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trial.design import term_effect
 from trial.estimands import score_defined
 from trial.glm_outcomes import MODEL_MEASURES, fit_outcome_model
 from trial.impute.binary import shifted_draw
@@ -170,11 +171,8 @@ def _mixed_fit(
     else:
         outcome_fit = fit_outcome_model(config, y[used], X[used], clusters, family)
         fit, df_method = outcome_fit.fit, outcome_fit.df_method
-    term = arm_term(config)
     return ArmEffectFit(
-        estimate=float(fit.params[term]),
-        variance=float(fit.cov.loc[term, term]),
-        df=float(fit.df[term]),
+        **term_effect(fit, arm_term(config)).as_row(),
         df_method=df_method,
         n_individuals=int(used.sum()),
         n_clusters=int(table.loc[used, cid].nunique()),

@@ -1,4 +1,4 @@
-"""trial.audit against R (sandwich::vcovCL, clubSandwich, nlme, stats, geepack) on the committed
+"""The audit against R (sandwich::vcovCL, clubSandwich, nlme, stats, geepack) on the committed
 audit data.
 
 Input: tests/reference/data/audit/audit_long.csv (made by make_data.py there from the bundled
@@ -20,14 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.audit import (
-    AuditMeasure,
-    binary_design,
-    cluster_robust_mean,
-    fit_binary_model,
-    fit_mixed_model,
-    fit_panel_model,
-)
+from trial.audit_binary import binary_design, fit_binary_model
+from trial.audit_data import AuditMeasure, cluster_robust_mean
+from trial.audit_models import fit_mixed_model, fit_panel_model
 from trial.stats.gee import fit_gee
 
 REF = Path(__file__).resolve().parent
@@ -69,7 +64,7 @@ def ref() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def long() -> pd.DataFrame:
-    """The reference data in the shape of :attr:`trial.audit.AuditData.long`."""
+    """The reference data in the shape of :attr:`trial.audit_data.AuditData.long`."""
     d = pd.read_csv(DATA)
     d["arm"] = np.where(d["treatment"] == 1, "refocus", "control")
     d["available"] = True
@@ -119,11 +114,9 @@ def test_panel_model_matches_clubsandwich_cr2(config, long, ref, outcome):
             np.sqrt(_value(ref, outcome, "panel", "cov_cr2", a, a)), rel=RTOL
         )
         assert row["df"] == pytest.approx(_value(ref, outcome, "panel", "df", a), rel=RTOL)
-    assert res.test["F"] == pytest.approx(
-        _value(ref, outcome, "panel", "F", "arm_x_time"), rel=RTOL
-    )
-    assert res.test["num_df"] == 6
-    assert res.test["den_df"] == pytest.approx(
+    assert res.test.F == pytest.approx(_value(ref, outcome, "panel", "F", "arm_x_time"), rel=RTOL)
+    assert res.test.num_df == 6
+    assert res.test.den_df == pytest.approx(
         _value(ref, outcome, "panel", "den_df", "arm_x_time"), rel=RTOL
     )
     # difference-in-differences a7 - a2 / 2: t^2 and Satterthwaite df of the one-row HTZ test
@@ -165,12 +158,10 @@ def test_cluster_period_model_matches_gls_and_hotelling(config, long, ref, outco
     assert by_q.loc["difference_at_final_time", "estimate"] == pytest.approx(
         _value(ref, outcome, "mixed", "arm_effect", "m7"), rel=RTOL
     )
-    assert res.test["F"] == pytest.approx(
-        _value(ref, outcome, "mixed", "F", "arm_x_time"), rel=RTOL
-    )
-    assert res.test["num_df"] == _value(ref, outcome, "mixed", "num_df", "arm_x_time")
-    assert res.test["den_df"] == _value(ref, outcome, "mixed", "den_df", "arm_x_time")
-    assert res.test["den_df"] < 60  # of the order of the number of teams (27), not of records
+    assert res.test.F == pytest.approx(_value(ref, outcome, "mixed", "F", "arm_x_time"), rel=RTOL)
+    assert res.test.num_df == _value(ref, outcome, "mixed", "num_df", "arm_x_time")
+    assert res.test.den_df == _value(ref, outcome, "mixed", "den_df", "arm_x_time")
+    assert res.test.den_df < 60  # of the order of the number of teams (27), not of records
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +239,7 @@ def test_reported_odds_ratios_risk_difference_and_joint_test_match_r(config, lon
         assert math.log(slopes[t]) == pytest.approx(
             _binary(ref_binary, "estimate", f"a{t}"), rel=RTOL_GEE
         )
-    assert res.test["F"] == pytest.approx(_binary(ref_binary, "wald", "F"), rel=RTOL_GEE)
-    assert res.test["p"] == pytest.approx(_binary(ref_binary, "wald", "p"), rel=RTOL_GEE)
-    assert (res.test["num_df"], res.test["den_df"]) == (6, df)
-    assert res.test["n_clusters"] == 27 and res.test["n_obs"] == len(long)
+    assert res.test.F == pytest.approx(_binary(ref_binary, "wald", "F"), rel=RTOL_GEE)
+    assert res.test.p == pytest.approx(_binary(ref_binary, "wald", "p"), rel=RTOL_GEE)
+    assert (res.test.num_df, res.test.den_df) == (6, df)
+    assert res.test.n_clusters == 27 and res.test.n_obs == len(long)

@@ -1,5 +1,6 @@
-"""trial.audit: availability counts and per-time CIs on a tiny hand-made audit, errors, and the
-arm x time estimates recovered from simulated audits with a known effect."""
+"""The audit (trial.audit_data, audit_models, audit_binary, audit_fits, audit): availability
+counts and per-time CIs on a tiny hand-made audit, errors, and the arm x time estimates recovered
+from simulated audits with a known effect."""
 
 from __future__ import annotations
 
@@ -10,12 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from trial.audit import (
-    AuditInputError,
-    fit_audit_models,
-    prepare_audit,
-    summarise_by_time,
-)
+from trial.audit_data import AuditInputError, prepare_audit, summarise_by_time
+from trial.audit_fits import fit_audit_models
 from trial.seeding import derive_rng
 
 ITEMS = ["values_documented", "strengths_documented", "goals_documented", "actions_documented"]
@@ -246,7 +243,8 @@ def test_no_effect_gives_estimates_near_zero(example_config):
 def test_did_interval_covers_the_truth(example_config, model):
     """Coverage of the 95% CI of the difference-in-differences, 24 clusters: the panel model's
     CR2 interval and the cluster-period model's t interval on cluster-level df."""
-    from trial.audit import AuditMeasure, fit_mixed_model, fit_panel_model
+    from trial.audit_data import AuditMeasure
+    from trial.audit_models import fit_mixed_model, fit_panel_model
 
     fit = fit_panel_model if model == "panel" else fit_mixed_model
 
@@ -269,7 +267,8 @@ def test_did_interval_covers_the_truth(example_config, model):
 
 
 def test_cluster_period_model_needs_every_cluster_at_every_time(config):
-    from trial.audit import AuditMeasure, fit_mixed_model
+    from trial.audit_data import AuditMeasure
+    from trial.audit_models import fit_mixed_model
 
     long = prepare_audit(config, tiny_audit(), CLUSTERS).long
     long.loc[(long["team_id"] == "C4") & (long["audit_time"] == 2), "available"] = False

@@ -1,6 +1,7 @@
-"""trial.costs: costs by hand from the raw example files, the imputed cost columns, pooling of the
-bootstrap with multiple imputation, net benefit by hand, directions, and the gamma GLM on data
-with a known ratio of means."""
+"""The cost analysis (trial.cost_use, cost_fits, cost_bootstrap, cost_pooling, costs): costs by
+hand from the raw example files, the imputed cost columns, pooling of the bootstrap with multiple
+imputation, net benefit by hand, directions, and the gamma GLM on data with a known ratio of
+means."""
 
 from __future__ import annotations
 
@@ -11,17 +12,12 @@ import pandas as pd
 import pytest
 
 from trial.analysis import build_analysis_table
-from trial.costs import (
-    CostConfigError,
-    bootstrap_costs,
-    cheers_checklist,
-    chunk_replicates,
-    cost_totals,
-    fit_costs,
-    pool_costs,
-    use_and_cost_table,
-    wtp_grid,
-)
+from trial.cost_bootstrap import bootstrap_costs, chunk_replicates
+from trial.cost_fits import fit_costs
+from trial.cost_pooling import pool_costs
+from trial.cost_spec import CostConfigError, wtp_grid
+from trial.cost_use import cost_totals, use_and_cost_table
+from trial.costs import cheers_checklist
 from trial.pooling import pool_rubin
 from trial.vocabulary import COST_BASELINE, COST_FOLLOWUP
 
@@ -117,9 +113,9 @@ def test_chunks_give_the_same_replicates(small, monkeypatch):
     ordered = reps.sort_values(["imputation", "replicate"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(whole, ordered, check_exact=True)
     # replicates are computed in blocks that bound the memory: any block size, same numbers
-    import trial.costs
+    import trial.cost_bootstrap
 
-    monkeypatch.setattr(trial.costs, "_REPLICATE_BLOCK", 7)
+    monkeypatch.setattr(trial.cost_bootstrap, "_REPLICATE_BLOCK", 7)
     blocked = bootstrap_costs(config, {1: tables[1], 3: tables[3]}, {1: range(60), 3: range(5, 60)})
     kept = (whole["imputation"] == 1) | ((whole["imputation"] == 3) & (whole["replicate"] >= 5))
     expected = whole[kept].reset_index(drop=True)
@@ -160,7 +156,7 @@ def test_chunks_cover_the_grid_once_and_read_only_their_imputations(example_conf
 def test_pooled_bootstrap_is_rubin_on_bootstrap_variances(small):
     config, _, fits, reps = small
     out = pool_costs(config, fits, reps)
-    costs = out["costs"].set_index("method")
+    costs = out.costs.set_index("method")
     ols = [f.set_index("method").loc["ols", "estimate"] for f in fits]
     variances = reps.groupby("imputation")["cost"].var(ddof=1).to_numpy()
     expected = pool_rubin(ols, variances, df_complete=27 - 3, alpha=0.05)
@@ -174,7 +170,7 @@ def test_pooled_bootstrap_is_rubin_on_bootstrap_variances(small):
 
 def test_net_benefit_and_acceptability_by_hand(small):
     config, _, fits, reps = small
-    ceac = pool_costs(config, fits, reps)["ceac"].set_index("wtp")
+    ceac = pool_costs(config, fits, reps).ceac.set_index("wtp")
     assert list(ceac.index) == list(wtp_grid(config))
     wtp = 500.0
     inb = wtp * reps["effect"] - reps["cost"]
@@ -197,8 +193,8 @@ def test_reported_direction_flips_signs(small):
     config, _, fits, reps = small
     flipped = copy.deepcopy(config)
     flipped["costs"]["direction"] = "reference_minus_treatment"
-    a = pool_costs(config, fits, reps)["costs"].set_index("method")
-    b = pool_costs(flipped, fits, reps)["costs"].set_index("method")
+    a = pool_costs(config, fits, reps).costs.set_index("method")
+    b = pool_costs(flipped, fits, reps).costs.set_index("method")
     for method in ("mixed_model", "bootstrap_rubin", "glm_difference"):
         assert b.loc[method, "estimate"] == pytest.approx(-a.loc[method, "estimate"])
         assert b.loc[method, "ci_low"] == pytest.approx(-a.loc[method, "ci_high"])
@@ -256,7 +252,7 @@ def test_cheers_has_28_items_each_placed():
 
 def test_headline_comes_first_and_disagreement_is_flagged_by_hand(small):
     config, _, fits, reps = small
-    costs = pool_costs(config, fits, reps)["costs"]
+    costs = pool_costs(config, fits, reps).costs
     assert costs["method"].iloc[0] == "bootstrap_rubin" and costs["headline"].iloc[0]
     head = costs.iloc[0]
     tolerance = config["costs"]["agreement"]
@@ -278,7 +274,7 @@ def test_headline_comes_first_and_disagreement_is_flagged_by_hand(small):
     strict = copy.deepcopy(config)
     strict["costs"]["agreement"] = {"estimate_se": 1e-9, "se_ratio": 1.0}
     strict["costs"]["headline"] = "mixed_model"
-    again = pool_costs(strict, fits, reps)["costs"]
+    again = pool_costs(strict, fits, reps).costs
     assert again["method"].iloc[0] == "mixed_model"
     compared = again[again["estimand"] == "mean difference"].iloc[1:]
     assert not compared["agrees"].astype(bool).any()
@@ -353,7 +349,8 @@ def test_confidence_ellipse_by_hand_and_holding_its_level_of_normal_draws():
 def test_delivery_cost_per_individual_shifts_every_cost_difference_by_exactly_that(small):
     import copy
 
-    from trial.costs import delivery_cost, delivery_cost_text
+    from trial.cost_use import delivery_cost
+    from trial.costs import delivery_cost_text
 
     config, tables, fits, _ = small
     table = tables[1]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.costs import CostConfigError, cost_totals, service_costs
+from trial.cost_spec import CostConfigError
+from trial.cost_use import cost_totals, service_costs
 from trial.validation import InputError, validate_inputs
 from trial.vocabulary import COST_BASELINE
 

@@ -70,7 +70,7 @@ def cost_chunks():
 
 def cost_chunk_inputs(wildcards):
     """The completed datasets whose replicates cost bootstrap chunk {chunk} computes."""
-    from trial.costs import chunk_replicates
+    from trial.cost_bootstrap import chunk_replicates
 
     work = chunk_replicates(config, int(wildcards.chunk))
     return [f"{DERIVED}/imputed/{i}.parquet" for i in work]

@@ -2,7 +2,7 @@
 
 import re
 
-from trial.costs import bootstrap_costs, chunk_replicates
+from trial.cost_bootstrap import bootstrap_costs, chunk_replicates
 from trial.intermediate import read_intermediate, write_intermediate
 from trial.runlog import start_log
 

@@ -2,7 +2,7 @@
 
 import time
 
-from trial.audit import fit_audit_models
+from trial.audit_fits import fit_audit_models
 from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 

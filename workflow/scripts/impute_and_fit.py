@@ -27,7 +27,7 @@ for k, index in enumerate(snakemake.params.imputations):
     log.info("\n%s", fits.to_string())
     write_intermediate(config, fits, output.fits[k])
     if "cost_fits" in output.keys():
-        from trial.costs import fit_costs
+        from trial.cost_fits import fit_costs
 
         cost_fits = fit_costs(config, data)
         log.info("\n%s", cost_fits.to_string())

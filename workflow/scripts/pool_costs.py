@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from trial.costs import pool_costs
+from trial.cost_pooling import pool_costs
 from trial.intermediate import read_intermediates
 from trial.runlog import start_log
 
@@ -11,9 +11,10 @@ fits = read_intermediates(snakemake.config, snakemake.input.fits)
 replicates = pd.concat(
     read_intermediates(snakemake.config, snakemake.input.chunks), ignore_index=True
 )
-tables = pool_costs(snakemake.config, fits, replicates)
+pooled = pool_costs(snakemake.config, fits, replicates)
 for name, output in (("costs", "costs"), ("cost_effectiveness", "ce"), ("ceac", "ceac")):
-    log.info("%s:\n%s", name, tables[name].to_string())
-    tables[name].to_csv(
+    table = getattr(pooled, name)
+    log.info("%s:\n%s", name, table.to_string())
+    table.to_csv(
         snakemake.output[output], index=False, lineterminator="\n", float_format="%.10g"
     )

@@ -1,6 +1,6 @@
 """Rule prepare_audit: the long audit table and the counts of records not available."""
 
-from trial.audit import prepare_audit
+from trial.audit_data import prepare_audit
 from trial.intermediate import write_intermediate
 from trial.runlog import start_log
 from trial.validation import read_table

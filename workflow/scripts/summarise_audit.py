@@ -1,6 +1,6 @@
 """Rule summarise_audit: per time point and arm, proportion or mean with a cluster-robust CI."""
 
-from trial.audit import summarise_by_time
+from trial.audit_data import summarise_by_time
 from trial.intermediate import read_intermediate
 from trial.runlog import start_log
 
