@@ -20,7 +20,7 @@ import pandas as pd
 
 from trial.analysis import build_analysis_table
 from trial.config import load_config
-from trial.costs import bootstrap_costs
+from trial.cost_bootstrap import bootstrap_costs
 from trial.intermediate import read_intermediate
 from trial.vocabulary import COST_FOLLOWUP
 

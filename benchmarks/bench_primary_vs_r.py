@@ -37,13 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from trial.analysis import (
-    build_analysis_table,
-    fit_outcomes,
-    impute_analysis_table,
-    pool_outcomes,
-)
+from trial.analysis import build_analysis_table, fit_outcomes, impute_analysis_table
 from trial.config import load_config
+from trial.pooled_outcomes import pool_outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
 R_SCRIPT = ROOT / "benchmarks" / "r_primary_analysis.R"
