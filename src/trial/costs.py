@@ -35,15 +35,17 @@ pooled by Rubin's rules with Barnard-Rubin df whose complete-data df is the numb
 minus the cluster-level parameters (intercept, arm, strata). The percentile interval of all
 ``m x B`` replicates stacked ("pooled sample") is reported beside it and the stacked replicates
 draw the cost-effectiveness plane and the acceptability curve. That is valid when the imputation
-model is proper and congenial with the cost and effect regressions; :func:`congeniality_text`
-states in the report what the configured engine does and does not guarantee. Bootstrapping
-before imputing (Brand et al's "bootstrap then single imputation", which needs no congeniality)
-would need the imputation model refitted in every replicate and is not implemented.
+model is proper and congenial with the cost and effect regressions; the report states what the
+configured engine does and does not guarantee
+(:func:`trial.report.sections.costs.congeniality_text`). Bootstrapping before imputing (Brand et
+al's "bootstrap then single imputation", which needs no congeniality) would need the imputation
+model refitted in every replicate and is not implemented.
 
 Kept as one module for now, over the 600-line guide: its seams are the costs from service use
 (:func:`service_costs` to :func:`unit_cost_table`), the analysis (:func:`fit_costs`,
-:func:`bootstrap_costs`, :func:`pool_costs`) and the presentation (plots, CHEERS checklist,
-report section), and :func:`pool_costs` would become one function per method when it is split.
+:func:`bootstrap_costs`, :func:`pool_costs`) and the CHEERS checklist (its figures and report
+section are in :mod:`trial.report`), and :func:`pool_costs` would become one function per method
+when it is split.
 """
 
 from __future__ import annotations
@@ -68,7 +70,6 @@ from trial.estimands import score_defined
 from trial.mixed import fit_random_intercept_model
 from trial.pooling import pool_rubin
 from trial.progress import progress
-from trial.reporting import Section, embed_png, figure_dpi, pyplot, save_figure
 from trial.validation import read_table
 from trial.vocabulary import (
     COST,
@@ -85,16 +86,12 @@ from trial.vocabulary import (
     effect_scale,
     followup_column,
     single_treatment_arm,
-    unit_plural,
 )
 
 __all__ = [
     "CostConfigError",
     "bootstrap_costs",
-    "ce_plane_plot",
-    "ceac_plot",
     "cheers_checklist",
-    "cost_section",
     "cost_totals",
     "fit_costs",
     "pool_costs",
@@ -378,34 +375,6 @@ def delivery_cost(config: Config, table: pd.DataFrame) -> np.ndarray:
         sizes = table.groupby(config["design"]["cluster_id"])[TREATMENT].transform("size")
         share = float(spec["per_cluster"]) / sizes.to_numpy(dtype=float)
     return np.where(treated, share, 0.0)
-
-
-def delivery_cost_text(config: Config) -> str:
-    """The report's statement of the intervention's delivery cost: what was added, declared as
-    zero, or that none was declared (so the incremental cost leaves it out)."""
-    design = config["design"]
-    spec = config["costs"].get("intervention_cost")
-    arm = design["arm_labels"][single_treatment_arm(config)]
-    if not spec:
-        return (
-            f"Intervention delivery cost: none was declared in the config, so the incremental "
-            f"cost covers service use only and leaves out the cost of delivering {arm}."
-        )
-    currency = config["costs"].get("currency", "")
-    amount = spec.get("per_individual", spec.get("per_cluster"))
-    if amount == 0:
-        return f"Intervention delivery cost: declared as zero ({spec['basis']})."
-    if "per_individual" in spec:
-        how = f"per {design['individual_label']} of the {arm} arm, added to each one's"
-    else:
-        how = (
-            f"per {design['cluster_label']} of the {arm} arm, shared equally among its analysed "
-            f"{unit_plural(design, 'individual')} and added to their"
-        )
-    return (
-        f"Intervention delivery cost: {currency} {amount:,.0f} {how} follow-up cost "
-        f"({spec['basis']})."
-    )
 
 
 def _design(config: Config, table: pd.DataFrame, scale: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -891,82 +860,6 @@ def pool_costs(
 # ---------------------------------------------------------------------------------------------
 
 
-def confidence_ellipse(x: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float, float]:
-    """Axes and orientation of the ellipse holding ``level`` of a bivariate normal with the
-    covariance of ``(x, y)``.
-
-    Returns the full width and height (along the covariance's major and minor eigenvectors) and
-    the major axis's angle to the x axis in degrees: each half-axis is
-    ``sqrt(chi2_2(level) * eigenvalue)``.
-    """
-    from scipy.stats import chi2
-
-    covariance = np.cov(np.vstack([x, y]), ddof=1)
-    values, vectors = np.linalg.eigh(covariance)  # ascending
-    radius = chi2.ppf(level, 2)
-    width, height = 2 * np.sqrt(radius * values[::-1].clip(min=0))
-    angle = math.degrees(math.atan2(vectors[1, 1], vectors[0, 1]))
-    return float(width), float(height), angle
-
-
-def ce_plane_plot(
-    config: Config, replicates: pd.DataFrame, ce: pd.DataFrame, path: str | Path
-) -> None:
-    """Cost-effectiveness plane: the density of the stacked bootstrap replicates of incremental
-    effect and cost (hexagonal bins), the pooled estimate and, around it, the ellipse holding
-    the confidence level of a bivariate normal with the replicates' covariance."""
-    from matplotlib.patches import Ellipse
-
-    plt = pyplot()
-    currency = config["costs"].get("currency", "")
-    de = _effect_sign(config) * replicates["effect"].to_numpy()
-    dc = replicates["cost"].to_numpy()
-    point = ce.set_index("quantity")["estimate"]
-    level = 1 - config["analysis"]["alpha"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    bins = ax.hexbin(de, dc, gridsize=35, cmap="Blues", mincnt=1, linewidths=0.2)
-    fig.colorbar(bins, ax=ax, label="bootstrap replicates per bin")
-    centre = (point["incremental_effect"], point["incremental_cost"])
-    width, height, angle = confidence_ellipse(de, dc, level)
-    ax.add_patch(
-        Ellipse(
-            centre,
-            width,
-            height,
-            angle=angle,
-            fill=False,
-            color="#c55a11",
-            lw=1.5,
-            label=f"{round(level * 100)}% ellipse (normal approximation)",
-        )
-    )
-    ax.scatter(*centre, color="#c55a11", s=40, zorder=3, label="pooled estimate")
-    ax.axhline(0, color="grey", lw=1)
-    ax.axvline(0, color="grey", lw=1)
-    ax.set_xlabel(f"Incremental effect: {config['scales'][effect_scale(config)]['label']}")
-    ax.set_ylabel(f"Incremental cost ({currency})")
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    save_figure(fig, path, figure_dpi(config))
-
-
-def ceac_plot(config: Config, ceac: pd.DataFrame, path: str | Path) -> None:
-    """Cost-effectiveness acceptability curve."""
-    plt = pyplot()
-    currency = config["costs"].get("currency", "")
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    ax.plot(ceac["wtp"], ceac["prob_cost_effective"], color="#1f4e79")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel(
-        f"Willingness to pay per point of "
-        f"{config['scales'][effect_scale(config)]['label']} ({currency})"
-    )
-    ax.set_ylabel("Probability cost-effective")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, path, figure_dpi(config))
-
-
 # ---------------------------------------------------------------------------------------------
 # CHEERS 2022 and the report section
 # ---------------------------------------------------------------------------------------------
@@ -1121,141 +1014,3 @@ def cheers_checklist(config: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _published_row(
-    config: Config, costs: pd.DataFrame, truth: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
-    spec = config["costs"]
-    published = spec.get("published")
-    sign = _cost_sign(config)
-    true_value = None
-    if truth is not None and "costs" in truth:
-        true_value = sign * float(truth["costs"]["treatment_minus_reference"])
-    if not published and true_value is None:
-        return None
-    row: dict[str, Any] = {"true_value": true_value, "published": None}
-    if published:
-        flip = 1.0 if published["direction"] == _direction(config) else -1.0
-        lo, hi = sorted(flip * np.asarray(published["ci"], dtype=float))
-        row["published"] = {
-            "estimate": flip * published["estimate"],
-            "ci_low": lo,
-            "ci_high": hi,
-            "as_stated": published,
-            "stated_contrast": contrast_label(config, published["direction"]),
-        }
-    shown = ["bootstrap_rubin", "bootstrap_percentile", "mixed_model", "glm_difference"]
-    head = headline_method(config)
-    row["this_run"] = (
-        costs.set_index("method")
-        .loc[[head, *(m for m in shown if m != head)]]
-        .reset_index()
-        .to_dict("records")
-    )
-    return row
-
-
-def cost_section(config: Config, inputs: Mapping[str, Any]) -> Any:
-    """Report section: unit costs, use and cost, adjusted difference, CE, CHEERS checklist."""
-    import json
-
-    truth = None
-    if inputs.get("truth"):
-        truth = json.loads(Path(inputs["truth"][0]).read_text(encoding="utf-8"))
-    costs = pd.read_csv(inputs["costs"])
-    ceac = pd.read_csv(inputs["ceac"])
-    step = max(1, (len(ceac) - 1) // 5)
-    shown = ceac.iloc[list(range(0, len(ceac), step))]
-    use = pd.read_csv(inputs["cost_use"])
-    use["unit"] = use["unit"].fillna("")
-    spec = config["costs"]
-    context = {
-        "spec": spec,
-        "bootstrap": _bootstrap_spec(config),
-        "effect_label": config["scales"][effect_scale(config)]["label"],
-        "cost_units": pd.read_csv(inputs["cost_units"]).to_dict("records"),
-        "use": use.to_dict("records"),
-        "costs": costs.to_dict("records"),
-        "ce": pd.read_csv(inputs["cost_effectiveness"]).set_index("quantity").to_dict("index"),
-        "ceac": shown.to_dict("records"),
-        "cheers": pd.read_csv(inputs["cheers"]).to_dict("records"),
-        "reproduction": _published_row(config, costs, truth),
-        "figures": {
-            "plane": embed_png(inputs["ce_plane_figure"]),
-            "ceac": embed_png(inputs["ceac_figure"]),
-        },
-        "direction_text": _direction_text(config, costs),
-        "headline": costs[costs["headline"].astype(bool)].iloc[0].to_dict(),
-        "headline_reason": spec.get("headline_reason", ""),
-        "agreement": _agreement(config),
-        "disagreements": _disagreements(config, costs),
-        "congeniality": congeniality_text(config),
-        "delivery_cost": delivery_cost_text(config),
-    }
-    return Section("costs", SECTION_TITLE, "costs.html.j2", context)
-
-
-def _direction_text(config: Config, costs: pd.DataFrame) -> str:
-    """Plain statement of which arm cost more, from the headline estimate."""
-    design = config["design"]
-    labels = design["arm_labels"]
-    row = costs.set_index("method").loc[headline_method(config)]
-    difference = _cost_sign(config) * float(row["estimate"])  # treatment minus reference
-    currency = config["costs"].get("currency", "")
-    word = "lower" if difference < 0 else "higher"
-    significant = row["ci_low"] > 0 or row["ci_high"] < 0
-    return (
-        f"Adjusted mean cost at follow-up was {currency} {abs(difference):,.0f} {word} with "
-        f"{labels[single_treatment_arm(config)]} than with {labels[design['reference_arm']]} "
-        f"(headline: {row['label']}); the confidence interval "
-        f"{'excludes' if significant else 'includes'} no difference."
-    )
-
-
-def _disagreements(config: Config, costs: pd.DataFrame) -> list[str]:
-    """Sentences naming each method whose mean difference disagrees with the headline."""
-    currency = config["costs"].get("currency", "")
-    tolerance = _agreement(config)
-    head = costs[costs["headline"].astype(bool)].iloc[0]
-    out = []
-    for row in costs[costs["agrees"].astype(str) == "False"].itertuples():
-        out.append(
-            f"{row.label}: {currency} {row.estimate:,.0f} (SE {row.se:,.0f}) against the "
-            f"headline {currency} {head['estimate']:,.0f} (SE {head['se']:,.0f}), a difference "
-            f"of {row.difference_in_headline_se:+.2f} headline SEs (tolerance "
-            f"{tolerance['estimate_se']:g}) and an SE ratio of {row.se_ratio:.2f} (tolerance "
-            f"{tolerance['se_ratio']:g})"
-        )
-    return out
-
-
-def congeniality_text(config: Config) -> str:
-    """Why the MI-then-bootstrap acceptability curve is (or may not be) valid here."""
-    engine = config["imputation"]["engine"]
-    design = config["design"]
-    text = (
-        "The plane and the acceptability curve stack the bootstrap replicates of every completed "
-        "data set (MI then bootstrap). Bootstrapping each completed data set treats imputed "
-        "values as data, so the stacked replicates carry the imputation uncertainty only "
-        "through the spread between imputations; this is valid when the imputation model is "
-        "proper and congenial with the cost and effect regressions, i.e. contains them: here it "
-        f"imputes follow-up cost and the effect jointly with the arm, the "
-        f"{', '.join(design['strata']) or 'strata'}, their baseline values and the "
-        f"{design['cluster_label']}. "
-    )
-    if engine == "forest":
-        text += (
-            "The imputation engine is a tree ensemble (chained equations with predictive mean "
-            "matching), which is not guaranteed to carry the arm effect or the cost-effect "
-            "relation into the imputed values: congeniality is not established, and the "
-            "imputation checks (arm effect among imputed against observed rows) should be read "
-            "before the curve. "
-        )
-    else:
-        text += (
-            "The multilevel engine's normal random-intercept models contain the linear "
-            "regressions analysed, with predictive mean matching for costs. "
-        )
-    return text + (
-        "Bootstrapping before imputing (a fresh imputation model in every replicate), which "
-        "needs no congeniality, was not done: it costs one imputation per replicate."
-    )

@@ -1,74 +1,32 @@
-"""Figures and the self-contained HTML report.
-
-The report reads result tables and figures made by earlier steps; it computes no statistics.
-It is a list of sections (:class:`trial.reporting.Section`), each built from the result files of
-one stage by a builder in :data:`SECTION_BUILDERS`; a builder whose inputs are absent (a stage
-the config leaves out) contributes nothing. Figures are embedded so the HTML file stands alone.
-
-Kept as one module for now, over the 600-line guide: the registry of report sections and the
-figures move out when the report's figures and sections are separated from the analyses.
-"""
+"""Report sections of the randomised comparisons (design and methods, flow, baseline,
+outcomes) and the texts above them: the headline sentences, Table 2 (:func:`outcome_table`),
+the robustness strip and the points for the reader."""
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import json
-import platform
-import subprocess
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
 
-from trial import __version__
-from trial.audit import audit_section
-from trial.checklist import CONSORT_CLUSTER, checklist_rows
-from trial.costs import cost_section
-from trial.estimands import estimands_section
-from trial.icc import icc_section
-from trial.impute.diagnostics import diagnostics_section
 from trial.intermediate import read_intermediate
-from trial.participation import participation_section
-from trial.reporting import (
-    Section,
-    arm_colours,
-    display_name,
-    embed_png,
-    figure_dpi,
-    fmt,
-    inline_svg,
-    p_text,
-    pyplot,
-    save_figure,
-    standardised_by,
-)
-from trial.sensitivity import sensitivity_section, tipping_points
+from trial.report.sections import Inputs
+from trial.reporting import Section, display_name, embed_png, fmt, inline_svg, p_text
+from trial.sensitivity import tipping_points
 from trial.vocabulary import (
     Config,
     arms,
-    baseline_column,
     cluster_covariates,
-    contrast_sign,
     covariate_missing,
-    followup_column,
     outcome_covariates,
     outcome_family,
     outcome_has_baseline,
     outcome_scales,
     plural,
-    primary_outcome,
-    single_treatment_arm,
-    treatment_arms,
     unit_plural,
-    with_plural_labels,
 )
-
-Inputs = Mapping[str, Any]  # input name -> path or list of paths, as the render rule names them
 
 
 def is_ratio(row: Mapping[str, Any]) -> bool:
@@ -86,169 +44,6 @@ def effect_text(row: Mapping[str, Any]) -> str:
     if is_ratio(row):
         return f"{row['ratio']:.2f} ({row['ratio_ci_low']:.2f} to {row['ratio_ci_high']:.2f})"
     return f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
-
-
-def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> None:
-    """Pooled effects with CIs: differences divided by each outcome's standardising SD so scales
-    compare (``sd_standardise``: the baseline SD, or for a post-only outcome the reference arm's
-    follow-up SD, :func:`trial.analysis.standardising_sd`); odds and rate ratios (binomial and
-    poisson outcomes) in a panel of their own on a log axis.
-
-    Each treatment arm's contrasts have that arm's colour.
-    """
-    plt = pyplot()
-    frame = outcomes.iloc[::-1].reset_index(drop=True)
-    ratio = np.array([is_ratio(r) for r in frame.to_dict("records")], dtype=bool)
-    panels = [
-        (rows, kind) for rows, kind in ((~ratio, "difference"), (ratio, "ratio")) if rows.any()
-    ]
-    heights = [int(rows.sum()) for rows, _ in panels]
-    fig, axes = plt.subplots(
-        len(panels),
-        1,
-        figsize=(7.5, 0.45 * len(frame) + 1.2 * len(panels)),
-        gridspec_kw={"height_ratios": heights},
-        squeeze=False,
-    )
-    colours = arm_colours(treatment_arms(config), config["design"]["reference_arm"])
-    for ax, (rows, kind) in zip(axes[:, 0], panels, strict=True):
-        part = frame[rows].reset_index(drop=True)
-        if kind == "ratio":
-            centre, low, high = part["ratio"], part["ratio_ci_low"], part["ratio_ci_high"]
-        else:
-            sd = part["sd_standardise"]
-            centre, low, high = part["estimate"] / sd, part["ci_low"] / sd, part["ci_high"] / sd
-        y = np.arange(len(part))
-        for arm in treatment_arms(config):
-            chosen = (part["arm"] == arm).to_numpy()
-            ax.errorbar(
-                centre[chosen],
-                y[chosen],
-                xerr=[(centre - low)[chosen], (high - centre)[chosen]],
-                fmt="o",
-                color=colours[arm],
-                ecolor=colours[arm],
-                capsize=3,
-            )
-        ax.set_yticks(
-            y,
-            [f"{lab}\n({c})" for lab, c in zip(part["label"], part["contrast"], strict=True)],
-            fontsize=7,
-        )
-        if kind == "ratio":
-            ax.set_xscale("log")
-            from matplotlib.ticker import FuncFormatter  # matplotlib loads with the figure
-
-            plain = FuncFormatter(lambda value, _: f"{value:g}")
-            ax.xaxis.set_major_formatter(plain)
-            ax.xaxis.set_minor_formatter(plain)
-            ax.tick_params(axis="x", which="minor", labelsize=7)
-            ax.axvline(1, color="grey", lw=1, ls="--")
-            names = sorted({RATIO_NAMES[m] for m in part["measure"]})
-            ax.set_xlabel(f"Pooled {' or '.join(names)} (95% CI, log scale)")
-        else:
-            ax.axvline(0, color="grey", lw=1, ls="--")
-            ax.set_xlabel(f"Pooled adjusted difference / {standardised_by(part)} (95% CI)")
-    fig.tight_layout()
-    save_figure(fig, path, figure_dpi(config))
-
-
-def primary_distribution_plot(
-    config: Config, analysis_table: pd.DataFrame, path: str | Path
-) -> None:
-    """Observed primary-outcome scores at baseline and follow-up, by arm (histograms)."""
-    plt = pyplot()
-    design = config["design"]
-    scale = primary_outcome(config)
-    panels = [(followup_column(scale), "Follow-up (observed)")]
-    if outcome_has_baseline(config, scale):
-        panels.insert(0, (baseline_column(scale), "Baseline"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, (column, title) in zip(axes, panels, strict=True):
-        values = analysis_table[column].dropna()
-        bins = np.linspace(values.min(), values.max(), 16)
-        for arm, colour in arm_colours(treatment_arms(config), design["reference_arm"]).items():
-            data = analysis_table.loc[analysis_table[design["arm"]] == arm, column].dropna()
-            ax.hist(
-                data,
-                bins=bins,
-                alpha=0.55,
-                color=colour,
-                density=True,
-                label=f"{design['arm_labels'][arm]} (n={len(data)})",
-            )
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel(config["scales"][scale]["label"], fontsize=8)
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel("density")
-    fig.tight_layout()
-    save_figure(fig, path, figure_dpi(config))
-
-
-def reproduction_table(
-    config: Config,
-    outcomes: pd.DataFrame,
-    truth: Mapping[str, Any] | None,
-    marginal: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Published figure vs this run's estimate vs the true generating value, same direction.
-
-    One row per outcome and treatment arm that has a published figure or a true value. The
-    true values are differences in population means: a binomial outcome is compared through
-    its standardised risk difference (``marginal``, :func:`trial.pooled_outcomes.pool_marginal`); a
-    poisson outcome, whose rate ratio has no such true value, is left out.
-    """
-    rows = []
-    if marginal is not None and not marginal.empty:
-        differences = marginal[marginal["measure"] == "risk difference"]
-        differences = differences.assign(measure=np.nan, standardised=True)
-        outcomes = pd.concat(
-            [outcomes[~outcomes["outcome"].isin(differences["outcome"])], differences]
-        )
-    outcomes = outcomes[[not is_ratio(r) for r in outcomes.to_dict("records")]]
-    by_contrast = outcomes.set_index(["outcome", "arm"])
-    true_effects = (truth or {}).get("outcomes", {})
-    for outcome in config["analysis"]["outcomes"]:
-        scale = outcome["scale"]
-        published = outcome.get("published")
-        published_arm = None
-        if published:
-            published_arm = published.get("arm") or single_treatment_arm(config)
-        for arm in treatment_arms(config):
-            t = true_effects.get(scale, {}).get("arm_minus_reference", {}).get(arm)
-            quoted = published if arm == published_arm else None
-            if (quoted is None and t is None) or (scale, arm) not in by_contrast.index:
-                continue
-            row = by_contrast.loc[(scale, arm)]
-            reported = {"published": "not published", "published_p": ""}
-            if quoted is not None:
-                sign = 1.0 if quoted["direction"] == outcome["direction"] else -1.0
-                lo, hi = sorted(sign * np.asarray(quoted["ci"], dtype=float))
-                reported = {
-                    "published": f"{sign * quoted['estimate']:.2f} ({lo:.1f} to {hi:.1f})",
-                    "published_p": p_text(quoted.get("p"), quoted.get("p_bound", "=")),
-                }
-            true_value = None
-            if t is not None:
-                true_value = contrast_sign(outcome["direction"]) * t
-            rows.append(
-                {
-                    "outcome": config["scales"][scale]["label"]
-                    + (
-                        " (standardised risk difference)"
-                        if row.get("standardised") is True
-                        else ""
-                    ),
-                    "contrast": row["contrast"],
-                    **reported,
-                    "this_run": f"{row['estimate']:.2f} "
-                    f"({row['ci_low']:.2f} to {row['ci_high']:.2f})",
-                    "this_run_p": p_text(row["p"]),
-                    "true_value": "" if true_value is None else f"{true_value:.2f}",
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 def confidence_percent(config: Config) -> int:
@@ -540,73 +335,6 @@ def build_outcome_table(config: Config, inputs: Inputs) -> list[dict[str, Any]]:
     return outcome_table(config, outcomes, summary, icc)
 
 
-def _sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def provenance(config: Config, config_path: str | Path, inputs: list[str | Path]) -> dict[str, Any]:
-    """What produced the results: input and config hashes, seed, code and package versions,
-    the platform and the run time (UTC). Only the report and this record carry the run time;
-    result tables stay byte-identical across reruns."""
-    packages = [
-        "numpy",
-        "scipy",
-        "pandas",
-        "statsmodels",
-        "miceforest",
-        "lightgbm",
-        "linearmodels",
-        "snakemake",
-        "matplotlib",
-        "jinja2",
-        "pandera",
-        "xhtml2pdf",
-        "python-docx",
-    ]
-    return {
-        "trial_version": __version__,
-        "code_version": _code_version(),
-        "run_at_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "config": str(config_path),
-        "config_sha256": _sha256(config_path),
-        "seed": config["seed"],
-        "inputs": {str(Path(p).name): _sha256(p) for p in sorted(inputs, key=str)},
-        "packages": {name: _version(name) for name in packages},
-    }
-
-
-def _code_version() -> str:
-    """The git commit of the code (with ``+modified`` for uncommitted changes), if in a checkout."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "src", "workflow", "Snakefile"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"trial {__version__} (not a git checkout)"
-    return commit + ("+modified" if dirty else "")
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def non_gaussian_methods(config: Config) -> str:
     """Methods text for the binomial and poisson outcomes (empty without any): the model, its
     estimation, the df, the effect measure and the standardised measures."""
@@ -655,186 +383,6 @@ def non_gaussian_methods(config: Config) -> str:
                 "pooled over imputations on the difference and log-ratio scales."
             )
     return " ".join(sentences)
-
-
-def _design_section(config: Config, inputs: Inputs) -> Section:
-    traces = read_intermediate(config, inputs["traces"][0])
-    engine = traces["engine"].iloc[0] if len(traces) else None  # none: nothing was imputed
-    context = {
-        "engine": engine,
-        "linear_outcomes": any(
-            outcome_family(config, s) == "gaussian" for s in outcome_scales(config)
-        ),
-        "non_gaussian": non_gaussian_methods(config),
-    }
-    return Section("design", "Design and methods", "design.html.j2", context)
-
-
-def _flow_section(config: Config, inputs: Inputs) -> Section:
-    arm_codes = arms(config)
-    flow = pd.read_csv(inputs["flow"])
-    flow = flow[flow["arm"].isin(arm_codes)]  # enrolment (arm "all") is in the diagram
-    wide = {
-        level: flow[flow["level"] == level]
-        .pivot_table(index="stage", columns="arm", values="n", sort=False)
-        .reindex(columns=arm_codes)
-        .fillna(0)
-        .astype(int)
-        for level in ("cluster", "individual")
-    }
-    diagram = inline_svg(inputs["flow_figure"], "CONSORT flow diagram of clusters and participants")
-    context = {"flow": wide, "figures": {"diagram": diagram}}
-    return Section("flow", "Flow of clusters and participants", "flow.html.j2", context)
-
-
-def _baseline_section(config: Config, inputs: Inputs) -> Section:
-    context = {
-        "baseline": pd.read_csv(inputs["baseline"]),
-        "figures": {"primary_distribution": embed_png(inputs["primary_figure"])},
-    }
-    return Section("baseline", "Baseline characteristics", "baseline.html.j2", context)
-
-
-def _outcomes_section(config: Config, inputs: Inputs) -> Section:
-    def records(name: str) -> list[dict[str, Any]]:
-        return pd.read_csv(inputs[name]).to_dict("records") if inputs.get(name) else []
-
-    context = {
-        "table": build_outcome_table(config, inputs),
-        "marginal": records("marginal_effects"),
-        "ratios": any(is_ratio(r) for r in records("outcomes")),
-        "linear": not all(is_ratio(r) for r in records("outcomes")),
-        "outcomes": records("outcomes"),
-        "arm_tests": records("arm_tests"),
-        "pairwise": records("pairwise"),
-        "multiplicity": records("multiplicity"),
-        "figures": {"forest": embed_png(inputs["forest_figure"])},
-    }
-    return Section("outcomes", "Primary and secondary outcomes", "outcomes.html.j2", context)
-
-
-def _reproduction_section(config: Config, inputs: Inputs) -> Section | None:
-    truth = None
-    if inputs.get("truth"):
-        truth = json.loads(Path(inputs["truth"][0]).read_text(encoding="utf-8"))
-    marginal = pd.read_csv(inputs["marginal_effects"]) if inputs.get("marginal_effects") else None
-    table = reproduction_table(config, pd.read_csv(inputs["outcomes"]), truth, marginal)
-    if table.empty:
-        return None
-    has_published = any("published" in o for o in config["analysis"]["outcomes"])
-    compared = ["Published figures"] if has_published else []
-    compared += ["this run"] + (["truth"] if truth else [])
-    title = " vs ".join(compared)
-    return Section(
-        "reproduction",
-        title[0].upper() + title[1:],
-        "reproduction.html.j2",
-        {
-            "reproduction": table.to_dict("records"),
-            "has_truth": truth is not None,
-            "has_published": has_published,
-        },
-    )
-
-
-def _provenance_section(config: Config, inputs: Inputs) -> Section:
-    info = inputs["provenance_info"]
-    context = {"provenance": info, "table_rules": sorted(inputs.get("table_rules", {}).items())}
-    return Section("provenance", "Provenance", "provenance.html.j2", context)
-
-
-# The report's sections in order of evidence: the randomised comparisons, their robustness and
-# missing data, clustering, non-randomised analyses, economics, process, and the check against
-# published figures or the generating truth last: (name, builder, the input names it needs).
-SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
-    ("design", _design_section, ("traces",)),
-    ("estimands", estimands_section, ("intercurrent_events",)),
-    ("flow", _flow_section, ("flow", "flow_figure")),
-    ("baseline", _baseline_section, ("baseline", "primary_figure")),
-    ("outcomes", _outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
-    ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
-                                          "forest_all_figure")),
-    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
-                                         "imputed_vs_observed", "trace_figure", "imputed_figure",
-                                         "arm_check", "arm_check_figure")),
-    ("clustering", icc_section, ("icc",)),
-    ("participation", participation_section, ("participation", "participation_scores")),
-    ("costs", cost_section, ("cost_use", "cost_units", "costs", "cost_effectiveness", "ceac",
-                             "cheers", "ce_plane_figure", "ceac_figure")),
-    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
-                              "audit_tests", "audit_figure")),
-    ("reproduction", _reproduction_section, ("outcomes",)),
-    ("provenance", _provenance_section, ("provenance_info",)),
-]
-
-
-def build_sections(config: Config, inputs: Inputs) -> list[Section]:
-    """Every section whose inputs are present, in report order, then the CONSORT checklist.
-
-    A builder may return ``None`` when its inputs hold nothing to show.
-    """
-    built = [
-        builder(config, inputs)
-        for _, builder, needs in SECTION_BUILDERS
-        if all(inputs.get(name) for name in needs)
-    ]
-    sections = [section for section in built if section is not None]
-    # The checklist goes just before provenance (the last section) and points at the others.
-    body, tail = sections[:-1], sections[-1:]
-    if not tail or tail[0].id != "provenance":
-        body, tail = sections, []
-    present = {s.id: (i + 1, s.title) for i, s in enumerate(body)}
-    present.update({s.id: (len(body) + 2 + i, s.title) for i, s in enumerate(tail)})
-    checklist = Section(
-        "consort",
-        "CONSORT-cluster checklist",
-        "checklist.html.j2",
-        {
-            "rows": checklist_rows(CONSORT_CLUSTER, present),
-            "guideline": "CONSORT 2010 extension to cluster randomised trials "
-            "(Campbell et al 2012, BMJ 345:e5661)",
-        },
-    )
-    return [*body, checklist, *tail]
-
-
-def render_report(
-    config: Config,
-    sections: list[Section],
-    summary: list[str] | tuple[str, ...] = (),
-    robustness: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
-    points: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
-) -> str:
-    """Render the HTML report from its sections, with the summary sentences, the primary
-    estimate's robustness (:func:`robustness_rows`) and the points for the reader
-    (:func:`reader_points`) above them."""
-    env = Environment(
-        loader=PackageLoader("trial", "templates"),
-        autoescape=select_autoescape(),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["name"] = lambda code: display_name(config, code)
-    env.filters["plural"] = plural
-    design = config["design"]
-    arm_codes = arms(config)
-    return env.get_template("report.html.j2").render(
-        config=config,
-        design=with_plural_labels(design),
-        arms=arm_codes,
-        arm_labels=design["arm_labels"],
-        arm_columns=[design["arm_labels"][a] for a in arm_codes],
-        m=config["imputation"]["m"],
-        sections=sections,
-        summary=summary,
-        robustness=robustness,
-        points=points,
-        section_titles={s.id: f"{i}. {s.title}" for i, s in enumerate(sections, start=1)},
-        fmt=fmt,
-        p_text=p_text,
-        baseline=baseline_outcomes(config),
-        adjusted_for=adjusted_for(config),
-    )
 
 
 def baseline_outcomes(config: Config) -> dict[str, bool]:
@@ -888,3 +436,59 @@ def _covariate_words(config: Config, names: list[str]) -> list[str]:
                  *([words[handling[name]]] if name in handling else [])]
         out.append(f"{name} ({'; '.join(notes)})" if notes else name)
     return out
+
+
+def design_section(config: Config, inputs: Inputs) -> Section:
+    traces = read_intermediate(config, inputs["traces"][0])
+    engine = traces["engine"].iloc[0] if len(traces) else None  # none: nothing was imputed
+    context = {
+        "engine": engine,
+        "linear_outcomes": any(
+            outcome_family(config, s) == "gaussian" for s in outcome_scales(config)
+        ),
+        "non_gaussian": non_gaussian_methods(config),
+    }
+    return Section("design", "Design and methods", "design.html.j2", context)
+
+
+def flow_section(config: Config, inputs: Inputs) -> Section:
+    arm_codes = arms(config)
+    flow = pd.read_csv(inputs["flow"])
+    flow = flow[flow["arm"].isin(arm_codes)]  # enrolment (arm "all") is in the diagram
+    wide = {
+        level: flow[flow["level"] == level]
+        .pivot_table(index="stage", columns="arm", values="n", sort=False)
+        .reindex(columns=arm_codes)
+        .fillna(0)
+        .astype(int)
+        for level in ("cluster", "individual")
+    }
+    diagram = inline_svg(inputs["flow_figure"], "CONSORT flow diagram of clusters and participants")
+    context = {"flow": wide, "figures": {"diagram": diagram}}
+    return Section("flow", "Flow of clusters and participants", "flow.html.j2", context)
+
+
+def baseline_section(config: Config, inputs: Inputs) -> Section:
+    context = {
+        "baseline": pd.read_csv(inputs["baseline"]),
+        "figures": {"primary_distribution": embed_png(inputs["primary_figure"])},
+    }
+    return Section("baseline", "Baseline characteristics", "baseline.html.j2", context)
+
+
+def outcomes_section(config: Config, inputs: Inputs) -> Section:
+    def records(name: str) -> list[dict[str, Any]]:
+        return pd.read_csv(inputs[name]).to_dict("records") if inputs.get(name) else []
+
+    context = {
+        "table": build_outcome_table(config, inputs),
+        "marginal": records("marginal_effects"),
+        "ratios": any(is_ratio(r) for r in records("outcomes")),
+        "linear": not all(is_ratio(r) for r in records("outcomes")),
+        "outcomes": records("outcomes"),
+        "arm_tests": records("arm_tests"),
+        "pairwise": records("pairwise"),
+        "multiplicity": records("multiplicity"),
+        "figures": {"forest": embed_png(inputs["forest_figure"])},
+    }
+    return Section("outcomes", "Primary and secondary outcomes", "outcomes.html.j2", context)

@@ -1,0 +1,222 @@
+"""The self-contained HTML report: its sections assembled in order, the CONSORT checklist, the
+provenance record and the rendering.
+
+The report reads result tables and figures made by earlier steps; it computes no statistics.
+It is a list of sections (:class:`trial.reporting.Section`), each built from the result files of
+one stage by a builder in :data:`SECTION_BUILDERS` (the builders live in
+:mod:`trial.report.sections`); a builder whose inputs are absent (a stage the config leaves out)
+contributes nothing. Figures are embedded so the HTML file stands alone.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from trial import __version__
+from trial.checklist import CONSORT_CLUSTER, checklist_rows
+from trial.report.sections import Inputs
+from trial.report.sections.audit import audit_section
+from trial.report.sections.costs import cost_section
+from trial.report.sections.diagnostics import diagnostics_section
+from trial.report.sections.estimands import estimands_section
+from trial.report.sections.icc import icc_section
+from trial.report.sections.outcomes import (
+    adjusted_for,
+    baseline_outcomes,
+    baseline_section,
+    design_section,
+    flow_section,
+    outcomes_section,
+)
+from trial.report.sections.participation import participation_section
+from trial.report.sections.reproduction import reproduction_section
+from trial.report.sections.sensitivity import sensitivity_section
+from trial.reporting import (
+    Section,
+    display_name,
+    fmt,
+    p_text,
+)
+from trial.vocabulary import (
+    Config,
+    arms,
+    plural,
+    with_plural_labels,
+)
+
+
+def _sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def provenance(config: Config, config_path: str | Path, inputs: list[str | Path]) -> dict[str, Any]:
+    """What produced the results: input and config hashes, seed, code and package versions,
+    the platform and the run time (UTC). Only the report and this record carry the run time;
+    result tables stay byte-identical across reruns."""
+    packages = [
+        "numpy",
+        "scipy",
+        "pandas",
+        "statsmodels",
+        "miceforest",
+        "lightgbm",
+        "linearmodels",
+        "snakemake",
+        "matplotlib",
+        "jinja2",
+        "pandera",
+        "xhtml2pdf",
+        "python-docx",
+    ]
+    return {
+        "trial_version": __version__,
+        "code_version": _code_version(),
+        "run_at_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "config": str(config_path),
+        "config_sha256": _sha256(config_path),
+        "seed": config["seed"],
+        "inputs": {str(Path(p).name): _sha256(p) for p in sorted(inputs, key=str)},
+        "packages": {name: _version(name) for name in packages},
+    }
+
+
+def _code_version() -> str:
+    """The git commit of the code (with ``+modified`` for uncommitted changes), if in a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "src", "workflow", "Snakefile"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"trial {__version__} (not a git checkout)"
+    return commit + ("+modified" if dirty else "")
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _provenance_section(config: Config, inputs: Inputs) -> Section:
+    info = inputs["provenance_info"]
+    context = {"provenance": info, "table_rules": sorted(inputs.get("table_rules", {}).items())}
+    return Section("provenance", "Provenance", "provenance.html.j2", context)
+
+
+# The report's sections in order of evidence: the randomised comparisons, their robustness and
+# missing data, clustering, non-randomised analyses, economics, process, and the check against
+# published figures or the generating truth last: (name, builder, the input names it needs).
+SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
+    ("design", design_section, ("traces",)),
+    ("estimands", estimands_section, ("intercurrent_events",)),
+    ("flow", flow_section, ("flow", "flow_figure")),
+    ("baseline", baseline_section, ("baseline", "primary_figure")),
+    ("outcomes", outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
+    ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
+                                          "forest_all_figure")),
+    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
+                                         "imputed_vs_observed", "trace_figure", "imputed_figure",
+                                         "arm_check", "arm_check_figure")),
+    ("clustering", icc_section, ("icc",)),
+    ("participation", participation_section, ("participation", "participation_scores")),
+    ("costs", cost_section, ("cost_use", "cost_units", "costs", "cost_effectiveness", "ceac",
+                             "cheers", "ce_plane_figure", "ceac_figure")),
+    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
+                              "audit_tests", "audit_figure")),
+    ("reproduction", reproduction_section, ("outcomes",)),
+    ("provenance", _provenance_section, ("provenance_info",)),
+]
+
+
+def build_sections(config: Config, inputs: Inputs) -> list[Section]:
+    """Every section whose inputs are present, in report order, then the CONSORT checklist.
+
+    A builder may return ``None`` when its inputs hold nothing to show.
+    """
+    built = [
+        builder(config, inputs)
+        for _, builder, needs in SECTION_BUILDERS
+        if all(inputs.get(name) for name in needs)
+    ]
+    sections = [section for section in built if section is not None]
+    # The checklist goes just before provenance (the last section) and points at the others.
+    body, tail = sections[:-1], sections[-1:]
+    if not tail or tail[0].id != "provenance":
+        body, tail = sections, []
+    present = {s.id: (i + 1, s.title) for i, s in enumerate(body)}
+    present.update({s.id: (len(body) + 2 + i, s.title) for i, s in enumerate(tail)})
+    checklist = Section(
+        "consort",
+        "CONSORT-cluster checklist",
+        "checklist.html.j2",
+        {
+            "rows": checklist_rows(CONSORT_CLUSTER, present),
+            "guideline": "CONSORT 2010 extension to cluster randomised trials "
+            "(Campbell et al 2012, BMJ 345:e5661)",
+        },
+    )
+    return [*body, checklist, *tail]
+
+
+def render_report(
+    config: Config,
+    sections: list[Section],
+    summary: list[str] | tuple[str, ...] = (),
+    robustness: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
+    points: list[dict[str, str]] | tuple[dict[str, str], ...] = (),
+) -> str:
+    """Render the HTML report from its sections, with the summary sentences, the primary
+    estimate's robustness (:func:`robustness_rows`) and the points for the reader
+    (:func:`reader_points`) above them."""
+    env = Environment(
+        loader=PackageLoader("trial", "templates"),
+        autoescape=select_autoescape(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["name"] = lambda code: display_name(config, code)
+    env.filters["plural"] = plural
+    design = config["design"]
+    arm_codes = arms(config)
+    return env.get_template("report.html.j2").render(
+        config=config,
+        design=with_plural_labels(design),
+        arms=arm_codes,
+        arm_labels=design["arm_labels"],
+        arm_columns=[design["arm_labels"][a] for a in arm_codes],
+        m=config["imputation"]["m"],
+        sections=sections,
+        summary=summary,
+        robustness=robustness,
+        points=points,
+        section_titles={s.id: f"{i}. {s.title}" for i, s in enumerate(sections, start=1)},
+        fmt=fmt,
+        p_text=p_text,
+        baseline=baseline_outcomes(config),
+        adjusted_for=adjusted_for(config),
+    )
+
+
