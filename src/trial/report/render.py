@@ -3,9 +3,9 @@ provenance record and the rendering.
 
 The report reads result tables and figures made by earlier steps; it computes no statistics.
 It is a list of sections (:class:`trial.reporting.Section`), each built from the result files of
-one stage by a builder in :data:`SECTION_BUILDERS` (the builders live in
-:mod:`trial.report.sections`); a builder whose inputs are absent (a stage the config leaves out)
-contributes nothing. Figures are embedded so the HTML file stands alone.
+one stage by a builder of :mod:`trial.report.sections`; :mod:`trial.report.registry` lists
+them in report order with the result files each reads and when the config switches it on.
+Figures are embedded so the HTML file stands alone.
 """
 
 from __future__ import annotations
@@ -22,23 +22,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from trial import __version__
 from trial.checklist import CONSORT_CLUSTER, checklist_rows
+from trial.report.registry import active_sections
 from trial.report.sections import Inputs
-from trial.report.sections.audit import audit_section
-from trial.report.sections.costs import cost_section
-from trial.report.sections.diagnostics import diagnostics_section
-from trial.report.sections.estimands import estimands_section
-from trial.report.sections.icc import icc_section
 from trial.report.sections.outcomes import (
     adjusted_for,
     baseline_outcomes,
-    baseline_section,
-    design_section,
-    flow_section,
-    outcomes_section,
 )
-from trial.report.sections.participation import participation_section
-from trial.report.sections.reproduction import reproduction_section
-from trial.report.sections.sensitivity import sensitivity_section
 from trial.reporting import (
     Section,
     display_name,
@@ -120,47 +109,20 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _provenance_section(config: Config, inputs: Inputs) -> Section:
+def provenance_section(config: Config, inputs: Inputs) -> Section:
     info = inputs["provenance_info"]
     context = {"provenance": info, "table_rules": sorted(inputs.get("table_rules", {}).items())}
     return Section("provenance", "Provenance", "provenance.html.j2", context)
 
 
-# The report's sections in order of evidence: the randomised comparisons, their robustness and
-# missing data, clustering, non-randomised analyses, economics, process, and the check against
-# published figures or the generating truth last: (name, builder, the input names it needs).
-SECTION_BUILDERS: list[tuple[str, Any, tuple[str, ...]]] = [
-    ("design", design_section, ("traces",)),
-    ("estimands", estimands_section, ("intercurrent_events",)),
-    ("flow", flow_section, ("flow", "flow_figure")),
-    ("baseline", baseline_section, ("baseline", "primary_figure")),
-    ("outcomes", outcomes_section, ("outcomes", "outcome_summary", "forest_figure")),
-    ("sensitivity", sensitivity_section, ("outcomes", "sensitivity", "rerandomisation",
-                                          "forest_all_figure")),
-    ("imputation", diagnostics_section, ("traces", "imputation_model", "missingness",
-                                         "imputed_vs_observed", "trace_figure", "imputed_figure",
-                                         "arm_check", "arm_check_figure")),
-    ("clustering", icc_section, ("icc",)),
-    ("participation", participation_section, ("participation", "participation_scores")),
-    ("costs", cost_section, ("cost_use", "cost_units", "costs", "cost_effectiveness", "ceac",
-                             "cheers", "ce_plane_figure", "ceac_figure")),
-    ("audit", audit_section, ("audit_availability", "audit_by_time", "audit_estimates",
-                              "audit_tests", "audit_figure")),
-    ("reproduction", reproduction_section, ("outcomes",)),
-    ("provenance", _provenance_section, ("provenance_info",)),
-]
-
-
 def build_sections(config: Config, inputs: Inputs) -> list[Section]:
-    """Every section whose inputs are present, in report order, then the CONSORT checklist.
+    """Every section the config switches on (:data:`trial.report.registry.SECTIONS`), in report
+    order, then the CONSORT checklist and provenance.
 
     A builder may return ``None`` when its inputs hold nothing to show.
     """
-    built = [
-        builder(config, inputs)
-        for _, builder, needs in SECTION_BUILDERS
-        if all(inputs.get(name) for name in needs)
-    ]
+    built = [section.builder(config, inputs) for section in active_sections(config)]
+    built.append(provenance_section(config, inputs))
     sections = [section for section in built if section is not None]
     # The checklist goes just before provenance (the last section) and points at the others.
     body, tail = sections[:-1], sections[-1:]
