@@ -189,3 +189,20 @@ def test_the_key_check_catches_a_misspelt_key(tmp_path):
     assert keys_read(module) == {"f": {"cost", "icc"}}
     declared = {each.key for section in SECTIONS for each in section.reads}
     assert "cost" not in declared and "icc" in declared
+
+
+def test_sections_are_in_the_order_of_evidence():
+    assert [s.name for s in SECTIONS] == [
+        "design",
+        "estimands",
+        "flow",
+        "baseline",
+        "outcomes",  # primary and secondary, the randomised staff outcomes among them
+        "sensitivity",
+        "imputation",
+        "clustering",
+        "participation",  # not randomised
+        "costs",
+        "audit",  # process
+        "reproduction",  # published figures or truth, last (provenance follows)
+    ]

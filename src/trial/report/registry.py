@@ -217,7 +217,7 @@ SECTIONS: tuple[ReportSection, ...] = (
     ReportSection(
         "clustering",
         icc_section,
-        (ReportInput("icc", "tables/icc.csv"),),
+        (ReportInput("icc", "tables/icc.csv"), OUTCOMES),
         when=configured("icc"),
     ),
     ReportSection(

@@ -115,19 +115,24 @@ def provenance_section(config: Config, inputs: Inputs) -> Section:
     return Section("provenance", "Provenance", "provenance.html.j2", context)
 
 
+#: Sections after the CONSORT checklist, in this order: the validation of this run against
+#: published figures or the generating truth, then provenance.
+CLOSING_SECTIONS = ("reproduction", "provenance")
+
+
 def build_sections(config: Config, inputs: Inputs) -> list[Section]:
     """Every section the config switches on (:data:`trial.report.registry.SECTIONS`), in report
-    order, then the CONSORT checklist and provenance.
+    order, then the CONSORT checklist, the check against published figures or the truth, and
+    provenance.
 
     A builder may return ``None`` when its inputs hold nothing to show.
     """
     built = [section.builder(config, inputs) for section in active_sections(config)]
     built.append(provenance_section(config, inputs))
     sections = [section for section in built if section is not None]
-    # The checklist goes just before provenance (the last section) and points at the others.
-    body, tail = sections[:-1], sections[-1:]
-    if not tail or tail[0].id != "provenance":
-        body, tail = sections, []
+    # The checklist follows the evidence and points at every section, the closing ones too.
+    body = [s for s in sections if s.id not in CLOSING_SECTIONS]
+    tail = [s for s in sections if s.id in CLOSING_SECTIONS]
     present = {s.id: (i + 1, s.title) for i, s in enumerate(body)}
     present.update({s.id: (len(body) + 2 + i, s.title) for i, s in enumerate(tail)})
     checklist = Section(
@@ -180,5 +185,3 @@ def render_report(
         baseline=baseline_outcomes(config),
         adjusted_for=adjusted_for(config),
     )
-
-

@@ -70,10 +70,7 @@ def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section | 
         "arm_codes": arms(config),
         "n_outcomes": len(outcome_scales(config)),
         "extra_imputed": [
-            c
-            for c in model["impute"]
-            if c
-            not in set(outcome_score_columns(config))
+            c for c in model["impute"] if c not in set(outcome_score_columns(config))
         ],
         "cluster_id": design["cluster_id"],
     }

@@ -13,7 +13,8 @@ from trial.vocabulary import Config
 
 
 def icc_section(config: Config, inputs: Mapping[str, Any]) -> Section:
-    """Report section: the ICC table with cluster sizes and design effects."""
+    """Report section: the ICC table with cluster sizes and design effects, and the analysis
+    model's ICCs of the 0/1 outcomes (Table 2 keeps one ICC per outcome)."""
     table = pd.read_csv(inputs["icc"])
     wide = []
     for _, part in table.groupby(["population", "outcome", "timepoint"], sort=False):
@@ -32,9 +33,12 @@ def icc_section(config: Config, inputs: Mapping[str, Any]) -> Section:
                 **{name: by.loc[name].to_dict() for name in ESTIMATORS if name in by.index},
             }
         )
+    outcomes = pd.read_csv(inputs["outcomes"])
+    # the analysis model's ICCs of the 0/1 outcomes (latent and proportion scale), one row each
+    binary = outcomes[outcomes["family"] == "binomial"].drop_duplicates("outcome")
     return Section(
         "clustering",
         "Intraclass correlations, cluster sizes and design effects",
         "clustering.html.j2",
-        {"rows": wide, "estimators": ESTIMATORS},
+        {"rows": wide, "estimators": ESTIMATORS, "binary": binary.to_dict("records")},
     )

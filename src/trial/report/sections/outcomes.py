@@ -428,12 +428,16 @@ def _covariate_words(config: Config, names: list[str]) -> list[str]:
     declared handling of blanks (White and Thompson 2005)."""
     cluster = set(cluster_covariates(config))
     handling = covariate_missing(config)
-    words = {"mean": "blanks set to the mean", "indicator": "blanks set to the mean, with a "
-             "missing-value indicator"}
+    words = {
+        "mean": "blanks set to the mean",
+        "indicator": "blanks set to the mean, with a missing-value indicator",
+    }
     out = []
     for name in names:
-        notes = [*(["cluster level"] if name in cluster else []),
-                 *([words[handling[name]]] if name in handling else [])]
+        notes = [
+            *(["cluster level"] if name in cluster else []),
+            *([words[handling[name]]] if name in handling else []),
+        ]
         out.append(f"{name} ({'; '.join(notes)})" if notes else name)
     return out
 
@@ -489,6 +493,11 @@ def outcomes_section(config: Config, inputs: Inputs) -> Section:
         "arm_tests": records("arm_tests"),
         "pairwise": records("pairwise"),
         "multiplicity": records("multiplicity"),
+        # the randomised staff outcomes sit with the other outcomes; their participation rows
+        # (not randomised) are in the participation section
+        "staff": [r for r in records("staff_outcomes") if r["analysis"] == "arm"],
+        # Table 2 carries one ICC per outcome; the clustering section, when present, the others
+        "icc_in_clustering": bool(inputs.get("icc")),
         "figures": {"forest": embed_png(inputs["forest_figure"])},
     }
     return Section("outcomes", "Primary and secondary outcomes", "outcomes.html.j2", context)

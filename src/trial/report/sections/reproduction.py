@@ -66,9 +66,7 @@ def reproduction_table(
                 {
                     "outcome": config["scales"][scale]["label"]
                     + (
-                        " (standardised risk difference)"
-                        if row.get("standardised") is True
-                        else ""
+                        " (standardised risk difference)" if row.get("standardised") is True else ""
                     ),
                     "contrast": row["contrast"],
                     **reported,
