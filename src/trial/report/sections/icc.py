@@ -35,7 +35,9 @@ def icc_section(config: Config, inputs: Mapping[str, Any]) -> Section:
         )
     outcomes = pd.read_csv(inputs["outcomes"])
     # the analysis model's ICCs of the 0/1 outcomes (latent and proportion scale), one row each
-    binary = outcomes[outcomes["family"] == "binomial"].drop_duplicates("outcome")
+    # (a trial with no binomial or poisson outcome writes no family column)
+    family = outcomes["family"] if "family" in outcomes else pd.Series("gaussian", outcomes.index)
+    binary = outcomes[family == "binomial"].drop_duplicates("outcome")
     return Section(
         "clustering",
         "Intraclass correlations, cluster sizes and design effects",
