@@ -118,7 +118,7 @@ def child(stage: str, data: Path, result: Path) -> None:
             return fit_participation(config, completed, scores, 1)
 
     elif stage == "costs":
-        from trial.costs import fit_costs
+        from trial.cost_fits import fit_costs
 
         completed = read_intermediate(config, paths["completed"])
 

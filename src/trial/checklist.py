@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
+from trial.vocabulary import Config
+
 
 @dataclass(frozen=True)
 class ChecklistItem:
@@ -135,3 +139,153 @@ def checklist_rows(
             }
         )
     return rows
+
+
+# (item, section, topic, where it is reported in this report or why it is not applicable);
+# "{costs}" is the cost section's title.
+_CHEERS_2022 = [
+    (1, "Title", "Title", "outside the pipeline: title of the trial's economic publication"),
+    (2, "Abstract", "Abstract", "outside the pipeline: the economic publication's abstract"),
+    (
+        3,
+        "Introduction",
+        "Background and objectives",
+        "report header (trial title and reference); {costs}: aim stated in the opening paragraph",
+    ),
+    (
+        4,
+        "Methods",
+        "Health economic analysis plan",
+        "outside the pipeline: the trial protocol "
+        "and analysis plan; this config records every analysis choice",
+    ),
+    (5, "Methods", "Study population", "Baseline characteristics section; Flow section"),
+    (6, "Methods", "Setting and location", "report header and Design and methods section"),
+    (7, "Methods", "Comparators", "{costs}: every estimate names its contrast (arms)"),
+    (8, "Methods", "Perspective", "{costs}: methods paragraph (perspective)"),
+    (9, "Methods", "Time horizon", "{costs}: methods paragraph (time horizon)"),
+    (10, "Methods", "Discount rate", "{costs}: methods paragraph (discounting)"),
+    (11, "Methods", "Selection of outcomes", "{costs}: methods paragraph (effect measure)"),
+    (
+        12,
+        "Methods",
+        "Measurement of outcomes",
+        "Primary and secondary outcomes section; effect scale scoring in the config",
+    ),
+    (
+        13,
+        "Methods",
+        "Valuation of outcomes",
+        "not applicable: the effect is a clinical score, not a preference-based utility",
+    ),
+    (
+        14,
+        "Methods",
+        "Measurement and valuation of resources and costs",
+        "{costs}: unit cost table (source) and use and cost table",
+    ),
+    (
+        15,
+        "Methods",
+        "Currency, price date, and conversion",
+        "{costs}: unit cost table (currency, price year); no conversion",
+    ),
+    (
+        16,
+        "Methods",
+        "Rationale and description of model",
+        "not applicable: within-trial analysis, no decision model",
+    ),
+    (
+        17,
+        "Methods",
+        "Analytics and assumptions",
+        "{costs}: headline and methods paragraphs (two-stage bootstrap with shrinkage, mixed "
+        "model, multiple imputation, GLM sensitivity, agreement between methods)",
+    ),
+    (18, "Methods", "Characterising heterogeneity", "not reported: no subgroup analysis"),
+    (19, "Methods", "Characterising distributional effects", "not reported: not assessed"),
+    (
+        20,
+        "Methods",
+        "Characterising uncertainty",
+        "{costs}: bootstrap CIs, CE plane, acceptability curve, net benefit CIs, GLM sensitivity",
+    ),
+    (
+        21,
+        "Methods",
+        "Approach to engagement with patients and others affected by the study",
+        "outside the pipeline: the trial's publications",
+    ),
+    (22, "Results", "Study parameters", "{costs}: unit cost table; config file in Provenance"),
+    (
+        23,
+        "Results",
+        "Summary of main results",
+        "{costs}: adjusted cost difference table and cost-effectiveness table",
+    ),
+    (
+        24,
+        "Results",
+        "Effect of uncertainty",
+        "{costs}: CE plane, acceptability curve, net benefit table, sensitivity (GLM) rows",
+    ),
+    (
+        25,
+        "Results",
+        "Effect of engagement with patients and others affected by the study",
+        "outside the pipeline: the trial's publications",
+    ),
+    (
+        26,
+        "Discussion",
+        "Study findings, limitations, generalisability, and current knowledge",
+        "outside the pipeline: the economic publication; {costs} states the direction and the "
+        "published figure",
+    ),
+    (
+        27,
+        "Other relevant information",
+        "Source of funding",
+        "outside the pipeline: the trial's publications",
+    ),
+    (
+        28,
+        "Other relevant information",
+        "Conflicts of interest",
+        "outside the pipeline: the trial's publications",
+    ),
+]
+
+COST_SECTION_TITLE = "Service costs and cost-effectiveness"
+
+
+def cheers_checklist(config: Config) -> pd.DataFrame:
+    """The CHEERS 2022 checklist (Husereau et al 2022): where each item is reported.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, section, topic, applicable (yes | no | outside pipeline), where``.
+    """
+    rows = []
+    for item, section, topic, where in _CHEERS_2022:
+        applicable = (
+            "no"
+            if where.startswith("not applicable")
+            else "outside pipeline"
+            if where.startswith("outside")
+            else "yes, not reported"
+            if where.startswith("not reported")
+            else "yes"
+        )
+        rows.append(
+            {
+                "item": item,
+                "section": section,
+                "topic": topic,
+                "applicable": applicable,
+                "where": where.format(costs=COST_SECTION_TITLE),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -36,7 +36,7 @@ Eldridge, Ashby and Kerry 2006).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,7 +51,6 @@ from trial.mixed import (
     fit_random_intercept_arrays,
     fit_random_intercept_sums,
 )
-from trial.reporting import Section
 from trial.vocabulary import (
     Config,
     allocation_strata,
@@ -73,7 +72,6 @@ __all__ = [
     "cluster_size_summary",
     "design_effects",
     "icc_bootstrap",
-    "icc_section",
     "icc_table",
 ]
 
@@ -500,29 +498,3 @@ def icc_table(
     return pd.DataFrame(rows)
 
 
-def icc_section(config: Config, inputs: Mapping[str, Any]) -> Section:
-    """Report section: the ICC table with cluster sizes and design effects."""
-    table = pd.read_csv(inputs["icc"])
-    wide = []
-    for _, part in table.groupby(["population", "outcome", "timepoint"], sort=False):
-        by = part.set_index("estimator")
-        first = by.iloc[0]
-        wide.append(
-            {
-                "label": first["label"],
-                "population": first["population"],
-                "timepoint": first["timepoint"],
-                "n_clusters": int(first["n_clusters"]),
-                "n_individuals": int(first["n_individuals"]),
-                "size_mean": first["size_mean"],
-                "size_sd": first["size_sd"],
-                "size_cv": first["size_cv"],
-                **{name: by.loc[name].to_dict() for name in ESTIMATORS if name in by.index},
-            }
-        )
-    return Section(
-        "clustering",
-        "Intraclass correlations, cluster sizes and design effects",
-        "clustering.html.j2",
-        {"rows": wide, "estimators": ESTIMATORS},
-    )

@@ -1,9 +1,10 @@
 """The manuscript export: the report's summary, Table 1 and Table 2 as an editable Word file.
 
 The cells are the same display text as the HTML report's (the baseline table as written by
-:func:`trial.describe.baseline_table`, the outcomes table from :func:`trial.report.outcome_table`),
-so a number pasted from the Word file is the number in the report. Every page carries the run's
-provenance: the config hash, the code version and the seed.
+:func:`trial.describe.baseline_table`, the outcomes table from
+:func:`trial.report.sections.outcomes.outcome_table`), so a number pasted from the Word file is
+the number in the report. Every page carries the run's provenance: the config hash, the code
+version and the seed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pandas as pd
 from trial.reporting import fmt, p_text
 from trial.vocabulary import Config, outcome_has_baseline, unit_plural
 
-# Columns of Table 2 after the outcome: keys of a row of trial.report.outcome_table.
+# Columns of Table 2 after the outcome: keys of a row of
+# trial.report.sections.outcomes.outcome_table.
 OUTCOME_KEYS = (
     "arm",
     "clusters",
@@ -113,8 +115,9 @@ def publication_tables(
     """The tables a manuscript is written from, each row naming the run.
 
     ``table1_baseline`` and ``table2_outcomes`` are the report's Tables 1 and 2 (``blocks`` from
-    :func:`trial.report.outcome_table`); the result tables of :data:`PUBLICATION_TABLES` that
-    this run made follow with their display columns (:func:`display_columns`).
+    :func:`trial.report.sections.outcomes.outcome_table`); the result tables of
+    :data:`PUBLICATION_TABLES` that this run made follow with their display columns
+    (:func:`display_columns`).
     """
     baseline = pd.read_csv(inputs["baseline"], dtype=str, keep_default_na=False)
     outcomes = pd.read_csv(inputs["outcomes"])
@@ -159,13 +162,13 @@ def write_docx(
     config
         Trial configuration (names, labels, the synthetic flag).
     summary
-        The report's opening sentences (:func:`trial.report.headline`).
+        The report's opening sentences (:func:`trial.report.sections.outcomes.headline`).
     baseline
         Table 1 as written to ``tables/baseline.csv``.
     outcomes
-        Table 2 blocks (:func:`trial.report.outcome_table`).
+        Table 2 blocks (:func:`trial.report.sections.outcomes.outcome_table`).
     provenance
-        The run's provenance record (:func:`trial.report.provenance`).
+        The run's provenance record (:func:`trial.report.render.provenance`).
     path
         Where to write the ``.docx`` file.
     """

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from trial.analysis import build_analysis_table
+from trial.checklist import cheers_checklist
 from trial.cost_bootstrap import bootstrap_costs, chunk_replicates
 from trial.cost_fits import fit_costs
 from trial.cost_pooling import pool_costs
 from trial.cost_spec import CostConfigError, wtp_grid
 from trial.cost_use import cost_totals, use_and_cost_table
-from trial.costs import cheers_checklist
 from trial.pooling import pool_rubin
 from trial.vocabulary import COST_BASELINE, COST_FOLLOWUP
 
@@ -310,47 +310,11 @@ def test_effect_left_undefined_by_the_estimand_drops_out_of_the_effect_only(smal
     np.testing.assert_allclose(reps["effect"], expected)
 
 
-def test_congeniality_is_claimed_only_for_the_engine_that_contains_the_analysis(config):
-    from trial.costs import congeniality_text
-
-    config["imputation"]["engine"] = "forest"
-    forest = congeniality_text(config)
-    assert "congeniality is not established" in forest
-    config["imputation"]["engine"] = "multilevel"
-    multilevel = congeniality_text(config)
-    assert "not established" not in multilevel and "contain the linear" in multilevel
-    for text in (forest, multilevel):
-        assert "MI then bootstrap" in text and "was not done" in text  # says which, and why
-
-
-def test_confidence_ellipse_by_hand_and_holding_its_level_of_normal_draws():
-    from trial.costs import confidence_ellipse
-
-    # axis-aligned: variances 4 and 1, chi-square(2) 95% quantile 5.9915 -> full axes
-    # 2 * sqrt(5.9915 * 4) and 2 * sqrt(5.9915)
-    rng = np.random.default_rng(20260101)
-    n = 40_000
-    x, y = rng.multivariate_normal([0, 0], [[4, 0], [0, 1]], size=n).T
-    width, height, angle = confidence_ellipse(x, y, 0.95)
-    assert width == pytest.approx(2 * np.sqrt(5.991465 * 4), rel=0.02)  # sampling noise ~0.5%
-    assert height == pytest.approx(2 * np.sqrt(5.991465), rel=0.02)
-    assert min(abs(angle), abs(abs(angle) - 180)) < 2
-    # correlated: the share of draws inside the drawn ellipse is its level within MC noise
-    cov = [[1.0, 0.8 * 50], [0.8 * 50, 50.0**2]]  # correlation 0.8
-    x, y = rng.multivariate_normal([0.1, -500], cov, size=n).T
-    width, height, angle = confidence_ellipse(x, y, 0.9)
-    t = np.radians(angle)
-    u = (x - x.mean()) * np.cos(t) + (y - y.mean()) * np.sin(t)
-    v = -(x - x.mean()) * np.sin(t) + (y - y.mean()) * np.cos(t)
-    inside = np.mean((u / (width / 2)) ** 2 + (v / (height / 2)) ** 2 <= 1)
-    assert abs(inside - 0.9) < 4 * np.sqrt(0.9 * 0.1 / n)
-
-
 def test_delivery_cost_per_individual_shifts_every_cost_difference_by_exactly_that(small):
     import copy
 
     from trial.cost_use import delivery_cost
-    from trial.costs import delivery_cost_text
+    from trial.report.sections.costs import delivery_cost_text
 
     config, tables, fits, _ = small
     table = tables[1]

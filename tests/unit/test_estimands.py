@@ -15,11 +15,11 @@ from trial.describe import flow_counts
 from trial.estimands import (
     EstimandDataError,
     handling_table,
-    methods_paragraphs,
     prepare_for_imputation,
     score_defined,
     undefined_after_events,
 )
+from trial.report.sections.estimands import methods_paragraphs
 from trial.vocabulary import COST_FOLLOWUP, followup_column
 
 from ..conftest import ROOT
@@ -138,9 +138,3 @@ def test_without_estimands_nothing_is_excluded_and_the_text_says_mar(config):
     assert len(paragraphs) == 1 and "missing at random" in paragraphs[0]["text"]
 
 
-def test_the_text_cites_the_delta_adjustment_only_when_it_is_run(config):
-    assert "delta-adjustment" in methods_paragraphs(config)[-1]["text"]
-    without = copy.deepcopy(config)
-    del without["sensitivity"]["delta"]
-    validate_config(without)  # delta is optional
-    assert "delta-adjustment" not in methods_paragraphs(without)[-1]["text"]

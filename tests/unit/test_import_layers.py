@@ -8,11 +8,14 @@ The layers, bottom first (the README's layout section lists the same order):
 3. ``data``: reading and validating raw tables, scoring scales, typed intermediate files.
 4. ``stats``: kernels that take arrays or tables and never read a config (mixed models,
    pooling, bootstrap, sandwich covariances, ``stats/``, the imputation engines).
-5. ``report blocks``: the report's building blocks (sections, figure metadata, number
-   formats). They sit below the analyses only while the analyses still build their own report
-   sections; once compute and presentation are apart they belong to the ``report`` layer.
-6. ``analyses``: every analysis the workflow runs, each reading the config.
-7. ``report``: the report's assembly, checklists and flow diagram.
+5. ``analyses``: every analysis the workflow runs, each reading the config. They compute only:
+   none draws a figure or builds a report section, so none imports matplotlib
+   (:data:`PRESENTATION_LIBRARIES`) or the report's building blocks.
+6. ``report blocks``: the report's building blocks (sections, figure metadata, number
+   formats). This layer sat below the analyses only while the analyses built their own report
+   sections and figures; now that those live in ``trial.report`` it sits above them.
+7. ``report``: ``trial.report`` (``render``, ``sections/``, ``figures/``: one module per
+   stage), the checklists and the flow diagram.
 8. ``studies``: synthetic data and simulation studies, which run the analyses.
 9. ``interface``: the command line and what only it uses.
 
@@ -75,7 +78,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.impute.multilevel",
         ),
     ),
-    ("report blocks", ("trial.reporting",)),
     (
         "analyses",
         (
@@ -91,7 +93,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.cost_fits",
             "trial.cost_bootstrap",
             "trial.cost_pooling",
-            "trial.costs",
             "trial.participation",
             "trial.staff",
             "trial.sensitivity",
@@ -100,16 +101,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "trial.audit_models",
             "trial.audit_binary",
             "trial.audit_fits",
-            "trial.audit",
             "trial.describe",
             "trial.multiplicity",
             "trial.stepped_wedge",
         ),
     ),
+    ("report blocks", ("trial.reporting",)),
     (
         "report",
         (
-            "trial.report",
+            "trial.report.*",
             "trial.checklist",
             "trial.consort",
             "trial.manuscript",
@@ -130,6 +131,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("interface", ("trial.cli", "trial.preflight", "trial.draft", "trial.verify")),
 )
+
+# Libraries that draw: only the layers from "report blocks" up may import them.
+PRESENTATION_LIBRARIES = ("matplotlib",)
+FIRST_DRAWING_LAYER = "report blocks"
 
 # (importing module, imported module) -> why the import sits inside a function.
 DEFERRED: dict[tuple[str, str], str] = {
@@ -317,6 +322,40 @@ def _strongly_connected(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
     return groups
 
 
+def library_imports(src: Path, package: str, libraries: Sequence[str]) -> list[tuple[str, int]]:
+    """Each (module, line) of ``package`` importing one of ``libraries`` (or a submodule), at
+    the top of the module or inside a function."""
+    found = []
+    for importer, path in module_names(src, package).items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node, _ in _imports(tree):
+            if isinstance(node, ast.Import):
+                named = [alias.name for alias in node.names]
+            else:
+                named = [node.module or ""] if not node.level else []
+            if any(n.split(".")[0] in libraries for n in named):
+                found.append((importer, node.lineno))
+    return found
+
+
+def drawing_below(
+    src: Path, package: str, layers: Sequence[tuple[str, Sequence[str]]], first: str
+) -> list[str]:
+    """Modules below the layer ``first`` that import a drawing library."""
+    lowest = [name for name, _ in layers].index(first)
+    return [
+        f"{module}:{line}: imports {', '.join(PRESENTATION_LIBRARIES)}, which only the report "
+        f"layers (from {first} up) may use"
+        for module, line in library_imports(src, package, PRESENTATION_LIBRARIES)
+        if (level := layer_of(module, layers)) is not None and level < lowest
+    ]
+
+
+def test_the_analyses_and_the_layers_below_them_draw_nothing():
+    problems = drawing_below(ROOT / "src", "trial", LAYERS, FIRST_DRAWING_LAYER)
+    assert not problems, "\n".join(problems)
+
+
 def test_the_library_imports_only_downwards_and_in_no_cycle():
     src = ROOT / "src"
     modules = module_names(src, "trial")
@@ -397,3 +436,21 @@ def test_a_listed_deferred_import_passes(tmp_path):
 
 def test_a_module_in_no_layer_is_reported(tmp_path):
     assert _toy(tmp_path, {"toy/stray.py": ""}) == ["toy.stray: not placed in any layer"]
+
+
+def test_a_drawing_import_below_the_report_is_reported_in_every_spelling(tmp_path):
+    files = {
+        "toy/__init__.py": "",
+        "toy/sub/__init__.py": "",
+        "toy/low.py": "import matplotlib\n",
+        "toy/sub/deep.py": "def f():\n    from matplotlib.figure import Figure\n",
+        "toy/high.py": "import matplotlib.pyplot as plt\n",
+        "toy/other.py": "import json\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    assert drawing_below(tmp_path, "toy", TOY_LAYERS, "high") == [
+        "toy.low:1: imports matplotlib, which only the report layers (from high up) may use",
+        "toy.sub.deep:2: imports matplotlib, which only the report layers (from high up) may use",
+    ]

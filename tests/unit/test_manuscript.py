@@ -8,7 +8,7 @@ import pytest
 docx = pytest.importorskip("docx")
 
 from trial.manuscript import write_docx  # noqa: E402
-from trial.report import outcome_table  # noqa: E402
+from trial.report.sections.outcomes import outcome_table  # noqa: E402
 
 PROVENANCE = {
     "run_at_utc": "2026-01-01T00:00:00Z",

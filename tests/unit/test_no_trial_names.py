@@ -15,7 +15,8 @@ from ..conftest import ROOT
 
 GENERIC = {  # words that are both example identifiers and plain statistical vocabulary
     "arm", "timepoint", "baseline", "part", "service", "quantity", "unit", "category",
-    "unit_cost", "price_year", "source", "followup", "control", "value", "table", "id",
+    "unit_cost", "unit_costs", "price_year", "source", "followup", "control", "value", "table",
+    "id",
     "completed", "participation", "staff", "followup_status", "white", "available", "profession",
     "allocation", "questionnaires", "seen", "patients", "visit", "period",
 }

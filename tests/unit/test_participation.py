@@ -11,12 +11,7 @@ import pandas as pd
 import pytest
 
 from trial.bootstrap import ClusterLayout, bootstrap_weights, cluster_draw_counts
-from trial.participation import (
-    IV_METHODS,
-    ParticipationError,
-    participation_scores,
-    published_participation_table,
-)
+from trial.participation import IV_METHODS, ParticipationError, participation_scores
 from trial.section_checks import secondary_config_problems
 from trial.staff import staff_analysis_table, staff_outcomes
 from trial.stats import iv
@@ -164,7 +159,6 @@ def test_cluster_level_iv_is_the_wald_ratio_of_cluster_means() -> None:
         cluster_level_iv(r, same, z, df=17, n_individuals=200)
 
 
-
 def test_the_reported_iv_methods_are_the_estimators_the_kernel_replicates() -> None:
     """Every estimator the report lists can be bootstrapped, and no other."""
     assert tuple(IV_METHODS) == iv.METHODS
@@ -275,26 +269,6 @@ def test_staff_outcomes_use_a_missing_baseline_indicator(config) -> None:
     hl = res.loc[("high_vs_low", "recovery_promotion")]
     assert hl["n_clusters"] == 14 and not hl["randomised"]
     assert hl["contrast"].startswith("high minus low")
-
-
-def test_published_figures_are_turned_into_this_runs_direction(config) -> None:
-    ours = pd.DataFrame(
-        {
-            "analysis": ["high_vs_low"],
-            "outcome": ["qpr_interpersonal"],
-            "estimate": [1.2],
-            "ci_low": [0.1],
-            "ci_high": [2.3],
-            "p": [0.03],
-        }
-    )
-    truth = {"outcomes": {"qpr_interpersonal": {"high_minus_low_participation": 1.6}}}
-    table = published_participation_table(config, ours, None, truth).set_index("outcome")
-    row = table.loc[config["scales"]["qpr_interpersonal"]["label"]]
-    assert row["published"] == "1.60 (0.5 to 2.7)"  # stated -1.6 (-2.7 to -0.5), low minus high
-    assert row["true_value"] == 1.6 and row["this_run"] == "1.20 (0.10 to 2.30)"
-    staff_row = table.loc[config["scales"]["recovery_promotion"]["label"]]
-    assert staff_row["this_run"] == "not analysed" and pd.isna(staff_row["true_value"])
 
 
 def test_config_cross_references_are_checked(config) -> None:

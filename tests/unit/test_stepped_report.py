@@ -12,7 +12,7 @@ import pytest
 
 from trial.config import load_config
 from trial.design_figures import plot_schedule
-from trial.report import build_sections, render_report
+from trial.report.render import build_sections, render_report
 from trial.stepped_report import (
     methods_text,
     stepped_summary,

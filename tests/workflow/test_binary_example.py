@@ -13,7 +13,7 @@ import pytest
 from trial.config import load_config
 
 from ..conftest import ROOT
-from .test_end_to_end import run_workflow, write_config
+from .test_end_to_end import run_workflow, section_html, write_config
 
 pytestmark = pytest.mark.slow  # about 40 s on 2 cores
 
@@ -109,3 +109,14 @@ def test_sensitivity_and_delta_adjustment_run_for_the_binary_primary(run):
     # the engine is named by the draws that ran: no "multilevel normal" for 0/1 outcomes
     assert "latent-normal probit for 0/1 variables, predictive mean matching" in html
     assert "multilevel normal" not in html
+
+
+def test_table_2_keeps_one_icc_per_outcome_and_clustering_the_binary_model_iccs(run):
+    config, folder = run
+    html = (folder / "reports" / "report.html").read_text()
+    sections = section_html(html)
+    outcomes = pd.read_csv(folder / "reports" / "tables" / "outcomes.csv")
+    row = outcomes[outcomes["outcome"] == "bp_controlled"].iloc[0]
+    assert "Table 2f" not in sections["outcomes"]
+    assert "Table I2" in sections["clustering"]
+    assert f"{row['icc_proportion_mean']:.3f}" in sections["clustering"]

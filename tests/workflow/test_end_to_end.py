@@ -271,6 +271,38 @@ def test_report_opens_with_the_primary_result_before_any_table(run):
         assert f"({row.n_observed} observed, {row.n_imputed} imputed)" in html
 
 
+def section_html(html: str) -> dict[str, str]:
+    """The report's HTML by section id, in report order (each from its heading to the next)."""
+    starts = [(m.start(), m.group(1)) for m in re.finditer(r'<h2 id="([^"]+)"', html)]
+    ends = [start for start, _ in starts[1:]] + [len(html)]
+    return {name: html[start:end] for (start, name), end in zip(starts, ends, strict=True)}
+
+
+def test_sections_follow_the_order_of_evidence(run):
+    config, folder = run
+    html = (folder / "reports" / "report.html").read_text()
+    sections = section_html(html)
+    order = list(sections)
+    # randomised comparisons first, then robustness, clustering, the non-randomised analyses,
+    # economics, process; the check against the truth last before provenance
+    expected = ["outcomes", "sensitivity", "imputation", "clustering", "participation", "costs"]
+    expected += ["audit", "consort", "reproduction", "provenance"]
+    assert [name for name in order if name in expected] == expected
+    assert order[-2:] == ["reproduction", "provenance"]
+    # the randomised staff outcomes sit with the other outcomes, their participation rows (not
+    # randomised) with participation
+    staff = pd.read_csv(folder / "reports" / "tables" / "staff_outcomes.csv")
+    for row in staff.itertuples():
+        interval = f"{row.ci_low:.2f} to {row.ci_high:.2f}"
+        home, away = ("outcomes", "participation")
+        if row.analysis != "arm":
+            home, away = away, home
+        assert interval in sections[home], (row.label, row.analysis)
+        assert interval not in sections[away], (row.label, row.analysis)
+    assert "Table 2g" in sections["outcomes"]
+    assert "<td>randomised arm effect</td>" not in sections["participation"]
+
+
 def code_names_in_report(config: dict, html: str) -> set[str]:
     """Code names from the config (identifiers with underscores, analysis-table columns, model
     terms, df method codes) found in the report's text outside the provenance record, which

@@ -46,8 +46,6 @@ if any(o.get("family", "gaussian") == "binomial" for o in config["analysis"]["ou
         script:
             "../scripts/pool_marginal.py"
 
-    REPORT_INPUTS.update(marginal_effects=f"{REPORTS}/tables/marginal_effects.csv")
-
 
 if SEVERAL_TREATMENT_ARMS:
 
@@ -87,10 +85,6 @@ if SEVERAL_TREATMENT_ARMS:
         script:
             "../scripts/pool_pairwise.py"
 
-    REPORT_INPUTS.update(
-        arm_tests=f"{REPORTS}/tables/arm_tests.csv", pairwise=f"{REPORTS}/tables/pairwise.csv"
-    )
-
 
 if HAS_MULTIPLICITY:
 
@@ -111,8 +105,6 @@ if HAS_MULTIPLICITY:
             mem_mb=500,
         script:
             "../scripts/adjust_multiplicity.py"
-
-    REPORT_INPUTS.update(multiplicity=f"{REPORTS}/tables/multiplicity.csv")
 
 
 rule describe_estimands:

@@ -79,11 +79,3 @@ if "audit" in config:
             mem_mb=1000,
         script:
             "../scripts/plot_audit.py"
-
-    REPORT_INPUTS.update(
-        audit_availability=f"{REPORTS}/tables/audit_availability.csv",
-        audit_by_time=f"{REPORTS}/tables/audit_by_time.csv",
-        audit_estimates=f"{REPORTS}/tables/audit_estimates.csv",
-        audit_tests=f"{REPORTS}/tables/audit_tests.csv",
-        audit_figure=f"{REPORTS}/figures/audit_trajectories.png",
-    )

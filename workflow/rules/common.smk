@@ -1,4 +1,6 @@
 # Paths and helpers shared by every rule file.
+from trial.report.registry import report_files
+
 RAW = config["paths"]["raw"]
 DERIVED = config["paths"]["derived"]
 REPORTS = config["paths"]["reports"]
@@ -21,14 +23,12 @@ def truth_file(wildcards=None):
     return [path] if config["trial"]["synthetic"] and os.path.exists(path) else []
 
 
-# Inputs of the report, by name; each stage's rule file adds the result files its report
-# section reads (see trial.report.SECTION_BUILDERS).
-REPORT_INPUTS = {"raw": raw_inputs()}
-
-
 def report_inputs(wildcards):
-    """Every file the report reads."""
-    return {**REPORT_INPUTS, "truth": truth_file()}
+    """Every file the report reads: the result files of the sections the config switches on
+    (declared once, in trial.report.registry.SECTIONS), the raw tables and any truth file."""
+    folders = {"reports": REPORTS, "derived": DERIVED}
+    files = report_files(config, folders, IMPUTATIONS)
+    return {**files, "raw": raw_inputs(), "truth": truth_file()}
 
 
 def table_rules(wildcards):

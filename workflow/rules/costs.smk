@@ -110,14 +110,3 @@ if "costs" in config:
             mem_mb=1000,
         script:
             "../scripts/cheers_checklist.py"
-
-    REPORT_INPUTS.update(
-        cost_use=f"{REPORTS}/tables/cost_use.csv",
-        cost_units=f"{REPORTS}/tables/unit_costs.csv",
-        costs=f"{REPORTS}/tables/costs.csv",
-        cost_effectiveness=f"{REPORTS}/tables/cost_effectiveness.csv",
-        ceac=f"{REPORTS}/tables/ceac.csv",
-        cheers=f"{REPORTS}/tables/cheers.csv",
-        ce_plane_figure=f"{REPORTS}/figures/ce_plane.png",
-        ceac_figure=f"{REPORTS}/figures/ceac.png",
-    )

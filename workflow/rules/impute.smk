@@ -86,14 +86,3 @@ rule imputation_diagnostics:
         mem_mb=1500,
     script:
         "../scripts/imputation_diagnostics.py"
-
-
-REPORT_INPUTS.update(
-    imputation_model=f"{DERIVED}/imputed/model.json",
-    missingness=f"{REPORTS}/tables/missingness.csv",
-    imputed_vs_observed=f"{REPORTS}/tables/imputed_vs_observed.csv",
-    arm_check=f"{REPORTS}/tables/imputation_check.csv",
-    arm_check_figure=f"{REPORTS}/figures/imputation_check.png",
-    trace_figure=f"{REPORTS}/figures/imputation_traces.png",
-    imputed_figure=f"{REPORTS}/figures/imputed_vs_observed.png",
-)

@@ -31,19 +31,6 @@ rule make_figures:
         "../scripts/make_figures.py"
 
 
-REPORT_INPUTS.update(
-    outcomes=f"{REPORTS}/tables/outcomes.csv",
-    flow=f"{REPORTS}/tables/flow.csv",
-    intercurrent_events=f"{REPORTS}/tables/intercurrent_events.csv",
-    flow_figure=f"{REPORTS}/figures/consort_flow.svg",
-    baseline=f"{REPORTS}/tables/baseline.csv",
-    outcome_summary=f"{REPORTS}/tables/outcome_summary.csv",
-    forest_figure=f"{REPORTS}/figures/forest.png",
-    primary_figure=f"{REPORTS}/figures/primary_distribution.png",
-    traces=per_imputation(f"{DERIVED}/imputed/{{i}}.trace.parquet"),
-)
-
-
 rule render_report:
     """The self-contained HTML report."""
     input:

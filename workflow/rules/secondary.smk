@@ -208,25 +208,3 @@ rule icc_table:
         mem_mb=1000,
     script:
         "../scripts/icc_table.py"
-
-
-if HAS_PARTICIPATION:
-    REPORT_INPUTS.update(
-        participation=f"{REPORTS}/tables/participation.csv",
-        participation_scores=f"{DERIVED}/participation/scores.parquet",
-    )
-if HAS_STAFF_OUTCOMES:
-    REPORT_INPUTS.update(staff_outcomes=f"{REPORTS}/tables/staff_outcomes.csv")
-if HAS_SENSITIVITY:
-    REPORT_INPUTS.update(
-        sensitivity=f"{REPORTS}/tables/sensitivity.csv",
-        rerandomisation=f"{REPORTS}/tables/rerandomisation.json",
-        forest_all_figure=f"{REPORTS}/figures/forest_all.png",
-    )
-if HAS_DELTA:
-    REPORT_INPUTS.update(
-        delta_adjustment=f"{REPORTS}/tables/delta_adjustment.csv",
-        tipping_figure=f"{REPORTS}/figures/tipping_point.png",
-    )
-if HAS_ICC:
-    REPORT_INPUTS.update(icc=f"{REPORTS}/tables/icc.csv")

@@ -26,15 +26,3 @@ rule analyse_stepped_wedge:
     script:
         "../scripts/analyse_stepped_wedge.py"
 
-
-if SCHEDULED:
-    # The report of a scheduled design reads this rule's results only: the inputs the parallel
-    # stages declared above (imputation, pooled outcomes, flow and baseline tables) do not apply.
-    for _name in [name for name in REPORT_INPUTS if name != "raw"]:
-        del REPORT_INPUTS[_name]
-    REPORT_INPUTS.update(
-        stepped_wedge=f"{REPORTS}/tables/stepped_wedge.csv",
-        stepped_wedge_sensitivity=f"{REPORTS}/tables/stepped_wedge_sensitivity.csv",
-        stepped_wedge_flow=f"{REPORTS}/tables/stepped_wedge_flow.csv",
-        schedule_figure=f"{REPORTS}/figures/schedule.png",
-    )

@@ -5,14 +5,16 @@ import pandas as pd
 
 from trial.impute.diagnostics import (
     arm_difference_check,
-    arm_difference_plot,
-    imputed_vs_observed_plot,
     imputed_vs_observed_table,
     missingness_table,
+)
+from trial.intermediate import read_intermediate, read_intermediates
+from trial.report.figures.diagnostics import (
+    arm_difference_plot,
+    imputed_vs_observed_plot,
     nothing_imputed_figure,
     trace_plot,
 )
-from trial.intermediate import read_intermediate, read_intermediates
 from trial.reporting import figure_dpi
 from trial.runlog import start_log
 

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from trial.intermediate import read_intermediate
-from trial.report import forest_plot, primary_distribution_plot
+from trial.report.figures.outcomes import forest_plot, primary_distribution_plot
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

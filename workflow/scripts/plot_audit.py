@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from trial.audit import trajectory_plot
+from trial.report.figures.audit import trajectory_plot
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

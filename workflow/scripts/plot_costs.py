@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from trial.costs import ce_plane_plot, ceac_plot
 from trial.intermediate import read_intermediates
+from trial.report.figures.costs import ce_plane_plot, ceac_plot
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

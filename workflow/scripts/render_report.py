@@ -8,13 +8,11 @@ import pandas as pd
 
 from trial.manuscript import publication_tables, write_docx, write_publication_tables
 from trial.pdf import write_pdf
-from trial.report import (
+from trial.report.render import build_sections, provenance, render_report
+from trial.report.sections.outcomes import (
     build_outcome_table,
-    build_sections,
     build_summary,
-    provenance,
     reader_points,
-    render_report,
     robustness_rows,
 )
 from trial.runlog import start_log

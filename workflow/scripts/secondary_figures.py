@@ -2,9 +2,9 @@
 
 import pandas as pd
 
+from trial.report.figures.sensitivity import forest_plot_all, forest_rows
 from trial.reporting import figure_dpi
 from trial.runlog import start_log
-from trial.sensitivity import forest_plot_all, forest_rows
 
 log = start_log(snakemake.log[0], snakemake.rule)
 inputs = snakemake.input

@@ -3,9 +3,10 @@
 import pandas as pd
 
 from trial.intermediate import read_intermediates
+from trial.report.figures.simulation import simulation_plot
 from trial.reporting import figure_dpi
 from trial.runlog import start_log
-from trial.simulation import judge_simulation, simulation_plot, summarise_simulation
+from trial.simulation import judge_simulation, summarise_simulation
 
 log = start_log(snakemake.log[0], snakemake.rule)
 results = pd.concat(read_intermediates(snakemake.config, snakemake.input), ignore_index=True)

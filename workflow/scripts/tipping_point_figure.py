@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from trial.report.figures.sensitivity import tipping_point_plot
 from trial.runlog import start_log
-from trial.sensitivity import tipping_point_plot
 
 log = start_log(snakemake.log[0], snakemake.rule)
 tipping_point_plot(snakemake.config, pd.read_csv(snakemake.input.delta), snakemake.output.png)

@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python tests/reference/data/audit/make_data.py``. It copies the
 available records of the bundled synthetic audit (data/raw/refocus/casenote_audit.csv) with the
-arm and stratum of each team joined on, using plain pandas (not trial.audit), so that the R
+arm and stratum of each team joined on, using plain pandas (not the library), so that the R
 reference and the pipeline start from the same committed numbers by independent routes.
 
 Columns: audit_id, team_id, trust, treatment (1 = REFOCUS), audit_time, values_documented,

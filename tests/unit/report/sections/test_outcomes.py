@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from trial.describe import outcome_summary
-from trial.report import headline
+from trial.report.sections.outcomes import headline
 
 
 @pytest.fixture()
@@ -143,7 +143,7 @@ def test_display_names_replace_codes_with_labels(small_config):
 def test_robustness_rows_put_each_sensitivity_analysis_beside_the_primary(small_config, tmp_path):
     import json
 
-    from trial.report import robustness_rows
+    from trial.report.sections.outcomes import robustness_rows
 
     _outcomes(2.5, (0.1, 4.9)).to_csv(tmp_path / "outcomes.csv", index=False)
     pd.DataFrame(
@@ -205,7 +205,7 @@ def test_robustness_rows_put_each_sensitivity_analysis_beside_the_primary(small_
 
 
 def test_reader_points_flag_what_the_tables_show(small_config, tmp_path):
-    from trial.report import reader_points
+    from trial.report.sections.outcomes import reader_points
 
     outcomes = _outcomes(2.5, (0.1, 4.9)).assign(n_boundary_fits=[0, 3])
     outcomes.to_csv(tmp_path / "outcomes.csv", index=False)

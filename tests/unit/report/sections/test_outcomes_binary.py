@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from trial.config import load_config
-from trial.report import headline, non_gaussian_methods, outcome_table, reproduction_table
+from trial.report.sections.outcomes import headline, non_gaussian_methods, outcome_table
+from trial.report.sections.reproduction import reproduction_table
 
-from ..conftest import ROOT
+from ....conftest import ROOT
 
 
 @pytest.fixture()
@@ -171,7 +172,7 @@ def test_baseline_table_counts_a_0_1_outcome(pulse):
 
 
 def test_default_population_summary_names_the_ratio_measures(pulse):
-    from trial.estimands import estimand_rows
+    from trial.report.sections.estimands import estimand_rows
 
     del pulse["estimands"]["summary"]
     summary = {r["attribute"]: r["value"] for r in estimand_rows(pulse)}["Population-level summary"]

@@ -1,0 +1,2 @@
+"""The report's figures, one module per stage, drawn with matplotlib's Figure API (no pyplot
+state, no backend chosen at import) and written by :func:`trial.reporting.save_figure`."""
