@@ -4,8 +4,8 @@
 #   snakemake --cores 2 --configfile config/other.yaml   # another trial
 import os
 
-from trial.preflight import stop_if_invalid, stop_if_unreadable
-from trial.schedule import design_type
+from trial.cli.preflight import stop_if_invalid, stop_if_unreadable
+from trial.config.schedule import design_type
 
 # Every rule declares `threads: 1`, but Snakemake limits the threads of numerical libraries for
 # shell commands only: a script job's BLAS would start a thread per core, and jobs running side by

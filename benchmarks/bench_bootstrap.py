@@ -1,10 +1,11 @@
 """Benchmark: the joint cost-effect cluster bootstrap over all imputations.
 
-Times :func:`trial.costs.bootstrap_costs` for 2000 two-stage (shrinkage) replicates over every
-completed data set, as the workflow's chunks do together. Uses the example's completed data sets
-(``data/derived/refocus/imputed/*.parquet``, with cost columns) when present; otherwise makes ``m``
-crude completed copies of the example's analysis table (gaps filled by arm means), which has the
-same shape and therefore the same cost.
+Times :func:`trial.analyses.costs.bootstrap.bootstrap_costs` for 2000 two-stage (shrinkage)
+replicates over every completed data set, as the workflow's chunks do together. Uses the example's
+completed data sets (``data/derived/refocus/imputed/*.parquet``, with cost columns) when present;
+otherwise makes
+``m`` crude completed copies of the example's analysis table (gaps filled by arm means), which has
+the same shape and therefore the same cost.
 
 Usage: ``python benchmarks/bench_bootstrap.py [--replicates 2000] [--m 40]``
 """
@@ -18,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trial.analysis import build_analysis_table
-from trial.config import load_config
-from trial.cost_bootstrap import bootstrap_costs
-from trial.intermediate import read_intermediate
-from trial.vocabulary import COST_FOLLOWUP
+from trial.analyses.costs.bootstrap import bootstrap_costs
+from trial.analyses.outcomes import build_analysis_table
+from trial.config.load import load_config
+from trial.config.vocabulary import COST_FOLLOWUP
+from trial.data.intermediate import read_intermediate
 
 ROOT = Path(__file__).resolve().parents[1]
 

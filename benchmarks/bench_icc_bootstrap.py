@@ -2,12 +2,12 @@
 
 A synthetic trial (``--clusters`` clusters in two arms, ``--individuals`` individuals, an arm
 effect, two covariates and a random intercept) is bootstrapped by
-:func:`trial.icc.icc_bootstrap` with a design matrix: every replicate's random-intercept model is
-refitted from per-cluster sums (:func:`trial.mixed.fit_random_intercept_sums`). In the same
-process, the same replicates are refitted the way the ICC table did before, from the resampled
-rows (:func:`trial.mixed.fit_random_intercept_arrays`), on the first ``--row-replicates`` of
-them. Printed: CPU seconds per replicate of each, their ratio, the largest difference between
-the two ICCs of a replicate, and the machine's load before and after.
+:func:`trial.analyses.icc.icc_bootstrap` with a design matrix: every replicate's random-intercept
+model is refitted from per-cluster sums (:func:`trial.stats.mixed.fit_random_intercept_sums`). In
+the same process, the same replicates are refitted the way the ICC table did before, from the
+resampled rows (:func:`trial.stats.mixed.fit_random_intercept_arrays`), on the first
+``--row-replicates`` of them. Printed: CPU seconds per replicate of each, their ratio, the largest
+difference between the two ICCs of a replicate, and the machine's load before and after.
 
 Usage: ``python benchmarks/bench_icc_bootstrap.py [--clusters 500] [--individuals 50000]
 [--replicates 1000] [--row-replicates 50]``
@@ -26,9 +26,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from trial.bootstrap import ClusterLayout, bootstrap_cluster_counts  # noqa: E402
-from trial.icc import icc_bootstrap  # noqa: E402
-from trial.mixed import fit_random_intercept_arrays  # noqa: E402
+from trial.analyses.icc import icc_bootstrap  # noqa: E402
+from trial.stats.bootstrap import ClusterLayout, bootstrap_cluster_counts  # noqa: E402
+from trial.stats.mixed import fit_random_intercept_arrays  # noqa: E402
 
 
 def synthetic(clusters: int, individuals: int, seed: int = 1) -> tuple[np.ndarray, ...]:
@@ -72,7 +72,7 @@ def main() -> None:
         )
     rows_s = (time.process_time() - t0) / args.row_replicates
 
-    from trial.mixed import cluster_sums, fit_random_intercept_sums
+    from trial.stats.mixed import cluster_sums, fit_random_intercept_sums
 
     sums = cluster_sums(y, X, layout.cluster)
     by_sums = [fit_random_intercept_sums(sums, row).icc for row in counts]

@@ -2,12 +2,12 @@
 
 Builds the analysis table of the bundled REFOCUS example from ``data/raw/refocus`` (403
 individuals, 27 clusters, the baseline and follow-up scores of every configured outcome) and
-makes completed datasets with :func:`trial.analysis.impute_analysis_table` (the workflow's own
-call, with the config's iterations and mean matching) using
+makes completed datasets with :func:`trial.analyses.outcomes.impute_analysis_table` (the workflow's
+own call, with the config's iterations and mean matching) using
 
-* ``multilevel``: random-intercept Gibbs FCS (trial.impute.multilevel) with the config's
+* ``multilevel``: random-intercept Gibbs FCS (trial.stats.impute.multilevel) with the config's
   imputation settings (blocks, cluster means, iterations), and
-* ``forest``: miceforest on LightGBM with cluster features (trial.impute.forest), imputed by
+* ``forest``: miceforest on LightGBM with cluster features (trial.stats.impute.forest), imputed by
   arm, with ``--forest-iterations`` iterations (5 by default, as in the simulation study),
 
 in the same process, one thread, and prints the median time per imputed dataset and the ratio.
@@ -32,8 +32,8 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from trial.analysis import build_analysis_table, impute_analysis_table  # noqa: E402
-from trial.config import load_config  # noqa: E402
+from trial.analyses.outcomes import build_analysis_table, impute_analysis_table  # noqa: E402
+from trial.config.load import load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

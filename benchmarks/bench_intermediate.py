@@ -3,7 +3,7 @@
 Builds the example's scored analysis table and times, in the same process, one write and one
 read of it (and of a copy ``--copies`` times longer, as a larger trial's table would be):
 
-* Parquet through :mod:`trial.intermediate` (what the workflow does);
+* Parquet through :mod:`trial.data.intermediate` (what the workflow does);
 * CSV as the workflow wrote intermediates before: ``DataFrame.to_csv`` and a reader that takes
   the config's text columns as text and guesses the type of every other column.
 
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.analysis import build_analysis_table
-from trial.config import load_config
-from trial.intermediate import read_intermediate, text_columns, write_intermediate
+from trial.analyses.outcomes import build_analysis_table
+from trial.config.load import load_config
+from trial.data.intermediate import read_intermediate, text_columns, write_intermediate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,11 +1,11 @@
 """Benchmark: laying the HTML report out as an A4 PDF.
 
-Times :func:`trial.pdf.write_pdf` (one layout, with a conditional page break before each
+Times :func:`trial.report.pdf.write_pdf` (one layout, with a conditional page break before each
 section and the wide tables on landscape pages, then the layout read back to list the sections
 that start a page) against one layout of the same HTML with neither
-(:func:`trial.pdf.render_pdf`), in the same process, on a rendered report (default: the example's
-``reports/refocus/report.html``; run the workflow first). Prints CPU and wall seconds, the breaks
-placed, the page count and the ratio of the two CPU times.
+(:func:`trial.report.pdf.render_pdf`), in the same process, on a rendered report (default: the
+example's ``reports/refocus/report.html``; run the workflow first). Prints CPU and wall seconds,
+the breaks placed, the page count and the ratio of the two CPU times.
 
 Usage: ``python benchmarks/bench_pdf.py [REPORT_HTML]``
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pypdf
 
-from trial.pdf import print_html, render_pdf, write_pdf
+from trial.report.pdf import print_html, render_pdf, write_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVENANCE = {"run_at_utc": "-", "config_sha256": "0" * 64, "code_version": "-", "seed": 0}

@@ -13,13 +13,14 @@ identical (``DataFrame.equals``, exact floats); the machine's load before and af
 
 Stages:
 
-* ``participation``: :func:`trial.participation.fit_participation` on the completed dataset
-  (high vs low, both instrumental-variable analyses by both estimators with their bootstrap);
-* ``costs``: :func:`trial.costs.fit_costs` on the completed dataset (the mixed model, least
-  squares and the gamma GLM; its statsmodels import is inside the call, so it is timed);
-* ``icc``: :func:`trial.icc.icc_table` on the analysis table (ICCs with their cluster
+* ``participation``: :func:`trial.analyses.participation.fit_participation` on the completed dataset
+(high vs low, both instrumental-variable analyses by both estimators with their bootstrap); *
+``costs``: :func:`trial.analyses.costs.fits.fit_costs` on the completed dataset (the mixed model,
+least squares and the gamma GLM; its statsmodels import is inside the call, so it is timed);
+* ``icc``: :func:`trial.analyses.icc.icc_table` on the analysis table (ICCs with their cluster
   bootstrap intervals; the staff table is left out);
-* ``diagnostics``: :func:`trial.impute.diagnostics.arm_difference_check` of the analysis
+* ``diagnostics``: :func:`trial.analyses.imputation_diagnostics.arm_difference_check` of the
+analysis
   table against the completed dataset given twice (m = 2; its cost is per completed dataset).
 
 Usage::
@@ -68,7 +69,7 @@ def prepare(data: Path, clusters: int, individuals: int) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_scale import EXAMPLE, scaled_config
 
-    from trial.synthetic import write_example
+    from trial.studies.synthetic import write_example
 
     paths = _paths(data)
     if not paths["table"].exists():
@@ -88,11 +89,11 @@ def prepare(data: Path, clusters: int, individuals: int) -> None:
             check=True, stdout=subprocess.DEVNULL, cwd=data,
         )  # fmt: skip
     if not paths["completed"].exists():
-        from trial.analysis import impute_analysis_table
-        from trial.config import load_config
-        from trial.estimands import undefined_after_events
-        from trial.impute.model import check_imputation_model
-        from trial.intermediate import read_intermediate, write_intermediate
+        from trial.analyses.estimands import undefined_after_events
+        from trial.analyses.imputation import check_imputation_model
+        from trial.analyses.outcomes import impute_analysis_table
+        from trial.config.load import load_config
+        from trial.data.intermediate import read_intermediate, write_intermediate
 
         config = load_config(paths["config"])
         table = read_intermediate(config, paths["table"])
@@ -103,13 +104,13 @@ def prepare(data: Path, clusters: int, individuals: int) -> None:
 
 def child(stage: str, data: Path, result: Path) -> None:
     """Run one stage in this process and write its CPU time and result."""
-    from trial.config import load_config
-    from trial.intermediate import read_intermediate
+    from trial.config.load import load_config
+    from trial.data.intermediate import read_intermediate
 
     paths = _paths(data)
     config = load_config(paths["config"])
     if stage == "participation":
-        from trial.participation import fit_participation
+        from trial.analyses.participation import fit_participation
 
         completed = read_intermediate(config, paths["completed"])
         scores = read_intermediate(config, paths["scores"])
@@ -118,7 +119,7 @@ def child(stage: str, data: Path, result: Path) -> None:
             return fit_participation(config, completed, scores, 1)
 
     elif stage == "costs":
-        from trial.cost_fits import fit_costs
+        from trial.analyses.costs.fits import fit_costs
 
         completed = read_intermediate(config, paths["completed"])
 
@@ -126,7 +127,7 @@ def child(stage: str, data: Path, result: Path) -> None:
             return (fit_costs(config, completed),)
 
     elif stage == "diagnostics":
-        from trial.impute.diagnostics import arm_difference_check
+        from trial.analyses.imputation_diagnostics import arm_difference_check
 
         table = read_intermediate(config, paths["table"])
         completed = read_intermediate(config, paths["completed"])
@@ -135,7 +136,7 @@ def child(stage: str, data: Path, result: Path) -> None:
             return (arm_difference_check(config, table, [completed, completed]),)
 
     else:
-        from trial.icc import icc_table
+        from trial.analyses.icc import icc_table
 
         table = read_intermediate(config, paths["table"])
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_primary_vs_r import run_r  # noqa: E402
 
-from trial.intermediate import read_intermediate  # noqa: E402
+from trial.data.intermediate import read_intermediate  # noqa: E402
 
 
 def copy_project(folder: Path, config_path: Path) -> Path:

@@ -1,18 +1,18 @@
 """Benchmark: the pipeline's primary analysis (m = 50) against the equivalent R workflow.
 
 Both start from the same scored analysis table of the example (built here with
-:func:`trial.analysis.build_analysis_table` and written to a temporary CSV, not timed) and do the
-primary outcome only:
+:func:`trial.analyses.outcomes.build_analysis_table` and written to a temporary CSV, not timed) and
+do the primary outcome only:
 
 * Python, in one process without Snakemake: m completed datasets from the pipeline's default
-  engine with the config's imputation settings (:func:`trial.analysis.impute_analysis_table`;
-  for the example, the multilevel engine: the primary outcome's baseline and follow-up scores
-  imputed from a random-intercept normal model with the cluster, arm, strata, the config's
-  auxiliary variables, the cluster means of the other score and of the auxiliary variables, and
-  the participation score as a cluster-level predictor), the analysis model per dataset
-  (:func:`trial.analysis.fit_outcomes`: trial.stats.mixed REML with the config's df method,
-  Kenward-Roger for the example), Rubin's rules with Barnard-Rubin df
-  (:func:`trial.pooled_outcomes.pool_outcomes`);
+  engine with the config's imputation settings
+  (:func:`trial.analyses.outcomes.impute_analysis_table`; for the example, the multilevel engine:
+  the primary outcome's baseline and follow-up scores imputed from a random-intercept normal model
+  with the cluster, arm, strata, the config's auxiliary variables, the cluster means of the other
+  score and of the auxiliary variables, and the participation score as a cluster-level predictor),
+  the analysis model per dataset (:func:`trial.analyses.outcomes.fit_outcomes`: trial.stats.mixed
+  REML with the config's df method, Kenward-Roger for the example), Rubin's rules with Barnard-Rubin
+  df (:func:`trial.analyses.pooled_outcomes.pool_outcomes`);
 * R, ``benchmarks/r_primary_analysis.R``: mice with ``2l.pan`` (the same predictors and
   cluster means, the same number of iterations), ``lme4::lmer`` per completed dataset,
   ``mitml::testEstimates`` with ``df.com`` (between-within df; R computes no Kenward-Roger df
@@ -37,9 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from trial.analysis import build_analysis_table, fit_outcomes, impute_analysis_table
-from trial.config import load_config
-from trial.pooled_outcomes import pool_outcomes
+from trial.analyses.outcomes import build_analysis_table, fit_outcomes, impute_analysis_table
+from trial.analyses.pooled_outcomes import pool_outcomes
+from trial.config.load import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 R_SCRIPT = ROOT / "benchmarks" / "r_primary_analysis.R"

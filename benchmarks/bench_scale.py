@@ -4,8 +4,8 @@ Each scenario is a temporary copy of the example config whose ``synthetic`` sect
 (clusters per stratum and arm, individuals; staff and audited records grow with the clusters so
 that each cluster keeps the example's shape), whose ``imputation`` section is changed (``m``,
 optionally the engine) and whose paths point into a temporary folder. The data are generated
-with :func:`trial.synthetic.write_example` (not timed) and ``snakemake --cores N`` is run on them
-in its own working directory (timed). Printed per scenario:
+with :func:`trial.studies.synthetic.write_example` (not timed) and ``snakemake --cores N`` is run
+on them in its own working directory (timed). Printed per scenario:
 
 * wall-clock time of the Snakemake run;
 * peak memory: the largest resident set of any one job (``getrusage`` of the children, exact)
@@ -45,7 +45,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from trial.synthetic import write_example
+from trial.studies.synthetic import write_example
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "refocus.yaml"

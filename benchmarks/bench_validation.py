@@ -5,7 +5,7 @@ things are timed on the same files in this process, in CPU seconds of this proce
 work on the machine does not count), best of ``--repeat`` runs:
 
 * ``read``: every table read by pandas as text, without any check (the least any reader does);
-* ``validate``: :func:`trial.validation.validate_inputs`, the strict reading and every check of
+* ``validate``: :func:`trial.data.validation.validate_inputs`, the strict reading and every check of
   the config's tables, within and across tables;
 * ``preflight``: what the Snakefile runs before any job (the config file read and checked, then
   ``validate``).
@@ -29,10 +29,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from trial.config import load_config
-from trial.preflight import problems_screen
-from trial.synthetic import write_example
-from trial.validation import validate_inputs
+from trial.cli.preflight import problems_screen
+from trial.config.load import load_config
+from trial.data.validation import validate_inputs
+from trial.studies.synthetic import write_example
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scale import EXAMPLE, scaled_config  # noqa: E402

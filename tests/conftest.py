@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trial.config import load_config
+from trial.config.load import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config" / "refocus.yaml"

@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 # mutmut's record of each mutated module of a scope
 META = {
-    "pooling": ("mutants/src/trial/pooling.py.meta",),
-    "bootstrap": ("mutants/src/trial/bootstrap.py.meta",),
+    "pooling": ("mutants/src/trial/stats/pooling.py.meta",),
+    "bootstrap": ("mutants/src/trial/stats/bootstrap.py.meta",),
     "inference": tuple(
         f"mutants/src/trial/stats/mixed/{m}.py.meta"
         for m in ("results", "view", "ddf", "single", "nested", "checks")
@@ -59,7 +59,7 @@ META = {
     "gee": ("mutants/src/trial/stats/gee.py.meta",),
     "cluster_level": ("mutants/src/trial/stats/cluster_level.py.meta",),
     "marginal": ("mutants/src/trial/stats/marginal.py.meta",),
-    "sandwich": ("mutants/src/trial/sandwich.py.meta",),
+    "sandwich": ("mutants/src/trial/stats/sandwich.py.meta",),
     "iv": ("mutants/src/trial/stats/iv.py.meta",),
 }
 # the Kenward-Roger / Satterthwaite / between-within / contrast code of stats/mixed/

@@ -1,6 +1,6 @@
 """Coverage of the casenote audit's logistic GEE intervals (Kauermann-Carroll covariance, t on
 clusters minus coefficients) for the population-averaged odds ratio at the last time point, on
-the audit's repeated structure (:mod:`trial.audit_coverage`), with 20, 27 and 40 teams.
+the audit's repeated structure (:mod:`trial.studies.audit_coverage`), with 20, 27 and 40 teams.
 
 Coverage is checked within 3 Monte Carlo SEs of 95% (its SE at 95%: 1.5 points with the 200
 replicates per cell of the slow test, 0.7 with the 1000 of the committed study), so that a
@@ -8,8 +8,8 @@ correct method fails one of the checks by chance with probability under 1%. With
 on 20 - 14 = 6 df) the intervals over-cover: 97.6% in the committed study (its MC SE 0.5), so
 that cell is checked for not under-covering, and in the committed study for over-covering by
 more than noise. The committed study
-(``python -m trial.audit_coverage 1000 tests/reference/simulation/audit_coverage.csv``) is in
-tests/reference/simulation/audit_coverage.csv.
+(``python -m trial.studies.audit_coverage 1000 tests/reference/simulation/audit_coverage.csv``) is
+in tests/reference/simulation/audit_coverage.csv.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 import pandas as pd
 import pytest
 
-from trial.audit_coverage import run_study
+from trial.studies.audit_coverage import run_study
 
 from ..conftest import ROOT
 

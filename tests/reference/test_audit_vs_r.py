@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.audit_binary import binary_design, fit_binary_model
-from trial.audit_data import AuditMeasure, cluster_robust_mean
-from trial.audit_models import fit_mixed_model, fit_panel_model
+from trial.analyses.audit.binary import binary_design, fit_binary_model
+from trial.analyses.audit.data import AuditMeasure, cluster_robust_mean
+from trial.analyses.audit.models import fit_mixed_model, fit_panel_model
 from trial.stats.gee import fit_gee
 
 REF = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def ref() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def long() -> pd.DataFrame:
-    """The reference data in the shape of :attr:`trial.audit_data.AuditData.long`."""
+    """The reference data in the shape of :attr:`trial.analyses.audit.data.AuditData.long`."""
     d = pd.read_csv(DATA)
     d["arm"] = np.where(d["treatment"] == 1, "refocus", "control")
     d["available"] = True

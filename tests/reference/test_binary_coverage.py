@@ -1,20 +1,20 @@
 """Coverage of the default analysis of a binary primary outcome (GLMM, AGHQ 10 nodes,
 between-within df) with 20 and 40 clusters, on complete data and after multiple imputation by
-the multilevel engine's binary step (:mod:`trial.binary_coverage`).
+the multilevel engine's binary step (:mod:`trial.studies.binary_coverage`).
 
 Each check allows 3 Monte Carlo SEs (200 replicates per cell: the MC SE of a 95% coverage is
 1.5 points), so that a correct method fails one of the four coverage checks by chance with
 probability about 1%; a z reference or a df from the individuals instead of the clusters
 under-covers by more than that with 20 clusters. The committed study (300 replicates per cell,
-``python -m trial.binary_coverage 300 tests/reference/simulation/binary_coverage.csv``) is in
-tests/reference/simulation/binary_coverage.csv.
+``python -m trial.studies.binary_coverage 300 tests/reference/simulation/binary_coverage.csv``) is
+in tests/reference/simulation/binary_coverage.csv.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from trial.binary_coverage import EFFECT, run_study
+from trial.studies.binary_coverage import EFFECT, run_study
 
 pytestmark = pytest.mark.slow  # about 3 minutes on one core
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import fit_outcomes
-from trial.config import load_config
-from trial.pooled_outcomes import pool_outcomes
+from trial.analyses.outcomes import fit_outcomes
+from trial.analyses.pooled_outcomes import pool_outcomes
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 

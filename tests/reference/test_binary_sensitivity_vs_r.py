@@ -21,8 +21,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from trial.config import load_config
-from trial.sensitivity import sensitivity_analyses
+from trial.analyses.sensitivity import sensitivity_analyses
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 

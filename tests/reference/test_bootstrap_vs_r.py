@@ -1,4 +1,4 @@
-"""The one-stage cluster bootstrap of trial.bootstrap against R's boot on committed data.
+"""The one-stage cluster bootstrap of trial.stats.bootstrap against R's boot on committed data.
 
 Data: tests/reference/data/bootstrap/clustered_costs.csv (make_data.py there). Fixtures:
 tests/reference/fixtures/bootstrap/, written by tests/reference/r/bootstrap.R (versions.csv
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.bootstrap import ClusterLayout, bootstrap_weights, weighted_ols_coefficient
+from trial.stats.bootstrap import ClusterLayout, bootstrap_weights, weighted_ols_coefficient
 
 REF = Path(__file__).resolve().parent
 DATA = pd.read_csv(REF / "data" / "bootstrap" / "clustered_costs.csv")

@@ -1,4 +1,4 @@
-"""trial.impute.multilevel against R's multilevel imputation on committed trial-like data.
+"""trial.stats.impute.multilevel against R's multilevel imputation on committed trial-like data.
 
 The fixtures hold each R method twice: as is, and with the cluster mean of baseline as a
 further predictor of ``y`` (``_means``), which the Python side matches with
@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from trial.impute.multilevel import impute_multilevel
+from trial.stats.impute.multilevel import impute_multilevel
 
 REF = Path(__file__).resolve().parent
 DATA = REF / "data" / "impute" / "trial_like.csv"

@@ -292,9 +292,9 @@ def test_refocus_example_data_match_the_bundled_example() -> None:
 
 
 def test_refocus_example_pipeline_design_matches_r() -> None:
-    """trial.vocabulary.design_matrix + the engine reproduce lme4/pbkrtest on the example."""
-    from trial.config import load_config
-    from trial.vocabulary import arm_term, design_matrix
+    """trial.config.vocabulary.design_matrix + the engine reproduce lme4/pbkrtest on the example."""
+    from trial.config.load import load_config
+    from trial.config.vocabulary import arm_term, design_matrix
 
     config = load_config(HERE.parents[1] / "config" / "refocus.yaml")
     d = pd.read_csv(DATA / "refocus_example.csv")

@@ -1,4 +1,4 @@
-"""trial.pooling against mitml and mice on committed inputs.
+"""trial.stats.pooling against mitml and mice on committed inputs.
 
 Inputs: tests/reference/data/pooling/ (made by make_data.py there). Fixtures:
 tests/reference/fixtures/pooling/, written by tests/reference/r/pooling.R; versions.csv there
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.pooling import pool_d1, pool_rubin
+from trial.stats.pooling import pool_d1, pool_rubin
 
 REF = Path(__file__).resolve().parent
 DATA = REF / "data" / "pooling"

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import build_analysis_table, fit_outcomes
-from trial.config import load_config, validate_config
-from trial.mixed import fit_random_intercept_model
-from trial.validation import validate_inputs
-from trial.vocabulary import design_matrix
+from trial.analyses.outcomes import build_analysis_table, fit_outcomes
+from trial.config.load import load_config, validate_config
+from trial.config.vocabulary import design_matrix
+from trial.data.validation import validate_inputs
+from trial.stats.mixed import fit_random_intercept_model
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "post_only"

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from trial.icc import adjusted_icc, anova_icc, icc_table
-from trial.sensitivity import cluster_mean_residuals
+from trial.analyses.icc import adjusted_icc, anova_icc, icc_table
+from trial.analyses.sensitivity import cluster_mean_residuals
 from trial.stats.iv import cluster_level_iv, two_stage_least_squares
 from trial.stats.two_stage import cluster_level_fit
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.simulation import (
+from trial.studies.simulation import (
     COMPLETE_CASE,
     judge_simulation,
     method_settings,

@@ -16,8 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trial.config import load_config
-from trial.stepped_wedge import (
+from trial.analyses.stepped_wedge import (
     EXPOSURE_TERM,
     PERIOD_TERM,
     TREATMENT_TERM,
@@ -27,7 +26,8 @@ from trial.stepped_wedge import (
     fit_stepped_wedge,
     sensitivity_table,
 )
-from trial.vocabulary import cluster_covariates
+from trial.config.load import load_config
+from trial.config.vocabulary import cluster_covariates
 
 from ..conftest import ROOT
 

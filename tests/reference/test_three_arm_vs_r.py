@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.analysis import fit_outcomes
-from trial.config import load_config
-from trial.vocabulary import arm_terms, design_matrix, treatment_indicators
+from trial.analyses.outcomes import fit_outcomes
+from trial.config.load import load_config
+from trial.config.vocabulary import arm_terms, design_matrix, treatment_indicators
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -96,7 +96,7 @@ def test_joint_arm_test_matches_pbkrtest(config, data) -> None:
 
 
 def test_joint_arm_f_statistic_matches_pbkrtest(config, data) -> None:
-    from trial.mixed import fit_random_intercept_model
+    from trial.stats.mixed import fit_random_intercept_model
 
     X = design_matrix(config, data, "phq9")
     fit = fit_random_intercept_model(
@@ -118,7 +118,7 @@ def test_joint_arm_f_statistic_matches_pbkrtest(config, data) -> None:
 def _other_outcomes(config: dict, data: pd.DataFrame) -> dict[str, pd.Series]:
     """The secondary outcomes' columns, copied from the primary so the table is complete.
 
-    :func:`trial.analysis.fit_outcomes` fits every configured outcome; only the primary
+    :func:`trial.analyses.outcomes.fit_outcomes` fits every configured outcome; only the primary
     outcome's rows are compared with R.
     """
     columns = {}

@@ -211,7 +211,7 @@ def both(*corruptions: Corruption) -> Corruption:
 
 def main() -> None:
     """Remake the corpus's frozen copies from the bundled examples."""
-    from trial.config import load_config
+    from trial.config.load import load_config
 
     root = Path(__file__).resolve().parents[2]
     for name, clusters in CORPUS_CLUSTERS.items():

@@ -1,23 +1,24 @@
 """The library's modules import only from their own layer or the layers below it, in no cycle.
 
-The layers, bottom first (the README's layout section lists the same order):
+The layers, bottom first, are the package's folders (the README's layout section lists the same
+order):
 
-1. ``vocabulary``: what a config declares and the names the library gives it; the seed
-   derivation; logging. Imports nothing else of the package.
-2. ``config``: loading, the schema and every cross-check of the config.
-3. ``data``: reading and validating raw tables, scoring scales, typed intermediate files.
-4. ``stats``: kernels that take arrays or tables and never read a config (mixed models,
-   pooling, bootstrap, sandwich covariances, ``stats/``, the imputation engines).
-5. ``analyses``: every analysis the workflow runs, each reading the config. They compute only:
+1. ``vocabulary``: ``config/vocabulary`` (what a config declares and the names the library gives
+   it) and ``config/schedule``; the seed derivation, logging and progress display at the top of
+   the package. Imports nothing else of the package.
+2. ``config/``: loading, the schema and every cross-check of the config.
+3. ``data/``: reading and validating raw tables, scoring scales, typed intermediate files.
+4. ``stats/``: kernels that take arrays or tables and never read a config (mixed models,
+   pooling, bootstrap, sandwich covariances, the imputation engines).
+5. ``analyses/``: every analysis the workflow runs, each reading the config. They compute only:
    none draws a figure or builds a report section, so none imports matplotlib
    (:data:`PRESENTATION_LIBRARIES`) or the report's building blocks.
-6. ``report blocks``: the report's building blocks (sections, figure metadata, number
-   formats). This layer sat below the analyses only while the analyses built their own report
-   sections and figures; now that those live in ``trial.report`` it sits above them.
-7. ``report``: ``trial.report`` (``render``, ``sections/``, ``figures/``: one module per
-   stage), the checklists and the flow diagram.
-8. ``studies``: synthetic data and simulation studies, which run the analyses.
-9. ``interface``: the command line and what only it uses.
+6. ``report blocks``: ``report/blocks`` (the section record, figure files, number formats),
+   which the rest of ``report/`` builds on and which imports none of it.
+7. ``report/``: ``registry``, ``render``, ``sections/`` and ``figures/`` (one module per stage),
+   the checklists, the flow diagram, the Word and PDF exports.
+8. ``studies/``: synthetic data and simulation studies, which run the analyses.
+9. ``cli/``: the command line and what only it uses.
 
 An import inside a function must not hide an upward import or a cycle: every import of a
 package module inside a function is refused unless :data:`DEFERRED` lists it with its reason
@@ -44,92 +45,21 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "vocabulary",
         (
             "trial",
-            "trial.vocabulary",
             "trial.seeding",
             "trial.runlog",
             "trial.progress",
-            "trial.schedule",
+            "trial.config.vocabulary",
+            "trial.config.schedule",
         ),
     ),
-    ("config", ("trial.config", "trial.config_checks", "trial.section_checks")),
-    (
-        "data",
-        (
-            "trial.scoring",
-            "trial.raw_tables",
-            "trial.table_checks",
-            "trial.cross_table_checks",
-            "trial.validation",
-            "trial.intermediate",
-        ),
-    ),
-    (
-        "stats",
-        (
-            "trial.mixed",
-            "trial.pooling",
-            "trial.bootstrap",
-            "trial.sandwich",
-            "trial.stats.*",
-            "trial.impute",
-            "trial.impute.base",
-            "trial.impute.binary",
-            "trial.impute.forest",
-            "trial.impute.multilevel",
-        ),
-    ),
-    (
-        "analyses",
-        (
-            "trial.estimands",
-            "trial.glm_outcomes",
-            "trial.pooled_outcomes",
-            "trial.analysis",
-            "trial.impute.model",
-            "trial.impute.diagnostics",
-            "trial.design",
-            "trial.cost_spec",
-            "trial.cost_use",
-            "trial.cost_fits",
-            "trial.cost_bootstrap",
-            "trial.cost_pooling",
-            "trial.participation",
-            "trial.staff",
-            "trial.sensitivity",
-            "trial.icc",
-            "trial.audit_data",
-            "trial.audit_models",
-            "trial.audit_binary",
-            "trial.audit_fits",
-            "trial.describe",
-            "trial.multiplicity",
-            "trial.stepped_wedge",
-        ),
-    ),
-    ("report blocks", ("trial.reporting",)),
-    (
-        "report",
-        (
-            "trial.report.*",
-            "trial.checklist",
-            "trial.consort",
-            "trial.manuscript",
-            "trial.design_figures",
-            "trial.pdf",
-            "trial.stepped_report",
-        ),
-    ),
-    (
-        "studies",
-        (
-            "trial.synthetic",
-            "trial.simulation",
-            "trial.bootstrap_coverage",
-            "trial.binary_coverage",
-            "trial.audit_coverage",
-        ),
-    ),
-    ("interface", ("trial.cli", "trial.preflight", "trial.draft", "trial.verify")),
+    ("config", ("trial.config.*",)),
+    ("data", ("trial.data.*",)),
+    ("stats", ("trial.stats.*",)),
+    ("analyses", ("trial.analyses.*",)),
+    ("report blocks", ("trial.report.blocks",)),
+    ("report", ("trial.report.*",)),
+    ("studies", ("trial.studies.*",)),
+    ("interface", ("trial.cli.*",)),
 )
 
 # Libraries that draw: only the layers from "report blocks" up may import them.
@@ -138,7 +68,9 @@ FIRST_DRAWING_LAYER = "report blocks"
 
 # (importing module, imported module) -> why the import sits inside a function.
 DEFERRED: dict[tuple[str, str], str] = {
-    ("trial.analysis", "trial.impute.forest"): "only the forest engine needs miceforest/lightgbm",
+    ("trial.analyses.outcomes", "trial.stats.impute.forest"): (
+        "only the forest engine needs miceforest/lightgbm"
+    ),
 }
 
 

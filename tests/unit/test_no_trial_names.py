@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from trial.config import load_config
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 

@@ -10,7 +10,7 @@ import math
 import pandas as pd
 import pytest
 
-from trial.config import load_config
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 from .test_end_to_end import run_workflow, section_html, write_config

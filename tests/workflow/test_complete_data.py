@@ -11,10 +11,10 @@ import pytest
 import yaml
 from scipy import stats
 
-from trial.config import load_config
-from trial.intermediate import read_intermediate
-from trial.mixed import fit_random_intercept_model
-from trial.vocabulary import arm_terms, design_matrix, followup_column
+from trial.config.load import load_config
+from trial.config.vocabulary import arm_terms, design_matrix, followup_column
+from trial.data.intermediate import read_intermediate
+from trial.stats.mixed import fit_random_intercept_model
 
 from ..conftest import ROOT
 from .test_end_to_end import run_workflow

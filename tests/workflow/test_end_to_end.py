@@ -1,11 +1,11 @@
 """The whole workflow on a small generated trial: correct against the known truth, and (marked
 slow) byte-identical whatever the number of cores, so job order does not matter.
 
-The default run keeps the trial large enough to test against the truth but the fewest
-imputations, iterations and resamples that still exercise every rule: the rules' statistics are
-tested at full size in the unit and reference tests; what this run adds is that every rule hands
-the next one what it expects. ``tests/unit/test_impute_workflow_model.py`` guards in the default
-suite that one imputation and its fit do not depend on what ran before them in the process.
+The default run keeps the trial large enough to test against the truth but the fewest imputations,
+iterations and resamples that still exercise every rule: the rules' statistics are tested at full
+size in the unit and reference tests; what this run adds is that every rule hands the next one what
+it expects. ``tests/unit/analyses/test_impute_workflow_model.py`` guards in the default suite that
+one imputation and its fit do not depend on what ran before them in the process.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from trial.intermediate import read_intermediate
-from trial.synthetic import write_example
+from trial.data.intermediate import read_intermediate
+from trial.studies.synthetic import write_example
 
 from ..conftest import ROOT
 
@@ -401,7 +401,7 @@ def test_cost_section_states_the_delivery_cost_and_suppresses_an_icer_over_zero(
 
 def test_pdf_report_is_a4_and_leaves_no_page_half_empty_between_sections(run):
     pypdf = pytest.importorskip("pypdf")
-    from trial.pdf import A4_POINTS, MARGIN_TOP, MM, body_limits, page_layouts
+    from trial.report.pdf import A4_POINTS, MARGIN_TOP, MM, body_limits, page_layouts
 
     config, folder = run
     pdf = (folder / "reports" / "report.pdf").read_bytes()
@@ -497,7 +497,7 @@ def test_results_are_identical_with_one_or_two_cores(run, rerun):
 
 
 def test_verify_passes_on_the_same_tables_and_fails_on_an_altered_expected_number(run, tmp_path):
-    from trial.verify import compare_results, write_expected
+    from trial.cli.verify import compare_results, write_expected
 
     tables = run[1] / "reports" / "tables"
     expected = tmp_path / "expected.json"
@@ -512,7 +512,7 @@ def test_verify_passes_on_the_same_tables_and_fails_on_an_altered_expected_numbe
 
 @pytest.mark.slow
 def test_verify_passes_on_a_rerun_in_another_job_order(run, rerun, tmp_path):
-    from trial.verify import compare_results, write_expected
+    from trial.cli.verify import compare_results, write_expected
 
     expected = tmp_path / "expected.json"
     write_expected(run[1] / "reports" / "tables", expected)

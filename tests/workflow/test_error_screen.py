@@ -9,12 +9,12 @@ import sys
 import pytest
 import yaml
 
-from trial.cli import main
-from trial.config import load_config
+from trial.cli.main import main
+from trial.config.load import load_config
 
 from ..conftest import ROOT
+from ..unit.cli.test_preflight import not_checked_without_cluster_table
 from ..unit.corruption import subset_example
-from ..unit.test_preflight import not_checked_without_cluster_table
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_trial_run_names_a_yaml_error_before_snakemake_reads_the_file(trial, cap
     path = folder / "trial.yaml"
     path.write_text(text.replace("\nseed:", "\n\tseed:", 1), encoding="utf-8")
     started = []
-    monkeypatch.setattr("trial.cli.subprocess.call", lambda command: started.append(command))
+    monkeypatch.setattr("trial.cli.main.subprocess.call", lambda command: started.append(command))
     assert main(["run", str(path), "--cores", "1"]) == 2
     assert started == []
     err = capsys.readouterr().err.splitlines()
@@ -154,7 +154,7 @@ def test_trial_run_hands_a_valid_config_to_snakemake(trial, monkeypatch):
     path = folder / "trial.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "trial.cli", "run", str(path), "--snakefile",
+        [sys.executable, "-m", "trial.cli.main", "run", str(path), "--snakefile",
          str(ROOT / "Snakefile"), "--directory", str(folder), "--cores", "1", "--dry-run"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip

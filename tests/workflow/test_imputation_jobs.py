@@ -13,7 +13,7 @@ import filecmp
 
 import pytest
 
-from trial.config import load_config
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 from .test_end_to_end import finish, start_workflow, write_config

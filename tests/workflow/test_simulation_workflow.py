@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import yaml
 
-from trial.simulation import simulate_replicates
+from trial.studies.simulation import simulate_replicates
 
 from ..conftest import ROOT
 

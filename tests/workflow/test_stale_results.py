@@ -31,7 +31,7 @@ from collections import defaultdict
 import pytest
 import yaml
 
-from trial.config import load_config
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 from .test_end_to_end import snakemake_command, write_trial

@@ -8,9 +8,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from trial.config import load_config
-from trial.stepped_wedge import analyse_design, effects_table, sensitivity_table
-from trial.verify import compare_results
+from trial.analyses.stepped_wedge import analyse_design, effects_table, sensitivity_table
+from trial.cli.verify import compare_results
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 from .test_end_to_end import run_workflow, snakemake_command, write_config

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from trial.cli import main
-from trial.config import load_config
-from trial.verify import compare_results
+from trial.cli.main import main
+from trial.cli.verify import compare_results
+from trial.config.load import load_config
 
 from ..conftest import ROOT
 from .test_end_to_end import run_workflow, write_config

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.config import load_config
-from trial.pooling import pool_d1
+from trial.config.load import load_config
+from trial.stats.pooling import pool_d1
 
 from ..conftest import ROOT
 from .test_end_to_end import code_names_in_report, run_workflow, write_config

@@ -70,7 +70,7 @@ def cost_chunks():
 
 def cost_chunk_inputs(wildcards):
     """The completed datasets whose replicates cost bootstrap chunk {chunk} computes."""
-    from trial.cost_bootstrap import chunk_replicates
+    from trial.analyses.costs.bootstrap import chunk_replicates
 
     work = chunk_replicates(config, int(wildcards.chunk))
     return [f"{DERIVED}/imputed/{i}.parquet" for i in work]
@@ -263,7 +263,7 @@ def imputation_job_inputs(wildcards=None):
 # ---- simulation ----
 def simulation_chunk_files(wildcards=None):
     """One result file per cell, method and chunk of replicates."""
-    from trial.simulation import simulation_jobs
+    from trial.studies.simulation import simulation_jobs
 
     return [
         f"{DERIVED}/simulation/{cell}/{method}/{chunk}.parquet"

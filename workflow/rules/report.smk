@@ -43,7 +43,7 @@ rule render_report:
         pdf=f"{REPORTS}/report.pdf",
         # Word export and Tables 1 and 2 and the main result tables with rounded display columns
         # beside the full-precision ones, every row naming the run
-        # (trial.manuscript.publication_tables); a stepped-wedge or crossover design has neither
+        # (trial.report.manuscript.publication_tables); a stepped-wedge or crossover design has neither
         **(
             {}
             if SCHEDULED

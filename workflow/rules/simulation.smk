@@ -3,7 +3,7 @@
 # Jobs are chunks of replicates of one cell and method; each replicate is seeded from the trial
 # seed, the cell and its number, so the chunking does not change any result.
 
-from trial.simulation import method_settings, replicate_chunks, simulation_cells
+from trial.studies.simulation import method_settings, replicate_chunks, simulation_cells
 
 SIMULATION = config.get("simulation")
 

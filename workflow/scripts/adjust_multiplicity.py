@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from trial.multiplicity import adjust_families
+from trial.analyses.multiplicity import adjust_families
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

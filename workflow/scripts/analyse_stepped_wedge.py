@@ -1,9 +1,9 @@
 """Rule analyse_stepped_wedge: the design's model for every outcome, its sensitivity analyses
 and the schedule figure."""
 
-from trial.design_figures import plot_schedule
+from trial.analyses.stepped_wedge import analyse_design, effects_table, sensitivity_table
+from trial.report.design_figures import plot_schedule
 from trial.runlog import start_log
-from trial.stepped_wedge import analyse_design, effects_table, sensitivity_table
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config

@@ -2,8 +2,8 @@
 
 import re
 
-from trial.cost_bootstrap import bootstrap_costs, chunk_replicates
-from trial.intermediate import read_intermediate, write_intermediate
+from trial.analyses.costs.bootstrap import bootstrap_costs, chunk_replicates
+from trial.data.intermediate import read_intermediate, write_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -1,7 +1,7 @@
 """Rule build_analysis_table: score scales into one row per individual."""
 
-from trial.analysis import build_analysis_table
-from trial.intermediate import write_intermediate
+from trial.analyses.outcomes import build_analysis_table
+from trial.data.intermediate import write_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -1,8 +1,8 @@
 """Rule build_staff_table: score the staff outcomes, one row per staff member."""
 
-from trial.intermediate import write_intermediate
+from trial.analyses.staff import staff_analysis_table
+from trial.data.intermediate import write_intermediate
 from trial.runlog import start_log
-from trial.staff import staff_analysis_table
 
 log = start_log(snakemake.log[0], snakemake.rule)
 table = staff_analysis_table(snakemake.config)

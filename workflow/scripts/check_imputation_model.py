@@ -2,8 +2,8 @@
 
 import json
 
-from trial.impute.model import check_imputation_model
-from trial.intermediate import read_intermediate
+from trial.analyses.imputation import check_imputation_model
+from trial.data.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -1,6 +1,6 @@
 """Rule cheers_checklist: where each CHEERS 2022 item is reported."""
 
-from trial.checklist import cheers_checklist
+from trial.report.checklist import cheers_checklist
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -1,8 +1,8 @@
 """Rule delta_adjustment: imputed primary follow-up values of one arm shifted by delta."""
 
-from trial.intermediate import read_intermediate, read_intermediates
+from trial.analyses.sensitivity import delta_adjustment
+from trial.data.intermediate import read_intermediate, read_intermediates
 from trial.runlog import start_log
-from trial.sensitivity import delta_adjustment
 
 log = start_log(snakemake.log[0], snakemake.rule)
 result = delta_adjustment(

@@ -1,6 +1,6 @@
 """Rule describe_costs: observed use and cost by service, category and arm; unit costs."""
 
-from trial.cost_use import unit_cost_table, use_and_cost_table
+from trial.analyses.costs.use import unit_cost_table, use_and_cost_table
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

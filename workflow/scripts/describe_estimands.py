@@ -1,7 +1,7 @@
 """Rule describe_estimands: intercurrent events by arm and how their values are handled."""
 
-from trial.estimands import handling_table
-from trial.intermediate import read_intermediate
+from trial.analyses.estimands import handling_table
+from trial.data.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

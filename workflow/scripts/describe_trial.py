@@ -1,9 +1,9 @@
 """Rule describe_trial: flow counts, cluster sizes, the CONSORT flow diagram, the baseline table
 and the observed outcomes by arm."""
 
-from trial.consort import flow_diagram
-from trial.describe import describe_trial, outcome_summary
-from trial.intermediate import read_intermediate
+from trial.analyses.describe import describe_trial, outcome_summary
+from trial.data.intermediate import read_intermediate
+from trial.report.consort import flow_diagram
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

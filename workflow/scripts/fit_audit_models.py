@@ -2,8 +2,8 @@
 
 import time
 
-from trial.audit_fits import fit_audit_models
-from trial.intermediate import read_intermediate
+from trial.analyses.audit.fits import fit_audit_models
+from trial.data.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

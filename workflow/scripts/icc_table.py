@@ -1,8 +1,8 @@
 """Rule icc_table: ICCs with CIs, cluster sizes and design effects of every outcome."""
 
 
-from trial.icc import icc_table
-from trial.intermediate import read_intermediate
+from trial.analyses.icc import icc_table
+from trial.data.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

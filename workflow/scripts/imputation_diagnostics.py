@@ -3,19 +3,19 @@ check that the arm effect survives imputation."""
 
 import pandas as pd
 
-from trial.impute.diagnostics import (
+from trial.analyses.imputation_diagnostics import (
     arm_difference_check,
     imputed_vs_observed_table,
     missingness_table,
 )
-from trial.intermediate import read_intermediate, read_intermediates
+from trial.data.intermediate import read_intermediate, read_intermediates
+from trial.report.blocks import figure_dpi
 from trial.report.figures.diagnostics import (
     arm_difference_plot,
     imputed_vs_observed_plot,
     nothing_imputed_figure,
     trace_plot,
 )
-from trial.reporting import figure_dpi
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -1,9 +1,9 @@
 """Rule impute_and_fit: make a chunk of completed datasets and fit every analysis on each."""
 
-from trial.analysis import fit_outcomes, impute_analysis_table
-from trial.estimands import undefined_after_events
-from trial.impute.model import check_imputation_model
-from trial.intermediate import read_intermediate, write_intermediate
+from trial.analyses.estimands import undefined_after_events
+from trial.analyses.imputation import check_imputation_model
+from trial.analyses.outcomes import fit_outcomes, impute_analysis_table
+from trial.data.intermediate import read_intermediate, write_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)
@@ -27,13 +27,13 @@ for k, index in enumerate(snakemake.params.imputations):
     log.info("\n%s", fits.to_string())
     write_intermediate(config, fits, output.fits[k])
     if "cost_fits" in output.keys():
-        from trial.cost_fits import fit_costs
+        from trial.analyses.costs.fits import fit_costs
 
         cost_fits = fit_costs(config, data)
         log.info("\n%s", cost_fits.to_string())
         write_intermediate(config, cost_fits, output.cost_fits[k])
     if "participation_fits" in output.keys():
-        from trial.participation import fit_participation
+        from trial.analyses.participation import fit_participation
 
         scores = read_intermediate(config, snakemake.input.scores)
         part_fits, bootstrap = fit_participation(config, data, scores, index)

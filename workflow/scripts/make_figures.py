@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from trial.intermediate import read_intermediate
+from trial.data.intermediate import read_intermediate
 from trial.report.figures.outcomes import forest_plot, primary_distribution_plot
 from trial.runlog import start_log
 

@@ -1,7 +1,7 @@
 """Rule participation_scores: each treatment cluster's participation score and class."""
 
-from trial.intermediate import write_intermediate
-from trial.participation import participation_scores
+from trial.analyses.participation import participation_scores
+from trial.data.intermediate import write_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

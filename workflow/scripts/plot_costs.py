@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from trial.intermediate import read_intermediates
+from trial.data.intermediate import read_intermediates
 from trial.report.figures.costs import ce_plane_plot, ceac_plot
 from trial.runlog import start_log
 

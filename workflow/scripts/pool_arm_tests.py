@@ -1,7 +1,7 @@
 """Rule pool_arm_tests: joint test of every treatment arm against the reference (D1)."""
 
-from trial.intermediate import read_intermediates
-from trial.pooled_outcomes import pool_arm_tests
+from trial.analyses.pooled_outcomes import pool_arm_tests
+from trial.data.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from trial.cost_pooling import pool_costs
-from trial.intermediate import read_intermediates
+from trial.analyses.costs.pooling import pool_costs
+from trial.data.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

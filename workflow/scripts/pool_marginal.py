@@ -1,7 +1,7 @@
 """Rule pool_marginal: standardised measures of binary outcomes pooled over all imputations."""
 
-from trial.intermediate import read_intermediates
-from trial.pooled_outcomes import pool_marginal
+from trial.analyses.pooled_outcomes import pool_marginal
+from trial.data.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

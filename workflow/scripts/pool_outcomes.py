@@ -1,7 +1,7 @@
 """Rule pool_outcomes: Rubin's rules with Barnard-Rubin df over all imputations."""
 
-from trial.intermediate import read_intermediates
-from trial.pooled_outcomes import pool_outcomes
+from trial.analyses.pooled_outcomes import pool_outcomes
+from trial.data.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

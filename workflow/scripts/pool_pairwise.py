@@ -1,7 +1,7 @@
 """Rule pool_pairwise: Rubin's rules over imputations for every active-vs-active contrast."""
 
-from trial.intermediate import read_intermediates
-from trial.pooled_outcomes import pool_pairwise
+from trial.analyses.pooled_outcomes import pool_pairwise
+from trial.data.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from trial.intermediate import read_intermediates
-from trial.participation import pool_participation
+from trial.analyses.participation import pool_participation
+from trial.data.intermediate import read_intermediates
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -1,9 +1,9 @@
 """Rule prepare_audit: the long audit table and the counts of records not available."""
 
-from trial.audit_data import prepare_audit
-from trial.intermediate import write_intermediate
+from trial.analyses.audit.data import prepare_audit
+from trial.data.intermediate import write_intermediate
+from trial.data.validation import read_table
 from trial.runlog import start_log
-from trial.validation import read_table
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 
-from trial.manuscript import publication_tables, write_docx, write_publication_tables
-from trial.pdf import write_pdf
+from trial.report.manuscript import publication_tables, write_docx, write_publication_tables
+from trial.report.pdf import write_pdf
 from trial.report.render import build_sections, provenance, render_report
 from trial.report.sections.outcomes import (
     build_outcome_table,
@@ -15,8 +15,8 @@ from trial.report.sections.outcomes import (
     reader_points,
     robustness_rows,
 )
+from trial.report.sections.stepped import stepped_summary
 from trial.runlog import start_log
-from trial.stepped_report import stepped_summary
 
 log = start_log(snakemake.log[0], snakemake.rule)
 config = snakemake.config

@@ -2,9 +2,9 @@
 
 import json
 
-from trial.intermediate import read_intermediate
+from trial.analyses.sensitivity import rerandomisation_test
+from trial.data.intermediate import read_intermediate
 from trial.runlog import start_log
-from trial.sensitivity import rerandomisation_test
 
 log = start_log(snakemake.log[0], snakemake.rule)
 summary, _ = rerandomisation_test(

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from trial.report.blocks import figure_dpi
 from trial.report.figures.sensitivity import forest_plot_all, forest_rows
-from trial.reporting import figure_dpi
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

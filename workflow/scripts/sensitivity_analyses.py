@@ -1,8 +1,8 @@
 """Rule sensitivity_analyses: complete-case, unadjusted and cluster-level primary analyses."""
 
-from trial.intermediate import read_intermediate, read_intermediates
+from trial.analyses.sensitivity import sensitivity_analyses
+from trial.data.intermediate import read_intermediate, read_intermediates
 from trial.runlog import start_log
-from trial.sensitivity import sensitivity_analyses
 
 log = start_log(snakemake.log[0], snakemake.rule)
 result = sensitivity_analyses(

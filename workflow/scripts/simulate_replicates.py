@@ -1,8 +1,8 @@
 """Rule simulate_replicates: one chunk of simulation replicates of one cell and method."""
 
-from trial.intermediate import write_intermediate
+from trial.data.intermediate import write_intermediate
 from trial.runlog import start_log
-from trial.simulation import replicate_chunks, simulate_replicates
+from trial.studies.simulation import replicate_chunks, simulate_replicates
 
 log = start_log(snakemake.log[0], snakemake.rule)
 method = snakemake.wildcards.method

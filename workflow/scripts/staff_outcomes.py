@@ -1,8 +1,8 @@
 """Rule staff_outcomes: arm and participation effects of the staff outcomes."""
 
-from trial.intermediate import read_intermediate
+from trial.analyses.staff import staff_outcomes
+from trial.data.intermediate import read_intermediate
 from trial.runlog import start_log
-from trial.staff import staff_outcomes
 
 log = start_log(snakemake.log[0], snakemake.rule)
 scores = (

@@ -1,7 +1,7 @@
 """Rule summarise_audit: per time point and arm, proportion or mean with a cluster-robust CI."""
 
-from trial.audit_data import summarise_by_time
-from trial.intermediate import read_intermediate
+from trial.analyses.audit.data import summarise_by_time
+from trial.data.intermediate import read_intermediate
 from trial.runlog import start_log
 
 log = start_log(snakemake.log[0], snakemake.rule)

@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from trial.intermediate import read_intermediates
+from trial.data.intermediate import read_intermediates
+from trial.report.blocks import figure_dpi
 from trial.report.figures.simulation import simulation_plot
-from trial.reporting import figure_dpi
 from trial.runlog import start_log
-from trial.simulation import judge_simulation, summarise_simulation
+from trial.studies.simulation import judge_simulation, summarise_simulation
 
 log = start_log(snakemake.log[0], snakemake.rule)
 results = pd.concat(read_intermediates(snakemake.config, snakemake.input), ignore_index=True)

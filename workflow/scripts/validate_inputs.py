@@ -3,9 +3,9 @@
 import json
 import sys
 
-from trial.preflight import EXIT_INVALID
+from trial.cli.preflight import EXIT_INVALID
+from trial.data.validation import InputError, validate_inputs
 from trial.runlog import start_log
-from trial.validation import InputError, validate_inputs
 
 log = start_log(snakemake.log[0], snakemake.rule)
 try:

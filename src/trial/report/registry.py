@@ -18,6 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trial.config.schedule import design_type
+from trial.config.vocabulary import Config, treatment_arms
+from trial.report.blocks import Section
 from trial.report.sections import Inputs
 from trial.report.sections.audit import audit_section
 from trial.report.sections.costs import cost_section
@@ -33,10 +36,7 @@ from trial.report.sections.outcomes import (
 from trial.report.sections.participation import participation_section
 from trial.report.sections.reproduction import reproduction_section
 from trial.report.sections.sensitivity import sensitivity_section
-from trial.reporting import Section
-from trial.schedule import design_type
-from trial.stepped_report import stepped_wedge_section
-from trial.vocabulary import Config, treatment_arms
+from trial.report.sections.stepped import stepped_wedge_section
 
 FOLDERS = ("reports", "derived")
 #: Inputs the workflow hands the render rule besides the result files: the raw tables (their
@@ -124,7 +124,7 @@ class ReportSection:
     Attributes
     ----------
     name : str
-        The section's name (its builder returns a :class:`~trial.reporting.Section` whose id is
+        The section's name (its builder returns a :class:`~trial.report.blocks.Section` whose id is
         usually the same).
     builder : callable
         ``builder(config, inputs)``: the section, or None when its inputs hold nothing to show.

@@ -2,7 +2,7 @@
 provenance record and the rendering.
 
 The report reads result tables and figures made by earlier steps; it computes no statistics.
-It is a list of sections (:class:`trial.reporting.Section`), each built from the result files of
+It is a list of sections (:class:`trial.report.blocks.Section`), each built from the result files of
 one stage by a builder of :mod:`trial.report.sections`; :mod:`trial.report.registry` lists
 them in report order with the result files each reads and when the config switches it on.
 Figures are embedded so the HTML file stands alone.
@@ -21,26 +21,26 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from trial import __version__
-from trial.checklist import CONSORT_CLUSTER, checklist_rows
+from trial.config.vocabulary import (
+    Config,
+    arms,
+    plural,
+    with_plural_labels,
+)
+from trial.report.blocks import (
+    Section,
+    display_name,
+    fmt,
+    p_text,
+)
+from trial.report.checklist import CONSORT_CLUSTER, checklist_rows
 from trial.report.registry import active_sections
 from trial.report.sections import Inputs
 from trial.report.sections.outcomes import (
     adjusted_for,
     baseline_outcomes,
 )
-from trial.reporting import (
-    Section,
-    display_name,
-    fmt,
-    p_text,
-)
-from trial.stepped_report import SECTION_ID, scheduled_checklist
-from trial.vocabulary import (
-    Config,
-    arms,
-    plural,
-    with_plural_labels,
-)
+from trial.report.sections.stepped import SECTION_ID, scheduled_checklist
 
 
 def _sha256(path: str | Path) -> str:
@@ -166,7 +166,7 @@ def render_report(
     estimate's robustness (:func:`robustness_rows`) and the points for the reader
     (:func:`reader_points`) above them."""
     env = Environment(
-        loader=PackageLoader("trial", "templates"),
+        loader=PackageLoader("trial.report", "templates"),
         autoescape=select_autoescape(),
         trim_blocks=True,
         lstrip_blocks=True,

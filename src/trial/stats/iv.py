@@ -12,7 +12,7 @@ both constant within clusters in a cluster-randomised trial:
   whole estimator.
 
 The analyses that choose the treatment received and the instrument, and what the estimates
-mean, are in :mod:`trial.participation`.
+mean, are in :mod:`trial.analyses.participation`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trial.bootstrap import ClusterLayout, bootstrap_cluster_counts
+from trial.stats.bootstrap import ClusterLayout, bootstrap_cluster_counts
 
 __all__ = [
     "METHODS",
@@ -255,7 +255,7 @@ def iv_bootstrap(
 
     Clusters are drawn with replacement within each resampling stratum (arm x randomisation
     stratum, so every replicate keeps the design's numbers of clusters per arm and stratum) by
-    :func:`trial.bootstrap.bootstrap_cluster_counts`; replicate ``r`` draws from
+    :func:`trial.stats.bootstrap.bootstrap_cluster_counts`; replicate ``r`` draws from
     ``derive_seed(seed, *keys, r)``. Every replicate refits the whole estimator on the drawn
     clusters: for ``"2sls"`` the two-stage least squares with its covariate coefficients; for
     ``"cluster_level"`` the stage-1 regression (follow-up on ``exog`` without arm), the

@@ -1,4 +1,4 @@
-# Reference values for src/trial/audit_data.py and audit_models.py: cluster-robust summaries and arm x time models.
+# Reference values for src/trial/analyses/audit/data.py and audit_models.py: cluster-robust summaries and arm x time models.
 #
 # Reads tests/reference/data/audit/audit_long.csv (made by make_data.py there) and writes
 # tests/reference/fixtures/audit/audit.csv with columns outcome, block, quantity, term, term2,

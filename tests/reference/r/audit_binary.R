@@ -1,4 +1,4 @@
-# Reference values for the audit's binary model (trial.audit_binary.fit_binary_model).
+# Reference values for the audit's binary model (trial.analyses.audit.binary.fit_binary_model).
 #
 # Reads tests/reference/data/audit/audit_long.csv (made by make_data.py there) and fits, to the
 # 0/1 item values_documented, geepack::geeglm(y ~ treatment + trust2gether + t2..t7 + a2..a7,

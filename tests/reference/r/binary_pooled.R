@@ -1,5 +1,5 @@
 # Reference values for the pooled analysis of binary and count outcomes
-# (src/trial/glm_outcomes.py, src/trial/analysis.py: fit_outcomes, pool_outcomes).
+# (src/trial/analyses/glm_outcomes.py, src/trial/analyses/outcomes.py: fit_outcomes, pool_outcomes).
 #
 # Simulates a two-arm cluster trial shaped like the PULSE example (34 practices in 2 regions,
 # a 0/1 outcome and a count at baseline and follow-up, age and sex, follow-up missing at

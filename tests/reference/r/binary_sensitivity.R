@@ -1,5 +1,5 @@
 # Reference values for the sensitivity analyses of a binary primary outcome
-# (src/trial/sensitivity.py: sensitivity_analyses with a binomial primary outcome).
+# (src/trial/analyses/sensitivity.py: sensitivity_analyses with a binomial primary outcome).
 #
 # Input: tests/reference/fixtures/binary/completed.csv (written by binary_pooled.R: m completed
 # datasets of a PULSE-shaped trial, 34 practices in 2 regions). Writes

@@ -1,4 +1,4 @@
-# Reference values for the one-stage (cluster) bootstrap of src/trial/bootstrap.py, from R boot.
+# Reference values for the one-stage (cluster) bootstrap of src/trial/stats/bootstrap.py, from R boot.
 #
 # Reads tests/reference/data/bootstrap/clustered_costs.csv (made by make_data.py there) and
 # writes tests/reference/fixtures/bootstrap/:

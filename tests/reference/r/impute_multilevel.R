@@ -1,4 +1,4 @@
-# Reference values for src/trial/impute/multilevel.py: multilevel (random-intercept) normal
+# Reference values for src/trial/stats/impute/multilevel.py: multilevel (random-intercept) normal
 # imputation by R, then the trial's analysis model pooled by Rubin's rules.
 #
 # Reads tests/reference/data/impute/trial_like.csv (made by make_trial_like.py there), or the

@@ -1,5 +1,5 @@
-# Reference values for active-vs-active contrasts (src/trial/analysis.py, fit_outcomes) and
-# Holm's adjustment (src/trial/multiplicity.py).
+# Reference values for active-vs-active contrasts (src/trial/analyses/outcomes.py, fit_outcomes) and
+# Holm's adjustment (src/trial/analyses/multiplicity.py).
 #
 # Writes tests/reference/fixtures/multiplicity/:
 #   trio_pairwise.csv  the three-arm TRIO example's primary model on its complete cases

@@ -1,4 +1,4 @@
-# Reference values for src/trial/pooling.py, from mitml and mice.
+# Reference values for src/trial/stats/pooling.py, from mitml and mice.
 #
 # Reads the committed inputs in tests/reference/data/pooling/ (made by make_data.py there)
 # and writes tests/reference/fixtures/pooling/:

@@ -1,5 +1,5 @@
 # Reference values for src/trial/stats/iv.py (two-stage least squares with a
-# cluster-robust covariance) and src/trial/icc.py (ANOVA ICC with Searle's interval).
+# cluster-robust covariance) and src/trial/analyses/icc.py (ANOVA ICC with Searle's interval).
 #
 # Reads the committed inputs in tests/reference/data/secondary/ (made by make_data.py there)
 # and writes tests/reference/fixtures/secondary/:
@@ -8,7 +8,7 @@
 #                 the covariance scaled by G/(G-1) * (n-1)/(n-k); plus the plain (model-based)
 #                 2SLS standard error and the Wald ratio without covariates.
 #   icc.csv       per case: one-way ANOVA (stats::aov) mean squares, n0, the ANOVA ICC and
-#                 Searle's F-based 95% interval with n0 (formula in src/trial/icc.py),
+#                 Searle's F-based 95% interval with n0 (formula in src/trial/analyses/icc.py),
 #                 computed here from aov's mean squares and stats::qf.
 #   trial_two_stage.csv  on trial.csv: Hayes and Moulton's two-stage cluster-level analysis.
 #                 Stage 1 lm(y ~ baseline + stratum + age) on the complete cases (no arm);

@@ -1,4 +1,4 @@
-# Reference values for the stepped-wedge models (src/trial/stepped_wedge.py).
+# Reference values for the stepped-wedge models (src/trial/analyses/stepped_wedge.py).
 #
 # Reads tests/reference/data/stepped/stepped_example.csv (the bundled stepped-wedge example's
 # patients with a 30-day score, exported by tests/reference/data/stepped/export_stepped_example.py)

@@ -9,8 +9,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from trial.reporting import figure_dpi, save_figure
-from trial.vocabulary import Config, single_treatment_arm
+from trial.config.vocabulary import Config, single_treatment_arm
+from trial.report.blocks import figure_dpi, save_figure
 
 
 def trajectory_plot(config: Config, by_time: pd.DataFrame, path: str | Path) -> None:

@@ -10,9 +10,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 
-from trial.cost_spec import effect_sign
-from trial.reporting import figure_dpi, save_figure
-from trial.vocabulary import Config, effect_scale
+from trial.analyses.costs.spec import effect_sign
+from trial.config.vocabulary import Config, effect_scale
+from trial.report.blocks import figure_dpi, save_figure
 
 
 def confidence_ellipse(x: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float, float]:

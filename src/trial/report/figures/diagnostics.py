@@ -11,8 +11,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from trial.reporting import DEFAULT_DPI, arm_colours, display_name, figure_dpi, save_figure
-from trial.vocabulary import Config, followup_column, primary_outcome, score_columns, treatment_arms
+from trial.config.vocabulary import (
+    Config,
+    followup_column,
+    primary_outcome,
+    score_columns,
+    treatment_arms,
+)
+from trial.report.blocks import DEFAULT_DPI, arm_colours, display_name, figure_dpi, save_figure
 
 _OBSERVED, _IMPUTED = "#1f4e79", "#c00000"
 

@@ -10,9 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from trial.report.sections.outcomes import RATIO_NAMES, is_ratio
-from trial.reporting import arm_colours, figure_dpi, save_figure, standardised_by
-from trial.vocabulary import (
+from trial.config.vocabulary import (
     Config,
     baseline_column,
     followup_column,
@@ -20,13 +18,15 @@ from trial.vocabulary import (
     primary_outcome,
     treatment_arms,
 )
+from trial.report.blocks import arm_colours, figure_dpi, save_figure, standardised_by
+from trial.report.sections.outcomes import RATIO_NAMES, is_ratio
 
 
 def forest_plot(config: Config, outcomes: pd.DataFrame, path: str | Path) -> None:
     """Pooled effects with CIs: differences divided by each outcome's standardising SD so scales
     compare (``sd_standardise``: the baseline SD, or for a post-only outcome the reference arm's
-    follow-up SD, :func:`trial.analysis.standardising_sd`); odds and rate ratios (binomial and
-    poisson outcomes) in a panel of their own on a log axis.
+    follow-up SD, :func:`trial.analyses.outcomes.standardising_sd`); odds and rate ratios (binomial
+    and poisson outcomes) in a panel of their own on a log axis.
 
     Each treatment arm's contrasts have that arm's colour.
     """

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from trial.reporting import DEFAULT_DPI, figure_dpi, save_figure, standardised_by
-from trial.sensitivity import tipping_points
-from trial.vocabulary import Config
+from trial.analyses.sensitivity import tipping_points
+from trial.config.vocabulary import Config
+from trial.report.blocks import DEFAULT_DPI, figure_dpi, save_figure, standardised_by
 
 
 def tipping_point_plot(config: Config, delta: pd.DataFrame, path: str | Path) -> None:
@@ -59,7 +59,7 @@ def forest_rows(
     sensitivity: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """The rows of the summary forest plot, each with its group and standardising SD (the
-    outcome's ``sd_standardise``, :func:`trial.analysis.standardising_sd`; the baseline SD
+    outcome's ``sd_standardise``, :func:`trial.analyses.outcomes.standardising_sd`; the baseline SD
     for staff outcomes)."""
     by_outcome = outcomes.set_index("outcome")
     sd = by_outcome["sd_standardise"].to_dict()

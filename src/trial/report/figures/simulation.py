@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from trial.reporting import DEFAULT_DPI, save_figure
+from trial.report.blocks import DEFAULT_DPI, save_figure
 
 
 def simulation_plot(

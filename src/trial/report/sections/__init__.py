@@ -1,4 +1,4 @@
-"""The report's sections, one module per stage: each builds its :class:`trial.reporting.Section`
+"""The report's sections, one module per stage: each builds its :class:`trial.report.blocks.Section`
 from the result files the workflow hands it and holds the texts it renders."""
 
 from collections.abc import Mapping

@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from trial.audit_binary import DEFAULT_GEE_COVARIANCE
-from trial.audit_data import audit_measures
-from trial.audit_models import MIXED_DF_METHOD, PANEL_DF_METHOD
-from trial.reporting import Section, embed_png
-from trial.vocabulary import Config, contrast_label, single_treatment_arm
+from trial.analyses.audit.binary import DEFAULT_GEE_COVARIANCE
+from trial.analyses.audit.data import audit_measures
+from trial.analyses.audit.models import MIXED_DF_METHOD, PANEL_DF_METHOD
+from trial.config.vocabulary import Config, contrast_label, single_treatment_arm
+from trial.report.blocks import Section, embed_png
 
 
 def audit_section(config: Config, inputs: Mapping[str, Any]) -> Section:

@@ -11,16 +11,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trial.checklist import COST_SECTION_TITLE
-from trial.cost_spec import (
+from trial.analyses.costs.spec import (
     agreement_tolerance,
     bootstrap_spec,
     cost_direction,
     cost_sign,
     headline_method,
 )
-from trial.reporting import Section, embed_png
-from trial.vocabulary import Config, contrast_label, effect_scale, single_treatment_arm, unit_plural
+from trial.config.vocabulary import (
+    Config,
+    contrast_label,
+    effect_scale,
+    single_treatment_arm,
+    unit_plural,
+)
+from trial.report.blocks import Section, embed_png
+from trial.report.checklist import COST_SECTION_TITLE
 
 
 def cost_section(config: Config, inputs: Mapping[str, Any]) -> Any:

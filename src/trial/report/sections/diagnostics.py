@@ -9,9 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from trial.intermediate import read_intermediate
-from trial.reporting import Section, embed_png
-from trial.vocabulary import (
+from trial.config.vocabulary import (
     Config,
     arms,
     outcome_scales,
@@ -19,6 +17,8 @@ from trial.vocabulary import (
     primary_outcome,
     treatment_arms,
 )
+from trial.data.intermediate import read_intermediate
+from trial.report.blocks import Section, embed_png
 
 
 def diagnostics_section(config: Config, inputs: Mapping[str, Any]) -> Section | None:

@@ -8,9 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from trial.estimands import STRATEGY_LABELS
-from trial.reporting import Section
-from trial.vocabulary import (
+from trial.analyses.estimands import STRATEGY_LABELS
+from trial.config.vocabulary import (
     Config,
     arms,
     enrolment_stage,
@@ -20,6 +19,7 @@ from trial.vocabulary import (
     outcome_scales,
     unit_plural,
 )
+from trial.report.blocks import Section
 
 
 def estimands_section(config: Config, inputs: Mapping[str, Any]) -> Any:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from trial.icc import ESTIMATORS
-from trial.reporting import Section
-from trial.vocabulary import Config
+from trial.analyses.icc import ESTIMATORS
+from trial.config.vocabulary import Config
+from trial.report.blocks import Section
 
 
 def icc_section(config: Config, inputs: Mapping[str, Any]) -> Section:

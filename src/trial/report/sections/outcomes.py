@@ -11,11 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from trial.intermediate import read_intermediate
-from trial.report.sections import Inputs
-from trial.reporting import Section, display_name, embed_png, fmt, inline_svg, p_text
-from trial.sensitivity import tipping_points
-from trial.vocabulary import (
+from trial.analyses.sensitivity import tipping_points
+from trial.config.vocabulary import (
     Config,
     arms,
     cluster_covariates,
@@ -27,6 +24,9 @@ from trial.vocabulary import (
     plural,
     unit_plural,
 )
+from trial.data.intermediate import read_intermediate
+from trial.report.blocks import Section, display_name, embed_png, fmt, inline_svg, p_text
+from trial.report.sections import Inputs
 
 
 def is_ratio(row: Mapping[str, Any]) -> bool:
@@ -55,8 +55,9 @@ def headline(config: Config, outcomes: pd.DataFrame, summary: pd.DataFrame) -> l
     """One paragraph per primary contrast: estimate, CI, p, the arm favoured, who it rests on.
 
     ``outcomes`` is the pooled outcomes table and ``summary`` the observed outcomes by arm
-    (:func:`trial.describe.outcome_summary`). The arm favoured follows the scale's ``better``
-    (config); the counts separate individuals whose follow-up was observed from those imputed.
+    (:func:`trial.analyses.describe.outcome_summary`). The arm favoured follows the scale's
+    ``better`` (config); the counts separate individuals whose follow-up was observed from those
+    imputed.
     """
     design = config["design"]
     clusters, individuals = unit_plural(design, "cluster"), unit_plural(design, "individual")
@@ -136,7 +137,7 @@ def outcome_table(
 
     Each arm's row gives its clusters, individuals analysed and observed at follow-up, and the
     observed mean (SD) at baseline and follow-up (``summary``,
-    :func:`trial.describe.outcome_summary`); a treatment arm's row adds its pooled adjusted
+    :func:`trial.analyses.describe.outcome_summary`); a treatment arm's row adds its pooled adjusted
     difference from the reference arm with its CI and p (``outcomes``); the block carries the
     outcome's ICC from the analysis model at follow-up with its bootstrap CI (``icc``, when the
     ICC stage ran). Cells are display text.
@@ -389,7 +390,7 @@ def non_gaussian_methods(config: Config) -> str:
 
 def baseline_outcomes(config: Config) -> dict[str, bool]:
     """Whether ``all``, ``any`` and the ``primary`` outcome's models hold the baseline value
-    (:func:`trial.vocabulary.outcome_has_baseline`), for the report's wording."""
+    (:func:`trial.config.vocabulary.outcome_has_baseline`), for the report's wording."""
     has = [outcome_has_baseline(config, s) for s in outcome_scales(config)]
     return {"all": all(has), "any": any(has), "primary": has[0]}
 

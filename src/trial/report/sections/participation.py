@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trial.intermediate import read_intermediate
-from trial.participation import (
+from trial.analyses.participation import (
     IV_ANALYSES,
     IV_METHODS,
     SCORE,
@@ -21,8 +20,9 @@ from trial.participation import (
     high_vs_low_possible,
     participation_direction_label,
 )
-from trial.reporting import Section, fmt, p_text
-from trial.vocabulary import Config, outcome_scales
+from trial.config.vocabulary import Config, outcome_scales
+from trial.data.intermediate import read_intermediate
+from trial.report.blocks import Section, fmt, p_text
 
 
 def participation_section(config: Config, inputs: Mapping[str, Any]) -> Section:

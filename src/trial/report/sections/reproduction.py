@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trial.config.vocabulary import Config, contrast_sign, single_treatment_arm, treatment_arms
+from trial.report.blocks import Section, p_text
 from trial.report.sections import Inputs
 from trial.report.sections.outcomes import is_ratio
-from trial.reporting import Section, p_text
-from trial.vocabulary import Config, contrast_sign, single_treatment_arm, treatment_arms
 
 
 def reproduction_table(
@@ -26,8 +26,9 @@ def reproduction_table(
 
     One row per outcome and treatment arm that has a published figure or a true value. The
     true values are differences in population means: a binomial outcome is compared through
-    its standardised risk difference (``marginal``, :func:`trial.pooled_outcomes.pool_marginal`); a
-    poisson outcome, whose rate ratio has no such true value, is left out.
+    its standardised risk difference (``marginal``,
+    :func:`trial.analyses.pooled_outcomes.pool_marginal`); a poisson outcome, whose rate ratio has
+    no such true value, is left out.
     """
     rows = []
     if marginal is not None and not marginal.empty:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from trial.reporting import Section, embed_png
-from trial.sensitivity import tipping_points
-from trial.vocabulary import Config, baseline_column, outcome_family, primary_outcome
+from trial.analyses.sensitivity import tipping_points
+from trial.config.vocabulary import Config, baseline_column, outcome_family, primary_outcome
+from trial.report.blocks import Section, embed_png
 
 
 def sensitivity_section(config: Config, inputs: Mapping[str, Any]) -> Section:

@@ -17,7 +17,7 @@ from trial.stats.mixed.results import FTestResult
 
 # scipy.stats is imported in the functions that compute p-values and intervals: it takes longer
 # to import than the rest of this package's imports together, and jobs that only fit models
-# (an imputation job, through trial.analysis) never call them.
+# (an imputation job, through trial.analyses.outcomes) never call them.
 
 # eigenvalues of the unit-free Hessian of the deviance in the Satterthwaite variance
 # parameters below this fraction of the largest count as zero (lmerTest's 1e-8, made relative)

@@ -14,7 +14,7 @@ import numpy as np
 
 # scipy.stats is imported in the functions that compute p-values and intervals: it takes longer
 # to import than the rest of this package's imports together, and jobs that only fit models
-# (an imputation job, through trial.analysis) never call them.
+# (an imputation job, through trial.analyses.outcomes) never call them.
 
 __all__ = [
     "ContrastResult",

@@ -5,8 +5,8 @@ Run from the repository root: python tests/reference/data/bootstrap/make_data.py
 
 from pathlib import Path
 
-from trial.bootstrap_coverage import simulate_cost_trial
 from trial.seeding import derive_rng
+from trial.studies.bootstrap_coverage import simulate_cost_trial
 
 data = simulate_cost_trial(derive_rng(20240601, "bootstrap-reference"), mean_size=8.0)
 data["cluster"] = [f"K{c:02d}" for c in data["cluster"]]

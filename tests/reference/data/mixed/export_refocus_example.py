@@ -1,9 +1,9 @@
 """Export the REFOCUS example's primary-model data (complete cases) for the R reference fit.
 
 Builds the scored analysis table of the bundled synthetic REFOCUS example with
-``trial.analysis.build_analysis_table`` from ``config/refocus.yaml`` and keeps the columns of the
-primary analysis model (follow-up QPR total ~ arm + baseline QPR total + trust stratum, random
-intercept per team) for the individuals with both scores observed. The R script
+``trial.analyses.outcomes.build_analysis_table`` from ``config/refocus.yaml`` and keeps the columns
+of the primary analysis model (follow-up QPR total ~ arm + baseline QPR total + trust stratum,
+random intercept per team) for the individuals with both scores observed. The R script
 ``tests/reference/r/mixed_models.R`` fits it with lme4/lmerTest/pbkrtest.
 
 Run from the repository root: ``python tests/reference/data/mixed/export_refocus_example.py``.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.analysis import build_analysis_table
-from trial.config import load_config
+from trial.analyses.outcomes import build_analysis_table
+from trial.config.load import load_config
 
 ROOT = Path(__file__).resolve().parents[4]
 OUT = Path(__file__).resolve().parent / "refocus_example.csv"

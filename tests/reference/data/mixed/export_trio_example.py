@@ -1,8 +1,8 @@
 """Export the three-arm TRIO example's primary-model data (complete cases) for the R reference fit.
 
 Builds the analysis table of the bundled synthetic TRIO example with
-``trial.analysis.build_analysis_table`` from ``config/trio.yaml`` and keeps the columns of the
-primary analysis model (week-26 PHQ-9 ~ allocation (3 arms) + baseline PHQ-9 + region stratum +
+``trial.analyses.outcomes.build_analysis_table`` from ``config/trio.yaml`` and keeps the columns of
+the primary analysis model (week-26 PHQ-9 ~ allocation (3 arms) + baseline PHQ-9 + region stratum +
 age + sex, random intercept per practice) for the patients with every term observed. The R
 script ``tests/reference/r/mixed_models.R`` fits it with lme4/lmerTest/pbkrtest.
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.analysis import build_analysis_table
-from trial.config import load_config
+from trial.analyses.outcomes import build_analysis_table
+from trial.config.load import load_config
 
 ROOT = Path(__file__).resolve().parents[4]
 OUT = Path(__file__).resolve().parent / "trio_example.csv"

@@ -1,8 +1,8 @@
 """Export the stepped-wedge example's analysis data for the R reference fits.
 
 Reads the bundled synthetic stepped-wedge example (``config/stepped.yaml``, ``data/raw/stepped``)
-with ``trial.stepped_wedge.design_data`` and writes one row per patient with a 30-day score:
-ward, period, the ward-period's condition (``treatment``, 0/1), its period of exposure
+with ``trial.analyses.stepped_wedge.design_data`` and writes one row per patient with a 30-day
+score: ward, period, the ward-period's condition (``treatment``, 0/1), its period of exposure
 (``exposure``, 0 in usual care), the score, and the adjustment values the example's model
 holds (the admission score ``baseline`` and ``age``). ``ward_beds.csv`` beside it is an
 invented ward-level covariate, for the reference fits of a model with a cluster-level
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.config import load_config
-from trial.stepped_wedge import analysable, design_data
+from trial.analyses.stepped_wedge import analysable, design_data
+from trial.config.load import load_config
 
 ROOT = Path(__file__).resolve().parents[4]
 OUT = Path(__file__).resolve().parent / "stepped_example.csv"

@@ -8,7 +8,7 @@ import pytest
 
 from trial.report.figures.diagnostics import imputed_vs_observed_plot, trace_plot
 
-from ...test_impute_diagnostics import gapped_table
+from ...analyses.test_impute_diagnostics import gapped_table
 
 
 @pytest.fixture()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from trial.audit_data import prepare_audit, summarise_by_time
-from trial.audit_fits import fit_audit_models
+from trial.analyses.audit.data import prepare_audit, summarise_by_time
+from trial.analyses.audit.fits import fit_audit_models
 from trial.report.figures.audit import trajectory_plot
 from trial.report.render import render_report
 from trial.report.sections.audit import audit_section
 from trial.seeding import derive_rng
 
-from ...test_audit import ITEMS, simulate_logistic_audit
+from ...analyses.test_audit import ITEMS, simulate_logistic_audit
 
 
 def test_report_section_shows_the_binary_results_with_labels(config, tmp_path):

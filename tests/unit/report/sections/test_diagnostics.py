@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from trial.impute.diagnostics import imputed_vs_observed_table, missingness_table
-from trial.intermediate import write_intermediate
+from trial.analyses.imputation_diagnostics import imputed_vs_observed_table, missingness_table
+from trial.data.intermediate import write_intermediate
 from trial.report.figures.diagnostics import (
     arm_difference_plot,
     imputed_vs_observed_plot,
@@ -18,7 +18,7 @@ from trial.report.figures.diagnostics import (
 from trial.report.render import render_report
 from trial.report.sections.diagnostics import diagnostics_section
 
-from ...test_impute_diagnostics import gapped_table
+from ...analyses.test_impute_diagnostics import gapped_table
 
 
 @pytest.fixture()

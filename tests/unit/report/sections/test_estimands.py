@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from trial.config import validate_config
+from trial.config.load import validate_config
 from trial.report.sections.estimands import methods_paragraphs
 
 

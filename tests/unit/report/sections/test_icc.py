@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from trial.analysis import build_analysis_table
-from trial.icc import icc_table
+from trial.analyses.icc import icc_table
+from trial.analyses.outcomes import build_analysis_table
 from trial.report.sections.icc import icc_section
 
 

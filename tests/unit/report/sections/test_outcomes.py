@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trial.describe import outcome_summary
+from trial.analyses.describe import outcome_summary
 from trial.report.sections.outcomes import headline
 
 
@@ -122,7 +122,7 @@ def test_headline_favoured_arm_follows_better_and_direction(small_config, table)
 
 
 def test_display_names_replace_codes_with_labels(small_config):
-    from trial.reporting import display_name
+    from trial.report.blocks import display_name
 
     def name(code):
         return display_name(small_config, code)

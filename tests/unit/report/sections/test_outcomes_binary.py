@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from trial.config import load_config
+from trial.config.load import load_config
 from trial.report.sections.outcomes import headline, non_gaussian_methods, outcome_table
 from trial.report.sections.reproduction import reproduction_table
 
@@ -157,9 +157,9 @@ def test_methods_text_names_the_model_df_and_correction(pulse):
 
 
 def test_baseline_table_counts_a_0_1_outcome(pulse):
-    from trial.analysis import build_analysis_table
-    from trial.describe import baseline_table
-    from trial.validation import read_table
+    from trial.analyses.describe import baseline_table
+    from trial.analyses.outcomes import build_analysis_table
+    from trial.data.validation import read_table
 
     pulse["paths"]["raw"] = str(ROOT / "data" / "raw" / "pulse")
     table = build_analysis_table(pulse)

@@ -1,0 +1,1 @@
+"""Every analysis the workflow runs, each reading the config; compute only."""

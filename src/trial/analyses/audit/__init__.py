@@ -1,0 +1,1 @@
+"""The repeated-measures casenote audit: data, models and their fits."""

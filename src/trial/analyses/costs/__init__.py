@@ -1,0 +1,1 @@
+"""Service costs and cost-effectiveness, one module per step (each one workflow rule)."""

@@ -1,0 +1,1 @@
+"""The trial's vocabulary and its config: loading, the schema and every check."""

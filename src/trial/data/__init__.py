@@ -1,0 +1,1 @@
+"""Reading, validating and scoring raw tables; typed intermediate files."""

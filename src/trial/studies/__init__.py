@@ -1,0 +1,1 @@
+"""Synthetic data and simulation studies, which run the analyses."""
