@@ -20,6 +20,9 @@ from .test_end_to_end import finish, start_workflow, write_config
 
 M = 3
 
+# two runs of the example's imputation jobs (about 27 s); CI runs it in its slow step
+pytestmark = pytest.mark.slow
+
 
 def chunked_trial(folder, per_job: int) -> tuple[dict, list[str]]:
     """The example with 3 imputations of 2 iterations, ``per_job`` of them per job; its config

@@ -26,6 +26,9 @@ from .test_end_to_end import finish, start_workflow, write_config
 
 LEVELS = 11
 
+# two workflow runs (about 14 s); CI runs it in its slow step
+pytestmark = pytest.mark.slow
+
 
 def numbered_trial(folder, codes: list[str]) -> dict:
     """The three-arm example with its region replaced by an 11-level stratum coded ``codes``."""

@@ -7,11 +7,15 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 
 from trial.studies.simulation import simulate_replicates
 
 from ..conftest import ROOT
+
+# a few simulation replicates through the workflow (about 15 s); CI runs it in its slow step
+pytestmark = pytest.mark.slow
 
 
 def test_simulation_target_runs_and_matches_the_library(example_config, tmp_path):

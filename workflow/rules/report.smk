@@ -63,8 +63,9 @@ rule render_report:
         # leaves out
         imputation_reason=config["imputation"].get("default_reason"),
         **config_sections(
-            "analysis", "audit", "costs", "covariates", "design", "estimands", "imputation",
-            "participation", "scales", "seed", "sensitivity", "tables", "trial",
+            "analysis", "audit", "costs", "covariates", "design", "estimands", "icc",
+            "imputation", "multiplicity", "participation", "scales", "seed", "sensitivity",
+            "staff", "tables", "trial",
         ),
     threads: 1
     resources:
