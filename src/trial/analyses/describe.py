@@ -28,6 +28,8 @@ from trial.config.vocabulary import (
 )
 from trial.data.validation import read_table
 
+#: Flow stage counting the treatment clusters that took part at all (participation score above 0).
+RECEIVED = "received allocated intervention"
 #: Flow stage counting the treatment clusters in the high class of the participation score.
 HIGH_PARTICIPATION = "with high participation"
 
@@ -44,12 +46,13 @@ def flow_counts(
     broken down by recorded reason in rows whose stage starts with ``lost: ``. Individuals whose
     intercurrent event leaves their outcome undefined (a while-alive strategy,
     :mod:`trial.analyses.estimands`) are counted in rows starting ``excluded from outcome analyses:
-    `` and not among those analysed. With ``participation`` (the scores of
+    `` and not among those analysed. Receipt of the intervention is counted only where the data
+    record it: with ``participation`` (the scores of
     :func:`trial.analyses.participation.participation_scores`) a treatment cluster counts as having
     received the intervention when it took part at all (score above 0), and a row
     :data:`HIGH_PARTICIPATION` counts the clusters in the high class of the non-randomised
-    comparison; without participation data every cluster is counted as receiving its
-    allocation, which the flow diagram does not claim (:mod:`trial.report.consort`).
+    comparison. The reference arm, and a treatment arm without participation data, have no
+    receipt row: nothing in the data says what their clusters received.
     """
     design = config["design"]
     enrolled = enrolment_stage(config)
@@ -61,17 +64,17 @@ def flow_counts(
         primary = primary_outcome(config)
         clusters_with_people = people[design["cluster_id"]].nunique()
         clusters_followed = people.loc[completed, design["cluster_id"]].nunique()
-        received = len(arm_clusters)
         uptake = []
         if participation is not None and arm in treatment_arms(config):
             ids = arm_clusters[design["cluster_id"]]
             took_part = participation.loc[participation[TOOK_PART] == 1, design["cluster_id"]]
-            received = int(ids.isin(set(took_part)).sum())
             high = participation.loc[participation["high"] == 1, design["cluster_id"]]
-            uptake = [("cluster", HIGH_PARTICIPATION, arm, int(ids.isin(set(high)).sum()))]
+            uptake = [
+                ("cluster", RECEIVED, arm, int(ids.isin(set(took_part)).sum())),
+                ("cluster", HIGH_PARTICIPATION, arm, int(ids.isin(set(high)).sum())),
+            ]
         rows += [
             ("cluster", "randomised", arm, len(arm_clusters)),
-            ("cluster", "received allocated intervention", arm, received),
             *uptake,
             ("cluster", f"with individuals {enrolled}", arm, clusters_with_people),
             ("cluster", "with individuals followed up", arm, clusters_followed),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trial.analyses.describe import HIGH_PARTICIPATION
+from trial.analyses.describe import HIGH_PARTICIPATION, RECEIVED
 from trial.config.vocabulary import Config, enrolment_stage, treatment_arms, unit_plural
 from trial.config.vocabulary import arms as all_arms
 from trial.report.blocks import figure_dpi, pyplot, save_figure
@@ -92,7 +92,7 @@ def flow_diagram(
             return "\nreceipt of the intervention\nnot recorded in the data"
         rule = config["participation"]["high_rule"].replace("_", " ")
         return (
-            f"\n{n('cluster', 'received allocated intervention', arm)} {cls} took part"
+            f"\n{n('cluster', RECEIVED, arm)} {cls} took part"
             " (participation score above 0)"
             f"\n{n('cluster', HIGH_PARTICIPATION, arm)} {cls} with high participation"
             f" (score {rule})"

@@ -11,6 +11,7 @@ import pytest
 
 from trial.analyses.describe import (
     HIGH_PARTICIPATION,
+    RECEIVED,
     cluster_sizes,
     describe_trial,
     enrolment_counts,
@@ -72,8 +73,11 @@ def flow_table(enrolment: bool) -> pd.DataFrame:
     for arm, k, n, f in (("refocus", 14, 201, 158), ("control", 13, 202, 139)):
         rows += [
             ("cluster", "randomised", arm, k),
-            ("cluster", "received allocated intervention", arm, k - 3),
-            *([("cluster", HIGH_PARTICIPATION, arm, 6)] if arm == "refocus" else []),
+            *(
+                [("cluster", RECEIVED, arm, k - 3), ("cluster", HIGH_PARTICIPATION, arm, 6)]
+                if arm == "refocus"
+                else []
+            ),
             ("cluster", "with individuals followed up", arm, k),
             ("cluster", "analysed", arm, k),
             ("individual", "assessed at baseline", arm, n),
@@ -146,14 +150,28 @@ def test_receipt_counts_are_the_participation_measure_counted_by_hand(config, tm
     texts = svg_texts(path)
     assert f"{took_part} teams took part (participation score above 0)" in texts
     assert f"{high} teams with high participation (score at or above median)" in texts
-    # the reference arm's box claims no receipt
+    # the reference arm's box claims no receipt, and its flow has no receipt row
     assert sum("took part" in t for t in texts) == 1
+    received = flow[flow["stage"] == RECEIVED].set_index("arm")["n"]
+    assert received.to_dict() == {"refocus": took_part}
+
+
+def test_a_trial_without_participation_data_has_no_receipt_rows():
+    """Without a participation measure nothing in the data says what clusters received, so the
+    flow table (and the report's flow section, which shows it) counts no receipt for any arm."""
+    from trial.analyses.outcomes import build_analysis_table
+    from trial.config.load import load_config
+
+    trio = load_config(ROOT / "config" / "trio.yaml")
+    flow, _, _ = describe_trial(trio, build_analysis_table(trio), ROOT / trio["paths"]["raw"])
+    assert not flow["stage"].isin([RECEIVED, HIGH_PARTICIPATION]).any()
+    assert set(flow.loc[flow["stage"] == "randomised", "arm"]) == set(trio["design"]["arm_labels"])
 
 
 def test_without_a_participation_measure_receipt_is_not_claimed(small_config, tmp_path):
     small_config.pop("participation")
     flow = flow_table(enrolment=False)
-    flow = flow[flow["stage"] != HIGH_PARTICIPATION]
+    flow = flow[~flow["stage"].isin([RECEIVED, HIGH_PARTICIPATION])]
     path = tmp_path / "flow.png"
     flow_diagram(small_config, flow, path)
     texts = svg_texts(path)
