@@ -462,12 +462,15 @@ def flow_section(config: Config, inputs: Inputs) -> Section:
     arm_codes = arms(config)
     flow = pd.read_csv(inputs["flow"])
     flow = flow[flow["arm"].isin(arm_codes)]  # enrolment (arm "all") is in the diagram
+    # a stage counted for some arms only (receipt, from participation data) is left out of the
+    # others' boxes rather than shown as 0
     wide = {
         level: flow[flow["level"] == level]
         .pivot_table(index="stage", columns="arm", values="n", sort=False)
         .reindex(columns=arm_codes)
-        .fillna(0)
-        .astype(int)
+        .astype("Int64")
+        .astype(object)
+        .where(lambda frame: frame.notna(), None)
         for level in ("cluster", "individual")
     }
     diagram = inline_svg(inputs["flow_figure"], "CONSORT flow diagram of clusters and participants")
