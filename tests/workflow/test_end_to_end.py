@@ -112,12 +112,9 @@ def write_trial(example_config, folder, raw=None) -> tuple[dict, object]:
     the folder of an earlier one)."""
     config = small_trial_config(copy.deepcopy(example_config), folder)
     if raw is None:
-        write_example(config, config["paths"]["raw"])
-    else:
-        config["paths"]["raw"] = str(raw)
-    config_path = folder / "trial.yaml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return config, config_path
+        raw = config["paths"]["raw"]
+        write_example(config, raw)
+    return config, write_config(config, folder, raw)
 
 
 @pytest.fixture(scope="module")
